@@ -1,0 +1,186 @@
+/* gst-maskrcnn engine: public C API.
+ *
+ * A Mask R-CNN inference engine with no GStreamer dependency. The life cycle:
+ *
+ *   mrcnn_model_open()      maps a .safetensors model and validates it
+ *   mrcnn_engine_new()      plans memory for a backend and the largest frame
+ *   mrcnn_engine_run()      runs one frame, returns an mrcnn_result
+ *   mrcnn_result_*()        reads detections and masks
+ *   mrcnn_result_free(), mrcnn_engine_free(), mrcnn_model_free()
+ *
+ * Every fallible call returns an mrcnn_status and, where the caller passes a
+ * non-NULL mrcnn_error, writes a message a user can act on. The library never
+ * aborts or exits.
+ */
+#ifndef MRCNN_MRCNN_H
+#define MRCNN_MRCNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  MRCNN_OK = 0,
+  MRCNN_ERR_INVALID_ARG,  /* a caller bug: NULL pointer, bad size, bad value */
+  MRCNN_ERR_IO,           /* a file could not be opened, read or mapped */
+  MRCNN_ERR_FORMAT,       /* a file is not a valid safetensors model / image */
+  MRCNN_ERR_MODEL,        /* the model is well formed but unusable */
+  MRCNN_ERR_UNSUPPORTED,  /* a valid request this build cannot serve */
+  MRCNN_ERR_NO_MEMORY,    /* host or device allocation failed */
+  MRCNN_ERR_BACKEND       /* the compute backend (oneDNN, CUDA...) failed */
+} mrcnn_status;
+
+#define MRCNN_ERROR_MESSAGE_MAX 1024
+
+typedef struct {
+  mrcnn_status status;
+  char message[MRCNN_ERROR_MESSAGE_MAX];
+} mrcnn_error;
+
+/* A short English name of a status code ("invalid argument", ...). Static. */
+const char *mrcnn_status_name (mrcnn_status status);
+
+/* ---------------------------------------------------------------- model */
+
+typedef struct mrcnn_model mrcnn_model;
+
+/* Opens and validates a model. On success *out owns the mapping; free it with
+ * mrcnn_model_free() after every engine made from it is freed. */
+mrcnn_status mrcnn_model_open (const char *path, mrcnn_model **out,
+    mrcnn_error *err);
+void mrcnn_model_free (mrcnn_model *model);
+
+/* The file the model was opened from. Owned by the model. */
+const char *mrcnn_model_path (const mrcnn_model *model);
+/* Architecture name, e.g. "maskrcnn_resnet50_fpn". Owned by the model. */
+const char *mrcnn_model_architecture (const mrcnn_model *model);
+/* Number of classes including the background class 0. */
+int mrcnn_model_num_classes (const mrcnn_model *model);
+/* Label of a class id, or NULL when out of range. Owned by the model. */
+const char *mrcnn_model_class_label (const mrcnn_model *model, int class_id);
+
+/* ---------------------------------------------------------------- engine */
+
+typedef enum {
+  MRCNN_BACKEND_AUTO = 0,  /* CUDA where built and a device exists, else CPU */
+  MRCNN_BACKEND_CPU,
+  MRCNN_BACKEND_CUDA
+} mrcnn_backend_kind;
+
+/* Run-time thresholds; mrcnn_engine_config_init() fills the model's defaults. */
+typedef struct {
+  float score_threshold;  /* box_score_thresh: keep detections scoring above */
+  float nms_threshold;    /* box_nms_thresh: per-class IoU suppression */
+  int max_detections;     /* box_detections_per_img */
+  float mask_threshold;   /* binarisation of pasted mask probabilities */
+} mrcnn_thresholds;
+
+typedef struct {
+  mrcnn_backend_kind backend;
+  int device_id;          /* CUDA device, -1 picks the current one */
+  int num_threads;        /* CPU threads, 0 = all cores */
+  int max_width;          /* largest frame the engine must accept; memory is */
+  int max_height;         /* planned for it once, at creation */
+  mrcnn_thresholds thresholds;
+} mrcnn_engine_config;
+
+/* Fills cfg with defaults: AUTO backend, device -1, all cores, 3840x2160
+ * frames, and the model's default thresholds (model may be NULL: then
+ * torchvision's defaults 0.05 / 0.5 / 100 / 0.5). */
+void mrcnn_engine_config_init (mrcnn_engine_config *cfg,
+    const mrcnn_model *model);
+
+typedef struct mrcnn_engine mrcnn_engine;
+
+/* Creates an engine. The model must outlive the engine. */
+mrcnn_status mrcnn_engine_new (const mrcnn_model *model,
+    const mrcnn_engine_config *cfg, mrcnn_engine **out, mrcnn_error *err);
+void mrcnn_engine_free (mrcnn_engine *engine);
+
+/* The backend actually in use (never AUTO). */
+mrcnn_backend_kind mrcnn_engine_backend (const mrcnn_engine *engine);
+/* Thresholds may change between runs. */
+mrcnn_status mrcnn_engine_set_thresholds (mrcnn_engine *engine,
+    const mrcnn_thresholds *t, mrcnn_error *err);
+
+typedef enum {
+  MRCNN_PIXEL_RGB = 0,  /* packed 24 bit */
+  MRCNN_PIXEL_BGR,
+  MRCNN_PIXEL_RGBA,     /* packed 32 bit, byte order as named */
+  MRCNN_PIXEL_BGRA,
+  MRCNN_PIXEL_RGBX,
+  MRCNN_PIXEL_BGRX,
+  MRCNN_PIXEL_NV12,     /* Y plane, interleaved UV plane at half resolution */
+  MRCNN_PIXEL_I420,     /* Y, U, V planes, chroma at half resolution */
+  MRCNN_PIXEL_GRAY8
+} mrcnn_pixel_format;
+
+/* A view of a frame; the engine never keeps a pointer to it past the call.
+ * YUV is BT.601 limited range, converted as GStreamer's videoconvert does. */
+typedef struct {
+  mrcnn_pixel_format format;
+  int width, height;
+  const uint8_t *planes[3];
+  int strides[3];           /* bytes per row of each plane */
+  int on_device;            /* planes are CUDA device pointers */
+} mrcnn_image;
+
+/* Optional per-stage wall-clock timings of the last run, in milliseconds. */
+typedef enum {
+  MRCNN_STAGE_PREPROCESS = 0,
+  MRCNN_STAGE_BACKBONE,
+  MRCNN_STAGE_FPN,
+  MRCNN_STAGE_RPN,
+  MRCNN_STAGE_BOX_HEAD,
+  MRCNN_STAGE_MASK_HEAD,
+  MRCNN_STAGE_PASTE,
+  MRCNN_STAGE_COUNT
+} mrcnn_stage;
+
+const char *mrcnn_stage_name (mrcnn_stage stage);
+
+typedef struct {
+  float x1, y1, x2, y2;  /* box in frame pixels (torchvision convention) */
+  float score;
+  int class_id;
+  const char *label;     /* owned by the model */
+} mrcnn_detection;
+
+typedef struct mrcnn_result mrcnn_result;
+
+/* Runs the network on one frame. *out is a new result the caller frees with
+ * mrcnn_result_free(). The frame may be any size from 2x2 up to the engine's
+ * max_width x max_height. */
+mrcnn_status mrcnn_engine_run (mrcnn_engine *engine, const mrcnn_image *image,
+    mrcnn_result **out, mrcnn_error *err);
+
+/* Stage timings of the last run (ms), MRCNN_STAGE_COUNT entries. */
+void mrcnn_engine_stage_times (const mrcnn_engine *engine, double *ms);
+
+void mrcnn_result_free (mrcnn_result *result);
+int mrcnn_result_count (const mrcnn_result *result);
+int mrcnn_result_image_width (const mrcnn_result *result);
+int mrcnn_result_image_height (const mrcnn_result *result);
+/* Detections are sorted by descending score. Owned by the result. */
+const mrcnn_detection *mrcnn_result_get (const mrcnn_result *result, int i);
+/* The M x M mask probabilities of detection i (row major, box-relative, as
+ * the mask head predicts them). *size receives M. Owned by the result. */
+const float *mrcnn_result_mask_probs (const mrcnn_result *result, int i,
+    int *size);
+
+/* Pastes detection i's mask into the frame as torchvision's
+ * paste_masks_in_image does, binarised at `threshold`, and writes the window
+ * [x0, x0 + w) x [y0, y0 + h) of that full-frame mask into dst (w x h bytes,
+ * `stride` bytes per row, 255 inside, 0 outside). Pass the whole frame for a
+ * full-frame mask, or the detection's box for a box-relative one. */
+mrcnn_status mrcnn_result_paste_mask (const mrcnn_result *result, int i,
+    float threshold, int x0, int y0, int w, int h, uint8_t *dst, int stride,
+    mrcnn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MRCNN_MRCNN_H */
