@@ -1,0 +1,122 @@
+/* The backend interface: what differs between the CPU and CUDA engines.
+ *
+ * A backend is an opaque handle plus a table of functions (the shape of
+ * ggml's backend interface). The stages call it and never test which backend
+ * they run on. Feature maps live in backend memory; small per-box arrays
+ * (proposals, detections) are read on the host through `download`. */
+#ifndef MRCNN_BACKEND_H
+#define MRCNN_BACKEND_H
+
+#include <stddef.h>
+
+#include "internal.h"
+
+/* A batch of feature maps, NCHW, contiguous, in backend memory. */
+typedef struct {
+  float *data;
+  int n, c, h, w;
+} mrcnn_fmap;
+
+static inline size_t
+mrcnn_fmap_numel (const mrcnn_fmap *f)
+{
+  return (size_t) f->n * f->c * f->h * f->w;
+}
+
+typedef struct mrcnn_backend mrcnn_backend;
+typedef struct mrcnn_conv mrcnn_conv;      /* a prepared convolution */
+typedef struct mrcnn_linear mrcnn_linear;  /* a prepared fully connected layer */
+
+typedef struct {
+  const mrcnn_folded_conv *w;  /* weights are copied; the caller keeps w */
+  int stride, pad;
+  int relu;                    /* fuse ReLU after bias (and accumulation) */
+} mrcnn_conv_desc;
+
+/* Geometry of the resize + normalisation of a frame into the network input. */
+typedef struct {
+  int in_w, in_h;        /* frame */
+  int out_w, out_h;      /* resized image, before padding */
+  int pad_w, pad_h;      /* padded to a multiple of 32 */
+  float mean[3], std[3];
+} mrcnn_preprocess_desc;
+
+/* One MultiScaleRoIAlign call: levels[i] in [0, nlevels) picks the feature
+ * map and spatial scale of box i. */
+typedef struct {
+  const mrcnn_fmap *features;  /* nlevels maps, n == 1 */
+  const float *scales;         /* spatial scale per level */
+  int nlevels;
+  const float *boxes;          /* host, nboxes x 4, image coordinates */
+  const int *levels;           /* host, nboxes */
+  int nboxes;
+  int pooled;                  /* output pooled x pooled */
+  int sampling_ratio;
+} mrcnn_roi_align_desc;
+
+typedef struct {
+  const char *name;
+  void (*destroy) (mrcnn_backend *be);
+
+  /* Backend memory for n floats; released with release(). */
+  mrcnn_status (*alloc) (mrcnn_backend *be, size_t n, float **out,
+      mrcnn_error *err);
+  void (*release) (mrcnn_backend *be, float *p);
+  /* Host view of backend memory: returns p itself on the CPU, or copies n
+   * floats into host_scratch and returns it. */
+  const float *(*download) (mrcnn_backend *be, const float *p, size_t n,
+      float *host_scratch, mrcnn_error *err);
+  /* Copies n host floats into backend memory. */
+  mrcnn_status (*upload) (mrcnn_backend *be, float *dst, const float *src,
+      size_t n, mrcnn_error *err);
+
+  mrcnn_status (*conv_new) (mrcnn_backend *be, const mrcnn_conv_desc *d,
+      mrcnn_conv **out, mrcnn_error *err);
+  void (*conv_free) (mrcnn_backend *be, mrcnn_conv *conv);
+  /* out = act(conv(in) + bias [+ out when accumulate]). The caller sets
+   * out->data; the call sets out's dimensions. */
+  mrcnn_status (*conv_run) (mrcnn_backend *be, mrcnn_conv *conv,
+      const mrcnn_fmap *in, int accumulate, mrcnn_fmap *out, mrcnn_error *err);
+
+  /* y[n x out] = act(x[n x in] * W^T + b); W is out x in, row major. */
+  mrcnn_status (*linear_new) (mrcnn_backend *be, const float *weight,
+      const float *bias, int out_features, int in_features, int relu,
+      mrcnn_linear **out, mrcnn_error *err);
+  void (*linear_free) (mrcnn_backend *be, mrcnn_linear *lin);
+  mrcnn_status (*linear_run) (mrcnn_backend *be, mrcnn_linear *lin,
+      const float *x, int n, float *y, mrcnn_error *err);
+
+  /* Frame -> normalised, resized, zero-padded 1 x 3 x pad_h x pad_w. */
+  mrcnn_status (*preprocess) (mrcnn_backend *be, const mrcnn_image *img,
+      const mrcnn_preprocess_desc *d, mrcnn_fmap *out, mrcnn_error *err);
+  /* Max pooling (kernel k, stride s, padding p, -inf padding). */
+  mrcnn_status (*max_pool) (mrcnn_backend *be, const mrcnn_fmap *in, int k,
+      int s, int p, mrcnn_fmap *out, mrcnn_error *err);
+  /* lateral += nearest-upsample(top) to lateral's size, in place. */
+  mrcnn_status (*upsample_add) (mrcnn_backend *be, const mrcnn_fmap *top,
+      mrcnn_fmap *lateral, mrcnn_error *err);
+  /* out: nboxes x C x pooled x pooled. */
+  mrcnn_status (*roi_align) (mrcnn_backend *be, const mrcnn_roi_align_desc *d,
+      mrcnn_fmap *out, mrcnn_error *err);
+  /* ConvTranspose2d(k=2, s=2) + bias + ReLU; weight is [in, out, 2, 2]. */
+  mrcnn_status (*deconv2x2_relu) (mrcnn_backend *be, const mrcnn_fmap *in,
+      const float *weight, const float *bias, int out_ch, mrcnn_fmap *out,
+      mrcnn_error *err);
+  /* Mask logits of one class per ROI (1x1 conv restricted to that class's
+   * output channel) followed by a sigmoid: probs[i] is h x w. */
+  mrcnn_status (*mask_probs) (mrcnn_backend *be, const mrcnn_fmap *in,
+      const float *weight, const float *bias, const int *classes,
+      float *probs, mrcnn_error *err);
+} mrcnn_backend_ops;
+
+struct mrcnn_backend {
+  const mrcnn_backend_ops *ops;
+};
+
+/* Backends available in this build. */
+mrcnn_status mrcnn_backend_cpu_new (int num_threads, mrcnn_backend **out,
+    mrcnn_error *err);
+mrcnn_status mrcnn_backend_cuda_new (int device_id, mrcnn_backend **out,
+    mrcnn_error *err);
+
+#endif

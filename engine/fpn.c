@@ -1,0 +1,72 @@
+/* Feature pyramid: lateral 1x1 convs, top-down nearest upsampling, 3x3
+ * output convs, and the extra max-pool level P6 (LastLevelMaxPool). */
+#include <stdio.h>
+
+#include "engine_priv.h"
+
+static mrcnn_status
+make_conv (mrcnn_engine *e, const char *prefix, int pad, mrcnn_conv **out,
+    mrcnn_error *err)
+{
+  mrcnn_folded_conv w;
+  MRCNN_TRY (mrcnn_fold_conv (e->model, prefix, NULL, 1, &w, err));
+  mrcnn_conv_desc d = { &w, 1, pad, 0 };
+  mrcnn_status st = e->be->ops->conv_new (e->be, &d, out, err);
+  mrcnn_folded_conv_clear (&w);
+  return st;
+}
+
+mrcnn_status
+mrcnn_fpn_init (mrcnn_engine *e, mrcnn_error *err)
+{
+  char name[128];
+  for (int k = 0; k < MRCNN_FPN_LEVELS; k++) {
+    snprintf (name, sizeof name, "backbone.fpn.inner_blocks.%d.0", k);
+    MRCNN_TRY (make_conv (e, name, 0, &e->fpn_inner[k], err));
+    snprintf (name, sizeof name, "backbone.fpn.layer_blocks.%d.0", k);
+    MRCNN_TRY (make_conv (e, name, 1, &e->fpn_layer[k], err));
+  }
+  return MRCNN_OK;
+}
+
+void
+mrcnn_fpn_free (mrcnn_engine *e)
+{
+  for (int k = 0; k < MRCNN_FPN_LEVELS; k++) {
+    e->be->ops->conv_free (e->be, e->fpn_inner[k]);
+    e->be->ops->conv_free (e->be, e->fpn_layer[k]);
+    e->fpn_inner[k] = e->fpn_layer[k] = NULL;
+  }
+}
+
+
+mrcnn_status
+mrcnn_fpn_lateral (mrcnn_engine *e, int level, const mrcnn_fmap *stage_out,
+    mrcnn_error *err)
+{
+  mrcnn_fmap *out = &e->pyr[level];
+  /* the lateral goes into its own buffer; pyr[] gets the output later */
+  mrcnn_fmap lat = { e->lateral[level] };
+  MRCNN_TRY (e->be->ops->conv_run (e->be, e->fpn_inner[level], stage_out, 0,
+          &lat, err));
+  *out = lat;
+  return MRCNN_OK;
+}
+
+mrcnn_status
+mrcnn_fpn_run (mrcnn_engine *e, mrcnn_error *err)
+{
+  mrcnn_backend *be = e->be;
+  mrcnn_fmap lat[MRCNN_FPN_LEVELS];
+  for (int k = 0; k < MRCNN_FPN_LEVELS; k++)
+    lat[k] = e->pyr[k];   /* set by mrcnn_fpn_lateral */
+  for (int k = MRCNN_FPN_LEVELS - 1; k >= 0; k--) {
+    if (k < MRCNN_FPN_LEVELS - 1)
+      MRCNN_TRY (be->ops->upsample_add (be, &lat[k + 1], &lat[k], err));
+    e->pyr[k].data = e->pyramid[k];
+    MRCNN_TRY (be->ops->conv_run (be, e->fpn_layer[k], &lat[k], 0, &e->pyr[k],
+            err));
+  }
+  e->pyr[4].data = e->pyramid[4];
+  return be->ops->max_pool (be, &e->pyr[3], 1, 2, 0, &e->pyr[4], err);
+}

@@ -1,0 +1,37 @@
+/* Preprocessing: GeneralizedRCNNTransform's normalize, resize and pad. */
+#include "engine_priv.h"
+#include "preprocess.h"
+
+void
+mrcnn_preprocess_geometry (const mrcnn_model *m, int in_w, int in_h,
+    mrcnn_preprocess_desc *d)
+{
+  d->in_w = in_w;
+  d->in_h = in_h;
+  mrcnn_pp_resized_size (in_w, in_h, (float) m->min_size, (float) m->max_size,
+      &d->out_w, &d->out_h);
+  d->pad_w = (d->out_w + 31) / 32 * 32;
+  d->pad_h = (d->out_h + 31) / 32 * 32;
+  for (int c = 0; c < 3; c++) {
+    d->mean[c] = m->mean[c];
+    d->std[c] = m->std[c];
+  }
+}
+
+mrcnn_status
+mrcnn_preprocess_run (mrcnn_engine *e, const mrcnn_image *img, mrcnn_error *err)
+{
+  mrcnn_preprocess_desc d;
+  mrcnn_preprocess_geometry (e->model, img->width, img->height, &d);
+  if ((size_t) d.pad_w * d.pad_h > e->max_area || d.pad_w > e->max_pad_w
+      || d.pad_h > e->max_pad_h)
+    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
+        "frame %dx%d resizes to %dx%d, beyond the planned input",
+        img->width, img->height, d.out_w, d.out_h);
+  e->img_w = img->width;
+  e->img_h = img->height;
+  e->res_w = d.out_w;
+  e->res_h = d.out_h;
+  e->in_map.data = e->image;
+  return e->be->ops->preprocess (e->be, img, &d, &e->in_map, err);
+}

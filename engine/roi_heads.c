@@ -1,0 +1,181 @@
+/* RoI heads: MultiScaleRoIAlign, the two-FC box head and predictor, and the
+ * mask head and predictor (torchvision's RoIHeads in eval mode). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine_priv.h"
+#include "roi_align.h"
+
+static mrcnn_status
+load_linear (mrcnn_engine *e, const char *const *names, int nparts, int relu,
+    mrcnn_linear **out, mrcnn_error *err)
+{
+  /* concatenates the output rows of several layers that share an input */
+  int rows = 0, in = 0;
+  for (int i = 0; i < nparts; i++) {
+    char w[128];
+    snprintf (w, sizeof w, "%s.weight", names[i]);
+    const mrcnn_tensor_entry *t = mrcnn_model_find (e->model, w);
+    rows += (int) t->shape[0];
+    in = (int) t->shape[1];
+  }
+  float *weight = g_new (float, (size_t) rows * in);
+  float *bias = g_new (float, rows);
+  for (int i = 0, r = 0; i < nparts; i++) {
+    char w[128], b[128];
+    snprintf (w, sizeof w, "%s.weight", names[i]);
+    snprintf (b, sizeof b, "%s.bias", names[i]);
+    const mrcnn_tensor_entry *tw = mrcnn_model_find (e->model, w);
+    const mrcnn_tensor_entry *tb = mrcnn_model_find (e->model, b);
+    mrcnn_tensor_to_f32 (tw, weight + (size_t) r * in);
+    mrcnn_tensor_to_f32 (tb, bias + r);
+    r += (int) tw->shape[0];
+  }
+  mrcnn_status st = e->be->ops->linear_new (e->be, weight, bias, rows, in,
+      relu, out, err);
+  g_free (weight);
+  g_free (bias);
+  return st;
+}
+
+static mrcnn_status
+upload_tensor (mrcnn_engine *e, const char *name, float **out, mrcnn_error *err)
+{
+  const mrcnn_tensor_entry *t = mrcnn_model_find (e->model, name);
+  float *host = g_new (float, t->numel);
+  mrcnn_tensor_to_f32 (t, host);
+  mrcnn_status st = e->be->ops->alloc (e->be, (size_t) t->numel, out, err);
+  if (st == MRCNN_OK)
+    st = e->be->ops->upload (e->be, *out, host, (size_t) t->numel, err);
+  g_free (host);
+  return st;
+}
+
+mrcnn_status
+mrcnn_roi_heads_init (mrcnn_engine *e, mrcnn_error *err)
+{
+  static const char *fc6[] = { "roi_heads.box_head.fc6" };
+  static const char *fc7[] = { "roi_heads.box_head.fc7" };
+  static const char *pred[] = { "roi_heads.box_predictor.cls_score",
+    "roi_heads.box_predictor.bbox_pred" };
+  MRCNN_TRY (load_linear (e, fc6, 1, 1, &e->fc6, err));
+  MRCNN_TRY (load_linear (e, fc7, 1, 1, &e->fc7, err));
+  MRCNN_TRY (load_linear (e, pred, 2, 0, &e->predictor, err));
+  for (int k = 0; k < MRCNN_MASK_CONVS; k++) {
+    char name[64];
+    mrcnn_folded_conv w;
+    snprintf (name, sizeof name, "roi_heads.mask_head.%d.0", k);
+    MRCNN_TRY (mrcnn_fold_conv (e->model, name, NULL, 1, &w, err));
+    mrcnn_conv_desc d = { &w, 1, 1, 1 };
+    mrcnn_status st = e->be->ops->conv_new (e->be, &d, &e->mask_conv[k], err);
+    mrcnn_folded_conv_clear (&w);
+    MRCNN_TRY (st);
+  }
+  MRCNN_TRY (upload_tensor (e, "roi_heads.mask_predictor.conv5_mask.weight",
+          &e->deconv_w, err));
+  MRCNN_TRY (upload_tensor (e, "roi_heads.mask_predictor.conv5_mask.bias",
+          &e->deconv_b, err));
+  MRCNN_TRY (upload_tensor (e, "roi_heads.mask_predictor.mask_fcn_logits.weight",
+          &e->logit_w, err));
+  MRCNN_TRY (upload_tensor (e, "roi_heads.mask_predictor.mask_fcn_logits.bias",
+          &e->logit_b, err));
+  return MRCNN_OK;
+}
+
+void
+mrcnn_roi_heads_free (mrcnn_engine *e)
+{
+  mrcnn_backend *be = e->be;
+  be->ops->linear_free (be, e->fc6);
+  be->ops->linear_free (be, e->fc7);
+  be->ops->linear_free (be, e->predictor);
+  e->fc6 = e->fc7 = e->predictor = NULL;
+  for (int k = 0; k < MRCNN_MASK_CONVS; k++) {
+    be->ops->conv_free (be, e->mask_conv[k]);
+    e->mask_conv[k] = NULL;
+  }
+  float **w[] = { &e->deconv_w, &e->deconv_b, &e->logit_w, &e->logit_b };
+  for (size_t i = 0; i < G_N_ELEMENTS (w); i++) {
+    if (*w[i])
+      be->ops->release (be, *w[i]);
+    *w[i] = NULL;
+  }
+}
+
+/* MultiScaleRoIAlign infers each level's scale as 2^round(log2(feature
+ * height / image height)) in float32, with the image height being the
+ * resized (unpadded) one, and maps boxes to levels k_min..k_max. */
+void
+mrcnn_roi_levels (const mrcnn_engine *e, float scales[4], int *k_min,
+    int *k_max)
+{
+  for (int l = 0; l < MRCNN_FPN_LEVELS; l++) {
+    float approx = (float) ((double) e->pyr[l].h / (double) e->res_h);
+    scales[l] = exp2f (nearbyintf (log2f (approx)));
+  }
+  *k_min = (int) -log2f (scales[0]);
+  *k_max = (int) -log2f (scales[MRCNN_FPN_LEVELS - 1]);
+}
+
+static mrcnn_status
+pool (mrcnn_engine *e, const float *boxes, int n, int pooled, float *out_data,
+    mrcnn_fmap *out, mrcnn_error *err)
+{
+  float scales[4];
+  int k_min, k_max;
+  mrcnn_roi_levels (e, scales, &k_min, &k_max);
+  for (int i = 0; i < n; i++)
+    e->roi_level[i] = mrcnn_roi_level (boxes + (size_t) i * 4, k_min, k_max);
+  mrcnn_roi_align_desc d = {
+    .features = e->pyr, .scales = scales, .nlevels = MRCNN_FPN_LEVELS,
+    .boxes = boxes, .levels = e->roi_level, .nboxes = n, .pooled = pooled,
+    .sampling_ratio = 2,
+  };
+  out->data = out_data;
+  return e->be->ops->roi_align (e->be, &d, out, err);
+}
+
+mrcnn_status
+mrcnn_box_head_run (mrcnn_engine *e, mrcnn_error *err)
+{
+  mrcnn_backend *be = e->be;
+  int n = e->proposals.n;
+  e->n_det = 0;
+  if (n == 0)
+    return MRCNN_OK;
+  mrcnn_fmap feat;
+  MRCNN_TRY (pool (e, e->proposals.data, n, MRCNN_BOX_POOL, e->box_feat, &feat,
+          err));
+  MRCNN_TRY (be->ops->linear_run (be, e->fc6, e->box_feat, n, e->fc6_out, err));
+  MRCNN_TRY (be->ops->linear_run (be, e->fc7, e->fc6_out, n, e->fc7_out, err));
+  MRCNN_TRY (be->ops->linear_run (be, e->predictor, e->fc7_out, n, e->pred_out,
+          err));
+  const float *pred = be->ops->download (be, e->pred_out,
+      (size_t) n * 5 * e->arch->num_classes, e->host_scratch, err);
+  if (!pred)
+    return err ? err->status : MRCNN_ERR_BACKEND;
+  return mrcnn_box_postprocess (e, n, pred, err);
+}
+
+mrcnn_status
+mrcnn_mask_head_run (mrcnn_engine *e, mrcnn_error *err)
+{
+  mrcnn_backend *be = e->be;
+  int n = e->n_det;
+  if (n == 0)
+    return MRCNN_OK;
+  mrcnn_fmap x, y;
+  MRCNN_TRY (pool (e, e->det_boxes, n, MRCNN_MASK_POOL, e->mask_feat[0], &x,
+          err));
+  for (int k = 0; k < MRCNN_MASK_CONVS; k++) {
+    y.data = e->mask_feat[(k + 1) % 2];
+    MRCNN_TRY (be->ops->conv_run (be, e->mask_conv[k], &x, 0, &y, err));
+    x = y;
+  }
+  mrcnn_fmap up = { e->mask_up };
+  MRCNN_TRY (be->ops->deconv2x2_relu (be, &x, e->deconv_w, e->deconv_b,
+          e->arch->mask_deconv_ch, &up, err));
+  return be->ops->mask_probs (be, &up, e->logit_w, e->logit_b, e->det_labels,
+      e->mask_probs, err);
+}
