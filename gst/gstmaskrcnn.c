@@ -1,0 +1,878 @@
+/* gst-maskrcnn: the maskrcnn element.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-maskrcnn
+ * @title: maskrcnn
+ *
+ * Runs a Mask R-CNN model on every frame (or every `interval`-th frame) and
+ * attaches each detected instance as a GstVideoRegionOfInterestMeta with a
+ * "detection" and a "mask" parameter structure. Pixels pass through
+ * unchanged. Read the instances with the gst-maskrcnn-meta library or draw
+ * them with maskrcnnoverlay.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 videotestsrc num-buffers=30 ! videoconvert ! maskrcnn ! \
+ *     maskrcnnoverlay ! videoconvert ! autovideosink
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstmaskrcnn.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <gst/video/video.h>
+
+#include "default_model.h"
+#include "maskrcnn-formats.h"
+#include "maskrcnn-meta.h"
+#include "mrcnn/mrcnn.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_mask_rcnn_debug);
+#define GST_CAT_DEFAULT gst_mask_rcnn_debug
+
+#define DEFAULT_BACKEND GST_MASK_RCNN_BACKEND_AUTO
+#define DEFAULT_DEVICE_ID -1
+#define DEFAULT_SCORE_THRESHOLD 0.5
+#define DEFAULT_NMS_THRESHOLD 0.5
+#define DEFAULT_MAX_DETECTIONS 100
+#define DEFAULT_MASK_THRESHOLD 0.5
+#define DEFAULT_INTERVAL 1
+#define DEFAULT_POST_MESSAGES FALSE
+
+/* Upper bound of max-detections: far above any useful count, low enough
+ * that an engine planned for it stays small. */
+#define MAX_MAX_DETECTIONS 1000
+
+enum
+{
+  PROP_0,
+  PROP_MODEL,
+  PROP_BACKEND,
+  PROP_DEVICE_ID,
+  PROP_SCORE_THRESHOLD,
+  PROP_NMS_THRESHOLD,
+  PROP_MAX_DETECTIONS,
+  PROP_MASK_THRESHOLD,
+  PROP_INTERVAL,
+  PROP_POST_MESSAGES,
+};
+
+struct _GstMaskRcnn
+{
+  GstBaseTransform parent;
+
+  /* Properties, under the object lock. */
+  gchar *model_path;
+  GstMaskRcnnBackend backend;
+  gint device_id;
+  mrcnn_thresholds thresholds;
+  gboolean thresholds_changed;
+  guint interval;
+  gboolean post_messages;
+
+  /* Streaming state, from start() to stop(). */
+  mrcnn_model *model;
+  gchar *opened_path;
+  mrcnn_engine *engine;
+  gint planned_width, planned_height;
+  GstVideoInfo info;
+  gboolean have_info;
+  guint64 frame_index;          /* frames since the caps were set */
+
+  /* The last result, carried to the frames between runs. Labels point into
+   * the model; masks are owned references. */
+  GArray *last;                 /* of GstMaskRcnnInstanceInit */
+  gboolean have_last;
+  guint64 last_frame_index;
+};
+
+#define gst_mask_rcnn_parent_class parent_class
+G_DEFINE_TYPE (GstMaskRcnn, gst_mask_rcnn, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE (maskrcnn, "maskrcnn", GST_RANK_NONE,
+    GST_TYPE_MASK_RCNN);
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_MASK_RCNN_SYSTEM_MEMORY_CAPS));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_MASK_RCNN_SYSTEM_MEMORY_CAPS));
+
+GType
+gst_mask_rcnn_backend_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_MASK_RCNN_BACKEND_AUTO,
+        "CUDA where built and a device exists, else CPU", "auto"},
+    {GST_MASK_RCNN_BACKEND_CPU, "CPU", "cpu"},
+    {GST_MASK_RCNN_BACKEND_CUDA, "CUDA (fails where unavailable)", "cuda"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstMaskRcnnBackend", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+/* ------------------------------------------------------------ errors */
+
+/* Posts an error whose domain and code are only known at run time; text
+ * and debug are taken. */
+#define POST_ERROR(self, domain, code, text, debug) \
+  gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR, \
+      domain, code, text, debug, __FILE__, GST_FUNCTION, __LINE__)
+
+static void
+model_error_code (mrcnn_status status, GQuark * domain, gint * code)
+{
+  switch (status) {
+    case MRCNN_ERR_IO:
+      *domain = GST_RESOURCE_ERROR;
+      *code = GST_RESOURCE_ERROR_OPEN_READ;
+      break;
+    case MRCNN_ERR_FORMAT:
+    case MRCNN_ERR_MODEL:
+      *domain = GST_RESOURCE_ERROR;
+      *code = GST_RESOURCE_ERROR_READ;
+      break;
+    default:
+      *domain = GST_LIBRARY_ERROR;
+      *code = GST_LIBRARY_ERROR_INIT;
+      break;
+  }
+}
+
+static const gchar *
+backend_name (mrcnn_backend_kind kind)
+{
+  switch (kind) {
+    case MRCNN_BACKEND_CPU:
+      return "cpu";
+    case MRCNN_BACKEND_CUDA:
+      return "cuda";
+    default:
+      return "auto";
+  }
+}
+
+/* ------------------------------------------------------------ results */
+
+static void
+clear_last (GstMaskRcnn * self)
+{
+  guint i;
+
+  if (!self->last)
+    return;
+  for (i = 0; i < self->last->len; i++) {
+    GstMaskRcnnInstanceInit *in =
+        &g_array_index (self->last, GstMaskRcnnInstanceInit, i);
+    gst_clear_buffer (&in->mask);
+  }
+  g_array_set_size (self->last, 0);
+  self->have_last = FALSE;
+}
+
+/* The box of a detection in whole frame pixels: the smallest pixel window
+ * holding the engine's float box, at least one pixel, inside the frame. */
+static void
+detection_window (const mrcnn_detection * d, gint frame_w, gint frame_h,
+    gint * x, gint * y, gint * w, gint * h)
+{
+  gint x0 = (gint) CLAMP (floorf (d->x1), 0, frame_w - 1);
+  gint y0 = (gint) CLAMP (floorf (d->y1), 0, frame_h - 1);
+  gint x1 = (gint) CLAMP (ceilf (d->x2), x0 + 1, frame_w);
+  gint y1 = (gint) CLAMP (ceilf (d->y2), y0 + 1, frame_h);
+
+  *x = x0;
+  *y = y0;
+  *w = x1 - x0;
+  *h = y1 - y0;
+}
+
+/* Turns an engine result into self->last: one box-relative GRAY8 mask per
+ * detection, pasted by the engine over the detection's pixel window. */
+static gboolean
+store_result (GstMaskRcnn * self, const mrcnn_result * result,
+    gfloat mask_threshold, mrcnn_error * err)
+{
+  gint i, n = mrcnn_result_count (result);
+  gint fw = GST_VIDEO_INFO_WIDTH (&self->info);
+  gint fh = GST_VIDEO_INFO_HEIGHT (&self->info);
+
+  clear_last (self);
+  for (i = 0; i < n; i++) {
+    const mrcnn_detection *d = mrcnn_result_get (result, i);
+    GstMaskRcnnInstanceInit in = { 0, };
+    GstMapInfo map;
+    mrcnn_status st;
+
+    detection_window (d, fw, fh, &in.x, &in.y, &in.width, &in.height);
+    in.label = d->label ? d->label : "unknown";
+    in.class_id = d->class_id;
+    in.confidence = d->score;
+    in.mask_width = in.width;
+    in.mask_height = in.height;
+    in.mask = gst_buffer_new_allocate (NULL,
+        (gsize) in.width * in.height, NULL);
+    if (!in.mask || !gst_buffer_map (in.mask, &map, GST_MAP_WRITE)) {
+      gst_clear_buffer (&in.mask);
+      err->status = MRCNN_ERR_NO_MEMORY;
+      g_snprintf (err->message, sizeof (err->message),
+          "could not allocate a %dx%d mask", in.width, in.height);
+      return FALSE;
+    }
+    st = mrcnn_result_paste_mask (result, i, mask_threshold, in.x, in.y,
+        in.width, in.height, map.data, in.width, err);
+    gst_buffer_unmap (in.mask, &map);
+    if (st != MRCNN_OK) {
+      gst_buffer_unref (in.mask);
+      return FALSE;
+    }
+    g_array_append_val (self->last, in);
+  }
+  self->have_last = TRUE;
+  self->last_frame_index = self->frame_index;
+  return TRUE;
+}
+
+static gboolean
+attach_last (GstMaskRcnn * self, GstBuffer * buf, guint age)
+{
+  GstMaskRcnnInstanceInit *items;
+  guint i, n = self->last->len;
+  gboolean ok;
+
+  if (n == 0)
+    return TRUE;
+  items = g_newa (GstMaskRcnnInstanceInit, n);
+  memcpy (items, self->last->data, n * sizeof (*items));
+  for (i = 0; i < n; i++) {
+    items[i].stale = age > 0;
+    items[i].age = age;
+  }
+  ok = gst_maskrcnn_buffer_add_instances (buf, items, n);
+  if (!ok)
+    GST_WARNING_OBJECT (self, "could not attach %u instances", n);
+  return ok;
+}
+
+static void
+post_detections (GstMaskRcnn * self, GstBuffer * buf, guint age)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  GstClockTime stream_time = GST_CLOCK_TIME_NONE;
+  GstClockTime running_time = GST_CLOCK_TIME_NONE;
+  GValue list = G_VALUE_INIT;
+  GstStructure *s;
+  guint i;
+
+  if (GST_CLOCK_TIME_IS_VALID (pts) &&
+      trans->segment.format == GST_FORMAT_TIME) {
+    stream_time = gst_segment_to_stream_time (&trans->segment,
+        GST_FORMAT_TIME, pts);
+    running_time = gst_segment_to_running_time (&trans->segment,
+        GST_FORMAT_TIME, pts);
+  }
+
+  g_value_init (&list, GST_TYPE_LIST);
+  for (i = 0; self->have_last && i < self->last->len; i++) {
+    const GstMaskRcnnInstanceInit *in =
+        &g_array_index (self->last, GstMaskRcnnInstanceInit, i);
+    GValue v = G_VALUE_INIT;
+
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&v, gst_structure_new ("instance",
+            "label", G_TYPE_STRING, in->label,
+            "class-id", G_TYPE_INT, in->class_id,
+            "score", G_TYPE_DOUBLE, in->confidence,
+            "x", G_TYPE_INT, in->x, "y", G_TYPE_INT, in->y,
+            "width", G_TYPE_INT, in->width,
+            "height", G_TYPE_INT, in->height, NULL));
+    gst_value_list_append_and_take_value (&list, &v);
+  }
+
+  s = gst_structure_new ("maskrcnn",
+      "timestamp", G_TYPE_UINT64, pts,
+      "stream-time", G_TYPE_UINT64, stream_time,
+      "running-time", G_TYPE_UINT64, running_time,
+      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf),
+      "stale", G_TYPE_BOOLEAN, age > 0, "age", G_TYPE_UINT, age, NULL);
+  gst_structure_take_value (s, "instances", &list);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* ------------------------------------------------------------ engine */
+
+static gboolean
+create_engine (GstMaskRcnn * self, gint max_width, gint max_height)
+{
+  mrcnn_engine_config cfg;
+  mrcnn_error err = { 0, };
+  mrcnn_status st;
+  GQuark domain;
+  gint code;
+
+  if (self->engine)
+    mrcnn_engine_free (self->engine);
+  self->engine = NULL;
+
+  mrcnn_engine_config_init (&cfg, self->model);
+  GST_OBJECT_LOCK (self);
+  switch (self->backend) {
+    case GST_MASK_RCNN_BACKEND_CPU:
+      cfg.backend = MRCNN_BACKEND_CPU;
+      break;
+    case GST_MASK_RCNN_BACKEND_CUDA:
+      cfg.backend = MRCNN_BACKEND_CUDA;
+      break;
+    default:
+      cfg.backend = MRCNN_BACKEND_AUTO;
+      break;
+  }
+  cfg.device_id = self->device_id;
+  cfg.thresholds = self->thresholds;
+  self->thresholds_changed = FALSE;
+  GST_OBJECT_UNLOCK (self);
+  if (max_width > 0 && max_height > 0) {
+    cfg.max_width = max_width;
+    cfg.max_height = max_height;
+  }
+
+  st = mrcnn_engine_new (self->model, &cfg, &self->engine, &err);
+  if (st != MRCNN_OK) {
+    self->engine = NULL;
+    domain = GST_LIBRARY_ERROR;
+    code = GST_LIBRARY_ERROR_INIT;
+    POST_ERROR (self, domain, code,
+        g_strdup_printf ("Could not set up the %s backend for model \"%s\" "
+            "(frames up to %dx%d): %s", backend_name (cfg.backend),
+            self->opened_path, cfg.max_width, cfg.max_height, err.message),
+        g_strdup_printf ("mrcnn_engine_new: %s",
+            mrcnn_status_name (st)));
+    return FALSE;
+  }
+  self->planned_width = cfg.max_width;
+  self->planned_height = cfg.max_height;
+  GST_INFO_OBJECT (self, "engine on %s, planned for frames up to %dx%d",
+      backend_name (mrcnn_engine_backend (self->engine)),
+      self->planned_width, self->planned_height);
+  return TRUE;
+}
+
+static gboolean
+gst_mask_rcnn_start (GstBaseTransform * trans)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (trans);
+  mrcnn_error err = { 0, };
+  mrcnn_status st;
+  gchar *path;
+
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (self->model_path);
+  GST_OBJECT_UNLOCK (self);
+
+  if (!path || !*path) {
+    gchar *searched = NULL;
+
+    g_free (path);
+    path = mrcnn_default_model_path (&searched);
+    if (!path) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+          ("No model given and the shipped model \"%s\" was not found. "
+              "Set the \"model\" property to a .safetensors model, or "
+              "MRCNN_MODEL_DIR to the directory holding %s. Looked in:\n%s",
+              MRCNN_DEFAULT_MODEL_FILE, MRCNN_DEFAULT_MODEL_FILE,
+              searched), (NULL));
+      g_free (searched);
+      return FALSE;
+    }
+    g_free (searched);
+  }
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("Model file \"%s\" does not exist.", path),
+        ("Set the \"model\" property to a .safetensors file made by "
+            "gst-maskrcnn's export tool."));
+    g_free (path);
+    return FALSE;
+  }
+
+  st = mrcnn_model_open (path, &self->model, &err);
+  if (st != MRCNN_OK) {
+    GQuark domain;
+    gint code;
+
+    self->model = NULL;
+    model_error_code (st, &domain, &code);
+    POST_ERROR (self, domain, code,
+        g_strdup_printf ("Could not load model \"%s\": %s", path,
+            err.message), g_strdup_printf ("mrcnn_model_open: %s",
+            mrcnn_status_name (st)));
+    g_free (path);
+    return FALSE;
+  }
+  self->opened_path = path;
+  GST_INFO_OBJECT (self, "model %s: %s, %d classes", path,
+      mrcnn_model_architecture (self->model),
+      mrcnn_model_num_classes (self->model));
+
+  /* Planned for the engine's default largest frame; set_caps() makes a new
+   * engine only for frames beyond it. Made here so that a backend that
+   * cannot start fails the state change, not the first caps. */
+  if (!create_engine (self, 0, 0)) {
+    mrcnn_model_free (self->model);
+    self->model = NULL;
+    g_clear_pointer (&self->opened_path, g_free);
+    return FALSE;
+  }
+
+  self->have_info = FALSE;
+  self->frame_index = 0;
+  return TRUE;
+}
+
+static gboolean
+gst_mask_rcnn_stop (GstBaseTransform * trans)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (trans);
+
+  clear_last (self);
+  /* The engine before the model it was made from. */
+  if (self->engine)
+    mrcnn_engine_free (self->engine);
+  self->engine = NULL;
+  if (self->model)
+    mrcnn_model_free (self->model);
+  self->model = NULL;
+  g_clear_pointer (&self->opened_path, g_free);
+  self->have_info = FALSE;
+  return TRUE;
+}
+
+static gboolean
+gst_mask_rcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+    GstCaps * outcaps)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (trans);
+  GstVideoInfo info;
+  gint w, h;
+
+  if (!gst_video_info_from_caps (&info, incaps)) {
+    GST_ERROR_OBJECT (self, "invalid caps %" GST_PTR_FORMAT, incaps);
+    return FALSE;
+  }
+  w = GST_VIDEO_INFO_WIDTH (&info);
+  h = GST_VIDEO_INFO_HEIGHT (&info);
+
+  /* Grow only: an engine planned for a larger frame serves smaller ones. */
+  if (!self->engine || w > self->planned_width || h > self->planned_height) {
+    GST_INFO_OBJECT (self, "%dx%d frames exceed the planned %dx%d, "
+        "making a new engine", w, h, self->planned_width,
+        self->planned_height);
+    if (!create_engine (self, MAX (w, self->planned_width),
+            MAX (h, self->planned_height)))
+      return FALSE;
+  }
+
+  /* A carried result is in the old frame's coordinates. */
+  clear_last (self);
+  self->info = info;
+  self->have_info = TRUE;
+  self->frame_index = 0;
+  return TRUE;
+}
+
+static gboolean
+gst_mask_rcnn_propose_allocation (GstBaseTransform * trans,
+    GstQuery * decide_query, GstQuery * query)
+{
+  if (!GST_BASE_TRANSFORM_CLASS (parent_class)->propose_allocation (trans,
+          decide_query, query))
+    return FALSE;
+  /* Frames are read through GstVideoFrame, so any strides and offsets. */
+  if (!gst_query_find_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL))
+    gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
+  return TRUE;
+}
+
+static gboolean
+pixel_format (GstVideoFormat format, mrcnn_pixel_format * out)
+{
+  switch (format) {
+    case GST_VIDEO_FORMAT_RGB:
+      *out = MRCNN_PIXEL_RGB;
+      return TRUE;
+    case GST_VIDEO_FORMAT_BGR:
+      *out = MRCNN_PIXEL_BGR;
+      return TRUE;
+    case GST_VIDEO_FORMAT_RGBA:
+      *out = MRCNN_PIXEL_RGBA;
+      return TRUE;
+    case GST_VIDEO_FORMAT_BGRA:
+      *out = MRCNN_PIXEL_BGRA;
+      return TRUE;
+    case GST_VIDEO_FORMAT_RGBx:
+      *out = MRCNN_PIXEL_RGBX;
+      return TRUE;
+    case GST_VIDEO_FORMAT_BGRx:
+      *out = MRCNN_PIXEL_BGRX;
+      return TRUE;
+    case GST_VIDEO_FORMAT_NV12:
+      *out = MRCNN_PIXEL_NV12;
+      return TRUE;
+    case GST_VIDEO_FORMAT_I420:
+      *out = MRCNN_PIXEL_I420;
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+/* Runs the engine on a system-memory frame and keeps the result in
+ * self->last. A CUDA-memory path would build the mrcnn_image from device
+ * pointers (on_device = 1) and share everything after it. */
+static GstFlowReturn
+run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
+{
+  GstVideoFrame frame;
+  mrcnn_image image = { 0, };
+  mrcnn_result *result = NULL;
+  mrcnn_error err = { 0, };
+  mrcnn_status st;
+  guint p;
+
+  if (!pixel_format (GST_VIDEO_INFO_FORMAT (&self->info), &image.format)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Unsupported video format %s.",
+            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info))),
+        (NULL));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("Could not map a %dx%d video frame for reading.",
+            GST_VIDEO_INFO_WIDTH (&self->info),
+            GST_VIDEO_INFO_HEIGHT (&self->info)), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  image.width = GST_VIDEO_FRAME_WIDTH (&frame);
+  image.height = GST_VIDEO_FRAME_HEIGHT (&frame);
+  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame) && p < 3; p++) {
+    image.planes[p] = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
+    image.strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
+  }
+  image.on_device = 0;
+
+  st = mrcnn_engine_run (self->engine, &image, &result, &err);
+  gst_video_frame_unmap (&frame);
+  if (st == MRCNN_OK) {
+    gboolean ok = store_result (self, result, mask_threshold, &err);
+    mrcnn_result_free (result);
+    if (ok)
+      return GST_FLOW_OK;
+    st = err.status != MRCNN_OK ? err.status : MRCNN_ERR_BACKEND;
+  }
+
+  clear_last (self);
+  POST_ERROR (self, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
+      g_strdup_printf ("Mask R-CNN inference failed on a %dx%d %s frame: %s",
+          image.width, image.height,
+          gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info)),
+          err.message), g_strdup_printf ("%s (model \"%s\")",
+          mrcnn_status_name (st), self->opened_path));
+  return GST_FLOW_ERROR;
+}
+
+static GstFlowReturn
+gst_mask_rcnn_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (trans);
+  mrcnn_thresholds thresholds;
+  gboolean thresholds_changed, post;
+  guint interval, age = 0;
+  gint w, h;
+
+  if (!self->have_info || !self->engine)
+    return GST_FLOW_NOT_NEGOTIATED;
+
+  GST_OBJECT_LOCK (self);
+  thresholds = self->thresholds;
+  thresholds_changed = self->thresholds_changed;
+  self->thresholds_changed = FALSE;
+  interval = self->interval;
+  post = self->post_messages;
+  GST_OBJECT_UNLOCK (self);
+
+  if (thresholds_changed) {
+    mrcnn_error err = { 0, };
+    mrcnn_status st = mrcnn_engine_set_thresholds (self->engine, &thresholds,
+        &err);
+    if (st != MRCNN_OK) {
+      POST_ERROR (self, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
+          g_strdup_printf ("Could not apply the thresholds (score %.3f, "
+              "nms %.3f, max-detections %d, mask %.3f): %s",
+              thresholds.score_threshold, thresholds.nms_threshold,
+              thresholds.max_detections, thresholds.mask_threshold,
+              err.message), g_strdup (mrcnn_status_name (st)));
+      return GST_FLOW_ERROR;
+    }
+  }
+
+  w = GST_VIDEO_INFO_WIDTH (&self->info);
+  h = GST_VIDEO_INFO_HEIGHT (&self->info);
+
+  if (self->have_last && self->frame_index - self->last_frame_index < interval) {
+    age = (guint) (self->frame_index - self->last_frame_index);
+  } else if (w < 2 || h < 2) {
+    /* Below the engine's smallest frame: nothing can be found there. */
+    GST_LOG_OBJECT (self, "%dx%d frame too small to run on", w, h);
+    clear_last (self);
+    self->have_last = TRUE;
+    self->last_frame_index = self->frame_index;
+  } else {
+    GstFlowReturn ret = run_engine (self, buf, thresholds.mask_threshold);
+    if (ret != GST_FLOW_OK)
+      return ret;
+  }
+
+  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %u instances, age %u",
+      self->frame_index, self->last->len, age);
+  attach_last (self, buf, age);
+  if (post)
+    post_detections (self, buf, age);
+  self->frame_index++;
+  return GST_FLOW_OK;
+}
+
+/* ------------------------------------------------------------ properties */
+
+static void
+gst_mask_rcnn_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_free (self->model_path);
+      self->model_path = g_value_dup_string (value);
+      break;
+    case PROP_BACKEND:
+      self->backend = g_value_get_enum (value);
+      break;
+    case PROP_DEVICE_ID:
+      self->device_id = g_value_get_int (value);
+      break;
+    case PROP_SCORE_THRESHOLD:
+      self->thresholds.score_threshold = g_value_get_float (value);
+      self->thresholds_changed = TRUE;
+      break;
+    case PROP_NMS_THRESHOLD:
+      self->thresholds.nms_threshold = g_value_get_float (value);
+      self->thresholds_changed = TRUE;
+      break;
+    case PROP_MAX_DETECTIONS:
+      self->thresholds.max_detections = g_value_get_int (value);
+      self->thresholds_changed = TRUE;
+      break;
+    case PROP_MASK_THRESHOLD:
+      self->thresholds.mask_threshold = g_value_get_float (value);
+      self->thresholds_changed = TRUE;
+      break;
+    case PROP_INTERVAL:
+      self->interval = g_value_get_uint (value);
+      break;
+    case PROP_POST_MESSAGES:
+      self->post_messages = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_mask_rcnn_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string (value, self->model_path);
+      break;
+    case PROP_BACKEND:
+      g_value_set_enum (value, self->backend);
+      break;
+    case PROP_DEVICE_ID:
+      g_value_set_int (value, self->device_id);
+      break;
+    case PROP_SCORE_THRESHOLD:
+      g_value_set_float (value, self->thresholds.score_threshold);
+      break;
+    case PROP_NMS_THRESHOLD:
+      g_value_set_float (value, self->thresholds.nms_threshold);
+      break;
+    case PROP_MAX_DETECTIONS:
+      g_value_set_int (value, self->thresholds.max_detections);
+      break;
+    case PROP_MASK_THRESHOLD:
+      g_value_set_float (value, self->thresholds.mask_threshold);
+      break;
+    case PROP_INTERVAL:
+      g_value_set_uint (value, self->interval);
+      break;
+    case PROP_POST_MESSAGES:
+      g_value_set_boolean (value, self->post_messages);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_mask_rcnn_finalize (GObject * object)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (object);
+
+  clear_last (self);
+  g_array_free (self->last, TRUE);
+  g_free (self->model_path);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+/* The shipped model's path, looked up once for the property's default. */
+static gchar *default_model;
+
+static void
+gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+  const GParamFlags runtime = flags | GST_PARAM_MUTABLE_PLAYING;
+  const GParamFlags ready = flags | GST_PARAM_MUTABLE_READY;
+
+  GST_DEBUG_CATEGORY_INIT (gst_mask_rcnn_debug, "maskrcnn", 0,
+      "Mask R-CNN instance segmentation");
+
+  default_model = mrcnn_default_model_path (NULL);
+
+  gobject_class->set_property = gst_mask_rcnn_set_property;
+  gobject_class->get_property = gst_mask_rcnn_get_property;
+  gobject_class->finalize = gst_mask_rcnn_finalize;
+
+  /**
+   * GstMaskRcnn:model:
+   *
+   * The model file. Read when the element starts (READY to PAUSED); a new
+   * value takes effect at the next start.
+   */
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "Path of a gst-maskrcnn .safetensors model; empty or NULL for the "
+          "shipped model " MRCNN_DEFAULT_MODEL_FILE " (looked up in "
+          "$MRCNN_MODEL_DIR, then the installed data directory). Read at the "
+          "next start", default_model, ready));
+
+  g_object_class_install_property (gobject_class, PROP_BACKEND,
+      g_param_spec_enum ("backend", "Backend",
+          "Compute backend; takes effect at the next start",
+          GST_TYPE_MASK_RCNN_BACKEND, DEFAULT_BACKEND, ready));
+
+  g_object_class_install_property (gobject_class, PROP_DEVICE_ID,
+      g_param_spec_int ("device-id", "Device ID",
+          "CUDA device for the cuda backend, -1 for the current one; takes "
+          "effect at the next start", -1, G_MAXINT, DEFAULT_DEVICE_ID, ready));
+
+  g_object_class_install_property (gobject_class, PROP_SCORE_THRESHOLD,
+      g_param_spec_float ("score-threshold", "Score threshold",
+          "Keep detections scoring above this (torchvision's "
+          "box_score_thresh; 0.05 for COCO evaluation)", 0.0, 1.0,
+          DEFAULT_SCORE_THRESHOLD, runtime));
+
+  g_object_class_install_property (gobject_class, PROP_NMS_THRESHOLD,
+      g_param_spec_float ("nms-threshold", "NMS threshold",
+          "Per-class non-maximum suppression IoU (box_nms_thresh)", 0.0, 1.0,
+          DEFAULT_NMS_THRESHOLD, runtime));
+
+  g_object_class_install_property (gobject_class, PROP_MAX_DETECTIONS,
+      g_param_spec_int ("max-detections", "Maximum detections",
+          "Most instances kept per frame, best scores first "
+          "(box_detections_per_img)", 1, MAX_MAX_DETECTIONS,
+          DEFAULT_MAX_DETECTIONS, runtime));
+
+  g_object_class_install_property (gobject_class, PROP_MASK_THRESHOLD,
+      g_param_spec_float ("mask-threshold", "Mask threshold",
+          "Mask probability above which a pixel belongs to the instance",
+          0.0, 1.0, DEFAULT_MASK_THRESHOLD, runtime));
+
+  g_object_class_install_property (gobject_class, PROP_INTERVAL,
+      g_param_spec_uint ("interval", "Interval",
+          "Run the network on every N-th frame; the frames between carry the "
+          "last result with stale=TRUE and its age in frames", 1, G_MAXUINT,
+          DEFAULT_INTERVAL, runtime));
+
+  g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
+      g_param_spec_boolean ("post-messages", "Post messages",
+          "Post an element message named \"maskrcnn\" per frame with its "
+          "instances (label, class-id, score, x, y, width, height)",
+          DEFAULT_POST_MESSAGES, runtime));
+
+  gst_element_class_set_static_metadata (element_class,
+      "Mask R-CNN instance segmentation", "Filter/Analyzer/Video",
+      "Detects and segments object instances with a Mask R-CNN model and "
+      "attaches them as region-of-interest metadata with masks",
+      "gst-maskrcnn developers");
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_mask_rcnn_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_mask_rcnn_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_mask_rcnn_set_caps);
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_mask_rcnn_transform_ip);
+  trans_class->propose_allocation =
+      GST_DEBUG_FUNCPTR (gst_mask_rcnn_propose_allocation);
+  trans_class->passthrough_on_same_caps = FALSE;
+  trans_class->transform_ip_on_passthrough = FALSE;
+
+  gst_type_mark_as_plugin_api (GST_TYPE_MASK_RCNN_BACKEND, 0);
+}
+
+static void
+gst_mask_rcnn_init (GstMaskRcnn * self)
+{
+  self->model_path = g_strdup (default_model);
+  self->backend = DEFAULT_BACKEND;
+  self->device_id = DEFAULT_DEVICE_ID;
+  self->thresholds.score_threshold = DEFAULT_SCORE_THRESHOLD;
+  self->thresholds.nms_threshold = DEFAULT_NMS_THRESHOLD;
+  self->thresholds.max_detections = DEFAULT_MAX_DETECTIONS;
+  self->thresholds.mask_threshold = DEFAULT_MASK_THRESHOLD;
+  self->interval = DEFAULT_INTERVAL;
+  self->post_messages = DEFAULT_POST_MESSAGES;
+  self->last = g_array_new (FALSE, TRUE, sizeof (GstMaskRcnnInstanceInit));
+
+  gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);
+}

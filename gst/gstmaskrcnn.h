@@ -1,0 +1,36 @@
+/* gst-maskrcnn: the maskrcnn element (Mask R-CNN instance segmentation).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __GST_MASK_RCNN_H__
+#define __GST_MASK_RCNN_H__
+
+#include <gst/gst.h>
+#include <gst/base/gstbasetransform.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_MASK_RCNN (gst_mask_rcnn_get_type ())
+G_DECLARE_FINAL_TYPE (GstMaskRcnn, gst_mask_rcnn, GST, MASK_RCNN,
+    GstBaseTransform);
+
+/**
+ * GstMaskRcnnBackend:
+ * @GST_MASK_RCNN_BACKEND_AUTO: CUDA where built and a device exists, else CPU
+ * @GST_MASK_RCNN_BACKEND_CPU: the CPU backend
+ * @GST_MASK_RCNN_BACKEND_CUDA: the CUDA backend (an error where unavailable)
+ */
+typedef enum {
+  GST_MASK_RCNN_BACKEND_AUTO,
+  GST_MASK_RCNN_BACKEND_CPU,
+  GST_MASK_RCNN_BACKEND_CUDA,
+} GstMaskRcnnBackend;
+
+#define GST_TYPE_MASK_RCNN_BACKEND (gst_mask_rcnn_backend_get_type ())
+GType gst_mask_rcnn_backend_get_type (void);
+
+GST_ELEMENT_REGISTER_DECLARE (maskrcnn);
+
+G_END_DECLS
+
+#endif /* __GST_MASK_RCNN_H__ */

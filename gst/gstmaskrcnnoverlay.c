@@ -1,0 +1,572 @@
+/* gst-maskrcnn: the maskrcnnoverlay element.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-maskrcnnoverlay
+ * @title: maskrcnnoverlay
+ *
+ * Draws the instances that `maskrcnn` attached to each frame: translucent
+ * masks in a colour per class, mask contours, boxes, and "label score"
+ * captions rendered with Pango. Draws in place; frames without instances
+ * pass untouched. The instances may have been scaled or converted on the way
+ * (videoscale, videoconvert): boxes are taken as they are now and masks are
+ * resampled onto them.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 videotestsrc num-buffers=30 ! maskrcnn ! \
+ *     maskrcnnoverlay alpha=0.4 draw-contours=false ! videoconvert ! \
+ *     autovideosink
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstmaskrcnnoverlay.h"
+
+#include <string.h>
+
+#include <gst/video/video.h>
+#include <pango/pangocairo.h>
+
+#include "maskrcnn-canvas.h"
+#include "maskrcnn-formats.h"
+#include "maskrcnn-meta.h"
+#include "overlay_draw.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_mask_rcnn_overlay_debug);
+#define GST_CAT_DEFAULT gst_mask_rcnn_overlay_debug
+
+#define DEFAULT_ALPHA 0.5
+#define DEFAULT_DRAW_MASKS TRUE
+#define DEFAULT_DRAW_CONTOURS TRUE
+#define DEFAULT_DRAW_BOXES TRUE
+#define DEFAULT_DRAW_LABELS TRUE
+#define DEFAULT_LINE_WIDTH 2
+
+/* Opacity of the caption's background box. */
+#define LABEL_BACKGROUND_ALPHA 0.8
+
+enum
+{
+  PROP_0,
+  PROP_ALPHA,
+  PROP_DRAW_MASKS,
+  PROP_DRAW_CONTOURS,
+  PROP_DRAW_BOXES,
+  PROP_DRAW_LABELS,
+  PROP_LINE_WIDTH,
+};
+
+typedef struct
+{
+  gdouble alpha;
+  gboolean draw_masks, draw_contours, draw_boxes, draw_labels;
+  guint line_width;
+} DrawSettings;
+
+struct _GstMaskRcnnOverlay
+{
+  GstBaseTransform parent;
+
+  DrawSettings settings;        /* under the object lock */
+
+  GstVideoInfo info;
+  gboolean have_info;
+
+  /* Text rendering, from start() to stop(). */
+  PangoFontMap *font_map;
+  PangoContext *pango;
+  PangoLayout *layout;
+  gint font_px;                 /* size the layout's font is set to */
+
+  /* Scratch for one instance's coverage and contour distances. */
+  guint8 *coverage;
+  guint16 *distance;
+  gsize scratch_size;
+};
+
+#define gst_mask_rcnn_overlay_parent_class parent_class
+G_DEFINE_TYPE (GstMaskRcnnOverlay, gst_mask_rcnn_overlay,
+    GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE (maskrcnnoverlay, "maskrcnnoverlay",
+    GST_RANK_NONE, GST_TYPE_MASK_RCNN_OVERLAY);
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_MASK_RCNN_SYSTEM_MEMORY_CAPS));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_MASK_RCNN_SYSTEM_MEMORY_CAPS));
+
+/* ------------------------------------------------------------ drawing */
+
+static gboolean
+ensure_scratch (GstMaskRcnnOverlay * self, gsize n)
+{
+  if (n <= self->scratch_size)
+    return TRUE;
+  g_free (self->coverage);
+  g_free (self->distance);
+  self->coverage = g_try_malloc (n);
+  self->distance = g_try_malloc (n * sizeof (guint16));
+  if (!self->coverage || !self->distance) {
+    g_clear_pointer (&self->coverage, g_free);
+    g_clear_pointer (&self->distance, g_free);
+    self->scratch_size = 0;
+    return FALSE;
+  }
+  self->scratch_size = n;
+  return TRUE;
+}
+
+static inline guint
+dist_at (const guint16 * d, gint w, gint h, gint x, gint y)
+{
+  /* Outside the box counts as outside the mask. */
+  return (x < 0 || y < 0 || x >= w || y >= h) ? 0 : d[(gsize) y * w + x];
+}
+
+/* Chessboard distance from each mask pixel to the nearest pixel outside the
+ * mask (two raster passes). A contour `t` pixels wide is where 1 <= d <= t. */
+static void
+distance_to_outside (const guint8 * mask, guint16 * d, gint w, gint h)
+{
+  gint x, y;
+
+  for (y = 0; y < h; y++) {
+    for (x = 0; x < w; x++) {
+      guint m;
+      gsize k = (gsize) y * w + x;
+
+      if (mask[k] < 128) {
+        d[k] = 0;
+        continue;
+      }
+      m = dist_at (d, w, h, x - 1, y);
+      m = MIN (m, dist_at (d, w, h, x - 1, y - 1));
+      m = MIN (m, dist_at (d, w, h, x, y - 1));
+      m = MIN (m, dist_at (d, w, h, x + 1, y - 1));
+      d[k] = (guint16) MIN (m + 1, G_MAXUINT16);
+    }
+  }
+  for (y = h - 1; y >= 0; y--) {
+    for (x = w - 1; x >= 0; x--) {
+      guint m;
+      gsize k = (gsize) y * w + x;
+
+      if (d[k] == 0)
+        continue;
+      m = dist_at (d, w, h, x + 1, y);
+      m = MIN (m, dist_at (d, w, h, x + 1, y + 1));
+      m = MIN (m, dist_at (d, w, h, x, y + 1));
+      m = MIN (m, dist_at (d, w, h, x - 1, y + 1));
+      d[k] = (guint16) MIN ((guint) d[k], m + 1);
+    }
+  }
+}
+
+static void
+draw_mask (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
+    const GstMaskRcnnInstance * inst, const DrawSettings * s,
+    const guint8 rgb[3])
+{
+  gint w = inst->width, h = inst->height;
+  gsize i, n = (gsize) w * h;
+  guint8 fill = (guint8) (s->alpha * 255.0 + 0.5);
+
+  if (!inst->mask || n == 0)
+    return;
+  if (!ensure_scratch (self, n)) {
+    GST_WARNING_OBJECT (self, "no memory for a %dx%d mask, not drawn", w, h);
+    return;
+  }
+  if (!gst_maskrcnn_instance_read_mask (inst, self->coverage, w, h, w))
+    return;
+
+  if (s->draw_contours)
+    distance_to_outside (self->coverage, self->distance, w, h);
+  for (i = 0; i < n; i++) {
+    if (self->coverage[i] < 128)
+      self->coverage[i] = 0;
+    else if (s->draw_contours && self->distance[i] <= s->line_width)
+      self->coverage[i] = 255;
+    else
+      self->coverage[i] = s->draw_masks ? fill : 0;
+  }
+  gst_mask_rcnn_canvas_blend_a8 (canvas, inst->x, inst->y, w, h,
+      self->coverage, w, rgb);
+}
+
+static void
+draw_box (GstMaskRcnnCanvas * canvas, const GstMaskRcnnInstance * inst,
+    gint t, const guint8 rgb[3])
+{
+  gint x = inst->x, y = inst->y, w = inst->width, h = inst->height;
+
+  /* Inside the box, so that the outline never covers what lies beyond. */
+  t = MIN (t, MIN ((w + 1) / 2, (h + 1) / 2));
+  gst_mask_rcnn_canvas_fill_rect (canvas, x, y, w, t, rgb, 255);
+  gst_mask_rcnn_canvas_fill_rect (canvas, x, y + h - t, w, t, rgb, 255);
+  gst_mask_rcnn_canvas_fill_rect (canvas, x, y + t, t, h - 2 * t, rgb, 255);
+  gst_mask_rcnn_canvas_fill_rect (canvas, x + w - t, y + t, t, h - 2 * t,
+      rgb, 255);
+}
+
+static void
+draw_label (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
+    const GstMaskRcnnInstance * inst, const guint8 rgb[3])
+{
+  PangoRectangle ink, logical;
+  cairo_surface_t *surface;
+  cairo_t *cr;
+  gchar *text;
+  gint pad = MAX (1, self->font_px / 6), tw, th, x, y;
+  gboolean dark_text;
+
+  text = g_strdup_printf ("%s %.2f", inst->label ? inst->label : "?",
+      inst->confidence);
+  pango_layout_set_text (self->layout, text, -1);
+  g_free (text);
+  pango_layout_get_pixel_extents (self->layout, &ink, &logical);
+  tw = logical.width + 2 * pad;
+  th = logical.height + 2 * pad;
+
+  surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, tw, th);
+  if (cairo_surface_status (surface) != CAIRO_STATUS_SUCCESS) {
+    GST_WARNING_OBJECT (self, "could not make a %dx%d caption surface",
+        tw, th);
+    cairo_surface_destroy (surface);
+    return;
+  }
+  cr = cairo_create (surface);
+  cairo_set_source_rgba (cr, rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0,
+      LABEL_BACKGROUND_ALPHA);
+  cairo_paint (cr);
+  /* Black on light class colours, white on dark ones. */
+  dark_text = (299 * rgb[0] + 587 * rgb[1] + 114 * rgb[2]) > 150000;
+  cairo_set_source_rgb (cr, dark_text ? 0 : 1, dark_text ? 0 : 1,
+      dark_text ? 0 : 1);
+  cairo_move_to (cr, pad - logical.x, pad - logical.y);
+  pango_cairo_show_layout (cr, self->layout);
+  cairo_destroy (cr);
+  cairo_surface_flush (surface);
+
+  /* Above the box where there is room, else inside its top edge; kept
+   * inside the frame horizontally. */
+  x = inst->x;
+  y = inst->y - th >= 0 ? inst->y - th : inst->y;
+  if (x + tw > canvas->width)
+    x = MAX (0, canvas->width - tw);
+  gst_mask_rcnn_canvas_blend_argb32 (canvas, x, y, tw, th,
+      cairo_image_surface_get_data (surface),
+      cairo_image_surface_get_stride (surface));
+  cairo_surface_destroy (surface);
+}
+
+static void
+set_font_size (GstMaskRcnnOverlay * self, gint frame_height)
+{
+  PangoFontDescription *desc;
+  gint px = CLAMP (frame_height / 36, 8, 48);
+
+  if (px == self->font_px)
+    return;
+  desc = pango_font_description_from_string ("Sans Bold");
+  pango_font_description_set_absolute_size (desc, px * PANGO_SCALE);
+  pango_layout_set_font_description (self->layout, desc);
+  pango_font_description_free (desc);
+  self->font_px = px;
+}
+
+static GstFlowReturn
+gst_mask_rcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
+  GstMaskRcnnInstance inst;
+  GArray *instances;
+  GstVideoFrame frame;
+  GstMaskRcnnCanvas canvas;
+  DrawSettings s;
+  gpointer state = NULL;
+  gint i;
+
+  if (!self->have_info)
+    return GST_FLOW_NOT_NEGOTIATED;
+
+  GST_OBJECT_LOCK (self);
+  s = self->settings;
+  GST_OBJECT_UNLOCK (self);
+
+  instances = g_array_new (FALSE, FALSE, sizeof (GstMaskRcnnInstance));
+  while (gst_maskrcnn_buffer_iterate_instances (buf, &state, &inst))
+    g_array_append_val (instances, inst);
+  if (instances->len == 0) {
+    g_array_free (instances, TRUE);
+    return GST_FLOW_OK;
+  }
+
+  if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READWRITE)) {
+    g_array_free (instances, TRUE);
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("Could not map a %dx%d video frame for drawing.",
+            GST_VIDEO_INFO_WIDTH (&self->info),
+            GST_VIDEO_INFO_HEIGHT (&self->info)), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  if (!gst_mask_rcnn_canvas_init (&canvas, &frame)) {
+    gst_video_frame_unmap (&frame);
+    g_array_free (instances, TRUE);
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Cannot draw on %s frames.",
+            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info))),
+        (NULL));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  if (s.draw_labels)
+    set_font_size (self, canvas.height);
+
+  /* Lowest score first, so that the best instances end up on top. */
+  for (i = (gint) instances->len - 1; i >= 0; i--) {
+    const GstMaskRcnnInstance *in =
+        &g_array_index (instances, GstMaskRcnnInstance, i);
+    guint8 rgb[3];
+
+    mrcnn_overlay_class_color (in->class_id, rgb);
+    if (s.draw_masks || s.draw_contours)
+      draw_mask (self, &canvas, in, &s, rgb);
+    if (s.draw_boxes)
+      draw_box (&canvas, in, (gint) s.line_width, rgb);
+  }
+  /* Captions last, above every mask and box. */
+  if (s.draw_labels) {
+    for (i = (gint) instances->len - 1; i >= 0; i--) {
+      const GstMaskRcnnInstance *in =
+          &g_array_index (instances, GstMaskRcnnInstance, i);
+      guint8 rgb[3];
+
+      mrcnn_overlay_class_color (in->class_id, rgb);
+      draw_label (self, &canvas, in, rgb);
+    }
+  }
+
+  gst_video_frame_unmap (&frame);
+  g_array_free (instances, TRUE);
+  return GST_FLOW_OK;
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+static gboolean
+gst_mask_rcnn_overlay_start (GstBaseTransform * trans)
+{
+  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
+
+  /* A font map of our own: the default one is per thread, and streaming
+   * threads come and go. */
+  self->font_map = pango_cairo_font_map_new ();
+  self->pango = pango_font_map_create_context (self->font_map);
+  self->layout = pango_layout_new (self->pango);
+  self->font_px = 0;
+  return TRUE;
+}
+
+static gboolean
+gst_mask_rcnn_overlay_stop (GstBaseTransform * trans)
+{
+  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
+
+  g_clear_object (&self->layout);
+  g_clear_object (&self->pango);
+  g_clear_object (&self->font_map);
+  g_clear_pointer (&self->coverage, g_free);
+  g_clear_pointer (&self->distance, g_free);
+  self->scratch_size = 0;
+  self->have_info = FALSE;
+  return TRUE;
+}
+
+static gboolean
+gst_mask_rcnn_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+    GstCaps * outcaps)
+{
+  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
+
+  if (!gst_video_info_from_caps (&self->info, incaps)) {
+    GST_ERROR_OBJECT (self, "invalid caps %" GST_PTR_FORMAT, incaps);
+    self->have_info = FALSE;
+    return FALSE;
+  }
+  self->have_info = TRUE;
+  return TRUE;
+}
+
+static gboolean
+gst_mask_rcnn_overlay_propose_allocation (GstBaseTransform * trans,
+    GstQuery * decide_query, GstQuery * query)
+{
+  if (!GST_BASE_TRANSFORM_CLASS (parent_class)->propose_allocation (trans,
+          decide_query, query))
+    return FALSE;
+  if (!gst_query_find_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL))
+    gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------ properties */
+
+static void
+gst_mask_rcnn_overlay_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (object);
+  DrawSettings *s = &self->settings;
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_ALPHA:
+      s->alpha = g_value_get_double (value);
+      break;
+    case PROP_DRAW_MASKS:
+      s->draw_masks = g_value_get_boolean (value);
+      break;
+    case PROP_DRAW_CONTOURS:
+      s->draw_contours = g_value_get_boolean (value);
+      break;
+    case PROP_DRAW_BOXES:
+      s->draw_boxes = g_value_get_boolean (value);
+      break;
+    case PROP_DRAW_LABELS:
+      s->draw_labels = g_value_get_boolean (value);
+      break;
+    case PROP_LINE_WIDTH:
+      s->line_width = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_mask_rcnn_overlay_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (object);
+  DrawSettings *s = &self->settings;
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_ALPHA:
+      g_value_set_double (value, s->alpha);
+      break;
+    case PROP_DRAW_MASKS:
+      g_value_set_boolean (value, s->draw_masks);
+      break;
+    case PROP_DRAW_CONTOURS:
+      g_value_set_boolean (value, s->draw_contours);
+      break;
+    case PROP_DRAW_BOXES:
+      g_value_set_boolean (value, s->draw_boxes);
+      break;
+    case PROP_DRAW_LABELS:
+      g_value_set_boolean (value, s->draw_labels);
+      break;
+    case PROP_LINE_WIDTH:
+      g_value_set_uint (value, s->line_width);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_mask_rcnn_overlay_finalize (GObject * object)
+{
+  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (object);
+
+  g_clear_object (&self->layout);
+  g_clear_object (&self->pango);
+  g_clear_object (&self->font_map);
+  g_free (self->coverage);
+  g_free (self->distance);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_mask_rcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_PLAYING;
+
+  GST_DEBUG_CATEGORY_INIT (gst_mask_rcnn_overlay_debug, "maskrcnnoverlay", 0,
+      "Mask R-CNN instance drawing");
+
+  gobject_class->set_property = gst_mask_rcnn_overlay_set_property;
+  gobject_class->get_property = gst_mask_rcnn_overlay_get_property;
+  gobject_class->finalize = gst_mask_rcnn_overlay_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_ALPHA,
+      g_param_spec_double ("alpha", "Alpha",
+          "Opacity of the mask fill (0 transparent, 1 opaque)", 0.0, 1.0,
+          DEFAULT_ALPHA, flags));
+  g_object_class_install_property (gobject_class, PROP_DRAW_MASKS,
+      g_param_spec_boolean ("draw-masks", "Draw masks",
+          "Fill each instance's mask with its class colour",
+          DEFAULT_DRAW_MASKS, flags));
+  g_object_class_install_property (gobject_class, PROP_DRAW_CONTOURS,
+      g_param_spec_boolean ("draw-contours", "Draw contours",
+          "Outline each mask, line-width pixels wide, opaque",
+          DEFAULT_DRAW_CONTOURS, flags));
+  g_object_class_install_property (gobject_class, PROP_DRAW_BOXES,
+      g_param_spec_boolean ("draw-boxes", "Draw boxes",
+          "Outline each instance's box, line-width pixels wide",
+          DEFAULT_DRAW_BOXES, flags));
+  g_object_class_install_property (gobject_class, PROP_DRAW_LABELS,
+      g_param_spec_boolean ("draw-labels", "Draw labels",
+          "Write \"label score\" above each box", DEFAULT_DRAW_LABELS,
+          flags));
+  g_object_class_install_property (gobject_class, PROP_LINE_WIDTH,
+      g_param_spec_uint ("line-width", "Line width",
+          "Width in pixels of box outlines and mask contours", 1, 64,
+          DEFAULT_LINE_WIDTH, flags));
+
+  gst_element_class_set_static_metadata (element_class,
+      "Mask R-CNN overlay", "Filter/Effect/Video",
+      "Draws the instance masks, boxes and labels found by maskrcnn",
+      "gst-maskrcnn developers");
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_set_caps);
+  trans_class->transform_ip =
+      GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_transform_ip);
+  trans_class->propose_allocation =
+      GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_propose_allocation);
+  trans_class->passthrough_on_same_caps = FALSE;
+}
+
+static void
+gst_mask_rcnn_overlay_init (GstMaskRcnnOverlay * self)
+{
+  self->settings.alpha = DEFAULT_ALPHA;
+  self->settings.draw_masks = DEFAULT_DRAW_MASKS;
+  self->settings.draw_contours = DEFAULT_DRAW_CONTOURS;
+  self->settings.draw_boxes = DEFAULT_DRAW_BOXES;
+  self->settings.draw_labels = DEFAULT_DRAW_LABELS;
+  self->settings.line_width = DEFAULT_LINE_WIDTH;
+
+  gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);
+}

@@ -1,0 +1,21 @@
+/* gst-maskrcnn: the maskrcnnoverlay element (draws Mask R-CNN instances).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef __GST_MASK_RCNN_OVERLAY_H__
+#define __GST_MASK_RCNN_OVERLAY_H__
+
+#include <gst/gst.h>
+#include <gst/base/gstbasetransform.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_MASK_RCNN_OVERLAY (gst_mask_rcnn_overlay_get_type ())
+G_DECLARE_FINAL_TYPE (GstMaskRcnnOverlay, gst_mask_rcnn_overlay, GST,
+    MASK_RCNN_OVERLAY, GstBaseTransform);
+
+GST_ELEMENT_REGISTER_DECLARE (maskrcnnoverlay);
+
+G_END_DECLS
+
+#endif /* __GST_MASK_RCNN_OVERLAY_H__ */

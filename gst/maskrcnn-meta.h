@@ -1,0 +1,149 @@
+/* gst-maskrcnn: typed access to Mask R-CNN instances on GstBuffers.
+ *
+ * The `maskrcnn` element attaches one GstVideoRegionOfInterestMeta per
+ * detected instance:
+ *
+ *   roi_type      the class label as a quark ("person", "circle", ...)
+ *   x, y, w, h    the box in frame pixels
+ *   params        a "detection" structure and, for instances with a mask,
+ *                 a "mask" structure (see the field names below)
+ *
+ * The mask is box-relative: `width` x `height` GRAY8 bytes (255 inside the
+ * instance, 0 outside, rows tightly packed) that cover the box. When a
+ * downstream element scales the frame, the box is scaled and the mask keeps
+ * its size; the functions here resample it onto whatever box the meta
+ * carries now.
+ *
+ * GStreamer 1.22's own transform of the ROI meta drops the params when the
+ * frame is scaled or converted to another format (videoscale,
+ * videoconvert). The instances therefore also travel in a companion meta
+ * (GstMaskRcnnMeta) that puts the params back on the transformed ROI metas.
+ * Read instances through the functions below and this is invisible.
+ *
+ * Link with pkg-config's `gst-maskrcnn-meta`.
+ */
+#ifndef __GST_MASKRCNN_META_H__
+#define __GST_MASKRCNN_META_H__
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+G_BEGIN_DECLS
+
+/* Structure and field names of the ROI params. */
+#define GST_MASKRCNN_DETECTION_NAME   "detection"
+#define GST_MASKRCNN_FIELD_LABEL      "label"       /* G_TYPE_STRING */
+#define GST_MASKRCNN_FIELD_CLASS_ID   "class-id"    /* G_TYPE_INT */
+#define GST_MASKRCNN_FIELD_CONFIDENCE "confidence"  /* G_TYPE_DOUBLE, 0..1 */
+#define GST_MASKRCNN_FIELD_STALE      "stale"       /* G_TYPE_BOOLEAN */
+#define GST_MASKRCNN_FIELD_AGE        "age"         /* G_TYPE_UINT */
+
+#define GST_MASKRCNN_MASK_NAME        "mask"
+#define GST_MASKRCNN_FIELD_WIDTH      "width"       /* G_TYPE_INT */
+#define GST_MASKRCNN_FIELD_HEIGHT     "height"      /* G_TYPE_INT */
+#define GST_MASKRCNN_FIELD_FORMAT     "format"      /* G_TYPE_STRING, "GRAY8" */
+#define GST_MASKRCNN_FIELD_DATA       "data"        /* GST_TYPE_BUFFER */
+
+/**
+ * GstMaskRcnnInstance:
+ * @roi: the region-of-interest meta this instance lives in (owned by the
+ *   buffer)
+ * @label: class label (owned by the meta; valid while the buffer is)
+ * @class_id: class index in the model, 1.. (0 is the background)
+ * @confidence: detection score, 0..1
+ * @x: box left edge in frame pixels
+ * @y: box top edge in frame pixels
+ * @width: box width in frame pixels
+ * @height: box height in frame pixels
+ * @stale: TRUE when the detection was computed on an earlier frame and
+ *   carried to this one (the element's `interval` property)
+ * @age: frames since the detection was computed, 0 when fresh
+ * @mask: GRAY8 box-relative mask, @mask_width x @mask_height bytes, or NULL
+ *   when the instance has none (owned by the meta)
+ * @mask_width: mask columns
+ * @mask_height: mask rows
+ *
+ * One detected instance, as read from a buffer. Every pointer is borrowed
+ * from the buffer's metadata: keep a reference to the buffer while using it.
+ */
+typedef struct {
+  GstVideoRegionOfInterestMeta *roi;
+  const gchar *label;
+  gint class_id;
+  gdouble confidence;
+  gint x, y, width, height;
+  gboolean stale;
+  guint age;
+  GstBuffer *mask;
+  gint mask_width, mask_height;
+} GstMaskRcnnInstance;
+
+/* ------------------------------------------------------------ reading */
+
+/* Number of Mask R-CNN instances on the buffer. */
+guint gst_maskrcnn_buffer_get_n_instances (GstBuffer * buffer);
+
+/* Iterates the instances on the buffer in the order they were attached (by
+ * descending confidence for one `maskrcnn` element). Set *state to NULL
+ * before the first call; each call fills *instance and returns TRUE, or
+ * returns FALSE when there are no more. */
+gboolean gst_maskrcnn_buffer_iterate_instances (GstBuffer * buffer,
+    gpointer * state, GstMaskRcnnInstance * instance);
+
+/* Resamples the instance's mask (nearest neighbour) to `width` x `height`
+ * bytes at dst, `stride` bytes per row, 255 inside and 0 outside. Pass the
+ * instance's width and height for the mask at the box's current size.
+ * Returns FALSE, leaving dst untouched, when the instance has no mask or the
+ * arguments are invalid. The caller owns dst. */
+gboolean gst_maskrcnn_instance_read_mask (const GstMaskRcnnInstance *
+    instance, guint8 * dst, gint width, gint height, gint stride);
+
+/* Writes `value` into every pixel of a full-frame GRAY8 image (caller-owned,
+ * `frame_width` x `frame_height`, `stride` bytes per row) that the instance's
+ * mask covers; pixels outside the mask are left as they are, so calling it
+ * for several instances builds a label map. Parts of the box outside the
+ * frame are clipped. Returns FALSE when the instance has no mask or the
+ * arguments are invalid. */
+gboolean gst_maskrcnn_instance_rasterize (const GstMaskRcnnInstance *
+    instance, guint8 * frame, gint frame_width, gint frame_height,
+    gint stride, guint8 value);
+
+/* ------------------------------------------------------------ writing */
+
+/**
+ * GstMaskRcnnInstanceInit:
+ *
+ * What gst_maskrcnn_buffer_add_instances() needs to know of one instance.
+ * The mask, when not NULL, must hold mask_width * mask_height bytes; the
+ * function takes its own reference to it.
+ */
+typedef struct {
+  const gchar *label;
+  gint class_id;
+  gdouble confidence;
+  gint x, y, width, height;
+  gboolean stale;
+  guint age;
+  GstBuffer *mask;
+  gint mask_width, mask_height;
+} GstMaskRcnnInstanceInit;
+
+/* Attaches n instances to a writable buffer: one ROI meta each, plus the
+ * companion meta that keeps their params across scaling. Returns FALSE (and
+ * attaches nothing) when the buffer is not writable or an instance is
+ * invalid (empty box, label NULL, mask smaller than its stated size). */
+gboolean gst_maskrcnn_buffer_add_instances (GstBuffer * buffer,
+    const GstMaskRcnnInstanceInit * instances, guint n);
+
+/* ------------------------------------------------------------ companion */
+
+/* The companion meta is an implementation detail of the functions above;
+ * its API type is public so that elements may decide whether to keep it
+ * (tags: "video", "orientation", "size", as the ROI meta's). */
+#define GST_MASKRCNN_META_API_TYPE (gst_maskrcnn_meta_api_get_type ())
+GType gst_maskrcnn_meta_api_get_type (void);
+const GstMetaInfo *gst_maskrcnn_meta_get_info (void);
+
+G_END_DECLS
+
+#endif /* __GST_MASKRCNN_META_H__ */
