@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "internal.h"
+#include "preprocess.h"
 
 /* A batch of feature maps, NCHW, contiguous, in backend memory. */
 typedef struct {
@@ -35,10 +36,8 @@ typedef struct {
 
 /* Geometry of the resize + normalisation of a frame into the network input. */
 typedef struct {
-  int in_w, in_h;        /* frame */
-  int out_w, out_h;      /* resized image, before padding */
-  int pad_w, pad_h;      /* padded to a multiple of 32 */
-  float mean[3], std[3];
+  mrcnn_pp_params pp;    /* frame size, resized size, scales, mean/std */
+  int pad_w, pad_h;      /* resized size padded to a multiple of 32 */
 } mrcnn_preprocess_desc;
 
 /* One MultiScaleRoIAlign call: levels[i] in [0, nlevels) picks the feature

@@ -6,16 +6,10 @@ void
 mrcnn_preprocess_geometry (const mrcnn_model *m, int in_w, int in_h,
     mrcnn_preprocess_desc *d)
 {
-  d->in_w = in_w;
-  d->in_h = in_h;
-  mrcnn_pp_resized_size (in_w, in_h, (float) m->min_size, (float) m->max_size,
-      &d->out_w, &d->out_h);
-  d->pad_w = (d->out_w + 31) / 32 * 32;
-  d->pad_h = (d->out_h + 31) / 32 * 32;
-  for (int c = 0; c < 3; c++) {
-    d->mean[c] = m->mean[c];
-    d->std[c] = m->std[c];
-  }
+  mrcnn_pp_params_init (&d->pp, in_w, in_h, (float) m->min_size,
+      (float) m->max_size, m->mean, m->std);
+  d->pad_w = (d->pp.out_w + 31) / 32 * 32;
+  d->pad_h = (d->pp.out_h + 31) / 32 * 32;
 }
 
 mrcnn_status
@@ -27,11 +21,11 @@ mrcnn_preprocess_run (mrcnn_engine *e, const mrcnn_image *img, mrcnn_error *err)
       || d.pad_h > e->max_pad_h)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "frame %dx%d resizes to %dx%d, beyond the planned input",
-        img->width, img->height, d.out_w, d.out_h);
+        img->width, img->height, d.pp.out_w, d.pp.out_h);
   e->img_w = img->width;
   e->img_h = img->height;
-  e->res_w = d.out_w;
-  e->res_h = d.out_h;
+  e->res_w = d.pp.out_w;
+  e->res_h = d.pp.out_h;
   e->in_map.data = e->image;
   return e->be->ops->preprocess (e->be, img, &d, &e->in_map, err);
 }

@@ -28,9 +28,7 @@ mrcnn_cpu_preprocess (mrcnn_backend *be, const mrcnn_image *img,
     src.planes[p] = img->planes[p];
     src.strides[p] = img->strides[p];
   }
-  mrcnn_pp_params pp;
-  mrcnn_pp_params_init (&pp, d->in_w, d->in_h, d->out_w, d->out_h, d->mean,
-      d->std);
+  const mrcnn_pp_params *pp = &d->pp;
   out->n = 1;
   out->c = 3;
   out->h = d->pad_h;
@@ -41,8 +39,8 @@ mrcnn_cpu_preprocess (mrcnn_backend *be, const mrcnn_image *img,
   for (int y = 0; y < d->pad_h; y++) {
     for (int x = 0; x < d->pad_w; x++) {
       float v[3] = { 0.0f, 0.0f, 0.0f };
-      if (x < d->out_w && y < d->out_h)
-        mrcnn_pp_pixel (&src, &pp, x, y, v);
+      if (x < pp->out_w && y < pp->out_h)
+        mrcnn_pp_pixel (&src, pp, x, y, v);
       for (int c = 0; c < 3; c++)
         dst[c * plane + (size_t) y * d->pad_w + x] = v[c];
     }
@@ -96,9 +94,9 @@ mrcnn_cpu_upsample_add (mrcnn_backend *be, const mrcnn_fmap *top,
     const float *src = top->data + (size_t) pc * TH * TW;
     float *dst = lat->data + (size_t) pc * H * W;
     for (int y = 0; y < H; y++) {
-      int ty = mrcnn_nearest_index (sy, y, TH);
+      int ty = mrcnn_interp_nearest (sy, y, TH, H);
       for (int x = 0; x < W; x++)
-        dst[y * W + x] += src[ty * TW + mrcnn_nearest_index (sx, x, TW)];
+        dst[y * W + x] += src[ty * TW + mrcnn_interp_nearest (sx, x, TW, W)];
     }
   }
   return MRCNN_OK;
