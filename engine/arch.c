@@ -29,6 +29,8 @@ expect (const mrcnn_model *m, const char *name, int ndim, const int64_t *shape,
 {
   const mrcnn_tensor_entry *t = mrcnn_model_find (m, name);
   char want[128], got[128];
+  if (t && m->arch_seen)
+    g_hash_table_add (m->arch_seen, (gpointer) t->name);
   shape_str (shape, ndim, want, sizeof want);
   for (char *p = want; (p = strstr (p, "-1")); )
     memcpy (p, " *", 2);
@@ -245,9 +247,19 @@ mrcnn_status
 mrcnn_arch_check (mrcnn_model *m, mrcnn_error *err)
 {
   mrcnn_arch *a = &m->arch;
+  m->arch_seen = g_hash_table_new (g_str_hash, g_str_equal);
   mrcnn_status st = check_body (m, a, err);
   if (st == MRCNN_OK)
     st = check_heads (m, a, err);
+  /* like a strict load_state_dict: a tensor the network does not use means
+   * the file is not the architecture its metadata claims */
+  for (int i = 0; st == MRCNN_OK && i < m->n_entries; i++)
+    if (!g_hash_table_contains (m->arch_seen, m->entries[i].name))
+      st = mrcnn_fail (err, MRCNN_ERR_MODEL,
+          "model '%s': unexpected tensor '%s': %s with these widths has no "
+          "such parameter", m->path, m->entries[i].name, m->architecture);
+  g_hash_table_destroy (m->arch_seen);
+  m->arch_seen = NULL;
   if (st != MRCNN_OK)
     mrcnn_arch_clear (a);
   return st;

@@ -84,6 +84,7 @@ struct mrcnn_model {
   int n_ratios;
 
   mrcnn_arch arch;
+  GHashTable *arch_seen;      /* names used, while mrcnn_arch_check runs */
 };
 
 const mrcnn_tensor_entry *mrcnn_model_find (const mrcnn_model *model,
