@@ -1,0 +1,200 @@
+/* mrcnn-bench: frames per second and a per-stage breakdown of the engine on
+ * one model, backend and input size, as a table and as JSON.
+ *
+ *   mrcnn-bench --model M [--backend cpu|cuda|auto] [--width W --height H |
+ *               --image FILE] [--frames N] [--warmup K] [--threads T]
+ *               [--json OUT]
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <glib.h>
+
+#include "image_io.h"
+#include "mrcnn/mrcnn.h"
+
+static char *opt_model, *opt_backend = "cpu", *opt_image, *opt_json;
+static int opt_width = 640, opt_height = 360, opt_frames = 20, opt_warmup = 3;
+static int opt_threads;
+
+static GOptionEntry entries[] = {
+  { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model, "Model file", "FILE" },
+  { "backend", 'b', 0, G_OPTION_ARG_STRING, &opt_backend, "cpu, cuda or auto", "B" },
+  { "image", 'i', 0, G_OPTION_ARG_FILENAME, &opt_image,
+    "Image to run on (default: a synthetic frame of --width x --height)", "FILE" },
+  { "width", 'W', 0, G_OPTION_ARG_INT, &opt_width, "Synthetic frame width", "W" },
+  { "height", 'H', 0, G_OPTION_ARG_INT, &opt_height, "Synthetic frame height", "H" },
+  { "frames", 'n', 0, G_OPTION_ARG_INT, &opt_frames, "Timed frames", "N" },
+  { "warmup", 0, 0, G_OPTION_ARG_INT, &opt_warmup, "Untimed frames first", "K" },
+  { "threads", 't', 0, G_OPTION_ARG_INT, &opt_threads, "CPU threads (0 = all)", "T" },
+  { "json", 'j', 0, G_OPTION_ARG_FILENAME, &opt_json, "Write results as JSON", "FILE" },
+  { NULL }
+};
+
+/* A deterministic frame with smooth structure and some texture. */
+static uint8_t *
+synthetic_frame (int w, int h)
+{
+  uint8_t *p = g_malloc ((size_t) w * h * 3);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      uint8_t *q = p + ((size_t) y * w + x) * 3;
+      int cx = x - w / 2, cy = y - h / 3;
+      int inside = cx * cx + cy * cy < (h / 5) * (h / 5);
+      q[0] = (uint8_t) (inside ? 220 : (x * 255) / w);
+      q[1] = (uint8_t) (inside ? 40 : (y * 255) / h);
+      q[2] = (uint8_t) ((x ^ y) & 0x3f) + (inside ? 30 : 120);
+    }
+  return p;
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+int
+main (int argc, char **argv)
+{
+  GError *gerr = NULL;
+  GOptionContext *ctx = g_option_context_new ("- benchmark the Mask R-CNN engine");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &gerr)) {
+    fprintf (stderr, "mrcnn-bench: %s\n", gerr->message);
+    return 2;
+  }
+  g_option_context_free (ctx);
+  if (!opt_model || opt_frames < 1 || opt_warmup < 0) {
+    fprintf (stderr, "mrcnn-bench: --model is required, --frames >= 1\n");
+    return 2;
+  }
+  mrcnn_backend_kind kind;
+  if (strcmp (opt_backend, "cpu") == 0)
+    kind = MRCNN_BACKEND_CPU;
+  else if (strcmp (opt_backend, "cuda") == 0)
+    kind = MRCNN_BACKEND_CUDA;
+  else if (strcmp (opt_backend, "auto") == 0)
+    kind = MRCNN_BACKEND_AUTO;
+  else {
+    fprintf (stderr, "mrcnn-bench: unknown backend '%s'\n", opt_backend);
+    return 2;
+  }
+
+  mrcnn_error err = { 0 };
+  mrcnn_loaded_image loaded = { 0 };
+  mrcnn_image view;
+  uint8_t *synth = NULL;
+  if (opt_image) {
+    if (mrcnn_image_load (opt_image, &loaded, &err) != MRCNN_OK) {
+      fprintf (stderr, "mrcnn-bench: %s\n", err.message);
+      return 1;
+    }
+    mrcnn_loaded_image_view (&loaded, &view);
+  } else {
+    if (opt_width < 2 || opt_height < 2 || opt_width > 8192 || opt_height > 8192) {
+      fprintf (stderr, "mrcnn-bench: frame size %dx%d out of range\n",
+          opt_width, opt_height);
+      return 2;
+    }
+    synth = synthetic_frame (opt_width, opt_height);
+    view = (mrcnn_image) { MRCNN_PIXEL_RGB, opt_width, opt_height, { synth },
+      { opt_width * 3 }, 0 };
+  }
+
+  mrcnn_model *model = NULL;
+  mrcnn_engine *engine = NULL;
+  if (mrcnn_model_open (opt_model, &model, &err) != MRCNN_OK) {
+    fprintf (stderr, "mrcnn-bench: %s\n", err.message);
+    return 1;
+  }
+  mrcnn_engine_config cfg;
+  mrcnn_engine_config_init (&cfg, model);
+  cfg.backend = kind;
+  cfg.num_threads = opt_threads;
+  cfg.max_width = view.width;
+  cfg.max_height = view.height;
+  if (mrcnn_engine_new (model, &cfg, &engine, &err) != MRCNN_OK) {
+    fprintf (stderr, "mrcnn-bench: %s\n", err.message);
+    mrcnn_model_free (model);
+    return 1;
+  }
+
+  int total = opt_warmup + opt_frames, ndet = 0;
+  double *frame_ms = g_new0 (double, opt_frames);
+  double stage_sum[MRCNN_STAGE_COUNT] = { 0 };
+  for (int f = 0; f < total; f++) {
+    mrcnn_result *r = NULL;
+    gint64 t0 = g_get_monotonic_time ();
+    if (mrcnn_engine_run (engine, &view, &r, &err) != MRCNN_OK) {
+      fprintf (stderr, "mrcnn-bench: frame %d: %s\n", f, err.message);
+      return 1;
+    }
+    gint64 t1 = g_get_monotonic_time ();
+    ndet = mrcnn_result_count (r);
+    mrcnn_result_free (r);
+    if (f < opt_warmup)
+      continue;
+    double st[MRCNN_STAGE_COUNT];
+    mrcnn_engine_stage_times (engine, st);
+    for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
+      stage_sum[s] += st[s];
+    frame_ms[f - opt_warmup] = (double) (t1 - t0) / 1000.0;
+  }
+
+  double sum = 0;
+  for (int i = 0; i < opt_frames; i++)
+    sum += frame_ms[i];
+  double mean = sum / opt_frames;
+  qsort (frame_ms, opt_frames, sizeof (double), cmp_double);
+  double median = frame_ms[opt_frames / 2];
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  double rss_mb = (double) ru.ru_maxrss / 1024.0;
+  const char *backend = mrcnn_engine_backend (engine) == MRCNN_BACKEND_CUDA
+      ? "cuda" : "cpu";
+
+  printf ("model      %s (%s)\n", opt_model, mrcnn_model_architecture (model));
+  printf ("backend    %s, threads %d (0 = all)\n", backend, opt_threads);
+  printf ("frame      %dx%d, %d detections\n", view.width, view.height, ndet);
+  printf ("frames     %d timed after %d warm-up\n", opt_frames, opt_warmup);
+  printf ("mean       %.2f ms   median %.2f ms   %.2f frames/s\n", mean, median,
+      1000.0 / mean);
+  printf ("peak RSS   %.1f MiB\n", rss_mb);
+  printf ("%-12s %10s %7s\n", "stage", "ms", "share");
+  for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
+    printf ("%-12s %10.2f %6.1f%%\n", mrcnn_stage_name (s), stage_sum[s] / opt_frames,
+        100.0 * stage_sum[s] / sum);
+
+  if (opt_json) {
+    FILE *f = fopen (opt_json, "w");
+    if (!f) {
+      fprintf (stderr, "mrcnn-bench: cannot write %s\n", opt_json);
+      return 1;
+    }
+    char *model_esc = g_strescape (opt_model, NULL);
+    fprintf (f, "{\"model\": \"%s\", \"architecture\": \"%s\", \"backend\": \"%s\", "
+        "\"threads\": %d, \"width\": %d, \"height\": %d, \"frames\": %d, "
+        "\"warmup\": %d, \"detections\": %d, \"mean_ms\": %.3f, "
+        "\"median_ms\": %.3f, \"fps\": %.3f, \"peak_rss_mib\": %.1f, \"stages_ms\": {",
+        model_esc, mrcnn_model_architecture (model), backend, opt_threads,
+        view.width, view.height, opt_frames, opt_warmup, ndet, mean, median,
+        1000.0 / mean, rss_mb);
+    for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
+      fprintf (f, "%s\"%s\": %.3f", s ? ", " : "", mrcnn_stage_name (s),
+          stage_sum[s] / opt_frames);
+    fprintf (f, "}}\n");
+    fclose (f);
+    g_free (model_esc);
+  }
+  g_free (frame_ms);
+  g_free (synth);
+  mrcnn_loaded_image_clear (&loaded);
+  mrcnn_engine_free (engine);
+  mrcnn_model_free (model);
+  return 0;
+}
