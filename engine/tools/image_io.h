@@ -35,7 +35,9 @@ typedef struct {
  * PNG: palette, grayscale, 16-bit, interlaced and alpha images are all
  * accepted; 16-bit samples are scaled to 8 bits and alpha is dropped (the
  * colour under it is kept). JPEG: grayscale, YCbCr, RGB, CMYK and YCCK
- * (Adobe inverted or not) are converted to RGB.
+ * (Adobe inverted or not) are converted to RGB. No colour management and no
+ * EXIF orientation: pixels are taken as stored, so coordinates computed on
+ * the result refer to the file's own pixel grid.
  *
  * Errors: MRCNN_ERR_INVALID_ARG (NULL arguments), MRCNN_ERR_IO (cannot open
  * or read), MRCNN_ERR_FORMAT (empty, not PNG/JPEG, corrupt or truncated),

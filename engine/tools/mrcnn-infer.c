@@ -37,7 +37,6 @@ typedef struct {
 
 typedef struct {
   mrcnn_engine *engine;
-  const mrcnn_model *model;
   const options *opts;
   float mask_threshold;
   int n_images;
@@ -456,7 +455,6 @@ main (int argc, char **argv)
       backend_name (mrcnn_engine_backend (engine)));
 
   ctx.engine = engine;
-  ctx.model = model;
   ctx.opts = &opts;
   ctx.mask_threshold = cfg.thresholds.mask_threshold;
   ctx.n_images = n_images;
