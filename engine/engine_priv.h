@@ -119,7 +119,7 @@ mrcnn_status mrcnn_mask_head_run (mrcnn_engine *e, mrcnn_error *err);
  * for small inputs. boxes n x 4, keep receives indices sorted by descending
  * score; returns the count. Scratch comes from the engine. */
 int mrcnn_batched_nms (mrcnn_engine *e, const float *boxes,
-    const float *scores, const int *group, int n, float iou_threshold,
+    const float *scores, const int *group, int n, double iou_threshold,
     int *keep);
 /* Sorts idx[0..n) by descending key (ties by ascending index). */
 void mrcnn_sort_desc (const float *key, int *idx, int n);

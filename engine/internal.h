@@ -78,7 +78,8 @@ struct mrcnn_model {
   float mean[3], std[3];
   mrcnn_thresholds defaults;
   int rpn_pre_nms_top_n, rpn_post_nms_top_n;
-  float rpn_nms_thresh, rpn_score_thresh;
+  double rpn_nms_thresh;       /* torchvision compares IoU with a double */
+  float rpn_score_thresh;
   float anchor_sizes[5];
   float aspect_ratios[MRCNN_MAX_RATIOS];
   int n_ratios;

@@ -228,7 +228,7 @@ parse_metadata (mrcnn_model *m, JsonObject *meta, mrcnn_error *err)
   m->defaults.mask_threshold = 0.5f;
   m->rpn_pre_nms_top_n = 1000;
   m->rpn_post_nms_top_n = 1000;
-  m->rpn_nms_thresh = 0.7f;
+  m->rpn_nms_thresh = 0.7;
   m->rpn_score_thresh = 0.0f;
   const float sizes[5] = { 32, 64, 128, 256, 512 };
   memcpy (m->anchor_sizes, sizes, sizeof sizes);
@@ -268,7 +268,7 @@ parse_metadata (mrcnn_model *m, JsonObject *meta, mrcnn_error *err)
   m->rpn_post_nms_top_n = (int) v;
   v = m->rpn_nms_thresh;
   MRCNN_TRY (meta_number (&c, "rpn_nms_thresh", FALSE, 0, 1, FALSE, &v));
-  m->rpn_nms_thresh = (float) v;
+  m->rpn_nms_thresh = v;
   v = m->rpn_score_thresh;
   MRCNN_TRY (meta_number (&c, "rpn_score_thresh", FALSE, 0, 1, FALSE, &v));
   m->rpn_score_thresh = (float) v;

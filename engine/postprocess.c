@@ -58,7 +58,7 @@ mrcnn_sort_desc (const float *key, int *idx, int n)
 
 int
 mrcnn_batched_nms (mrcnn_engine *e, const float *boxes, const float *scores,
-    const int *group, int n, float iou_threshold, int *keep)
+    const int *group, int n, double iou_threshold, int *keep)
 {
   if (n <= 0)
     return 0;
@@ -78,12 +78,11 @@ mrcnn_batched_nms (mrcnn_engine *e, const float *boxes, const float *scores,
       max_coord = fmaxf (max_coord, boxes[i]);
   float *sb = e->nms_boxes, *area = e->nms_area;
   for (int r = 0; r < n; r++) {
-    const float *b = boxes + (size_t) order[r] * 4;
-    float off = offset_trick ? (float) group[order[r]] * (max_coord + 1.0f) : 0.0f;
-    for (int c = 0; c < 4; c++)
-      sb[r * 4 + c] = b[c] + off;
+    float off = offset_trick ? mrcnn_nms_group_offset (max_coord, group[order[r]]) : 0.0f;
+    mrcnn_box_offset (boxes + (size_t) order[r] * 4, off, sb + r * 4);
     area[r] = mrcnn_box_area (sb + r * 4);
   }
+  const float thr = mrcnn_nms_threshold (iou_threshold);
   uint8_t *sup = e->nms_suppressed;
   memset (sup, 0, (size_t) n);
   int nk = 0;
@@ -95,8 +94,7 @@ mrcnn_batched_nms (mrcnn_engine *e, const float *boxes, const float *scores,
     for (int q = r + 1; q < n; q++) {
       if (sup[q] || (!offset_trick && group[order[q]] != gr))
         continue;
-      if (mrcnn_box_suppresses (sb + r * 4, area[r], sb + q * 4, area[q],
-              iou_threshold))
+      if (mrcnn_box_suppresses (sb + r * 4, area[r], sb + q * 4, area[q], thr))
         sup[q] = 1;
     }
   }
