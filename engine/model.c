@@ -13,6 +13,46 @@
 
 #define HEADER_MAX (64u << 20)  /* a real header is kilobytes; refuse absurd ones */
 
+/* json-glib parses nested arrays and objects by recursion with no depth
+ * limit, so a header of a few hundred kilobytes of '[' overflows the stack
+ * and kills the process. Every JSON text of a model (the header, and the
+ * metadata values that hold JSON) is checked here before json-glib sees it.
+ * Outside strings only the bytes of strict JSON may appear: json-glib also
+ * takes comments and single-quoted strings, which would hide brackets from
+ * this count. A model's header nests three deep, its metadata values one. */
+#define JSON_MAX_DEPTH 32
+
+/* NULL when s[0..len) may be given to json-glib, else why not. */
+static const char *
+json_text_check (const char *s, size_t len)
+{
+  int depth = 0;
+  gboolean in_string = FALSE;
+
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char) s[i];
+    if (in_string) {
+      if (ch == '\\')
+        i++;
+      else if (ch == '"')
+        in_string = FALSE;
+    } else if (ch == '"') {
+      in_string = TRUE;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > JSON_MAX_DEPTH)
+        return "arrays and objects nest more than "
+            G_STRINGIFY (JSON_MAX_DEPTH) " deep";
+    } else if (ch == ']' || ch == '}') {
+      if (depth > 0)
+        depth--;
+    } else if (ch == 0 || (!g_ascii_isalnum (ch) && !strchr (" \t\r\n,:+-.", ch))) {
+      return "a character outside strict JSON (comments and single quotes "
+          "are not JSON)";
+    }
+  }
+  return NULL;
+}
+
 const mrcnn_tensor_entry *
 mrcnn_model_find (const mrcnn_model *model, const char *name)
 {
@@ -92,6 +132,11 @@ meta_json (meta_ctx *c, const char *key, gboolean required, JsonNode **out)
           "engine/tools/export-torchvision.py", c->path, key);
     return MRCNN_OK;
   }
+  const char *why = json_text_check (s, strlen (s));
+  if (why)
+    return mrcnn_fail (c->err, MRCNN_ERR_FORMAT,
+        "model '%s': metadata field '%s' is not valid JSON (%s): '%.60s'",
+        c->path, key, why, s);
   GError *gerr = NULL;
   JsonNode *n = json_from_string (s, &gerr);
   if (!n) {
@@ -405,6 +450,11 @@ parse_file (mrcnn_model *m, mrcnn_error *err)
     return mrcnn_fail (err, MRCNN_ERR_FORMAT,
         "model '%s': header does not start with a JSON object; this is not a "
         "safetensors file", m->path);
+
+  const char *why = json_text_check ((const char *) bytes + 8, (size_t) hlen);
+  if (why)
+    return mrcnn_fail (err, MRCNN_ERR_FORMAT,
+        "model '%s': header is not valid JSON: %s", m->path, why);
 
   JsonParser *parser = json_parser_new ();
   GError *gerr = NULL;

@@ -148,6 +148,17 @@ def main():
     variant("extra-tensor.safetensors", "unexpected tensor 'roi_heads.something_else.weight'",
             extra_tensor)
 
+    # json-glib recurses once per nesting level with no limit: these used to
+    # overflow the stack (found by tests/fuzz, fuzz-model).
+    deep = b'{"a":' + b"[" * 100000 + b"]" * 100000 + b"}"
+    variant("deep-header.safetensors", "header is not valid JSON: arrays and objects nest",
+            raw=struct.pack("<Q", len(deep)) + deep)
+    variant("deep-labels.safetensors", "'labels' is not valid JSON (arrays and objects nest",
+            set_meta("labels", "[" * 100000 + "]" * 100000))
+    commented = json.dumps(header).encode()[:-1] + b"/* { */}"
+    variant("comment-header.safetensors", "outside strict JSON",
+            raw=struct.pack("<Q", len(commented)) + commented + data)
+
     manifest = os.path.join(out, "manifest.tsv")
     with open(manifest, "w") as f:
         for path, expect in cases:
