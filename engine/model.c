@@ -368,10 +368,11 @@ parse_tensor (mrcnn_model *m, const char *name, JsonNode *node,
           "model '%s': tensor '%s' has an invalid dimension %d", m->path,
           name, i);
     t->shape[i] = json_node_get_int (e);
-    t->numel *= t->shape[i];
-    if (t->numel > ((int64_t) 1 << 34))
+    /* Checked before multiplying: 2^34 * 2^30 would overflow int64. */
+    if (t->shape[i] > 0 && t->numel > ((int64_t) 1 << 34) / t->shape[i])
       return mrcnn_fail (err, MRCNN_ERR_FORMAT,
           "model '%s': tensor '%s' is implausibly large", m->path, name);
+    t->numel *= t->shape[i];
   }
 
   JsonNode *on = json_object_get_member (o, "data_offsets");

@@ -159,6 +159,12 @@ def main():
     variant("comment-header.safetensors", "outside strict JSON",
             raw=struct.pack("<Q", len(commented)) + commented + data)
 
+    def huge_shape(h, d):
+        # 2^30 * 16 * 2^30 elements: the running product used to overflow int64.
+        h["roi_heads.box_head.fc7.bias"]["shape"] = [1 << 30, 16, 1 << 30]
+
+    variant("huge-shape.safetensors", "implausibly large", huge_shape)
+
     manifest = os.path.join(out, "manifest.tsv")
     with open(manifest, "w") as f:
         for path, expect in cases:
