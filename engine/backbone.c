@@ -79,13 +79,13 @@ mrcnn_body_free (mrcnn_engine *e)
 size_t
 mrcnn_body_max_activation (const mrcnn_arch *a, size_t area)
 {
-  size_t m = (size_t) a->stem_ch * area / 4;
+  size_t m = (size_t) mrcnn_ch_pad (a->stem_ch) * area / 4;
   int bi = 0;
   for (int l = 0; l < 4; l++) {
     size_t in_stride = l == 0 ? 4 : (size_t) 4 << (l - 1);
     for (int i = 0; i < a->blocks[l]; i++, bi++) {
       const mrcnn_block_spec *s = &a->block[bi];
-      size_t ch = MAX (s->in_ch, MAX (s->mid_ch, s->out_ch));
+      size_t ch = mrcnn_ch_pad (MAX (s->in_ch, MAX (s->mid_ch, s->out_ch)));
       m = MAX (m, ch * area / (in_stride * in_stride));
     }
   }
@@ -107,7 +107,8 @@ mrcnn_body_run (mrcnn_engine *e, mrcnn_error *err)
 {
   const mrcnn_arch *a = e->arch;
   mrcnn_backend *be = e->be;
-  mrcnn_fmap x = { e->act[1] }, t = { e->act[0] };
+  mrcnn_fmap x = { e->act[1], .layout = MRCNN_LAYOUT_NATIVE };
+  mrcnn_fmap t = { e->act[0], .layout = MRCNN_LAYOUT_NATIVE };
   MRCNN_TRY (be->ops->conv_run (be, e->stem, &e->in_map, 0, &t, err));
   MRCNN_TRY (be->ops->max_pool (be, &t, 3, 2, 1, &x, err));
   int xi = 1;
@@ -117,7 +118,8 @@ mrcnn_body_run (mrcnn_engine *e, mrcnn_error *err)
       int t1 = free_slot (xi, -1, -1);
       int t2 = free_slot (xi, t1, -1);
       int di = free_slot (xi, t1, t2);
-      mrcnn_fmap f1 = { e->act[t1] }, f2 = { e->act[t2] }, id = x;
+      mrcnn_fmap f1 = { e->act[t1], .layout = MRCNN_LAYOUT_NATIVE };
+      mrcnn_fmap f2 = { e->act[t2], .layout = MRCNN_LAYOUT_NATIVE }, id = x;
       if (b->down) {
         id.data = e->act[di];
         MRCNN_TRY (be->ops->conv_run (be, b->down, &x, 0, &id, err));

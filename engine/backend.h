@@ -12,10 +12,31 @@
 #include "internal.h"
 #include "preprocess.h"
 
-/* A batch of feature maps, NCHW, contiguous, in backend memory. */
+/* Memory layouts of a feature map. NCHW is plain and what the host reads;
+ * NATIVE is whatever the backend computes fastest in (the CPU backend's is
+ * oneDNN's nChw8c: channel blocks of 8, padded) and only the backend's own
+ * ops look inside it. */
+typedef enum {
+  MRCNN_LAYOUT_NCHW = 0,
+  MRCNN_LAYOUT_NATIVE = 1
+} mrcnn_layout;
+
+/* A backend may pad channels to this multiple in its native layout: buffers
+ * are planned with padded channel counts. */
+#define MRCNN_CH_ALIGN 8
+
+static inline int
+mrcnn_ch_pad (int c)
+{
+  return (c + MRCNN_CH_ALIGN - 1) / MRCNN_CH_ALIGN * MRCNN_CH_ALIGN;
+}
+
+/* A batch of feature maps in backend memory. The caller of an op that
+ * produces a map sets data and layout; the op sets the dimensions. */
 typedef struct {
   float *data;
   int n, c, h, w;
+  mrcnn_layout layout;
 } mrcnn_fmap;
 
 static inline size_t
@@ -73,7 +94,7 @@ typedef struct {
       mrcnn_conv **out, mrcnn_error *err);
   void (*conv_free) (mrcnn_backend *be, mrcnn_conv *conv);
   /* out = act(conv(in) + bias [+ out when accumulate]). The caller sets
-   * out->data; the call sets out's dimensions. */
+   * out->data and out->layout; the call sets out's dimensions. */
   mrcnn_status (*conv_run) (mrcnn_backend *be, mrcnn_conv *conv,
       const mrcnn_fmap *in, int accumulate, mrcnn_fmap *out, mrcnn_error *err);
 
@@ -94,18 +115,22 @@ typedef struct {
   /* lateral += nearest-upsample(top) to lateral's size, in place. */
   mrcnn_status (*upsample_add) (mrcnn_backend *be, const mrcnn_fmap *top,
       mrcnn_fmap *lateral, mrcnn_error *err);
-  /* out: nboxes x C x pooled x pooled. */
+  /* out: nboxes x C x pooled x pooled, in out->layout. */
   mrcnn_status (*roi_align) (mrcnn_backend *be, const mrcnn_roi_align_desc *d,
       mrcnn_fmap *out, mrcnn_error *err);
-  /* ConvTranspose2d(k=2, s=2) + bias + ReLU; weight is [in, out, 2, 2]. */
-  mrcnn_status (*deconv2x2_relu) (mrcnn_backend *be, const mrcnn_fmap *in,
-      const float *weight, const float *bias, int out_ch, mrcnn_fmap *out,
-      mrcnn_error *err);
-  /* Mask logits of one class per ROI (1x1 conv restricted to that class's
-   * output channel) followed by a sigmoid: probs[i] is h x w. */
-  mrcnn_status (*mask_probs) (mrcnn_backend *be, const mrcnn_fmap *in,
-      const float *weight, const float *bias, const int *classes,
-      float *probs, mrcnn_error *err);
+  /* Copies in (any layout) into out->data as plain NCHW. */
+  mrcnn_status (*to_nchw) (mrcnn_backend *be, const mrcnn_fmap *in,
+      mrcnn_fmap *out, mrcnn_error *err);
+  /* The mask predictor after its transposed convolution's GEMM: `taps` is
+   * the n x (4 * D) x h x w output of the ConvTranspose2d(k=2, s=2) written
+   * as a 1x1 convolution (channel co * 4 + ky * 2 + kx holds output pixel
+   * (2y + ky, 2x + kx) of channel co). Per ROI i this adds deconv_bias, applies
+   * ReLU, scatters to 2h x 2w, computes the logits of class classes[i] only
+   * (weight: num_classes x D, bias: num_classes) and a sigmoid:
+   * probs[i] is 2h x 2w. */
+  mrcnn_status (*mask_probs) (mrcnn_backend *be, const mrcnn_fmap *taps,
+      const float *deconv_bias, const float *weight, const float *bias,
+      const int *classes, float *probs, mrcnn_error *err);
 } mrcnn_backend_ops;
 
 struct mrcnn_backend {

@@ -124,16 +124,19 @@ plan_buffers (mrcnn_engine *e, mrcnn_error *err)
     int s = 4 << l;
     size_t lvl_area = (size_t) (short_pad / s + 1) * (long_pad / s + 1);
     if (l < MRCNN_FPN_LEVELS)
-      MRCNN_TRY (be->ops->alloc (be, (size_t) a->fpn_ch * lvl_area,
+      MRCNN_TRY (be->ops->alloc (be, (size_t) mrcnn_ch_pad (a->fpn_ch) * lvl_area,
               &e->lateral[l], err));
-    MRCNN_TRY (be->ops->alloc (be, (size_t) a->fpn_ch * lvl_area,
+    MRCNN_TRY (be->ops->alloc (be, (size_t) mrcnn_ch_pad (a->fpn_ch) * lvl_area,
             &e->pyramid[l], err));
-    MRCNN_TRY (be->ops->alloc (be, (size_t) 5 * a->num_anchors * lvl_area,
-            &e->rpn_raw[l], err));
+    MRCNN_TRY (be->ops->alloc (be, (size_t) mrcnn_ch_pad (5 * a->num_anchors)
+            * lvl_area, &e->rpn_raw[l], err));
     total_anchor_locs += lvl_area;
   }
-  MRCNN_TRY (be->ops->alloc (be, (size_t) a->fpn_ch * (short_pad / 4 + 1)
-          * (long_pad / 4 + 1), &e->rpn_hidden, err));
+  size_t p2_area = (size_t) (short_pad / 4 + 1) * (long_pad / 4 + 1);
+  MRCNN_TRY (be->ops->alloc (be, (size_t) mrcnn_ch_pad (a->fpn_ch) * p2_area,
+          &e->rpn_hidden, err));
+  MRCNN_TRY (be->ops->alloc (be, (size_t) 5 * a->num_anchors * p2_area,
+          &e->rpn_plain, err));
 
   int R = m->rpn_post_nms_top_n;
   int D = e->cfg.thresholds.max_detections;
@@ -142,11 +145,11 @@ plan_buffers (mrcnn_engine *e, mrcnn_error *err)
   MRCNN_TRY (be->ops->alloc (be, (size_t) R * a->representation, &e->fc6_out, err));
   MRCNN_TRY (be->ops->alloc (be, (size_t) R * a->representation, &e->fc7_out, err));
   MRCNN_TRY (be->ops->alloc (be, (size_t) R * 5 * C, &e->pred_out, err));
-  int mc = MAX (a->mask_ch, a->fpn_ch);
+  int mc = mrcnn_ch_pad (MAX (a->mask_ch, a->fpn_ch));
   for (int i = 0; i < 2; i++)
     MRCNN_TRY (be->ops->alloc (be, (size_t) D * mc * MRCNN_MASK_POOL
             * MRCNN_MASK_POOL, &e->mask_feat[i], err));
-  MRCNN_TRY (be->ops->alloc (be, (size_t) D * a->mask_deconv_ch * 4
+  MRCNN_TRY (be->ops->alloc (be, (size_t) D * mrcnn_ch_pad (a->mask_deconv_ch) * 4
           * MRCNN_MASK_POOL * MRCNN_MASK_POOL, &e->mask_up, err));
   MRCNN_TRY (be->ops->alloc (be, (size_t) D * 4 * MRCNN_MASK_POOL
           * MRCNN_MASK_POOL, &e->mask_probs, err));
@@ -183,7 +186,7 @@ mrcnn_engine_free (mrcnn_engine *e)
     mrcnn_rpn_free (e);
     mrcnn_roi_heads_free (e);
     float **bufs[] = { &e->image, &e->act[0], &e->act[1], &e->act[2], &e->act[3],
-      &e->rpn_hidden, &e->box_feat, &e->fc6_out, &e->fc7_out, &e->pred_out,
+      &e->rpn_hidden, &e->rpn_plain, &e->box_feat, &e->fc6_out, &e->fc7_out, &e->pred_out,
       &e->mask_feat[0], &e->mask_feat[1], &e->mask_up, &e->mask_probs };
     for (size_t i = 0; i < G_N_ELEMENTS (bufs); i++)
       if (*bufs[i])
@@ -440,16 +443,28 @@ mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
     shape[2] = f.h;
     shape[3] = f.w;
     float *copy = g_new (float, MAX (n, 1));
+    float *plain = NULL;
+    mrcnn_backend *be = e->be;
+    mrcnn_fmap pf = { NULL, .layout = MRCNN_LAYOUT_NCHW };
+    mrcnn_status st = be->ops->alloc (be, n, &plain, err);
+    pf.data = plain;
+    if (st == MRCNN_OK)
+      st = be->ops->to_nchw (be, &f, &pf, err);
     /* the scratch may be smaller than a feature map: download per channel */
-    for (size_t off = 0; off < n; off += (size_t) f.h * f.w) {
+    for (size_t off = 0; st == MRCNN_OK && off < n; off += (size_t) f.h * f.w) {
       size_t len = (size_t) f.h * f.w;
-      const float *p = e->be->ops->download (e->be, f.data + off, len,
+      const float *p = be->ops->download (be, plain + off, len,
           e->host_scratch, err);
-      if (!p) {
-        g_free (copy);
-        return err ? err->status : MRCNN_ERR_BACKEND;
-      }
-      memcpy (copy + off, p, len * sizeof (float));
+      if (!p)
+        st = err ? err->status : MRCNN_ERR_BACKEND;
+      else
+        memcpy (copy + off, p, len * sizeof (float));
+    }
+    if (plain)
+      be->ops->release (be, plain);
+    if (st != MRCNN_OK) {
+      g_free (copy);
+      return st;
     }
     *data = copy;
     return MRCNN_OK;

@@ -44,7 +44,8 @@ struct mrcnn_engine {
   mrcnn_conv *rpn_conv, *rpn_out;     /* rpn_out: objectness + deltas fused */
   mrcnn_linear *fc6, *fc7, *predictor; /* predictor: cls_score + bbox_pred */
   mrcnn_conv *mask_conv[MRCNN_MASK_CONVS];
-  float *deconv_w, *deconv_b, *logit_w, *logit_b;  /* backend memory */
+  mrcnn_conv *mask_deconv;
+  float *deconv_b, *logit_w, *logit_b;  /* backend memory */
 
   /* backend buffers, planned once */
   float *image;
@@ -53,7 +54,8 @@ struct mrcnn_engine {
   float *lateral[MRCNN_FPN_LEVELS];
   float *pyramid[MRCNN_LEVELS];
   float *rpn_hidden;
-  float *rpn_raw[MRCNN_LEVELS];
+  float *rpn_raw[MRCNN_LEVELS];   /* native layout */
+  float *rpn_plain;               /* one level's raw outputs as NCHW */
   float *box_feat, *fc6_out, *fc7_out, *pred_out;
   float *mask_feat[2], *mask_up, *mask_probs;
 

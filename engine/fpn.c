@@ -46,7 +46,7 @@ mrcnn_fpn_lateral (mrcnn_engine *e, int level, const mrcnn_fmap *stage_out,
 {
   mrcnn_fmap *out = &e->pyr[level];
   /* the lateral goes into its own buffer; pyr[] gets the output later */
-  mrcnn_fmap lat = { e->lateral[level] };
+  mrcnn_fmap lat = { e->lateral[level], .layout = MRCNN_LAYOUT_NATIVE };
   MRCNN_TRY (e->be->ops->conv_run (e->be, e->fpn_inner[level], stage_out, 0,
           &lat, err));
   *out = lat;
@@ -64,9 +64,11 @@ mrcnn_fpn_run (mrcnn_engine *e, mrcnn_error *err)
     if (k < MRCNN_FPN_LEVELS - 1)
       MRCNN_TRY (be->ops->upsample_add (be, &lat[k + 1], &lat[k], err));
     e->pyr[k].data = e->pyramid[k];
+    e->pyr[k].layout = MRCNN_LAYOUT_NATIVE;
     MRCNN_TRY (be->ops->conv_run (be, e->fpn_layer[k], &lat[k], 0, &e->pyr[k],
             err));
   }
   e->pyr[4].data = e->pyramid[4];
+  e->pyr[4].layout = MRCNN_LAYOUT_NATIVE;
   return be->ops->max_pool (be, &e->pyr[3], 1, 2, 0, &e->pyr[4], err);
 }

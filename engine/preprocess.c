@@ -27,5 +27,6 @@ mrcnn_preprocess_run (mrcnn_engine *e, const mrcnn_image *img, mrcnn_error *err)
   e->res_w = d.pp.out_w;
   e->res_h = d.pp.out_h;
   e->in_map.data = e->image;
+  e->in_map.layout = MRCNN_LAYOUT_NCHW;
   return e->be->ops->preprocess (e->be, img, &d, &e->in_map, err);
 }

@@ -72,8 +72,28 @@ mrcnn_roi_heads_init (mrcnn_engine *e, mrcnn_error *err)
     mrcnn_folded_conv_clear (&w);
     MRCNN_TRY (st);
   }
-  MRCNN_TRY (upload_tensor (e, "roi_heads.mask_predictor.conv5_mask.weight",
-          &e->deconv_w, err));
+  /* ConvTranspose2d(k=2, s=2) never overlaps its outputs, so it is a 1x1
+   * convolution to 4 * D channels (co * 4 + ky * 2 + kx) whose outputs
+   * mask_probs scatters; its bias and ReLU are applied there. PyTorch stores
+   * the weight as [in, out, 2, 2]. */
+  const mrcnn_arch *a = e->arch;
+  const int D = a->mask_deconv_ch, Ci = a->mask_ch;
+  const mrcnn_tensor_entry *tw = mrcnn_model_find (e->model,
+      "roi_heads.mask_predictor.conv5_mask.weight");
+  float *wt = g_new (float, tw->numel);
+  mrcnn_tensor_to_f32 (tw, wt);
+  mrcnn_folded_conv dw = { .out_ch = 4 * D, .in_ch = Ci, .kh = 1, .kw = 1 };
+  dw.weight = g_new (float, (size_t) 4 * D * Ci);
+  dw.bias = g_new0 (float, 4 * D);
+  for (int ci = 0; ci < Ci; ci++)
+    for (int co = 0; co < D; co++)
+      for (int k = 0; k < 4; k++)
+        dw.weight[((size_t) co * 4 + k) * Ci + ci] = wt[((size_t) ci * D + co) * 4 + k];
+  g_free (wt);
+  mrcnn_conv_desc dd = { &dw, 1, 0, 0 };
+  mrcnn_status st = e->be->ops->conv_new (e->be, &dd, &e->mask_deconv, err);
+  mrcnn_folded_conv_clear (&dw);
+  MRCNN_TRY (st);
   MRCNN_TRY (upload_tensor (e, "roi_heads.mask_predictor.conv5_mask.bias",
           &e->deconv_b, err));
   MRCNN_TRY (upload_tensor (e, "roi_heads.mask_predictor.mask_fcn_logits.weight",
@@ -95,7 +115,9 @@ mrcnn_roi_heads_free (mrcnn_engine *e)
     be->ops->conv_free (be, e->mask_conv[k]);
     e->mask_conv[k] = NULL;
   }
-  float **w[] = { &e->deconv_w, &e->deconv_b, &e->logit_w, &e->logit_b };
+  be->ops->conv_free (be, e->mask_deconv);
+  e->mask_deconv = NULL;
+  float **w[] = { &e->deconv_b, &e->logit_w, &e->logit_b };
   for (size_t i = 0; i < G_N_ELEMENTS (w); i++) {
     if (*w[i])
       be->ops->release (be, *w[i]);
@@ -120,7 +142,7 @@ mrcnn_roi_levels (const mrcnn_engine *e, float scales[4], int *k_min,
 
 static mrcnn_status
 pool (mrcnn_engine *e, const float *boxes, int n, int pooled, float *out_data,
-    mrcnn_fmap *out, mrcnn_error *err)
+    mrcnn_layout layout, mrcnn_fmap *out, mrcnn_error *err)
 {
   float scales[4];
   int k_min, k_max;
@@ -133,6 +155,7 @@ pool (mrcnn_engine *e, const float *boxes, int n, int pooled, float *out_data,
     .sampling_ratio = 2,
   };
   out->data = out_data;
+  out->layout = layout;
   return e->be->ops->roi_align (e->be, &d, out, err);
 }
 
@@ -145,8 +168,9 @@ mrcnn_box_head_run (mrcnn_engine *e, mrcnn_error *err)
   if (n == 0)
     return MRCNN_OK;
   mrcnn_fmap feat;
-  MRCNN_TRY (pool (e, e->proposals.data, n, MRCNN_BOX_POOL, e->box_feat, &feat,
-          err));
+  /* fc6 reads the pooled features flattened in NCHW order */
+  MRCNN_TRY (pool (e, e->proposals.data, n, MRCNN_BOX_POOL, e->box_feat,
+          MRCNN_LAYOUT_NCHW, &feat, err));
   MRCNN_TRY (be->ops->linear_run (be, e->fc6, e->box_feat, n, e->fc6_out, err));
   MRCNN_TRY (be->ops->linear_run (be, e->fc7, e->fc6_out, n, e->fc7_out, err));
   MRCNN_TRY (be->ops->linear_run (be, e->predictor, e->fc7_out, n, e->pred_out,
@@ -166,16 +190,16 @@ mrcnn_mask_head_run (mrcnn_engine *e, mrcnn_error *err)
   if (n == 0)
     return MRCNN_OK;
   mrcnn_fmap x, y;
-  MRCNN_TRY (pool (e, e->det_boxes, n, MRCNN_MASK_POOL, e->mask_feat[0], &x,
-          err));
+  MRCNN_TRY (pool (e, e->det_boxes, n, MRCNN_MASK_POOL, e->mask_feat[0],
+          MRCNN_LAYOUT_NATIVE, &x, err));
   for (int k = 0; k < MRCNN_MASK_CONVS; k++) {
     y.data = e->mask_feat[(k + 1) % 2];
+    y.layout = MRCNN_LAYOUT_NATIVE;
     MRCNN_TRY (be->ops->conv_run (be, e->mask_conv[k], &x, 0, &y, err));
     x = y;
   }
-  mrcnn_fmap up = { e->mask_up };
-  MRCNN_TRY (be->ops->deconv2x2_relu (be, &x, e->deconv_w, e->deconv_b,
-          e->arch->mask_deconv_ch, &up, err));
-  return be->ops->mask_probs (be, &up, e->logit_w, e->logit_b, e->det_labels,
-      e->mask_probs, err);
+  mrcnn_fmap up = { e->mask_up, .layout = MRCNN_LAYOUT_NATIVE };
+  MRCNN_TRY (be->ops->conv_run (be, e->mask_deconv, &x, 0, &up, err));
+  return be->ops->mask_probs (be, &up, e->deconv_b, e->logit_w, e->logit_b,
+      e->det_labels, e->mask_probs, err);
 }

@@ -129,9 +129,12 @@ mrcnn_rpn_run (mrcnn_engine *e, mrcnn_error *err)
 
   for (int l = 0; l < MRCNN_LEVELS; l++) {
     const mrcnn_fmap *p = &e->pyr[l];
-    mrcnn_fmap hidden = { e->rpn_hidden }, raw_map = { e->rpn_raw[l] };
+    mrcnn_fmap hidden = { e->rpn_hidden, .layout = MRCNN_LAYOUT_NATIVE };
+    mrcnn_fmap raw_native = { e->rpn_raw[l], .layout = MRCNN_LAYOUT_NATIVE };
+    mrcnn_fmap raw_map = { e->rpn_plain, .layout = MRCNN_LAYOUT_NCHW };
     MRCNN_TRY (be->ops->conv_run (be, e->rpn_conv, p, 0, &hidden, err));
-    MRCNN_TRY (be->ops->conv_run (be, e->rpn_out, &hidden, 0, &raw_map, err));
+    MRCNN_TRY (be->ops->conv_run (be, e->rpn_out, &hidden, 0, &raw_native, err));
+    MRCNN_TRY (be->ops->to_nchw (be, &raw_native, &raw_map, err));
     int H = p->h, W = p->w, HW = H * W, n = HW * A;
     const float *raw = be->ops->download (be, raw_map.data,
         mrcnn_fmap_numel (&raw_map), e->host_scratch, err);

@@ -21,8 +21,8 @@ struct mrcnn_conv {
   int oc, ic, kh, kw, stride, pad, relu;
   float *w_oihw;
   float *bias;
-  /* primitive for the last (n, h, w, accumulate) */
-  int n, h, w, acc;
+  /* primitive for the last (n, h, w, accumulate, layouts) */
+  int n, h, w, acc, in_layout, out_layout;
   dnnl_primitive_t prim;
   dnnl_memory_t src_m, wei_m, bias_m, dst_m;
   float *w_reordered;
@@ -123,6 +123,28 @@ cpu_conv_free (mrcnn_backend *be, mrcnn_conv *c)
 
 /* Reorders the OIHW weights into the layout the primitive asked for, once
  * per layout (the layout rarely changes with the input size). */
+mrcnn_status
+mrcnn_cpu_reorder (mrcnn_backend_cpu *cpu, const dnnl_memory_desc_t *from_md,
+    void *from, const dnnl_memory_desc_t *to_md, void *to, mrcnn_error *err)
+{
+  dnnl_memory_t fm, tm;
+  dnnl_primitive_desc_t rpd;
+  dnnl_primitive_t reorder;
+  DNNL_CHECK (dnnl_memory_create (&fm, from_md, cpu->engine, from), err);
+  DNNL_CHECK (dnnl_memory_create (&tm, to_md, cpu->engine, to), err);
+  DNNL_CHECK (dnnl_reorder_primitive_desc_create (&rpd, from_md, cpu->engine,
+          to_md, cpu->engine, NULL), err);
+  DNNL_CHECK (dnnl_primitive_create (&reorder, rpd), err);
+  dnnl_exec_arg_t args[] = { { DNNL_ARG_FROM, fm }, { DNNL_ARG_TO, tm } };
+  DNNL_CHECK (dnnl_primitive_execute (reorder, cpu->stream, 2, args), err);
+  DNNL_CHECK (dnnl_stream_wait (cpu->stream), err);
+  dnnl_primitive_destroy (reorder);
+  dnnl_primitive_desc_destroy (rpd);
+  dnnl_memory_destroy (fm);
+  dnnl_memory_destroy (tm);
+  return MRCNN_OK;
+}
+
 static mrcnn_status
 conv_set_weights (mrcnn_backend_cpu *cpu, mrcnn_conv *c,
     const dnnl_memory_desc_t *want, mrcnn_error *err)
@@ -137,49 +159,51 @@ conv_set_weights (mrcnn_backend_cpu *cpu, mrcnn_conv *c,
   c->w_reordered = g_try_malloc (bytes);
   if (!c->w_reordered)
     return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY, "cannot allocate conv weights");
-  dnnl_memory_t from, to;
-  dnnl_primitive_desc_t rpd;
-  dnnl_primitive_t reorder;
-  DNNL_CHECK (dnnl_memory_create (&from, &plain, cpu->engine, c->w_oihw), err);
-  DNNL_CHECK (dnnl_memory_create (&to, want, cpu->engine, c->w_reordered), err);
-  DNNL_CHECK (dnnl_reorder_primitive_desc_create (&rpd, &plain, cpu->engine,
-          want, cpu->engine, NULL), err);
-  DNNL_CHECK (dnnl_primitive_create (&reorder, rpd), err);
-  dnnl_exec_arg_t args[] = { { DNNL_ARG_FROM, from }, { DNNL_ARG_TO, to } };
-  DNNL_CHECK (dnnl_primitive_execute (reorder, cpu->stream, 2, args), err);
-  DNNL_CHECK (dnnl_stream_wait (cpu->stream), err);
-  dnnl_primitive_destroy (reorder);
-  dnnl_primitive_desc_destroy (rpd);
-  dnnl_memory_destroy (from);
-  dnnl_memory_destroy (to);
+  MRCNN_TRY (mrcnn_cpu_reorder (cpu, &plain, c->w_oihw, want, c->w_reordered, err));
   c->wei_md = *want;
   c->have_wei_md = 1;
   return MRCNN_OK;
 }
 
+static int
+out_size (const mrcnn_conv *c, int in, int k)
+{
+  return (in + 2 * c->pad - k) / c->stride + 1;
+}
+
+static dnnl_format_tag_t
+layout_tag (mrcnn_layout l)
+{
+  return l == MRCNN_LAYOUT_NATIVE ? dnnl_nChw8c : dnnl_nchw;
+}
+
 static mrcnn_status
 conv_prepare (mrcnn_backend_cpu *cpu, mrcnn_conv *c, int n, int h, int w,
-    int acc, mrcnn_error *err)
+    int acc, int in_layout, int out_layout, mrcnn_error *err)
 {
-  if (c->prim && c->n == n && c->h == h && c->w == w && c->acc == acc)
+  if (c->prim && c->n == n && c->h == h && c->w == w && c->acc == acc
+      && c->in_layout == in_layout && c->out_layout == out_layout)
     return MRCNN_OK;
   conv_drop_primitive (c);
-  int oh = (h + 2 * c->pad - c->kh) / c->stride + 1;
-  int ow = (w + 2 * c->pad - c->kw) / c->stride + 1;
+  int oh = out_size (c, h, c->kh), ow = out_size (c, w, c->kw);
   dnnl_dims_t sd = { n, c->ic, h, w }, dd = { n, c->oc, oh, ow };
   dnnl_dims_t wd = { c->oc, c->ic, c->kh, c->kw }, bd = { c->oc };
   dnnl_dims_t strides = { c->stride, c->stride }, pads = { c->pad, c->pad };
   dnnl_memory_desc_t src_md, dst_md, wei_any, bias_md;
-  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 4, sd, dnnl_f32, dnnl_nchw), err);
-  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&dst_md, 4, dd, dnnl_f32, dnnl_nchw), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 4, sd, dnnl_f32,
+          layout_tag (in_layout)), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&dst_md, 4, dd, dnnl_f32,
+          layout_tag (out_layout)), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&wei_any, 4, wd, dnnl_f32,
           dnnl_format_tag_any), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&bias_md, 1, bd, dnnl_f32, dnnl_x), err);
 
   dnnl_convolution_desc_t cd;
-  DNNL_CHECK (dnnl_convolution_forward_desc_init (&cd, dnnl_forward_inference,
-          dnnl_convolution_direct, &src_md, c->have_wei_md ? &c->wei_md : &wei_any,
-          &bias_md, &dst_md, strides, pads, pads), err);
+#define INIT_DESC(wmd) \
+  dnnl_convolution_forward_desc_init (&cd, dnnl_forward_inference, \
+      dnnl_convolution_direct, &src_md, (wmd), &bias_md, &dst_md, strides, \
+      pads, pads)
+  DNNL_CHECK (INIT_DESC (c->have_wei_md ? &c->wei_md : &wei_any), err);
 
   dnnl_primitive_attr_t attr;
   dnnl_post_ops_t po;
@@ -195,9 +219,7 @@ conv_prepare (mrcnn_backend_cpu *cpu, mrcnn_conv *c, int n, int h, int w,
   dnnl_status_t s = dnnl_primitive_desc_create (&pd, &cd, attr, cpu->engine, NULL);
   if (s != dnnl_success && c->have_wei_md) {
     /* the fixed weight layout does not suit this size: let oneDNN choose */
-    DNNL_CHECK (dnnl_convolution_forward_desc_init (&cd, dnnl_forward_inference,
-            dnnl_convolution_direct, &src_md, &wei_any, &bias_md, &dst_md,
-            strides, pads, pads), err);
+    DNNL_CHECK (INIT_DESC (&wei_any), err);
     s = dnnl_primitive_desc_create (&pd, &cd, attr, cpu->engine, NULL);
   }
   dnnl_post_ops_destroy (po);
@@ -223,7 +245,10 @@ conv_prepare (mrcnn_backend_cpu *cpu, mrcnn_conv *c, int n, int h, int w,
   c->h = h;
   c->w = w;
   c->acc = acc;
+  c->in_layout = in_layout;
+  c->out_layout = out_layout;
   return MRCNN_OK;
+#undef INIT_DESC
 }
 
 static mrcnn_status
@@ -234,11 +259,12 @@ cpu_conv_run (mrcnn_backend *be, mrcnn_conv *c, const mrcnn_fmap *in,
   if (in->c != c->ic)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "convolution expects %d input channels, got %d", c->ic, in->c);
-  MRCNN_TRY (conv_prepare (cpu, c, in->n, in->h, in->w, accumulate, err));
+  MRCNN_TRY (conv_prepare (cpu, c, in->n, in->h, in->w, accumulate,
+          in->layout, out->layout, err));
   out->n = in->n;
   out->c = c->oc;
-  out->h = (in->h + 2 * c->pad - c->kh) / c->stride + 1;
-  out->w = (in->w + 2 * c->pad - c->kw) / c->stride + 1;
+  out->h = out_size (c, in->h, c->kh);
+  out->w = out_size (c, in->w, c->kw);
   DNNL_CHECK (dnnl_memory_set_data_handle (c->src_m, in->data), err);
   DNNL_CHECK (dnnl_memory_set_data_handle (c->dst_m, out->data), err);
   dnnl_exec_arg_t args[] = {
@@ -307,7 +333,6 @@ cpu_destroy (mrcnn_backend *be)
     dnnl_stream_destroy (cpu->stream);
   if (cpu->engine)
     dnnl_engine_destroy (cpu->engine);
-  g_free (cpu->scratch);
   g_free (cpu);
 }
 
@@ -328,7 +353,7 @@ static const mrcnn_backend_ops cpu_ops = {
   .max_pool = mrcnn_cpu_max_pool,
   .upsample_add = mrcnn_cpu_upsample_add,
   .roi_align = mrcnn_cpu_roi_align,
-  .deconv2x2_relu = mrcnn_cpu_deconv2x2_relu,
+  .to_nchw = mrcnn_cpu_to_nchw,
   .mask_probs = mrcnn_cpu_mask_probs,
 };
 

@@ -10,8 +10,6 @@ typedef struct {
   mrcnn_backend base;
   dnnl_engine_t engine;
   dnnl_stream_t stream;
-  float *scratch;        /* grow-only scratch for the deconvolution */
-  size_t scratch_size;
 } mrcnn_backend_cpu;
 
 void mrcnn_cpu_set_threads (int n);
@@ -24,11 +22,14 @@ mrcnn_status mrcnn_cpu_upsample_add (mrcnn_backend *be, const mrcnn_fmap *top,
     mrcnn_fmap *lateral, mrcnn_error *err);
 mrcnn_status mrcnn_cpu_roi_align (mrcnn_backend *be,
     const mrcnn_roi_align_desc *d, mrcnn_fmap *out, mrcnn_error *err);
-mrcnn_status mrcnn_cpu_deconv2x2_relu (mrcnn_backend *be, const mrcnn_fmap *in,
-    const float *weight, const float *bias, int out_ch, mrcnn_fmap *out,
-    mrcnn_error *err);
-mrcnn_status mrcnn_cpu_mask_probs (mrcnn_backend *be, const mrcnn_fmap *in,
-    const float *weight, const float *bias, const int *classes, float *probs,
-    mrcnn_error *err);
+mrcnn_status mrcnn_cpu_to_nchw (mrcnn_backend *be, const mrcnn_fmap *in,
+    mrcnn_fmap *out, mrcnn_error *err);
+/* One oneDNN reorder between two descriptions of the same tensor. */
+mrcnn_status mrcnn_cpu_reorder (mrcnn_backend_cpu *cpu,
+    const dnnl_memory_desc_t *from_md, void *from,
+    const dnnl_memory_desc_t *to_md, void *to, mrcnn_error *err);
+mrcnn_status mrcnn_cpu_mask_probs (mrcnn_backend *be, const mrcnn_fmap *taps,
+    const float *deconv_bias, const float *weight, const float *bias,
+    const int *classes, float *probs, mrcnn_error *err);
 
 #endif

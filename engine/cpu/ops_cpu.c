@@ -4,7 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-#include <cblas.h>
 #include <omp.h>
 
 #include "backend_cpu.h"
@@ -48,31 +47,59 @@ mrcnn_cpu_preprocess (mrcnn_backend *be, const mrcnn_image *img,
   return MRCNN_OK;
 }
 
+/* Both layouts are planes of V-float vectors: NCHW has V = 1 and one plane
+ * per (n, c); nChw8c has V = 8 and one plane per (n, block of 8 channels).
+ * Element (n, c, y, x) sits at plane (n, c / V), offset (y * W + x) * V + c % V. */
+static inline int
+lanes (const mrcnn_fmap *f)
+{
+  return f->layout == MRCNN_LAYOUT_NATIVE ? MRCNN_CH_ALIGN : 1;
+}
+
+static inline int
+planes_of (const mrcnn_fmap *f)
+{
+  return f->n * ((f->c + lanes (f) - 1) / lanes (f));
+}
+
+static inline size_t
+elem (const mrcnn_fmap *f, int n, int c, int y, int x)
+{
+  const int V = lanes (f), CB = (f->c + V - 1) / V;
+  return (((size_t) (n * CB + c / V) * f->h + y) * f->w + x) * V + c % V;
+}
+
 mrcnn_status
 mrcnn_cpu_max_pool (mrcnn_backend *be, const mrcnn_fmap *in, int k, int s,
     int p, mrcnn_fmap *out, mrcnn_error *err)
 {
+  if (out->layout != in->layout)
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND, "max_pool: layouts differ");
   out->n = in->n;
   out->c = in->c;
   out->h = (in->h + 2 * p - k) / s + 1;
   out->w = (in->w + 2 * p - k) / s + 1;
-  const int H = in->h, W = in->w, OH = out->h, OW = out->w;
-  const int planes = in->n * in->c;
+  const int H = in->h, W = in->w, OH = out->h, OW = out->w, V = lanes (in);
+  const int planes = planes_of (in);
 #pragma omp parallel for schedule(static)
   for (int pc = 0; pc < planes; pc++) {
-    const float *src = in->data + (size_t) pc * H * W;
-    float *dst = out->data + (size_t) pc * OH * OW;
+    const float *src = in->data + (size_t) pc * H * W * V;
+    float *dst = out->data + (size_t) pc * OH * OW * V;
     for (int oy = 0; oy < OH; oy++) {
       int y0 = oy * s - p, y1 = MIN (y0 + k, H);
       y0 = MAX (y0, 0);
       for (int ox = 0; ox < OW; ox++) {
         int x0 = ox * s - p, x1 = MIN (x0 + k, W);
         x0 = MAX (x0, 0);
-        float m = -INFINITY;
+        float m[MRCNN_CH_ALIGN];
+        for (int v = 0; v < V; v++)
+          m[v] = -INFINITY;
         for (int y = y0; y < y1; y++)
           for (int x = x0; x < x1; x++)
-            m = fmaxf (m, src[y * W + x]);
-        dst[oy * OW + ox] = m;
+            for (int v = 0; v < V; v++)
+              m[v] = fmaxf (m[v], src[(y * W + x) * V + v]);
+        for (int v = 0; v < V; v++)
+          dst[(oy * OW + ox) * V + v] = m[v];
       }
     }
   }
@@ -83,20 +110,25 @@ mrcnn_status
 mrcnn_cpu_upsample_add (mrcnn_backend *be, const mrcnn_fmap *top,
     mrcnn_fmap *lat, mrcnn_error *err)
 {
-  if (top->c != lat->c || top->n != lat->n)
+  if (top->c != lat->c || top->n != lat->n || top->layout != lat->layout)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
-        "upsample_add: %d/%d channels do not match", top->c, lat->c);
-  const int TH = top->h, TW = top->w, H = lat->h, W = lat->w;
+        "upsample_add: maps of %d and %d channels (or layouts) do not match",
+        top->c, lat->c);
+  const int TH = top->h, TW = top->w, H = lat->h, W = lat->w, V = lanes (lat);
   const float sy = (float) TH / (float) H, sx = (float) TW / (float) W;
-  const int planes = lat->n * lat->c;
+  const int planes = planes_of (lat);
 #pragma omp parallel for schedule(static)
   for (int pc = 0; pc < planes; pc++) {
-    const float *src = top->data + (size_t) pc * TH * TW;
-    float *dst = lat->data + (size_t) pc * H * W;
+    const float *src = top->data + (size_t) pc * TH * TW * V;
+    float *dst = lat->data + (size_t) pc * H * W * V;
     for (int y = 0; y < H; y++) {
       int ty = mrcnn_interp_nearest (sy, y, TH, H);
-      for (int x = 0; x < W; x++)
-        dst[y * W + x] += src[ty * TW + mrcnn_interp_nearest (sx, x, TW, W)];
+      for (int x = 0; x < W; x++) {
+        const float *sp = src + (size_t) (ty * TW + mrcnn_interp_nearest (sx, x, TW, W)) * V;
+        float *dp = dst + (size_t) (y * W + x) * V;
+        for (int v = 0; v < V; v++)
+          dp[v] += sp[v];
+      }
     }
   }
   return MRCNN_OK;
@@ -113,36 +145,40 @@ mrcnn_cpu_roi_align (mrcnn_backend *be, const mrcnn_roi_align_desc *d,
 #pragma omp parallel for schedule(dynamic, 4)
   for (int i = 0; i < d->nboxes; i++) {
     const mrcnn_fmap *f = &d->features[d->levels[i]];
-    const int H = f->h, W = f->w;
+    const int H = f->h, W = f->w, V = lanes (f);
     mrcnn_roi_grid g;
     mrcnn_roi_grid_init (d->boxes + (size_t) i * 4, d->scales[d->levels[i]],
         P, P, d->sampling_ratio, 0, &g);
-    float *dst = out->data + (size_t) i * C * P * P;
     for (int ph = 0; ph < P; ph++) {
       for (int pw = 0; pw < P; pw++) {
         /* sample positions once per bin, reused by every channel */
         mrcnn_roi_sample smp[64];
         int ns = 0;
         for (int iy = 0; iy < g.grid_h; iy++)
-          for (int ix = 0; ix < g.grid_w && ns < 64; ix++)
+          for (int ix = 0; ix < g.grid_w && ns < 64; ix++, ns++) {
             mrcnn_roi_sample_at (H, W, mrcnn_roi_sample_y (&g, ph, iy),
-                mrcnn_roi_sample_x (&g, pw, ix), &smp[ns++]);
+                mrcnn_roi_sample_x (&g, pw, ix), &smp[ns]);
+            smp[ns].o1 *= V;
+            smp[ns].o2 *= V;
+            smp[ns].o3 *= V;
+            smp[ns].o4 *= V;
+          }
         if (ns < g.grid_h * g.grid_w) {
-          /* adaptive sampling of a huge box: compute directly */
-          for (int c = 0; c < C; c++)
-            dst[((size_t) c * P + ph) * P + pw] = mrcnn_roi_align_one (
-                f->data + (size_t) c * H * W, H, W, &g, ph, pw);
+          /* adaptive sampling of a huge box (never with sampling ratio 2) */
+          for (int c = 0; c < C; c++) {
+            float v = 0.0f;
+            if (V == 1)
+              v = mrcnn_roi_align_one (f->data + (size_t) c * H * W, H, W, &g, ph, pw);
+            out->data[elem (out, i, c, ph, pw)] = v;
+          }
           continue;
         }
         for (int c = 0; c < C; c++) {
-          const float *plane = f->data + (size_t) c * H * W;
+          const float *plane = f->data + elem (f, 0, c, 0, 0);
           float sum = 0.0f;
-          for (int k = 0; k < ns; k++) {
-            const mrcnn_roi_sample *s = &smp[k];
-            sum += s->w1 * plane[s->o1] + s->w2 * plane[s->o2]
-                + s->w3 * plane[s->o3] + s->w4 * plane[s->o4];
-          }
-          dst[((size_t) c * P + ph) * P + pw] = sum / g.count;
+          for (int k = 0; k < ns; k++)
+            sum += mrcnn_roi_sample_value (plane, &smp[k]);
+          out->data[elem (out, i, c, ph, pw)] = sum / g.count;
         }
       }
     }
@@ -151,68 +187,56 @@ mrcnn_cpu_roi_align (mrcnn_backend *be, const mrcnn_roi_align_desc *d,
 }
 
 mrcnn_status
-mrcnn_cpu_deconv2x2_relu (mrcnn_backend *be, const mrcnn_fmap *in,
-    const float *weight, const float *bias, int out_ch, mrcnn_fmap *out,
+mrcnn_cpu_to_nchw (mrcnn_backend *be, const mrcnn_fmap *in, mrcnn_fmap *out,
     mrcnn_error *err)
 {
-  mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
-  const int Ci = in->c, H = in->h, W = in->w, HW = H * W;
-  const size_t need = (size_t) 4 * out_ch * HW;
-  if (cpu->scratch_size < need) {
-    g_free (cpu->scratch);
-    cpu->scratch = g_try_new (float, need);
-    cpu->scratch_size = cpu->scratch ? need : 0;
-    if (!cpu->scratch)
-      return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY, "deconvolution scratch");
-  }
   out->n = in->n;
-  out->c = out_ch;
-  out->h = 2 * H;
-  out->w = 2 * W;
-  for (int n = 0; n < in->n; n++) {
-    const float *x = in->data + (size_t) n * Ci * HW;
-    float *y = cpu->scratch;
-    /* weight [Ci][out_ch*4] row major: y[(co,ky,kx)][p] = sum_ci w[ci][.] x[ci][p] */
-    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, 4 * out_ch, HW, Ci,
-        1.0f, weight, 4 * out_ch, x, HW, 0.0f, y, HW);
-    float *o = out->data + (size_t) n * out_ch * 4 * HW;
-#pragma omp parallel for schedule(static)
-    for (int co = 0; co < out_ch; co++) {
-      for (int k = 0; k < 4; k++) {
-        const int ky = k >> 1, kx = k & 1;
-        const float *src = y + ((size_t) co * 4 + k) * HW;
-        float *dst = o + (size_t) co * 4 * HW;
-        for (int yy = 0; yy < H; yy++)
-          for (int xx = 0; xx < W; xx++) {
-            float v = src[yy * W + xx] + bias[co];
-            dst[(2 * yy + ky) * 2 * W + 2 * xx + kx] = v > 0.0f ? v : 0.0f;
-          }
-      }
-    }
+  out->c = in->c;
+  out->h = in->h;
+  out->w = in->w;
+  out->layout = MRCNN_LAYOUT_NCHW;
+  if (in->layout == MRCNN_LAYOUT_NCHW) {
+    if (out->data != in->data)
+      memcpy (out->data, in->data, mrcnn_fmap_numel (in) * sizeof (float));
+    return MRCNN_OK;
   }
-  return MRCNN_OK;
+  dnnl_dims_t dims = { in->n, in->c, in->h, in->w };
+  dnnl_memory_desc_t from, to;
+  if (dnnl_memory_desc_init_by_tag (&from, 4, dims, dnnl_f32, dnnl_nChw8c) != dnnl_success
+      || dnnl_memory_desc_init_by_tag (&to, 4, dims, dnnl_f32, dnnl_nchw) != dnnl_success)
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND, "to_nchw: bad dimensions");
+  return mrcnn_cpu_reorder ((mrcnn_backend_cpu *) be, &from, in->data, &to,
+      out->data, err);
 }
 
 mrcnn_status
-mrcnn_cpu_mask_probs (mrcnn_backend *be, const mrcnn_fmap *in,
-    const float *weight, const float *bias, const int *classes, float *probs,
-    mrcnn_error *err)
+mrcnn_cpu_mask_probs (mrcnn_backend *be, const mrcnn_fmap *taps,
+    const float *deconv_bias, const float *weight, const float *bias,
+    const int *classes, float *probs, mrcnn_error *err)
 {
-  const int C = in->c, HW = in->h * in->w;
+  const int D = taps->c / 4, H = taps->h, W = taps->w;
+  const int OW = 2 * W, OHW = 4 * H * W;
 #pragma omp parallel for schedule(static)
-  for (int n = 0; n < in->n; n++) {
-    const float *w = weight + (size_t) classes[n] * C;
-    const float *x = in->data + (size_t) n * C * HW;
-    float *p = probs + (size_t) n * HW;
-    for (int i = 0; i < HW; i++)
-      p[i] = bias[classes[n]];
-    for (int c = 0; c < C; c++) {
-      const float wc = w[c];
-      const float *xc = x + (size_t) c * HW;
-      for (int i = 0; i < HW; i++)
-        p[i] += wc * xc[i];
+  for (int n = 0; n < taps->n; n++) {
+    const int cls = classes[n];
+    const float *w = weight + (size_t) cls * D;
+    float *p = probs + (size_t) n * OHW;
+    for (int i = 0; i < OHW; i++)
+      p[i] = bias[cls];
+    for (int co = 0; co < D; co++) {
+      const float wc = w[co], b = deconv_bias[co];
+      for (int k = 0; k < 4; k++) {
+        const int ky = k >> 1, kx = k & 1;
+        const float *t = taps->data + elem (taps, n, co * 4 + k, 0, 0);
+        const int V = lanes (taps);
+        for (int y = 0; y < H; y++)
+          for (int x = 0; x < W; x++) {
+            float v = t[(size_t) (y * W + x) * V] + b;
+            p[(2 * y + ky) * OW + 2 * x + kx] += wc * (v > 0.0f ? v : 0.0f);
+          }
+      }
     }
-    for (int i = 0; i < HW; i++)
+    for (int i = 0; i < OHW; i++)
       p[i] = 1.0f / (1.0f + expf (-p[i]));
   }
   return MRCNN_OK;
