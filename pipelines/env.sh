@@ -1,0 +1,21 @@
+# Sourced by the example scripts: makes the plugin of an uninstalled build
+# visible to GStreamer. The build directory is $MRCNN_BUILD_DIR, else
+# build/ at the top of the source tree. An installed plugin needs none of
+# this; an uninstalled one wins over it.
+
+MRCNN_SOURCE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MRCNN_BUILD_DIR=${MRCNN_BUILD_DIR:-$MRCNN_SOURCE_DIR/build}
+
+if [ -f "$MRCNN_BUILD_DIR/gst/libgstmaskrcnn.so" ]; then
+  export GST_PLUGIN_PATH="$MRCNN_BUILD_DIR/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+  # A registry of its own, so that an installed copy of the plugin cannot
+  # shadow the one just built.
+  export GST_REGISTRY=${GST_REGISTRY:-$MRCNN_BUILD_DIR/gst-registry.bin}
+fi
+
+if ! gst-inspect-1.0 maskrcnn >/dev/null 2>&1; then
+  echo "The maskrcnn GStreamer plugin was not found: build the project" \
+       "(meson setup build && ninja -C build) or set MRCNN_BUILD_DIR to" \
+       "your build directory." >&2
+  exit 1
+fi

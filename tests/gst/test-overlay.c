@@ -1,0 +1,329 @@
+/* maskrcnnoverlay: pixels change inside masks and stay as they were far
+ * outside them, on every format; with synthetic instances (no model needed)
+ * and behind a real maskrcnn (where a model is available). */
+#include <string.h>
+
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+
+#include <gst/maskrcnn-meta.h>
+
+#include "gst-test-util.h"
+#include "overlay_draw.h"
+
+#define W 96
+#define H 64
+/* The instance: a box in the lower left, its mask the box's left half. */
+#define BX 8
+#define BY 30
+#define BW 32
+#define BH 24
+#define CLASS_ID 1
+
+static GstBuffer *
+grey_frame (const gchar * format, GstVideoInfo * info)
+{
+  guint8 *rgb = g_malloc (W * H * 3);
+  GstBuffer *buf;
+
+  memset (rgb, 128, W * H * 3);
+  buf = test_buffer_from_rgb (rgb, W, H, format, info);
+  g_free (rgb);
+  return buf;
+}
+
+static void
+add_instance (GstBuffer * buf)
+{
+  GstBuffer *mask = gst_buffer_new_allocate (NULL, BW * BH, NULL);
+  GstMaskRcnnInstanceInit in = {.label = "circle",.class_id = CLASS_ID,
+    .confidence = 0.87,.x = BX,.y = BY,.width = BW,.height = BH,
+    .mask = mask,.mask_width = BW,.mask_height = BH
+  };
+  GstMapInfo map;
+  gint x, y;
+
+  gst_buffer_map (mask, &map, GST_MAP_WRITE);
+  for (y = 0; y < BH; y++)
+    for (x = 0; x < BW; x++)
+      map.data[y * BW + x] = x < BW / 2 ? 255 : 0;
+  gst_buffer_unmap (mask, &map);
+  fail_unless (gst_maskrcnn_buffer_add_instances (buf, &in, 1));
+  gst_buffer_unref (mask);
+}
+
+/* Runs maskrcnnoverlay with `props` on a grey frame with one instance;
+ * returns the input (untouched copy) and output mapped frames' buffers. */
+static GstBuffer *
+overlay (const gchar * format, const gchar * props, gboolean with_instance,
+    GstBuffer ** input, GstVideoInfo * info)
+{
+  gchar *launch = g_strdup_printf ("maskrcnnoverlay %s", props);
+  gchar *caps = test_caps_string (format, W, H);
+  GstHarness *h = gst_harness_new_parse (launch);
+  GstBuffer *in = grey_frame (format, info), *out;
+
+  gst_harness_set_src_caps_str (h, caps);
+  if (with_instance)
+    add_instance (in);
+  *input = gst_buffer_copy_deep (in);
+  out = gst_harness_push_and_pull (h, in);
+  fail_unless (out != NULL);
+  gst_harness_teardown (h);
+  g_free (caps);
+  g_free (launch);
+  return out;
+}
+
+static gboolean
+pixel_differs (GstVideoFrame * a, GstVideoFrame * b, gint x, gint y)
+{
+  guint8 ca[4], cb[4];
+  guint i, n = test_frame_pixel (a, x, y, ca);
+
+  test_frame_pixel (b, x, y, cb);
+  for (i = 0; i < n; i++)
+    if (ca[i] != cb[i])
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+buffers_equal (GstBuffer * a, GstBuffer * b)
+{
+  GstMapInfo ma, mb;
+  gboolean eq;
+
+  gst_buffer_map (a, &ma, GST_MAP_READ);
+  gst_buffer_map (b, &mb, GST_MAP_READ);
+  eq = ma.size == mb.size && memcmp (ma.data, mb.data, ma.size) == 0;
+  gst_buffer_unmap (a, &ma);
+  gst_buffer_unmap (b, &mb);
+  return eq;
+}
+
+GST_START_TEST (test_every_format)
+{
+  guint f;
+
+  for (f = 0; test_formats[f]; f++) {
+    GstVideoInfo info;
+    GstBuffer *in, *out = overlay (test_formats[f], "", TRUE, &in, &info);
+    GstVideoFrame fi, fo;
+    gint x, y, changed_inside = 0, inside = 0;
+
+    fail_unless (gst_video_frame_map (&fi, &info, in, GST_MAP_READ));
+    fail_unless (gst_video_frame_map (&fo, &info, out, GST_MAP_READ));
+    for (y = 0; y < H; y++) {
+      for (x = 0; x < W; x++) {
+        /* Inside the mask, clear of the contour and box lines. */
+        gboolean in_mask = x >= BX + 4 && x < BX + BW / 2 - 4 &&
+            y >= BY + 4 && y < BY + BH - 4;
+        /* Inside the box but in the half the mask leaves out. */
+        gboolean in_box_not_mask = x >= BX + BW / 2 + 4 &&
+            x < BX + BW - 4 && y >= BY + 4 && y < BY + BH - 4;
+        /* Far from the box and from the caption above it. */
+        gboolean far = (x >= BX + BW + 4 && y >= BY + 2) ||
+            y >= BY + BH + 4 || x < BX - 2;
+
+        if (in_mask) {
+          inside++;
+          changed_inside += pixel_differs (&fi, &fo, x, y);
+        } else if (in_box_not_mask || far) {
+          fail_if (pixel_differs (&fi, &fo, x, y),
+              "%s: pixel (%d, %d) outside the mask changed",
+              test_formats[f], x, y);
+        }
+      }
+    }
+    fail_unless_equals_int (changed_inside, inside);
+    /* The caption sits above the box. */
+    fail_unless (pixel_differs (&fi, &fo, BX + 3, BY - 4),
+        "%s: no caption drawn", test_formats[f]);
+    gst_video_frame_unmap (&fo);
+    gst_video_frame_unmap (&fi);
+    gst_buffer_unref (in);
+    gst_buffer_unref (out);
+  }
+}
+
+GST_END_TEST;
+
+/* alpha=1 paints the class colour itself inside the mask. */
+GST_START_TEST (test_opaque_colour)
+{
+  guint f;
+  guint8 rgb[3];
+
+  mrcnn_overlay_class_color (CLASS_ID, rgb);
+  for (f = 0; test_formats[f]; f++) {
+    GstVideoInfo info;
+    GstBuffer *in, *out;
+    GstVideoFrame fo;
+    guint8 c[4];
+    gint x = BX + 8, y = BY + 12, r, g, b;
+
+    if (GST_VIDEO_FORMAT_INFO_IS_YUV (gst_video_format_get_info
+            (gst_video_format_from_string (test_formats[f]))))
+      continue;
+    out = overlay (test_formats[f], "alpha=1 draw-contours=false "
+        "draw-boxes=false draw-labels=false", TRUE, &in, &info);
+    fail_unless (gst_video_frame_map (&fo, &info, out, GST_MAP_READ));
+    test_frame_pixel (&fo, x, y, c);
+    r = c[GST_VIDEO_COMP_R];
+    g = c[GST_VIDEO_COMP_G];
+    b = c[GST_VIDEO_COMP_B];
+    fail_unless (r == rgb[0] && g == rgb[1] && b == rgb[2],
+        "%s: (%d, %d, %d) != class colour (%d, %d, %d)", test_formats[f],
+        r, g, b, rgb[0], rgb[1], rgb[2]);
+    gst_video_frame_unmap (&fo);
+    gst_buffer_unref (in);
+    gst_buffer_unref (out);
+  }
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_nothing_to_draw)
+{
+  guint f;
+
+  for (f = 0; test_formats[f]; f++) {
+    GstVideoInfo info;
+    GstBuffer *in, *out;
+
+    /* No instances. */
+    out = overlay (test_formats[f], "", FALSE, &in, &info);
+    fail_unless (buffers_equal (in, out), "%s changed", test_formats[f]);
+    gst_buffer_unref (in);
+    gst_buffer_unref (out);
+
+    /* Everything switched off. */
+    out = overlay (test_formats[f], "draw-masks=false draw-contours=false "
+        "draw-boxes=false draw-labels=false", TRUE, &in, &info);
+    fail_unless (buffers_equal (in, out), "%s changed", test_formats[f]);
+    gst_buffer_unref (in);
+    gst_buffer_unref (out);
+  }
+}
+
+GST_END_TEST;
+
+/* Boxes only: the outline changes, the inside of the box does not. */
+GST_START_TEST (test_boxes_only)
+{
+  GstVideoInfo info;
+  GstBuffer *in, *out = overlay ("RGBA", "draw-masks=false "
+      "draw-contours=false draw-labels=false line-width=3", TRUE, &in, &info);
+  GstVideoFrame fi, fo;
+  gint x, y;
+
+  fail_unless (gst_video_frame_map (&fi, &info, in, GST_MAP_READ));
+  fail_unless (gst_video_frame_map (&fo, &info, out, GST_MAP_READ));
+  for (y = 0; y < H; y++) {
+    for (x = 0; x < W; x++) {
+      gboolean in_box = x >= BX && x < BX + BW && y >= BY && y < BY + BH;
+      gboolean on_line = in_box && (x < BX + 3 || x >= BX + BW - 3 ||
+          y < BY + 3 || y >= BY + BH - 3);
+      fail_unless_equals_int (pixel_differs (&fi, &fo, x, y), on_line);
+    }
+  }
+  gst_video_frame_unmap (&fo);
+  gst_video_frame_unmap (&fi);
+  gst_buffer_unref (in);
+  gst_buffer_unref (out);
+}
+
+GST_END_TEST;
+
+/* Behind a real maskrcnn: pixels change inside the instances' masks and
+ * not more than two pixels away from every box (the captions are off). */
+GST_START_TEST (test_behind_maskrcnn)
+{
+  const gchar *model = test_model_path ();
+  guint f;
+
+  if (!model) {
+    GST_WARNING ("no test model: skipped");
+    return;
+  }
+  for (f = 0; test_formats[f]; f++) {
+    gchar *launch = g_strdup_printf ("maskrcnn model=\"%s\" backend=cpu "
+        "score-threshold=0.0 max-detections=3 ! maskrcnnoverlay "
+        "draw-labels=false alpha=0.6", model);
+    gchar *caps = test_caps_string (test_formats[f], 160, 120);
+    GstHarness *h = gst_harness_new_parse (launch);
+    GstVideoInfo info;
+    GstBuffer *in = test_scene_buffer (160, 120, test_formats[f], &info);
+    GstBuffer *copy = gst_buffer_copy_deep (in), *out;
+    GstVideoFrame fi, fo;
+    GstMaskRcnnInstance inst;
+    gpointer state = NULL;
+    guint8 *inside = g_malloc0 (160 * 120), *near = g_malloc0 (160 * 120);
+    gint x, y, n = 0, in_mask = 0, changed = 0;
+
+    gst_harness_set_src_caps_str (h, caps);
+    out = gst_harness_push_and_pull (h, in);
+    fail_unless (out != NULL);
+    while (gst_maskrcnn_buffer_iterate_instances (out, &state, &inst)) {
+      gint bx, by;
+      gst_maskrcnn_instance_rasterize (&inst, inside, 160, 120, 160, 1);
+      for (by = inst.y - 2; by < inst.y + inst.height + 2; by++)
+        for (bx = inst.x - 2; bx < inst.x + inst.width + 2; bx++)
+          if (bx >= 0 && by >= 0 && bx < 160 && by < 120)
+            near[by * 160 + bx] = 1;
+      n++;
+    }
+    fail_unless (n > 0, "%s: the model found nothing at threshold 0",
+        test_formats[f]);
+
+    fail_unless (gst_video_frame_map (&fi, &info, copy, GST_MAP_READ));
+    fail_unless (gst_video_frame_map (&fo, &info, out, GST_MAP_READ));
+    for (y = 0; y < 120; y++) {
+      for (x = 0; x < 160; x++) {
+        if (inside[y * 160 + x]) {
+          in_mask++;
+          changed += pixel_differs (&fi, &fo, x, y);
+        } else if (!near[y * 160 + x]) {
+          fail_if (pixel_differs (&fi, &fo, x, y),
+              "%s: pixel (%d, %d) far from every box changed",
+              test_formats[f], x, y);
+        }
+      }
+    }
+    /* A mask pixel may keep its value only where the frame already had the
+     * class colour; the scene has none of those. */
+    if (in_mask > 0)
+      fail_unless (changed > in_mask * 9 / 10, "%s: %d of %d changed",
+          test_formats[f], changed, in_mask);
+    gst_video_frame_unmap (&fo);
+    gst_video_frame_unmap (&fi);
+    gst_buffer_unref (out);
+    gst_buffer_unref (copy);
+    gst_harness_teardown (h);
+    g_free (inside);
+    g_free (near);
+    g_free (caps);
+    g_free (launch);
+  }
+}
+
+GST_END_TEST;
+
+static Suite *
+overlay_suite (void)
+{
+  Suite *s = suite_create ("maskrcnnoverlay");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_every_format);
+  tcase_add_test (tc, test_opaque_colour);
+  tcase_add_test (tc, test_nothing_to_draw);
+  tcase_add_test (tc, test_boxes_only);
+  tcase_add_test (tc, test_behind_maskrcnn);
+  return s;
+}
+
+GST_CHECK_MAIN (overlay);
