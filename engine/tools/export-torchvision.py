@@ -640,6 +640,9 @@ def main(argv):
         _, lines = validate(a.out, sd, md, dtype, reference=source_model, images=images)
         for line in lines:
             say(line)
+    except UsageError as e:
+        print("%s: error: %s" % (PROG, e), file=sys.stderr)
+        return 2
     except M.ModelError as e:
         print("%s: error: %s" % (PROG, e), file=sys.stderr)
         return 1

@@ -1,0 +1,258 @@
+/* mrcnn-dump: runs the engine (CPU backend) on images and writes what the
+ * parity test compares with torchvision, as NumPy .npy files:
+ *
+ *   OUTDIR/<image stem>/image.npy       1x3xHpxWp float32  preprocessed input
+ *                       fpn0..fpn4.npy  1xCxHxW float32    FPN outputs P2..P6
+ *                       proposals.npy   Nx4 float32        RPN proposals
+ *                       mask_probs.npy  NxMxM float32      per-detection mask probabilities
+ *                       boxes.npy       Nx4 float32        frame pixels
+ *                       scores.npy      N float32
+ *                       labels.npy      N int64
+ *                       masks.npy       NxHxW uint8        full-frame pasted masks (0/255)
+ *                       frame_size.npy  (h, w) int64
+ *
+ * Thresholds are the model's defaults; masks are binarised at the model's
+ * mask threshold.
+ *
+ * usage: mrcnn-dump [--threads N] MODEL OUTDIR IMAGE...
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "mrcnn/mrcnn.h"
+#include "engine_debug.h"
+#include "image_io.h"
+
+#define MAX_DIMS 4
+
+static void
+report (const char *subject, const mrcnn_error *err)
+{
+  const char *msg = err->message[0] != '\0' ? err->message
+      : mrcnn_status_name (err->status);
+  g_printerr ("mrcnn-dump: %s: %s\n", subject, msg);
+}
+
+/* Writes a C-order array as a version 1.0 .npy file. descr is the NumPy
+ * type string ("<f4", "<i8", "|u1"). Returns FALSE with a message printed. */
+static gboolean
+write_npy (const char *dir, const char *name, const char *descr,
+    size_t elem_size, const int *shape, int ndim, const void *data)
+{
+  char *path = g_strdup_printf ("%s/%s.npy", dir, name);
+  GString *hdr = g_string_new (NULL);
+  size_t count = 1;
+  gboolean ok = FALSE;
+  FILE *f;
+
+  g_string_append_printf (hdr, "{'descr': '%s', 'fortran_order': False, "
+      "'shape': (", descr);
+  for (int i = 0; i < ndim; i++) {
+    g_string_append_printf (hdr, "%d%s", shape[i],
+        (ndim == 1 || i + 1 < ndim) ? ", " : "");
+    count *= (size_t) shape[i];
+  }
+  g_string_append (hdr, "), }");
+  /* magic (6) + version (2) + length (2) + header, padded to 64 bytes */
+  while ((10 + hdr->len + 1) % 64 != 0)
+    g_string_append_c (hdr, ' ');
+  g_string_append_c (hdr, '\n');
+
+  f = fopen (path, "wb");
+  if (f == NULL) {
+    g_printerr ("mrcnn-dump: cannot write %s: %s\n", path, g_strerror (errno));
+    goto out;
+  }
+  unsigned char pre[10] = { 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+    (unsigned char) (hdr->len & 0xff), (unsigned char) (hdr->len >> 8) };
+  ok = fwrite (pre, 1, sizeof pre, f) == sizeof pre
+      && fwrite (hdr->str, 1, hdr->len, f) == hdr->len
+      && (count == 0 || fwrite (data, elem_size, count, f) == count);
+  if (fclose (f) != 0)
+    ok = FALSE;
+  if (!ok)
+    g_printerr ("mrcnn-dump: error writing %s\n", path);
+out:
+  g_string_free (hdr, TRUE);
+  g_free (path);
+  return ok;
+}
+
+static gboolean
+dump_debug_tensor (mrcnn_engine *engine, const char *dir, const char *name)
+{
+  mrcnn_error err = { 0 };
+  float *data = NULL;
+  int shape[MAX_DIMS], ndim = 0;
+  gboolean ok;
+
+  if (mrcnn_engine_debug_tensor (engine, name, &data, shape, &ndim, &err)
+      != MRCNN_OK) {
+    report (name, &err);
+    return FALSE;
+  }
+  ok = write_npy (dir, name, "<f4", sizeof (float), shape, ndim, data);
+  g_free (data);
+  return ok;
+}
+
+static gboolean
+dump_result (const mrcnn_result *res, float mask_threshold, const char *dir)
+{
+  int n = mrcnn_result_count (res);
+  int w = mrcnn_result_image_width (res);
+  int h = mrcnn_result_image_height (res);
+  float *boxes = g_new (float, (size_t) MAX (n, 1) * 4);
+  float *scores = g_new (float, MAX (n, 1));
+  gint64 *labels = g_new (gint64, MAX (n, 1));
+  guint8 *masks = g_malloc0 ((size_t) MAX (n, 1) * w * h);
+  gint64 frame[2] = { h, w };
+  gboolean ok = TRUE;
+
+  for (int i = 0; i < n && ok; i++) {
+    const mrcnn_detection *d = mrcnn_result_get (res, i);
+    mrcnn_error err = { 0 };
+    boxes[4 * i + 0] = d->x1;
+    boxes[4 * i + 1] = d->y1;
+    boxes[4 * i + 2] = d->x2;
+    boxes[4 * i + 3] = d->y2;
+    scores[i] = d->score;
+    labels[i] = d->class_id;
+    if (mrcnn_result_paste_mask (res, i, mask_threshold, 0, 0, w, h,
+            masks + (size_t) i * w * h, w, &err) != MRCNN_OK) {
+      report ("paste mask", &err);
+      ok = FALSE;
+    }
+  }
+  int s_boxes[2] = { n, 4 }, s_n[1] = { n }, s_masks[3] = { n, h, w };
+  int s_frame[1] = { 2 };
+  ok = ok
+      && write_npy (dir, "boxes", "<f4", sizeof (float), s_boxes, 2, boxes)
+      && write_npy (dir, "scores", "<f4", sizeof (float), s_n, 1, scores)
+      && write_npy (dir, "labels", "<i8", sizeof (gint64), s_n, 1, labels)
+      && write_npy (dir, "masks", "|u1", 1, s_masks, 3, masks)
+      && write_npy (dir, "frame_size", "<i8", sizeof (gint64), s_frame, 1,
+          frame);
+  g_free (boxes);
+  g_free (scores);
+  g_free (labels);
+  g_free (masks);
+  return ok;
+}
+
+static char *
+image_stem (const char *path)
+{
+  char *base = g_path_get_basename (path);
+  char *dot = strrchr (base, '.');
+  if (dot != NULL && dot != base)
+    *dot = '\0';
+  return base;
+}
+
+int
+main (int argc, char **argv)
+{
+  static const char *debug_names[] = { "image", "fpn0", "fpn1", "fpn2",
+    "fpn3", "fpn4", "proposals", "mask_probs" };
+  int threads = 0;
+  int first = 1;
+  mrcnn_error err = { 0 };
+  mrcnn_model *model = NULL;
+  mrcnn_engine *engine = NULL;
+  int status = 1;
+
+  if (argc > 2 && strcmp (argv[1], "--threads") == 0) {
+    threads = atoi (argv[2]);
+    first = 3;
+  }
+  if (argc - first < 3) {
+    g_printerr ("usage: mrcnn-dump [--threads N] MODEL OUTDIR IMAGE...\n");
+    return 2;
+  }
+  const char *model_path = argv[first];
+  const char *outdir = argv[first + 1];
+  char **images = argv + first + 2;
+  int n_images = argc - first - 2;
+
+  int max_w = 2, max_h = 2;
+  for (int i = 0; i < n_images; i++) {
+    int w, h;
+    if (mrcnn_image_probe (images[i], &w, &h, &err) != MRCNN_OK) {
+      report (images[i], &err);
+      return 1;
+    }
+    max_w = MAX (max_w, w);
+    max_h = MAX (max_h, h);
+  }
+
+  if (mrcnn_model_open (model_path, &model, &err) != MRCNN_OK) {
+    report (model_path, &err);
+    return 1;
+  }
+  mrcnn_engine_config cfg;
+  mrcnn_engine_config_init (&cfg, model);
+  cfg.backend = MRCNN_BACKEND_CPU;
+  cfg.num_threads = threads;
+  cfg.max_width = max_w;
+  cfg.max_height = max_h;
+  if (mrcnn_engine_new (model, &cfg, &engine, &err) != MRCNN_OK) {
+    report ("engine", &err);
+    goto out;
+  }
+  if (g_mkdir_with_parents (outdir, 0755) != 0) {
+    g_printerr ("mrcnn-dump: cannot create %s: %s\n", outdir,
+        g_strerror (errno));
+    goto out;
+  }
+
+  for (int i = 0; i < n_images; i++) {
+    mrcnn_loaded_image img = { 0 };
+    mrcnn_image view;
+    mrcnn_result *res = NULL;
+    gboolean ok = TRUE;
+
+    if (mrcnn_image_load (images[i], &img, &err) != MRCNN_OK) {
+      report (images[i], &err);
+      goto out;
+    }
+    mrcnn_loaded_image_view (&img, &view);
+    gint64 t0 = g_get_monotonic_time ();
+    if (mrcnn_engine_run (engine, &view, &res, &err) != MRCNN_OK) {
+      report (images[i], &err);
+      mrcnn_loaded_image_clear (&img);
+      goto out;
+    }
+    double ms = (g_get_monotonic_time () - t0) / 1000.0;
+
+    char *stem = image_stem (images[i]);
+    char *dir = g_build_filename (outdir, stem, NULL);
+    if (g_mkdir_with_parents (dir, 0755) != 0) {
+      g_printerr ("mrcnn-dump: cannot create %s: %s\n", dir,
+          g_strerror (errno));
+      ok = FALSE;
+    }
+    for (size_t k = 0; ok && k < G_N_ELEMENTS (debug_names); k++)
+      ok = dump_debug_tensor (engine, dir, debug_names[k]);
+    ok = ok && dump_result (res, cfg.thresholds.mask_threshold, dir);
+    if (ok)
+      g_print ("mrcnn-dump: %-24s %4dx%-4d %3d detections  %.0f ms\n", stem,
+          img.width, img.height, mrcnn_result_count (res), ms);
+    g_free (dir);
+    g_free (stem);
+    mrcnn_result_free (res);
+    mrcnn_loaded_image_clear (&img);
+    if (!ok)
+      goto out;
+  }
+  status = 0;
+out:
+  mrcnn_engine_free (engine);
+  mrcnn_model_free (model);
+  return status;
+}

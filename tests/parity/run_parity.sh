@@ -1,0 +1,63 @@
+#!/bin/sh
+# One parity test: export a random-init model, run torchvision and the engine
+# on the same images, compare.
+#
+# usage: run_parity.sh NAME MRCNN_DUMP WORKDIR -- EXPORTER ARGS...
+#
+# The exported model is cached in WORKDIR under a key made of the exporter's
+# arguments and the sources of the exporter, so a rerun skips the export and
+# any change to the exporter makes a fresh one. Exit code 77 (skipped) when
+# the Python side (torch, torchvision, PIL) is not available.
+set -eu
+
+name=$1
+dump=$2
+workdir=$3
+shift 3
+[ "${1:-}" = "--" ] && shift
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+python=${PYTHON:-/usr/bin/python3}
+tools=$src/engine/tools
+
+if ! "$python" -c 'import torch, torchvision, numpy, PIL' 2>/dev/null; then
+  echo "parity $name: SKIP: $python cannot import torch, torchvision, numpy and PIL"
+  exit 77
+fi
+
+mkdir -p "$workdir"
+key=$( { printf '%s\n' "$@"; cat "$tools/export-torchvision.py" "$tools/mrcnn_torch.py"; } \
+  | sha256sum | cut -c1-16)
+model=$workdir/$name-$key.safetensors
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+if [ -f "$model" ]; then
+  echo "parity $name: cached model $model"
+else
+  t=$(now)
+  "$python" "$tools/export-torchvision.py" "$@" --out "$model.part" --quiet
+  # the exporter writes a temporary file and renames it; keep the cache
+  # entry complete by renaming once more only after it validated
+  mv "$model.part" "$model"
+  echo "parity $name: exported in $(elapsed "$t")s"
+fi
+
+images=$workdir/images
+out=$workdir/$name
+rm -rf "$out"
+mkdir -p "$out/ref" "$out/ours"
+"$python" "$here/make_images.py" "$images"
+set -- "$images"/*.png
+
+t=$(now)
+"$python" "$here/tv_reference.py" --model "$model" --out "$out/ref" "$@"
+echo "parity $name: torchvision in $(elapsed "$t")s"
+
+t=$(now)
+"$dump" "$model" "$out/ours" "$@"
+echo "parity $name: engine in $(elapsed "$t")s"
+
+exec "$python" "$here/compare.py" "$out/ref" "$out/ours"
