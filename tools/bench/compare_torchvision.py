@@ -31,6 +31,53 @@ def synthetic(path, w, h):
     Image.fromarray(img).save(path)
 
 
+def count_flops(model, x):
+    """FLOPs (2 per multiply-add) of the convolutions and linear layers that
+    one torchvision forward runs on x, counted with hooks."""
+    import torch
+    total = [0]
+
+    def conv(m, inp, out):
+        k = m.weight.shape[2] * m.weight.shape[3]
+        cin = m.weight.shape[1] if not isinstance(m, torch.nn.ConvTranspose2d) else m.weight.shape[0]
+        if isinstance(m, torch.nn.ConvTranspose2d):
+            total[0] += 2 * inp[0].numel() * m.weight.shape[1] * k
+        else:
+            total[0] += 2 * out.numel() * cin * k // m.groups
+
+    def linear(m, inp, out):
+        total[0] += 2 * out.numel() * m.in_features
+
+    hooks = []
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            hooks.append(m.register_forward_hook(conv))
+        elif isinstance(m, torch.nn.Linear):
+            hooks.append(m.register_forward_hook(linear))
+    with torch.inference_mode():
+        model([x])
+    for h in hooks:
+        h.remove()
+    return total[0]
+
+
+def measured_peak_gflops(threads):
+    """Single-precision GEMM rate of the machine through torch's BLAS (a large
+    square matmul, best of a few runs): the practical peak we compare with."""
+    import torch
+    torch.set_num_threads(threads)
+    n = 2048
+    a = torch.randn(n, n)
+    b = torch.randn(n, n)
+    best = 0.0
+    for _ in range(4):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        dt = time.perf_counter() - t0
+        best = max(best, 2 * n ** 3 / dt / 1e9)
+    return best
+
+
 def blas_in_use():
     try:
         return os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
@@ -82,6 +129,8 @@ def main():
             if i >= a.warmup:
                 times.append((t1 - t0) * 1000.0)
     tv_mean = sum(times) / len(times)
+    flops = count_flops(model, x)
+    peak = measured_peak_gflops(a.threads)
     tv_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
     rows = {
@@ -92,6 +141,7 @@ def main():
         "ours_ms": ours["mean_ms"], "ours_detections": ours["detections"],
         "ours_peak_rss_mib": ours["peak_rss_mib"], "ours_stages_ms": ours["stages_ms"],
         "speedup": tv_mean / ours["mean_ms"],
+        "gflop": flops / 1e9, "peak_gflops": peak,
     }
     print(f"model {a.model}, image {os.path.basename(image)}, {a.threads} threads, "
           f"{a.frames} frames after {a.warmup} warm-up")
@@ -102,6 +152,11 @@ def main():
     print(f"{'gst-maskrcnn':<14}{ours['mean_ms']:>10.1f}{ours['fps']:>10.2f}"
           f"{ours['detections']:>6}{ours['peak_rss_mib']:>14.0f}")
     print(f"speedup (torchvision ms / ours ms): {rows['speedup']:.2f}x")
+    print(f"work: {flops / 1e9:.1f} GFLOP per frame (convolutions and linear layers); "
+          f"measured SGEMM peak {peak:.0f} GFLOP/s; achieved: torchvision "
+          f"{flops / tv_mean / 1e6:.0f} GFLOP/s ({100 * flops / tv_mean / 1e6 / peak:.0f}%), "
+          f"ours {flops / ours['mean_ms'] / 1e6:.0f} GFLOP/s "
+          f"({100 * flops / ours['mean_ms'] / 1e6 / peak:.0f}%)")
     print("our stages (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in ours["stages_ms"].items()))
     if a.json:
         with open(a.json, "w") as f:
