@@ -9,10 +9,11 @@ Per image, with the tolerances below:
                anchors tie at a top-k cut)
   detections   matched one to one (greedy by IoU, same class): box IoU >= 0.999,
                |score diff| <= 1e-4, pasted binary mask IoU >= 0.99
-               (ref masks > the model's mask threshold). A detection without a
-               partner is allowed only when its score is within 1e-5 of the
-               score threshold, or the list is at the detections-per-image cap
-               and it ties (within 1e-5) with the last one kept.
+               (ref masks > the model's mask threshold, decided in float32).
+               A detection without a partner is allowed only when its score is
+               within 1e-5 of the score threshold, or the list is at the
+               detections-per-image cap and it ties (within 1e-5) with the
+               last one kept.
   Boxes and masks only a pixel or so thin cannot meet an IoU bound with float
   rounding, so a box also passes with every coordinate within 0.01 px, and a
   mask with fewer than 3 differing pixels.
@@ -138,7 +139,10 @@ def compare_image(stem, ref, ours_dir):
     cap = int(ref["detections_per_img"])
     mthresh = float(ref["mask_threshold"])
     ob, os_, ol, om = ours["boxes"].reshape(-1, 4), ours["scores"], ours["labels"], ours["masks"]
-    rb, rs, rl, rm = ref["boxes"].reshape(-1, 4), ref["scores"], ref["labels"], ref["masks"]
+    rb, rs, rl = ref["boxes"].reshape(-1, 4), ref["scores"], ref["labels"]
+    # binary masks decided in float32 where the reference has them (float16
+    # probabilities round values just above the threshold onto it)
+    rm = ref["masks_binary"] > 0 if "masks_binary" in ref else ref["masks"].astype(np.float32) > mthresh
     if len(om) and om.shape[1:] != rm.shape[1:] and len(rm):
         rep.add("masks", "frame %s, torchvision %s" % (om.shape[1:], rm.shape[1:]), False)
         return rep
@@ -160,7 +164,7 @@ def compare_image(stem, ref, ours_dir):
         okb, v = boxes_agree(ob[i], rb[j])
         ds = abs(float(os_[i]) - float(rs[j]))
         mo = om[i] > 0
-        mr = rm[j].astype(np.float32) > mthresh
+        mr = rm[j]
         inter = int(np.logical_and(mo, mr).sum())
         union = int(np.logical_or(mo, mr).sum())
         xor = union - inter

@@ -15,6 +15,7 @@ Writes OUTDIR/<image stem>.npz with:
   labels       N int64
   mask_probs   NxMxM float32      mask probabilities of each detection's class (box-relative)
   masks        NxHxW float16      pasted mask probabilities, as torchvision returns them
+  masks_binary NxHxW uint8        masks > mask_threshold, decided in float32
   score_thresh, detections_per_img, mask_threshold  the model's settings
 
 usage: tv_reference.py --model FILE --out DIR [--verify-forward] IMAGE...
@@ -54,6 +55,9 @@ def reference(model, img):
         "labels": out["labels"].numpy().astype(np.int64),
         "mask_probs": pre["masks"][:, 0].numpy().astype(np.float32),
         "masks": out["masks"][:, 0].numpy().astype(np.float16),
+        # binarised in float32: float16 rounds probabilities just above the
+        # threshold down onto it
+        "masks_binary": (out["masks"][:, 0] > getattr(model, "mask_threshold", 0.5)).numpy().astype(np.uint8),
         "score_thresh": np.float32(model.roi_heads.score_thresh),
         "detections_per_img": np.int32(model.roi_heads.detections_per_img),
         "mask_threshold": np.float32(getattr(model, "mask_threshold", 0.5)),
