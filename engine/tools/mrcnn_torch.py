@@ -10,7 +10,6 @@ tools run on a stock Debian python3-torch without extra packages.
 """
 
 import json
-import math
 import os
 import re
 import struct

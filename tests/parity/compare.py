@@ -195,7 +195,7 @@ def compare_image(stem, ref, ours_dir):
                 continue
             why = excusable(float(scores[k]), other_scores, len(other_scores))
             unmatched.append((why is not None, "%s #%d unmatched: class %d score %.6f box %s%s" % (
-                side, k, labels[k], scores[k], np.round(boxes[k], 2).tolist(),
+                side, k, labels[k], scores[k], "[%s]" % ", ".join("%.2f" % v for v in boxes[k]),
                 " (allowed: %s)" % why if why else "")))
     ok = not bad and all(allowed for allowed, _ in unmatched)
     rep.add("detections", "%d ours / %d ref, %d matched, min box IoU %.6f, max |dscore| %.1e, "

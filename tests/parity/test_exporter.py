@@ -20,12 +20,12 @@ import unittest
 from collections import OrderedDict
 
 try:
-    import numpy as np
     import torch
-    import torchvision  # noqa: F401
+    import torchvision
 except ImportError as e:
     print("SKIP: %s" % e)
     sys.exit(77)
+print("torch %s, torchvision %s" % (torch.__version__, torchvision.__version__))
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOLS = os.path.join(HERE, "..", "..", "engine", "tools")
