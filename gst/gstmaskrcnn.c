@@ -498,6 +498,24 @@ gst_mask_rcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 }
 
 static gboolean
+gst_mask_rcnn_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (trans);
+
+  /* After a seek or a new stream the carried result shows another scene. */
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_STOP:
+    case GST_EVENT_STREAM_START:
+      clear_last (self);
+      self->frame_index = 0;
+      break;
+    default:
+      break;
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+}
+
+static gboolean
 gst_mask_rcnn_propose_allocation (GstBaseTransform * trans,
     GstQuery * decide_query, GstQuery * query)
 {
@@ -851,6 +869,7 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_mask_rcnn_stop);
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_mask_rcnn_set_caps);
   trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_mask_rcnn_transform_ip);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_mask_rcnn_sink_event);
   trans_class->propose_allocation =
       GST_DEBUG_FUNCPTR (gst_mask_rcnn_propose_allocation);
   trans_class->passthrough_on_same_caps = FALSE;
