@@ -304,11 +304,27 @@ nearest (gint d, gint n_src, gint n_dst)
   return MIN (s, n_src - 1);
 }
 
+/* Source column of each of n_dst destination columns, or NULL where the
+ * sizes are equal (a row is then copied as it is). Free with g_free(). */
+static gint *
+column_table (gint n_src, gint n_dst)
+{
+  gint *cols, x;
+
+  if (n_src == n_dst)
+    return NULL;
+  cols = g_new (gint, n_dst);
+  for (x = 0; x < n_dst; x++)
+    cols[x] = nearest (x, n_src, n_dst);
+  return cols;
+}
+
 gboolean
 gst_maskrcnn_instance_read_mask (const GstMaskRcnnInstance * instance,
     guint8 * dst, gint width, gint height, gint stride)
 {
   GstMapInfo map;
+  gint *cols;
   gint x, y;
 
   g_return_val_if_fail (instance != NULL, FALSE);
@@ -318,19 +334,21 @@ gst_maskrcnn_instance_read_mask (const GstMaskRcnnInstance * instance,
   if (!gst_buffer_map (instance->mask, &map, GST_MAP_READ))
     return FALSE;
 
+  cols = column_table (instance->mask_width, width);
   for (y = 0; y < height; y++) {
     const guint8 *src = map.data +
         (gsize) nearest (y, instance->mask_height, height) *
         instance->mask_width;
     guint8 *row = dst + (gsize) y * stride;
 
-    if (width == instance->mask_width) {
+    if (!cols) {
       memcpy (row, src, width);
       continue;
     }
     for (x = 0; x < width; x++)
-      row[x] = src[nearest (x, instance->mask_width, width)];
+      row[x] = src[cols[x]];
   }
+  g_free (cols);
   gst_buffer_unmap (instance->mask, &map);
   return TRUE;
 }
@@ -341,6 +359,7 @@ gst_maskrcnn_instance_rasterize (const GstMaskRcnnInstance * instance,
     guint8 value)
 {
   GstMapInfo map;
+  gint *cols;
   gint x0, y0, x1, y1, x, y;
 
   g_return_val_if_fail (instance != NULL, FALSE);
@@ -358,6 +377,10 @@ gst_maskrcnn_instance_rasterize (const GstMaskRcnnInstance * instance,
 
   if (!gst_buffer_map (instance->mask, &map, GST_MAP_READ))
     return FALSE;
+  cols = g_new (gint, x1 - x0);
+  for (x = x0; x < x1; x++)
+    cols[x - x0] = nearest (x - instance->x, instance->mask_width,
+        instance->width);
   for (y = y0; y < y1; y++) {
     const guint8 *src = map.data +
         (gsize) nearest (y - instance->y, instance->mask_height,
@@ -365,10 +388,10 @@ gst_maskrcnn_instance_rasterize (const GstMaskRcnnInstance * instance,
     guint8 *row = frame + (gsize) y * stride;
 
     for (x = x0; x < x1; x++)
-      if (src[nearest (x - instance->x, instance->mask_width,
-                  instance->width)] >= 128)
+      if (src[cols[x - x0]] >= 128)
         row[x] = value;
   }
+  g_free (cols);
   gst_buffer_unmap (instance->mask, &map);
   return TRUE;
 }
