@@ -25,12 +25,12 @@
 
 #include "gstmaskrcnn.h"
 
-#include <math.h>
 #include <string.h>
 
 #include <gst/video/video.h>
 
 #include "default_model.h"
+#include "maskrcnn-convert.h"
 #include "maskrcnn-formats.h"
 #include "maskrcnn-meta.h"
 #include "mrcnn/mrcnn.h"
@@ -171,80 +171,9 @@ backend_name (mrcnn_backend_kind kind)
 static void
 clear_last (GstMaskRcnn * self)
 {
-  guint i;
-
-  if (!self->last)
-    return;
-  for (i = 0; i < self->last->len; i++) {
-    GstMaskRcnnInstanceInit *in =
-        &g_array_index (self->last, GstMaskRcnnInstanceInit, i);
-    gst_clear_buffer (&in->mask);
-  }
-  g_array_set_size (self->last, 0);
+  if (self->last)
+    g_array_set_size (self->last, 0);
   self->have_last = FALSE;
-}
-
-/* The box of a detection in whole frame pixels: the smallest pixel window
- * holding the engine's float box, at least one pixel, inside the frame. */
-static void
-detection_window (const mrcnn_detection * d, gint frame_w, gint frame_h,
-    gint * x, gint * y, gint * w, gint * h)
-{
-  gint x0 = (gint) CLAMP (floorf (d->x1), 0, frame_w - 1);
-  gint y0 = (gint) CLAMP (floorf (d->y1), 0, frame_h - 1);
-  gint x1 = (gint) CLAMP (ceilf (d->x2), x0 + 1, frame_w);
-  gint y1 = (gint) CLAMP (ceilf (d->y2), y0 + 1, frame_h);
-
-  *x = x0;
-  *y = y0;
-  *w = x1 - x0;
-  *h = y1 - y0;
-}
-
-/* Turns an engine result into self->last: one box-relative GRAY8 mask per
- * detection, pasted by the engine over the detection's pixel window. */
-static gboolean
-store_result (GstMaskRcnn * self, const mrcnn_result * result,
-    gfloat mask_threshold, mrcnn_error * err)
-{
-  gint i, n = mrcnn_result_count (result);
-  gint fw = GST_VIDEO_INFO_WIDTH (&self->info);
-  gint fh = GST_VIDEO_INFO_HEIGHT (&self->info);
-
-  clear_last (self);
-  for (i = 0; i < n; i++) {
-    const mrcnn_detection *d = mrcnn_result_get (result, i);
-    GstMaskRcnnInstanceInit in = { 0, };
-    GstMapInfo map;
-    mrcnn_status st;
-
-    detection_window (d, fw, fh, &in.x, &in.y, &in.width, &in.height);
-    in.label = d->label ? d->label : "unknown";
-    in.class_id = d->class_id;
-    in.confidence = d->score;
-    in.mask_width = in.width;
-    in.mask_height = in.height;
-    in.mask = gst_buffer_new_allocate (NULL,
-        (gsize) in.width * in.height, NULL);
-    if (!in.mask || !gst_buffer_map (in.mask, &map, GST_MAP_WRITE)) {
-      gst_clear_buffer (&in.mask);
-      err->status = MRCNN_ERR_NO_MEMORY;
-      g_snprintf (err->message, sizeof (err->message),
-          "could not allocate a %dx%d mask", in.width, in.height);
-      return FALSE;
-    }
-    st = mrcnn_result_paste_mask (result, i, mask_threshold, in.x, in.y,
-        in.width, in.height, map.data, in.width, err);
-    gst_buffer_unmap (in.mask, &map);
-    if (st != MRCNN_OK) {
-      gst_buffer_unref (in.mask);
-      return FALSE;
-    }
-    g_array_append_val (self->last, in);
-  }
-  self->have_last = TRUE;
-  self->last_frame_index = self->frame_index;
-  return TRUE;
 }
 
 static gboolean
@@ -256,6 +185,7 @@ attach_last (GstMaskRcnn * self, GstBuffer * buf, guint age)
 
   if (n == 0)
     return TRUE;
+  /* Shallow copies: the meta takes its own references to the masks. */
   items = g_newa (GstMaskRcnnInstanceInit, n);
   memcpy (items, self->last->data, n * sizeof (*items));
   for (i = 0; i < n; i++) {
@@ -275,9 +205,7 @@ post_detections (GstMaskRcnn * self, GstBuffer * buf, guint age)
   GstClockTime pts = GST_BUFFER_PTS (buf);
   GstClockTime stream_time = GST_CLOCK_TIME_NONE;
   GstClockTime running_time = GST_CLOCK_TIME_NONE;
-  GValue list = G_VALUE_INIT;
   GstStructure *s;
-  guint i;
 
   if (GST_CLOCK_TIME_IS_VALID (pts) &&
       trans->segment.format == GST_FORMAT_TIME) {
@@ -286,31 +214,8 @@ post_detections (GstMaskRcnn * self, GstBuffer * buf, guint age)
     running_time = gst_segment_to_running_time (&trans->segment,
         GST_FORMAT_TIME, pts);
   }
-
-  g_value_init (&list, GST_TYPE_LIST);
-  for (i = 0; self->have_last && i < self->last->len; i++) {
-    const GstMaskRcnnInstanceInit *in =
-        &g_array_index (self->last, GstMaskRcnnInstanceInit, i);
-    GValue v = G_VALUE_INIT;
-
-    g_value_init (&v, GST_TYPE_STRUCTURE);
-    g_value_take_boxed (&v, gst_structure_new ("instance",
-            "label", G_TYPE_STRING, in->label,
-            "class-id", G_TYPE_INT, in->class_id,
-            "score", G_TYPE_DOUBLE, in->confidence,
-            "x", G_TYPE_INT, in->x, "y", G_TYPE_INT, in->y,
-            "width", G_TYPE_INT, in->width,
-            "height", G_TYPE_INT, in->height, NULL));
-    gst_value_list_append_and_take_value (&list, &v);
-  }
-
-  s = gst_structure_new ("maskrcnn",
-      "timestamp", G_TYPE_UINT64, pts,
-      "stream-time", G_TYPE_UINT64, stream_time,
-      "running-time", G_TYPE_UINT64, running_time,
-      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf),
-      "stale", G_TYPE_BOOLEAN, age > 0, "age", G_TYPE_UINT, age, NULL);
-  gst_structure_take_value (s, "instances", &list);
+  s = gst_mask_rcnn_instances_to_structure (self->last, pts, stream_time,
+      running_time, GST_BUFFER_DURATION (buf), age);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
 }
@@ -323,8 +228,6 @@ create_engine (GstMaskRcnn * self, gint max_width, gint max_height)
   mrcnn_engine_config cfg;
   mrcnn_error err = { 0, };
   mrcnn_status st;
-  GQuark domain;
-  gint code;
 
   if (self->engine)
     mrcnn_engine_free (self->engine);
@@ -355,9 +258,7 @@ create_engine (GstMaskRcnn * self, gint max_width, gint max_height)
   st = mrcnn_engine_new (self->model, &cfg, &self->engine, &err);
   if (st != MRCNN_OK) {
     self->engine = NULL;
-    domain = GST_LIBRARY_ERROR;
-    code = GST_LIBRARY_ERROR_INIT;
-    POST_ERROR (self, domain, code,
+    POST_ERROR (self, GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_INIT,
         g_strdup_printf ("Could not set up the %s backend for model \"%s\" "
             "(frames up to %dx%d): %s", backend_name (cfg.backend),
             self->opened_path, cfg.max_width, cfg.max_height, err.message),
@@ -528,39 +429,6 @@ gst_mask_rcnn_propose_allocation (GstBaseTransform * trans,
   return TRUE;
 }
 
-static gboolean
-pixel_format (GstVideoFormat format, mrcnn_pixel_format * out)
-{
-  switch (format) {
-    case GST_VIDEO_FORMAT_RGB:
-      *out = MRCNN_PIXEL_RGB;
-      return TRUE;
-    case GST_VIDEO_FORMAT_BGR:
-      *out = MRCNN_PIXEL_BGR;
-      return TRUE;
-    case GST_VIDEO_FORMAT_RGBA:
-      *out = MRCNN_PIXEL_RGBA;
-      return TRUE;
-    case GST_VIDEO_FORMAT_BGRA:
-      *out = MRCNN_PIXEL_BGRA;
-      return TRUE;
-    case GST_VIDEO_FORMAT_RGBx:
-      *out = MRCNN_PIXEL_RGBX;
-      return TRUE;
-    case GST_VIDEO_FORMAT_BGRx:
-      *out = MRCNN_PIXEL_BGRX;
-      return TRUE;
-    case GST_VIDEO_FORMAT_NV12:
-      *out = MRCNN_PIXEL_NV12;
-      return TRUE;
-    case GST_VIDEO_FORMAT_I420:
-      *out = MRCNN_PIXEL_I420;
-      return TRUE;
-    default:
-      return FALSE;
-  }
-}
-
 /* Runs the engine on a system-memory frame and keeps the result in
  * self->last. A CUDA-memory path would build the mrcnn_image from device
  * pointers (on_device = 1) and share everything after it. */
@@ -568,18 +436,13 @@ static GstFlowReturn
 run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
 {
   GstVideoFrame frame;
-  mrcnn_image image = { 0, };
+  mrcnn_image image;
   mrcnn_result *result = NULL;
   mrcnn_error err = { 0, };
   mrcnn_status st;
-  guint p;
+  const gchar *format =
+      gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info));
 
-  if (!pixel_format (GST_VIDEO_INFO_FORMAT (&self->info), &image.format)) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Unsupported video format %s.",
-            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info))),
-        (NULL));
-    return GST_FLOW_NOT_NEGOTIATED;
-  }
   if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
         ("Could not map a %dx%d video frame for reading.",
@@ -587,31 +450,33 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
             GST_VIDEO_INFO_HEIGHT (&self->info)), (NULL));
     return GST_FLOW_ERROR;
   }
-  image.width = GST_VIDEO_FRAME_WIDTH (&frame);
-  image.height = GST_VIDEO_FRAME_HEIGHT (&frame);
-  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame) && p < 3; p++) {
-    image.planes[p] = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
-    image.strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
+  if (!gst_mask_rcnn_image_from_frame (&frame, &image)) {
+    gst_video_frame_unmap (&frame);
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Unsupported video format %s.", format), (NULL));
+    return GST_FLOW_NOT_NEGOTIATED;
   }
-  image.on_device = 0;
 
   st = mrcnn_engine_run (self->engine, &image, &result, &err);
   gst_video_frame_unmap (&frame);
   if (st == MRCNN_OK) {
-    gboolean ok = store_result (self, result, mask_threshold, &err);
+    gboolean ok = gst_mask_rcnn_instances_from_result (self->last, result,
+        image.width, image.height, mask_threshold, &err);
     mrcnn_result_free (result);
-    if (ok)
+    if (ok) {
+      self->have_last = TRUE;
+      self->last_frame_index = self->frame_index;
       return GST_FLOW_OK;
+    }
     st = err.status != MRCNN_OK ? err.status : MRCNN_ERR_BACKEND;
   }
 
   clear_last (self);
   POST_ERROR (self, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
       g_strdup_printf ("Mask R-CNN inference failed on a %dx%d %s frame: %s",
-          image.width, image.height,
-          gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info)),
-          err.message), g_strdup_printf ("%s (model \"%s\")",
-          mrcnn_status_name (st), self->opened_path));
+          image.width, image.height, format, err.message),
+      g_strdup_printf ("%s (model \"%s\")", mrcnn_status_name (st),
+          self->opened_path));
   return GST_FLOW_ERROR;
 }
 
@@ -772,8 +637,7 @@ gst_mask_rcnn_finalize (GObject * object)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (object);
 
-  clear_last (self);
-  g_array_free (self->last, TRUE);
+  g_array_unref (self->last);
   g_free (self->model_path);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -890,7 +754,7 @@ gst_mask_rcnn_init (GstMaskRcnn * self)
   self->thresholds.mask_threshold = DEFAULT_MASK_THRESHOLD;
   self->interval = DEFAULT_INTERVAL;
   self->post_messages = DEFAULT_POST_MESSAGES;
-  self->last = g_array_new (FALSE, TRUE, sizeof (GstMaskRcnnInstanceInit));
+  self->last = gst_mask_rcnn_instances_new ();
 
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);
