@@ -278,6 +278,39 @@ GST_START_TEST (test_threshold_change)
 
 GST_END_TEST;
 
+/* Nothing above the threshold: no metadata, and a message with an empty
+ * list. */
+GST_START_TEST (test_no_instances)
+{
+  GstHarness *h = harness ("score-threshold=1.0 post-messages=true");
+  GstBus *bus = test_attach_bus (h->element);
+  GstVideoInfo info;
+  GstBuffer *out;
+  GstMessage *msg;
+  const GValue *list;
+
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=BGRA,width=160,height=120,framerate=30/1");
+  out = gst_harness_push_and_pull (h,
+      test_scene_buffer (160, 120, "BGRA", &info));
+  fail_unless_equals_int (gst_maskrcnn_buffer_get_n_instances (out), 0);
+  fail_unless (gst_buffer_get_meta (out,
+          GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE) == NULL);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
+  fail_unless (msg != NULL);
+  list = gst_structure_get_value (gst_message_get_structure (msg),
+      "instances");
+  fail_unless (list != NULL && GST_VALUE_HOLDS_LIST (list));
+  fail_unless_equals_int (gst_value_list_get_size (list), 0);
+  gst_message_unref (msg);
+  gst_buffer_unref (out);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 typedef struct
 {
   gint x, y, w, h, class_id;
@@ -568,6 +601,7 @@ maskrcnn_suite (void)
   tcase_add_test (tc, test_formats_match_engine);
   tcase_add_test (tc, test_many_instances);
   tcase_add_test (tc, test_threshold_change);
+  tcase_add_test (tc, test_no_instances);
   tcase_add_test (tc, test_interval);
   tcase_add_test (tc, test_messages);
   tcase_add_test (tc, test_sizes);
