@@ -202,14 +202,7 @@ mrcnn_engine_free (mrcnn_engine *e)
     be->ops->destroy (be);
   }
   g_free (e->host_scratch);
-  g_free (e->cand_boxes);
-  g_free (e->cand_scores);
-  g_free (e->cand_idx);
-  g_free (e->cand_level);
-  g_free (e->nms_keep);
-  g_free (e->nms_suppressed);
-  g_free (e->nms_area);
-  g_free (e->nms_boxes);
+  mrcnn_engine_free_candidates (e);
   g_free (e->anchors_base);
   g_free (e->proposals.data);
   g_free (e->det_boxes);

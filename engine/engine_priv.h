@@ -129,5 +129,6 @@ mrcnn_status mrcnn_box_postprocess (mrcnn_engine *e, int n_props,
     const float *pred, mrcnn_error *err);
 mrcnn_status mrcnn_engine_reserve_candidates (mrcnn_engine *e, int n,
     mrcnn_error *err);
+void mrcnn_engine_free_candidates (mrcnn_engine *e);
 
 #endif

@@ -7,19 +7,26 @@
 #include "box_decode.h"
 #include "nms.h"
 
+void
+mrcnn_engine_free_candidates (mrcnn_engine *e)
+{
+  g_clear_pointer (&e->cand_boxes, g_free);
+  g_clear_pointer (&e->cand_scores, g_free);
+  g_clear_pointer (&e->cand_idx, g_free);
+  g_clear_pointer (&e->cand_level, g_free);
+  g_clear_pointer (&e->nms_keep, g_free);
+  g_clear_pointer (&e->nms_suppressed, g_free);
+  g_clear_pointer (&e->nms_area, g_free);
+  g_clear_pointer (&e->nms_boxes, g_free);
+  e->cand_cap = 0;
+}
+
 mrcnn_status
 mrcnn_engine_reserve_candidates (mrcnn_engine *e, int n, mrcnn_error *err)
 {
   if (n <= e->cand_cap)
     return MRCNN_OK;
-  g_free (e->cand_boxes);
-  g_free (e->cand_scores);
-  g_free (e->cand_idx);
-  g_free (e->cand_level);
-  g_free (e->nms_keep);
-  g_free (e->nms_suppressed);
-  g_free (e->nms_area);
-  g_free (e->nms_boxes);
+  mrcnn_engine_free_candidates (e);
   e->cand_boxes = g_try_new (float, (size_t) n * 4);
   e->cand_scores = g_try_new (float, n);
   e->cand_idx = g_try_new (int, n);
