@@ -2,8 +2,9 @@
  *
  * A backend is an opaque handle plus a table of functions (the shape of
  * ggml's backend interface). The stages call it and never test which backend
- * they run on. Feature maps live in backend memory; small per-box arrays
- * (proposals, detections) are read on the host through `download`. */
+ * they run on. Feature maps, proposals and detections live in backend
+ * memory; the stages read on the host only the counts the post-processing
+ * ops return and, at the end, the results (through `download`). */
 #ifndef MRCNN_BACKEND_H
 #define MRCNN_BACKEND_H
 
@@ -61,18 +62,41 @@ typedef struct {
   int pad_w, pad_h;      /* resized size padded to a multiple of 32 */
 } mrcnn_preprocess_desc;
 
-/* One MultiScaleRoIAlign call: levels[i] in [0, nlevels) picks the feature
- * map and spatial scale of box i. */
+/* One MultiScaleRoIAlign call: box i is pooled from features[l] with
+ * scales[l], l = mrcnn_roi_level (box, k_min, k_max) (kernels/roi_align.h),
+ * which the op computes per box. */
 typedef struct {
   const mrcnn_fmap *features;  /* nlevels maps, n == 1 */
-  const float *scales;         /* spatial scale per level */
-  int nlevels;
-  const float *boxes;          /* host, nboxes x 4, image coordinates */
-  const int *levels;           /* host, nboxes */
+  const float *scales;         /* host: spatial scale per level */
+  int nlevels;                 /* k_max - k_min + 1 */
+  int k_min, k_max;            /* LevelMapper's level range */
+  const float *boxes;          /* backend memory, nboxes x 4, image pixels */
   int nboxes;
   int pooled;                  /* output pooled x pooled */
   int sampling_ratio;
 } mrcnn_roi_align_desc;
+
+/* The box post-processing of the RPN and the box head, planned once per
+ * engine (a prepared object like mrcnn_conv): its limits, and the
+ * torchvision settings that do not change between frames. */
+typedef struct mrcnn_postproc mrcnn_postproc;
+
+typedef struct {
+  int nlevels;                 /* RPN levels (P2..P6) */
+  int num_anchors;             /* A: cell anchors per location */
+  const float *cell_anchors;   /* host, nlevels x A x 4 (mrcnn_anchor_base);
+                                * copied */
+  const size_t *max_locations; /* host, nlevels: bound on h x w per level */
+  int pre_nms_top_n;           /* per level, before NMS */
+  int post_nms_top_n;          /* proposals after NMS (also the most the box
+                                * head post-processing is given) */
+  double rpn_nms_thresh;       /* compared with IoU as a double (nms.h) */
+  float rpn_score_thresh;
+  float rpn_min_size;          /* remove_small_boxes (1e-3) */
+  float box_min_size;          /* the box head's (1e-2) */
+  int num_classes;             /* including background */
+  int max_detections;          /* the most detect() is ever asked for */
+} mrcnn_postproc_desc;
 
 typedef struct {
   const char *name;
@@ -89,6 +113,13 @@ typedef struct {
   /* Copies n host floats into backend memory. */
   mrcnn_status (*upload) (mrcnn_backend *be, float *dst, const float *src,
       size_t n, mrcnn_error *err);
+  /* Waits until every op queued so far has finished (stage timings). */
+  mrcnn_status (*sync) (mrcnn_backend *be, mrcnn_error *err);
+  /* Plans whatever preprocess() needs for frames up to max_width x
+   * max_height (the CUDA backend's staging of frames in host memory);
+   * called once, at engine creation. */
+  mrcnn_status (*frame_reserve) (mrcnn_backend *be, int max_width,
+      int max_height, mrcnn_error *err);
 
   mrcnn_status (*conv_new) (mrcnn_backend *be, const mrcnn_conv_desc *d,
       mrcnn_conv **out, mrcnn_error *err);
@@ -131,7 +162,37 @@ typedef struct {
   mrcnn_status (*mask_probs) (mrcnn_backend *be, const mrcnn_fmap *taps,
       const float *deconv_bias, const float *weight, const float *bias,
       const int *classes, float *probs, mrcnn_error *err);
+
+  /* Box post-processing. Integer arrays in backend memory (labels,
+   * classes) are allocated with alloc() as floats of the same size. */
+  mrcnn_status (*postproc_new) (mrcnn_backend *be,
+      const mrcnn_postproc_desc *d, mrcnn_postproc **out, mrcnn_error *err);
+  void (*postproc_free) (mrcnn_backend *be, mrcnn_postproc *pp);
+  /* RegionProposalNetwork.filter_proposals in eval mode: per level the
+   * pre_nms_top_n best objectness scores, decoded against the anchors
+   * (strides pad / feature size), clipped to img_w x img_h, small and
+   * low-scoring boxes dropped, NMS per level (batched_nms), and the
+   * post_nms_top_n best overall. head[l] is level l's fused head output
+   * (1 x 5A x h x w in any layout: A objectness channels, then the 4A box
+   * deltas anchor-major). Writes the proposals by descending score into
+   * `proposals` (backend memory, post_nms_top_n x 4) and their count to *n
+   * (host). */
+  mrcnn_status (*rpn_proposals) (mrcnn_backend *be, mrcnn_postproc *pp,
+      const mrcnn_fmap *head, int pad_w, int pad_h, int img_w, int img_h,
+      float *proposals, int *n, mrcnn_error *err);
+  /* RoIHeads.postprocess_detections: softmax over the class logits,
+   * per-class decode (weights 10, 10, 5, 5) of the proposals, clip, score
+   * threshold, small-box removal, NMS per class, the th->max_detections
+   * best. pred (n_props x 5C: C logits, then 4C deltas) and proposals
+   * (n_props x 4) are backend memory, as are the outputs (max_detections
+   * boxes x 4, scores, labels); the count goes to *n (host). */
+  mrcnn_status (*detect) (mrcnn_backend *be, mrcnn_postproc *pp,
+      const float *proposals, const float *pred, int n_props,
+      const mrcnn_thresholds *th, int img_w, int img_h, float *boxes,
+      float *scores, int *labels, int *n, mrcnn_error *err);
 } mrcnn_backend_ops;
+
+G_STATIC_ASSERT (sizeof (int) == sizeof (float));
 
 struct mrcnn_backend {
   const mrcnn_backend_ops *ops;

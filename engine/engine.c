@@ -135,8 +135,6 @@ plan_buffers (mrcnn_engine *e, mrcnn_error *err)
   size_t p2_area = (size_t) (short_pad / 4 + 1) * (long_pad / 4 + 1);
   MRCNN_TRY (be->ops->alloc (be, (size_t) mrcnn_ch_pad (a->fpn_ch) * p2_area,
           &e->rpn_hidden, err));
-  MRCNN_TRY (be->ops->alloc (be, (size_t) 5 * a->num_anchors * p2_area,
-          &e->rpn_plain, err));
 
   int R = m->rpn_post_nms_top_n;
   int D = e->cfg.thresholds.max_detections;
@@ -145,6 +143,12 @@ plan_buffers (mrcnn_engine *e, mrcnn_error *err)
   MRCNN_TRY (be->ops->alloc (be, (size_t) R * a->representation, &e->fc6_out, err));
   MRCNN_TRY (be->ops->alloc (be, (size_t) R * a->representation, &e->fc7_out, err));
   MRCNN_TRY (be->ops->alloc (be, (size_t) R * 5 * C, &e->pred_out, err));
+  MRCNN_TRY (be->ops->alloc (be, (size_t) R * 4, &e->proposals, err));
+  MRCNN_TRY (be->ops->alloc (be, (size_t) D * 4, &e->det_boxes, err));
+  MRCNN_TRY (be->ops->alloc (be, (size_t) D, &e->det_scores, err));
+  float *labels;
+  MRCNN_TRY (be->ops->alloc (be, (size_t) D, &labels, err));
+  e->det_labels = (int *) labels;   /* ints of a float's size */
   int mc = mrcnn_ch_pad (MAX (a->mask_ch, a->fpn_ch));
   for (int i = 0; i < 2; i++)
     MRCNN_TRY (be->ops->alloc (be, (size_t) D * mc * MRCNN_MASK_POOL
@@ -154,22 +158,15 @@ plan_buffers (mrcnn_engine *e, mrcnn_error *err)
   MRCNN_TRY (be->ops->alloc (be, (size_t) D * 4 * MRCNN_MASK_POOL
           * MRCNN_MASK_POOL, &e->mask_probs, err));
 
-  /* host side: candidates are at most every anchor, or R * C boxes */
-  size_t anchors = total_anchor_locs * a->num_anchors;
-  size_t cands = MAX (anchors, (size_t) R * (C - 1));
-  MRCNN_TRY (mrcnn_engine_reserve_candidates (e, (int) MIN (cands, (size_t) G_MAXINT / 8), err));
-  e->host_scratch_size = MAX (MAX ((size_t) R * 5 * C, area),
-      MAX ((size_t) 5 * a->num_anchors * (short_pad / 4 + 1) * (long_pad / 4 + 1),
-          (size_t) D * 4 * MRCNN_MASK_POOL * MRCNN_MASK_POOL));
+  MRCNN_TRY (be->ops->frame_reserve (be, e->cfg.max_width, e->cfg.max_height,
+          err));
+
+  /* host side: downloads of the results (proposals, detections, masks) and
+   * of a debug feature map's channels */
+  e->host_scratch_size = MAX (MAX ((size_t) R * 4, area),
+      (size_t) D * 4 * MRCNN_MASK_POOL * MRCNN_MASK_POOL);
   e->host_scratch = g_try_new (float, e->host_scratch_size);
-  e->proposals.cap = R;
-  e->proposals.data = g_try_new (float, 4 * (size_t) R);
-  e->det_boxes = g_try_new (float, 4 * (size_t) D);
-  e->det_scores = g_try_new (float, D);
-  e->det_labels = g_try_new (int, D);
-  e->roi_level = g_try_new (int, MAX (R, D));
-  if (!e->host_scratch || !e->proposals.data || !e->det_boxes || !e->det_scores
-      || !e->det_labels || !e->roi_level)
+  if (!e->host_scratch)
     return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY, "cannot allocate host buffers");
   return MRCNN_OK;
 }
@@ -186,7 +183,8 @@ mrcnn_engine_free (mrcnn_engine *e)
     mrcnn_rpn_free (e);
     mrcnn_roi_heads_free (e);
     float **bufs[] = { &e->image, &e->act[0], &e->act[1], &e->act[2], &e->act[3],
-      &e->rpn_hidden, &e->rpn_plain, &e->box_feat, &e->fc6_out, &e->fc7_out, &e->pred_out,
+      &e->rpn_hidden, &e->box_feat, &e->fc6_out, &e->fc7_out, &e->pred_out,
+      &e->proposals, &e->det_boxes, &e->det_scores, (float **) &e->det_labels,
       &e->mask_feat[0], &e->mask_feat[1], &e->mask_up, &e->mask_probs };
     for (size_t i = 0; i < G_N_ELEMENTS (bufs); i++)
       if (*bufs[i])
@@ -202,13 +200,6 @@ mrcnn_engine_free (mrcnn_engine *e)
     be->ops->destroy (be);
   }
   g_free (e->host_scratch);
-  mrcnn_engine_free_candidates (e);
-  g_free (e->anchors_base);
-  g_free (e->proposals.data);
-  g_free (e->det_boxes);
-  g_free (e->det_scores);
-  g_free (e->det_labels);
-  g_free (e->roi_level);
   g_free (e);
 }
 
@@ -315,6 +306,7 @@ now_ms (void)
 static mrcnn_status
 make_result (mrcnn_engine *e, mrcnn_result **out, mrcnn_error *err)
 {
+  mrcnn_backend *be = e->be;
   mrcnn_result *r = g_new0 (mrcnn_result, 1);
   int n = e->n_det, M = 2 * MRCNN_MASK_POOL;
   r->image_w = e->img_w;
@@ -326,26 +318,38 @@ make_result (mrcnn_engine *e, mrcnn_result **out, mrcnn_error *err)
   /* GeneralizedRCNNTransform.postprocess: float32 ratio per axis */
   float rw = (float) e->img_w / (float) e->res_w;
   float rh = (float) e->img_h / (float) e->res_h;
-  for (int i = 0; i < n; i++) {
-    const float *b = e->det_boxes + 4 * i;
+  /* the detections and their masks are what comes back from the backend */
+  const float *p = n ? be->ops->download (be, e->det_boxes, (size_t) n * 4,
+      e->host_scratch, err) : e->host_scratch;
+  for (int i = 0; p && i < n; i++) {
+    const float *b = p + 4 * i;
     mrcnn_detection *d = &r->det[i];
     d->x1 = b[0] * rw;
     d->y1 = b[1] * rh;
     d->x2 = b[2] * rw;
     d->y2 = b[3] * rh;
-    d->score = e->det_scores[i];
-    d->class_id = e->det_labels[i];
+  }
+  if (p && n)
+    p = be->ops->download (be, e->det_scores, n, e->host_scratch, err);
+  for (int i = 0; p && i < n; i++)
+    r->det[i].score = p[i];
+  if (p && n)
+    p = be->ops->download (be, (const float *) e->det_labels, n,
+        e->host_scratch, err);
+  for (int i = 0; p && i < n; i++) {
+    mrcnn_detection *d = &r->det[i];
+    d->class_id = ((const int *) p)[i];
     d->label = mrcnn_model_class_label (e->model, d->class_id);
   }
-  if (n > 0) {
-    const float *probs = e->be->ops->download (e->be, e->mask_probs,
-        (size_t) n * M * M, e->host_scratch, err);
-    if (!probs) {
-      mrcnn_result_free (r);
-      return err ? err->status : MRCNN_ERR_BACKEND;
-    }
-    memcpy (r->mask_probs, probs, (size_t) n * M * M * sizeof (float));
+  if (p && n)
+    p = be->ops->download (be, e->mask_probs, (size_t) n * M * M,
+        e->host_scratch, err);
+  if (!p) {
+    mrcnn_result_free (r);
+    return err ? err->status : MRCNN_ERR_BACKEND;
   }
+  if (n)
+    memcpy (r->mask_probs, p, (size_t) n * M * M * sizeof (float));
   *out = r;
   return MRCNN_OK;
 }
@@ -362,18 +366,24 @@ mrcnn_engine_run (mrcnn_engine *e, const mrcnn_image *img, mrcnn_result **out,
   e->have_run = 0;
   memset (e->stage_ms, 0, sizeof e->stage_ms);
 
+  /* a stage's time ends when the backend has finished its work (sync) */
+  mrcnn_backend *be = e->be;
   double t0 = now_ms ();
   MRCNN_TRY (mrcnn_preprocess_run (e, img, err));
+  MRCNN_TRY (be->ops->sync (be, err));
   double t1 = now_ms ();
   MRCNN_TRY (mrcnn_body_run (e, err));
+  MRCNN_TRY (be->ops->sync (be, err));
   double t2 = now_ms ();
   MRCNN_TRY (mrcnn_fpn_run (e, err));
+  MRCNN_TRY (be->ops->sync (be, err));
   double t3 = now_ms ();
   MRCNN_TRY (mrcnn_rpn_run (e, err));
   double t4 = now_ms ();
   MRCNN_TRY (mrcnn_box_head_run (e, err));
   double t5 = now_ms ();
   MRCNN_TRY (mrcnn_mask_head_run (e, err));
+  MRCNN_TRY (be->ops->sync (be, err));
   double t6 = now_ms ();
   MRCNN_TRY (make_result (e, out, err));
   double t7 = now_ms ();
@@ -410,10 +420,13 @@ mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
       && level < MRCNN_LEVELS) {
     f = e->pyr[level];
   } else if (strcmp (name, "proposals") == 0) {
-    src = e->proposals.data;
-    n = (size_t) e->proposals.n * 4;
+    n = (size_t) e->n_props * 4;
+    src = n ? e->be->ops->download (e->be, e->proposals, n, e->host_scratch,
+        err) : NULL;
+    if (n && !src)
+      return err ? err->status : MRCNN_ERR_BACKEND;
     *ndim = 2;
-    shape[0] = e->proposals.n;
+    shape[0] = e->n_props;
     shape[1] = 4;
   } else if (strcmp (name, "mask_probs") == 0) {
     n = (size_t) e->n_det * M * M;

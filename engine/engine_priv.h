@@ -12,11 +12,6 @@ typedef struct {
   mrcnn_conv *conv1, *conv2, *conv3, *down;
 } mrcnn_block_layers;
 
-typedef struct {
-  float *data;   /* host */
-  int n, cap;
-} mrcnn_boxes;   /* n x 4 floats */
-
 struct mrcnn_result {
   int image_w, image_h;
   int n;
@@ -55,23 +50,17 @@ struct mrcnn_engine {
   float *pyramid[MRCNN_LEVELS];
   float *rpn_hidden;
   float *rpn_raw[MRCNN_LEVELS];   /* native layout */
-  float *rpn_plain;               /* one level's raw outputs as NCHW */
+  float *proposals;               /* post_nms_top_n x 4 */
   float *box_feat, *fc6_out, *fc7_out, *pred_out;
+  float *det_boxes, *det_scores;  /* max_detections (x 4), resized image */
+  int *det_labels;                /* max_detections (allocated as floats) */
   float *mask_feat[2], *mask_up, *mask_probs;
+  mrcnn_postproc *postproc;       /* the RPN's and the box head's */
 
   /* host scratch, planned once */
-  float *anchors_base;      /* n_ratios x 4 per level */
   float *host_scratch;      /* for backend downloads */
   size_t host_scratch_size;
-  float *cand_boxes, *cand_scores;
-  int *cand_idx, *cand_level, *nms_keep, *roi_level;
-  uint8_t *nms_suppressed;
-  float *nms_area, *nms_boxes;
-  int cand_cap;
-  mrcnn_boxes proposals;
-  float *det_boxes, *det_scores;   /* resized-image coordinates */
-  int *det_labels;
-  int n_det;
+  int n_props, n_det;       /* counts of the last run */
 
   /* last run */
   mrcnn_fmap in_map, pyr[MRCNN_LEVELS];
@@ -116,19 +105,8 @@ mrcnn_status mrcnn_box_head_run (mrcnn_engine *e, mrcnn_error *err);
 mrcnn_status mrcnn_mask_head_run (mrcnn_engine *e, mrcnn_error *err);
 
 /* postprocess.c */
-/* Greedy NMS over candidates grouped by `group` (class or level) the way
- * torchvision's batched_nms does it, including its coordinate-offset variant
- * for small inputs. boxes n x 4, keep receives indices sorted by descending
- * score; returns the count. Scratch comes from the engine. */
-int mrcnn_batched_nms (mrcnn_engine *e, const float *boxes,
-    const float *scores, const int *group, int n, double iou_threshold,
-    int *keep);
-/* Sorts idx[0..n) by descending key (ties by ascending index). */
-void mrcnn_sort_desc (const float *key, int *idx, int n);
-mrcnn_status mrcnn_box_postprocess (mrcnn_engine *e, int n_props,
-    const float *pred, mrcnn_error *err);
-mrcnn_status mrcnn_engine_reserve_candidates (mrcnn_engine *e, int n,
-    mrcnn_error *err);
-void mrcnn_engine_free_candidates (mrcnn_engine *e);
+/* RoIHeads.postprocess_detections of the box head's predictions (pred_out)
+ * into det_boxes / det_scores / det_labels and n_det, through the backend. */
+mrcnn_status mrcnn_box_postprocess (mrcnn_engine *e, mrcnn_error *err);
 
 #endif

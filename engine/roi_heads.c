@@ -147,12 +147,10 @@ pool (mrcnn_engine *e, const float *boxes, int n, int pooled, float *out_data,
   float scales[4];
   int k_min, k_max;
   mrcnn_roi_levels (e, scales, &k_min, &k_max);
-  for (int i = 0; i < n; i++)
-    e->roi_level[i] = mrcnn_roi_level (boxes + (size_t) i * 4, k_min, k_max);
   mrcnn_roi_align_desc d = {
     .features = e->pyr, .scales = scales, .nlevels = MRCNN_FPN_LEVELS,
-    .boxes = boxes, .levels = e->roi_level, .nboxes = n, .pooled = pooled,
-    .sampling_ratio = 2,
+    .k_min = k_min, .k_max = k_max, .boxes = boxes, .nboxes = n,
+    .pooled = pooled, .sampling_ratio = 2,
   };
   out->data = out_data;
   out->layout = layout;
@@ -163,23 +161,19 @@ mrcnn_status
 mrcnn_box_head_run (mrcnn_engine *e, mrcnn_error *err)
 {
   mrcnn_backend *be = e->be;
-  int n = e->proposals.n;
+  int n = e->n_props;
   e->n_det = 0;
   if (n == 0)
     return MRCNN_OK;
   mrcnn_fmap feat;
   /* fc6 reads the pooled features flattened in NCHW order */
-  MRCNN_TRY (pool (e, e->proposals.data, n, MRCNN_BOX_POOL, e->box_feat,
+  MRCNN_TRY (pool (e, e->proposals, n, MRCNN_BOX_POOL, e->box_feat,
           MRCNN_LAYOUT_NCHW, &feat, err));
   MRCNN_TRY (be->ops->linear_run (be, e->fc6, e->box_feat, n, e->fc6_out, err));
   MRCNN_TRY (be->ops->linear_run (be, e->fc7, e->fc6_out, n, e->fc7_out, err));
   MRCNN_TRY (be->ops->linear_run (be, e->predictor, e->fc7_out, n, e->pred_out,
           err));
-  const float *pred = be->ops->download (be, e->pred_out,
-      (size_t) n * 5 * e->arch->num_classes, e->host_scratch, err);
-  if (!pred)
-    return err ? err->status : MRCNN_ERR_BACKEND;
-  return mrcnn_box_postprocess (e, n, pred, err);
+  return mrcnn_box_postprocess (e, err);
 }
 
 mrcnn_status

@@ -69,6 +69,19 @@ cpu_upload (mrcnn_backend *be, float *dst, const float *src, size_t n,
   return MRCNN_OK;
 }
 
+static mrcnn_status
+cpu_sync (mrcnn_backend *be, mrcnn_error *err)
+{
+  return MRCNN_OK;   /* every op has finished when it returns */
+}
+
+static mrcnn_status
+cpu_frame_reserve (mrcnn_backend *be, int max_width, int max_height,
+    mrcnn_error *err)
+{
+  return MRCNN_OK;   /* preprocess reads the frame where it is */
+}
+
 /* ---------------------------------------------------------------- conv */
 
 static void
@@ -343,6 +356,8 @@ static const mrcnn_backend_ops cpu_ops = {
   .release = cpu_release,
   .download = cpu_download,
   .upload = cpu_upload,
+  .sync = cpu_sync,
+  .frame_reserve = cpu_frame_reserve,
   .conv_new = cpu_conv_new,
   .conv_free = cpu_conv_free,
   .conv_run = cpu_conv_run,
@@ -355,6 +370,10 @@ static const mrcnn_backend_ops cpu_ops = {
   .roi_align = mrcnn_cpu_roi_align,
   .to_nchw = mrcnn_cpu_to_nchw,
   .mask_probs = mrcnn_cpu_mask_probs,
+  .postproc_new = mrcnn_cpu_postproc_new,
+  .postproc_free = mrcnn_cpu_postproc_free,
+  .rpn_proposals = mrcnn_cpu_rpn_proposals,
+  .detect = mrcnn_cpu_detect,
 };
 
 mrcnn_status

@@ -32,4 +32,16 @@ mrcnn_status mrcnn_cpu_mask_probs (mrcnn_backend *be, const mrcnn_fmap *taps,
     const float *deconv_bias, const float *weight, const float *bias,
     const int *classes, float *probs, mrcnn_error *err);
 
+/* postproc_cpu.c */
+mrcnn_status mrcnn_cpu_postproc_new (mrcnn_backend *be,
+    const mrcnn_postproc_desc *d, mrcnn_postproc **out, mrcnn_error *err);
+void mrcnn_cpu_postproc_free (mrcnn_backend *be, mrcnn_postproc *pp);
+mrcnn_status mrcnn_cpu_rpn_proposals (mrcnn_backend *be, mrcnn_postproc *pp,
+    const mrcnn_fmap *head, int pad_w, int pad_h, int img_w, int img_h,
+    float *proposals, int *n, mrcnn_error *err);
+mrcnn_status mrcnn_cpu_detect (mrcnn_backend *be, mrcnn_postproc *pp,
+    const float *proposals, const float *pred, int n_props,
+    const mrcnn_thresholds *th, int img_w, int img_h, float *boxes,
+    float *scores, int *labels, int *n, mrcnn_error *err);
+
 #endif

@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include "backend_cpu.h"
+#include "activation.h"
 #include "interp.h"
 #include "preprocess.h"
 #include "roi_align.h"
@@ -144,11 +145,13 @@ mrcnn_cpu_roi_align (mrcnn_backend *be, const mrcnn_roi_align_desc *d,
   out->h = out->w = P;
 #pragma omp parallel for schedule(dynamic, 4)
   for (int i = 0; i < d->nboxes; i++) {
-    const mrcnn_fmap *f = &d->features[d->levels[i]];
+    const float *box = d->boxes + (size_t) i * 4;
+    const int l = MIN (mrcnn_roi_level (box, d->k_min, d->k_max),
+        d->nlevels - 1);
+    const mrcnn_fmap *f = &d->features[l];
     const int H = f->h, W = f->w, V = lanes (f);
     mrcnn_roi_grid g;
-    mrcnn_roi_grid_init (d->boxes + (size_t) i * 4, d->scales[d->levels[i]],
-        P, P, d->sampling_ratio, 0, &g);
+    mrcnn_roi_grid_init (box, d->scales[l], P, P, d->sampling_ratio, 0, &g);
     for (int ph = 0; ph < P; ph++) {
       for (int pw = 0; pw < P; pw++) {
         /* sample positions once per bin, reused by every channel */
@@ -237,7 +240,7 @@ mrcnn_cpu_mask_probs (mrcnn_backend *be, const mrcnn_fmap *taps,
       }
     }
     for (int i = 0; i < OHW; i++)
-      p[i] = 1.0f / (1.0f + expf (-p[i]));
+      p[i] = mrcnn_sigmoid (p[i]);
   }
   return MRCNN_OK;
 }
