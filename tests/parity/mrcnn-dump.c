@@ -1,5 +1,6 @@
-/* mrcnn-dump: runs the engine (CPU backend) on images and writes what the
- * parity test compares with torchvision, as NumPy .npy files:
+/* mrcnn-dump: runs the engine (CPU backend; --backend cuda for tests/gpu/)
+ * on images and writes what the parity test compares with torchvision, as
+ * NumPy .npy files:
  *
  *   OUTDIR/<image stem>/image.npy       1x3xHpxWp float32  preprocessed input
  *                       fpn0..fpn4.npy  1xCxHxW float32    FPN outputs P2..P6
@@ -14,7 +15,7 @@
  * Thresholds are the model's defaults; masks are binarised at the model's
  * mask threshold.
  *
- * usage: mrcnn-dump [--threads N] MODEL OUTDIR IMAGE...
+ * usage: mrcnn-dump [--threads N] [--backend cpu|cuda] MODEL OUTDIR IMAGE...
  */
 #include <errno.h>
 #include <stdio.h>
@@ -167,12 +168,19 @@ main (int argc, char **argv)
   mrcnn_engine *engine = NULL;
   int status = 1;
 
-  if (argc > 2 && strcmp (argv[1], "--threads") == 0) {
-    threads = atoi (argv[2]);
-    first = 3;
+  const char *backend = "cpu";
+  while (first + 1 < argc && g_str_has_prefix (argv[first], "--")) {
+    if (strcmp (argv[first], "--threads") == 0)
+      threads = atoi (argv[first + 1]);
+    else if (strcmp (argv[first], "--backend") == 0)
+      backend = argv[first + 1];
+    else
+      break;
+    first += 2;
   }
-  if (argc - first < 3) {
-    g_printerr ("usage: mrcnn-dump [--threads N] MODEL OUTDIR IMAGE...\n");
+  if (argc - first < 3 || (strcmp (backend, "cpu") && strcmp (backend, "cuda"))) {
+    g_printerr ("usage: mrcnn-dump [--threads N] [--backend cpu|cuda] MODEL "
+        "OUTDIR IMAGE...\n");
     return 2;
   }
   const char *model_path = argv[first];
@@ -197,7 +205,8 @@ main (int argc, char **argv)
   }
   mrcnn_engine_config cfg;
   mrcnn_engine_config_init (&cfg, model);
-  cfg.backend = MRCNN_BACKEND_CPU;
+  cfg.backend = strcmp (backend, "cuda") == 0 ? MRCNN_BACKEND_CUDA
+      : MRCNN_BACKEND_CPU;
   cfg.num_threads = threads;
   cfg.max_width = max_w;
   cfg.max_height = max_h;

@@ -1,0 +1,201 @@
+#!/bin/bash
+# The whole GPU check of gst-maskrcnn, in one run of about 5 minutes on an
+# H100 (see tests/gpu/README.md): per-op parity CUDA vs CPU, end to end on
+# the small model and on a random-init R50-FPN (CUDA vs CPU), compute-
+# sanitizer memcheck on a short run, and the benchmark against torchvision
+# eager on the same weights, image and card. Needs the bundle that
+# tests/gpu/prepare.sh makes (.gpu-bundle/, carried), an NVIDIA driver,
+# python3 with torch + torchvision (their pip wheels bring cuDNN and
+# cuBLAS); no network, no compiler, no GStreamer.
+#
+# Logs go to $OUT (default ./gpu-out); the table is printed last. Exit
+# status 0 only when every check passed.
+set -u -o pipefail
+
+src=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${OUT:-$src/gpu-out}
+WORK=${WORK:-/tmp/mrcnn-gpu}
+PYTHON=${PYTHON:-python3}
+mkdir -p "$OUT"
+exec > >(tee "$OUT/run.log") 2>&1
+export PYTHONUNBUFFERED=1
+
+declare -a RESULTS=()
+record() { RESULTS+=("$1|$2|$3"); echo "--- $1: $2 $3"; }
+step() { echo; echo "=== $* ($(date +%T))"; }
+t_start=$(date +%s)
+
+# ---------------------------------------------------------------- machine
+step "machine"
+if ! nvidia-smi -L; then
+  echo "run.sh: no NVIDIA GPU here (nvidia-smi failed)"
+  exit 1
+fi
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
+command -v nvcc >/dev/null && nvcc --version | tail -1
+"$PYTHON" -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' \
+  || echo "run.sh: python3 has no torch/torchvision: the end-to-end export and the torchvision benchmark will fail"
+
+# ---------------------------------------------------------------- bundle
+step "bundle"
+bundle=$src/.gpu-bundle/bundle.tar.xz
+if [ ! -f "$bundle" ]; then
+  echo "run.sh: $bundle is missing: run tests/gpu/prepare.sh on the build machine and carry .gpu-bundle"
+  exit 1
+fi
+rm -rf "$WORK"
+mkdir -p "$WORK"
+tar -C "$WORK" -xJf "$bundle"
+echo "bundle built from $(cat "$src/.gpu-bundle/commit" 2>/dev/null || echo '?'), tree at $(git -C "$src" rev-parse HEAD 2>/dev/null || echo '?')"
+BIN=$WORK/bin
+# CUDA's libraries: PyTorch's wheels (cuDNN is usually only there), then the
+# toolkit
+wheel_dirs=$("$PYTHON" - <<'PY' 2>/dev/null
+import glob, os, site
+dirs = []
+for sp in site.getsitepackages() + [site.getusersitepackages()]:
+    for d in sorted(glob.glob(os.path.join(sp, "nvidia", "**", "lib"), recursive=True)):
+        if any(glob.glob(os.path.join(d, p)) for p in ("libcudnn.so*", "libcublas.so*", "libcudart.so*")):
+            dirs.append(d)
+print(":".join(dict.fromkeys(dirs)))
+PY
+)
+libs=$WORK/lib${wheel_dirs:+:$wheel_dirs}
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+  [ -d "$d" ] && libs=$libs:$d
+done
+export LD_LIBRARY_PATH=$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+missing=$(for b in "$BIN"/*; do ldd "$b"; done | grep "not found" | sort -u)
+if [ -n "$missing" ]; then
+  echo "run.sh: libraries not found:"
+  echo "$missing"
+  exit 1
+fi
+ldd "$BIN/test_cuda_parity" | grep -E "cudnn|cublas|cudart"
+SMALL=$WORK/models/small-r18.safetensors
+IMAGES=("$WORK"/images/*.png)
+
+# ---------------------------------------------------------------- per-op parity
+step "per-op parity, CUDA vs CPU, fresh random inputs"
+timeout 300 "$BIN/test_cuda_parity" 2>&1 | tee "$OUT/parity.log"
+rc=${PIPESTATUS[0]}
+case $rc in
+  0) record "per-op parity" PASS "$(grep -c '^  ok' "$OUT/parity.log") groups ok" ;;
+  77) record "per-op parity" SKIP "no CUDA device seen by the backend" ;;
+  *) record "per-op parity" FAIL "exit $rc; $(grep -c '^  FAIL' "$OUT/parity.log") groups failed" ;;
+esac
+
+# ---------------------------------------------------------------- end to end
+e2e() {   # name model
+  local name=$1 model=$2 d=$WORK/e2e/$1
+  mkdir -p "$d"
+  local t0=$(date +%s.%N)
+  if ! timeout 300 "$BIN/mrcnn-dump" --backend cpu "$model" "$d/cpu" "${IMAGES[@]}"; then
+    record "e2e $name" FAIL "CPU dump failed"; return
+  fi
+  local t1=$(date +%s.%N)
+  if ! timeout 300 "$BIN/mrcnn-dump" --backend cuda "$model" "$d/cuda" "${IMAGES[@]}"; then
+    record "e2e $name" FAIL "CUDA dump failed"; return
+  fi
+  local t2=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="${#IMAGES[@]}" \
+    'BEGIN { printf "dumps: cpu %.1f s, cuda %.1f s for %d images\n", b - a, c - b, n }'
+  if "$PYTHON" "$src/tests/gpu/compare_backends.py" "$model" "$d/cpu" "$d/cuda"; then
+    record "e2e $name" PASS "${#IMAGES[@]} images within compare.py's tolerances"
+  else
+    record "e2e $name" FAIL "see e2e.log"
+  fi
+}
+step "end to end, small model (ResNet-18 FPN, narrow, random init)"
+e2e small "$SMALL" 2>&1 | tee -a "$OUT/e2e.log"
+if [ -f "$src/models/shapes.safetensors" ]; then
+  step "end to end, the shipped shapes model"
+  e2e shapes "$src/models/shapes.safetensors" 2>&1 | tee -a "$OUT/e2e.log"
+fi
+
+step "export a random-init R50-FPN (torchvision's maskrcnn_resnet50_fpn, 800/1333)"
+R50=$WORK/r50.safetensors
+if timeout 300 "$PYTHON" "$src/engine/tools/export-torchvision.py" --random-init --seed 1 \
+    --arch maskrcnn_resnet50_fpn --out "$R50" --quiet; then
+  step "end to end, R50-FPN"
+  e2e r50 "$R50" 2>&1 | tee -a "$OUT/e2e.log"
+else
+  record "e2e r50" FAIL "export failed (torchvision $("$PYTHON" -c 'import torchvision; print(torchvision.__version__)' 2>/dev/null))"
+  R50=
+fi
+# (the record() calls inside e2e ran in a pipeline's subshell: read them back)
+while IFS= read -r line; do RESULTS+=("$line"); done < <(sed -n 's/^--- \(e2e [a-z0-9]*\): \([A-Z]*\) \(.*\)$/\1|\2|\3/p' "$OUT/e2e.log")
+
+# ---------------------------------------------------------------- memcheck
+step "compute-sanitizer memcheck, small model, 2 frames"
+san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+if [ -x "$san" ]; then
+  timeout 400 "$san" --tool memcheck --error-exitcode 3 --print-limit 20 \
+    "$BIN/mrcnn-bench" --backend cuda --model "$SMALL" --image "$WORK/images/landscape_640x480.png" \
+    --frames 1 --warmup 1 2>&1 | tee "$OUT/memcheck.log"
+  rc=${PIPESTATUS[0]}
+  summary=$(grep -m1 "ERROR SUMMARY" "$OUT/memcheck.log")
+  [ "$rc" = 0 ] && record memcheck PASS "$summary" || record memcheck FAIL "exit $rc; $summary"
+else
+  record memcheck SKIP "compute-sanitizer not found"
+fi
+
+# ---------------------------------------------------------------- benchmark
+step "benchmark: R50-FPN, fp32, batch 1, ours vs torchvision eager, same card"
+BENCH_IMG=$WORK/images/landscape_640x480.png
+if [ -n "$R50" ]; then
+  timeout 300 "$BIN/mrcnn-bench" --backend cuda --model "$R50" --image "$BENCH_IMG" \
+    --frames 50 --warmup 5 --json "$OUT/bench-ours-fp32.json" | tee -a "$OUT/bench.log"
+  MRCNN_CUDA_MATH=tf32 timeout 300 "$BIN/mrcnn-bench" --backend cuda --model "$R50" \
+    --image "$BENCH_IMG" --frames 50 --warmup 5 --json "$WORK/bench-ours-tf32.json" | tee -a "$OUT/bench.log"
+  timeout 300 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
+    --frames 30 --warmup 5 --json "$OUT/bench-tv-fp32.json" | tee -a "$OUT/bench.log"
+  timeout 300 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
+    --frames 30 --warmup 5 --cudnn-benchmark --json "$WORK/bench-tv-fp32-cb.json" | tee -a "$OUT/bench.log"
+  timeout 300 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
+    --frames 30 --warmup 5 --tf32 --json "$WORK/bench-tv-tf32.json" | tee -a "$OUT/bench.log"
+fi
+
+# ---------------------------------------------------------------- table
+step "summary"
+echo "total $(( $(date +%s) - t_start )) s"
+fail=0
+printf '%-16s %-5s %s\n' check result detail
+for r in "${RESULTS[@]}"; do
+  IFS='|' read -r name status detail <<< "$r"
+  printf '%-16s %-5s %s\n' "$name" "$status" "$detail"
+  [ "$status" = PASS ] || fail=1
+done
+"$PYTHON" - "$OUT" "$WORK" <<'PY' || fail=1
+import json, os, sys
+out, work = sys.argv[1:]
+def load(p):
+    for d in (out, work):
+        f = os.path.join(d, p)
+        if os.path.exists(f):
+            return json.load(open(f))
+    return None
+ours, ours32 = load("bench-ours-fp32.json"), load("bench-ours-tf32.json")
+tv, tvcb, tv32 = load("bench-tv-fp32.json"), load("bench-tv-fp32-cb.json"), load("bench-tv-tf32.json")
+if not ours or not tv:
+    print("benchmark: missing results")
+    sys.exit(1)
+stages = ["preprocess", "backbone", "fpn", "rpn", "box_head", "mask_head", "paste"]
+print()
+print("R50-FPN %s, frame %dx%d -> input %s, batch 1, on %s (ms; median of torchvision, mean of ours)"
+      % ("random init", ours["width"], ours["height"], "x".join(map(str, tv["padded_input"])), tv["device"]))
+print("%-12s %9s %12s %7s" % ("stage fp32", "ours", "torchvision", "ratio"))
+for s in stages:
+    o, t = ours["stages_ms"][s], tv["stages_median_ms"][s]
+    print("%-12s %9.2f %12.2f %6.2fx" % (s, o, t, t / o if o > 0 else 0))
+best_tv = min(x["median_ms"] for x in (tv, tvcb) if x)
+print("%-12s %9.2f %12.2f %6.2fx   (torchvision model(images), best of cudnn.benchmark off/on)"
+      % ("end to end", ours["median_ms"], best_tv, best_tv / ours["median_ms"]))
+if ours32 and tv32:
+    print("%-12s %9.2f %12.2f %6.2fx" % ("e2e tf32", ours32["median_ms"], tv32["median_ms"],
+                                          tv32["median_ms"] / ours32["median_ms"]))
+print("detections: ours %d, torchvision %d; torchvision peak device memory %.0f MiB; ours peak RSS %.0f MiB"
+      % (ours["detections"], tv["detections"], tv["peak_mem_mib"], ours["peak_rss_mib"]))
+PY
+exit $fail
