@@ -34,9 +34,12 @@ if ! "$VENV/bin/python" -c "import pycocotools" 2>/dev/null; then
   "$VENV/bin/pip" install -q pycocotools
 fi
 
+# Extra meson options come from the arguments or $MRCNN_SETUP_ARGS
+# (e.g. -Dcuda=enabled, which CI uses so that a CUDA compile error fails it).
+read -r -a extra <<< "${MRCNN_SETUP_ARGS:-}"
 if [ -f "$BUILD/build.ninja" ]; then
-  meson setup --reconfigure "$BUILD" -Dpython="$VENV/bin/python" "$@" >/dev/null
+  meson setup --reconfigure "$BUILD" -Dpython="$VENV/bin/python" "${extra[@]}" "$@" >/dev/null
 else
-  meson setup "$BUILD" -Dpython="$VENV/bin/python" "$@"
+  meson setup "$BUILD" -Dpython="$VENV/bin/python" "${extra[@]}" "$@"
 fi
 meson compile -C "$BUILD"
