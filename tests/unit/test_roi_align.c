@@ -33,14 +33,19 @@ ref_sample (const float *p, int H, int W, double y, double x)
       + ly * (1 - lx) * p[y1 * W + x0] + ly * lx * p[y1 * W + x1];
 }
 
+/* Sample positions in float, as torchvision's kernel computes them (its
+ * scalar type is float): a position is what decides the border rules, so a
+ * double position would disagree with torchvision itself at the borders.
+ * The interpolation and the average are in double. */
 static double
 ref_bin (const float *p, int H, int W, const float roi[4], double scale,
     int PH, int PW, int sr, int aligned, int ph, int pw)
 {
-  double off = aligned ? 0.5 : 0.0;
-  double sx = roi[0] * scale - off, sy = roi[1] * scale - off;
-  double rw = roi[2] * scale - off - sx, rh = roi[3] * scale - off - sy;
-  double bw, bh, acc = 0;
+  float off = aligned ? 0.5f : 0.0f, fs = (float) scale;
+  float sx = roi[0] * fs - off, sy = roi[1] * fs - off;
+  float rw = roi[2] * fs - off - sx, rh = roi[3] * fs - off - sy;
+  float bw, bh;
+  double acc = 0;
   int gh, gw, iy, ix, n;
 
   if (!aligned) {
@@ -49,12 +54,14 @@ ref_bin (const float *p, int H, int W, const float roi[4], double scale,
   }
   bw = rw / PW;
   bh = rh / PH;
-  gh = sr > 0 ? sr : (int) ceil (rh / PH);
-  gw = sr > 0 ? sr : (int) ceil (rw / PW);
+  gh = sr > 0 ? sr : (int) ceilf (rh / PH);
+  gw = sr > 0 ? sr : (int) ceilf (rw / PW);
   for (iy = 0; iy < gh; iy++)
-    for (ix = 0; ix < gw; ix++)
-      acc += ref_sample (p, H, W, sy + ph * bh + (iy + 0.5) * bh / gh,
-          sx + pw * bw + (ix + 0.5) * bw / gw);
+    for (ix = 0; ix < gw; ix++) {
+      float y = sy + ph * bh + ((float) iy + 0.5f) * bh / (float) gh;
+      float x = sx + pw * bw + ((float) ix + 0.5f) * bw / (float) gw;
+      acc += ref_sample (p, H, W, y, x);
+    }
   n = gh * gw;
   return acc / (n > 1 ? n : 1);
 }
