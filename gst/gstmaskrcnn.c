@@ -34,6 +34,9 @@
 #include "maskrcnn-formats.h"
 #include "maskrcnn-meta.h"
 #include "mrcnn/mrcnn.h"
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+#include "maskrcnn-cuda.h"
+#endif
 
 GST_DEBUG_CATEGORY_STATIC (gst_mask_rcnn_debug);
 #define GST_CAT_DEFAULT gst_mask_rcnn_debug
@@ -83,9 +86,18 @@ struct _GstMaskRcnn
   gchar *opened_path;
   mrcnn_engine *engine;
   gint planned_width, planned_height;
+  mrcnn_backend_kind engine_kind;      /* chosen at start(), kept */
   GstVideoInfo info;
   gboolean have_info;
+  gboolean cuda_frames;         /* caps have memory:CUDAMemory */
   guint64 frame_index;          /* frames since the caps were set */
+
+  /* Why the engine is not on CUDA (backend=auto fell back), for errors. */
+  gchar *no_cuda_reason;
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  /* Shared with the neighbours, from NULL to READY until back to NULL. */
+  GstCudaContext *cuda_ctx;
+#endif
 
   /* The last result, carried to the frames between runs. Labels point into
    * the model; masks are owned references. */
@@ -101,10 +113,10 @@ GST_ELEMENT_REGISTER_DEFINE (maskrcnn, "maskrcnn", GST_RANK_NONE,
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_MASK_RCNN_SYSTEM_MEMORY_CAPS));
+    GST_STATIC_CAPS (GST_MASK_RCNN_CAPS));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_MASK_RCNN_SYSTEM_MEMORY_CAPS));
+    GST_STATIC_CAPS (GST_MASK_RCNN_CAPS));
 
 GType
 gst_mask_rcnn_backend_get_type (void)
@@ -222,8 +234,23 @@ post_detections (GstMaskRcnn * self, GstBuffer * buf, guint age)
 
 /* ------------------------------------------------------------ engine */
 
+/* The device the engine must use: the shared context's, so that frames in
+ * CUDA memory are on the engine's device; else the device-id property. */
+static gint
+engine_device (GstMaskRcnn * self, gint device_id)
+{
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  if (self->cuda_ctx)
+    return gst_mask_rcnn_cuda_context_device (self->cuda_ctx);
+#endif
+  return device_id;
+}
+
+/* Makes an engine on `kind` (CPU or CUDA). `quiet`: a failure is returned
+ * in *err_out without posting an error (backend=auto tries CUDA first). */
 static gboolean
-create_engine (GstMaskRcnn * self, gint max_width, gint max_height)
+create_engine_on (GstMaskRcnn * self, mrcnn_backend_kind kind,
+    gint max_width, gint max_height, gboolean quiet, mrcnn_error * err_out)
 {
   mrcnn_engine_config cfg;
   mrcnn_error err = { 0, };
@@ -234,22 +261,14 @@ create_engine (GstMaskRcnn * self, gint max_width, gint max_height)
   self->engine = NULL;
 
   mrcnn_engine_config_init (&cfg, self->model);
+  cfg.backend = kind;
   GST_OBJECT_LOCK (self);
-  switch (self->backend) {
-    case GST_MASK_RCNN_BACKEND_CPU:
-      cfg.backend = MRCNN_BACKEND_CPU;
-      break;
-    case GST_MASK_RCNN_BACKEND_CUDA:
-      cfg.backend = MRCNN_BACKEND_CUDA;
-      break;
-    default:
-      cfg.backend = MRCNN_BACKEND_AUTO;
-      break;
-  }
   cfg.device_id = self->device_id;
   cfg.thresholds = self->thresholds;
   self->thresholds_changed = FALSE;
   GST_OBJECT_UNLOCK (self);
+  if (kind == MRCNN_BACKEND_CUDA)
+    cfg.device_id = engine_device (self, cfg.device_id);
   if (max_width > 0 && max_height > 0) {
     cfg.max_width = max_width;
     cfg.max_height = max_height;
@@ -258,6 +277,10 @@ create_engine (GstMaskRcnn * self, gint max_width, gint max_height)
   st = mrcnn_engine_new (self->model, &cfg, &self->engine, &err);
   if (st != MRCNN_OK) {
     self->engine = NULL;
+    if (err_out)
+      *err_out = err;
+    if (quiet)
+      return FALSE;
     POST_ERROR (self, GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_INIT,
         g_strdup_printf ("Could not set up the %s backend for model \"%s\" "
             "(frames up to %dx%d): %s", backend_name (cfg.backend),
@@ -268,11 +291,127 @@ create_engine (GstMaskRcnn * self, gint max_width, gint max_height)
   }
   self->planned_width = cfg.max_width;
   self->planned_height = cfg.max_height;
+  self->engine_kind = mrcnn_engine_backend (self->engine);
   GST_INFO_OBJECT (self, "engine on %s, planned for frames up to %dx%d",
-      backend_name (mrcnn_engine_backend (self->engine)),
-      self->planned_width, self->planned_height);
+      backend_name (self->engine_kind), self->planned_width,
+      self->planned_height);
   return TRUE;
 }
+
+/* The first engine of a run: the backend property decides; backend=auto
+ * takes CUDA where this build has it and a device answers, else the CPU,
+ * and says why in a warning. */
+static gboolean
+create_engine (GstMaskRcnn * self, gint max_width, gint max_height)
+{
+  GstMaskRcnnBackend backend;
+  mrcnn_error err = { 0, };
+
+  GST_OBJECT_LOCK (self);
+  backend = self->backend;
+  GST_OBJECT_UNLOCK (self);
+  g_clear_pointer (&self->no_cuda_reason, g_free);
+
+  switch (backend) {
+    case GST_MASK_RCNN_BACKEND_CPU:
+      self->no_cuda_reason = g_strdup ("the backend property is \"cpu\"");
+      return create_engine_on (self, MRCNN_BACKEND_CPU, max_width,
+          max_height, FALSE, NULL);
+    case GST_MASK_RCNN_BACKEND_CUDA:
+      return create_engine_on (self, MRCNN_BACKEND_CUDA, max_width,
+          max_height, FALSE, NULL);
+    default:
+      break;
+  }
+  if (create_engine_on (self, MRCNN_BACKEND_CUDA, max_width, max_height,
+          TRUE, &err))
+    return TRUE;
+  self->no_cuda_reason = g_strdup (err.message);
+  GST_WARNING_OBJECT (self, "backend=auto: running on the CPU because the "
+      "CUDA backend is not available: %s", err.message);
+  return create_engine_on (self, MRCNN_BACKEND_CPU, max_width, max_height,
+      FALSE, NULL);
+}
+
+/* A bigger engine for bigger frames, on the backend already chosen. */
+static gboolean
+grow_engine (GstMaskRcnn * self, gint max_width, gint max_height)
+{
+  return create_engine_on (self, self->engine_kind, max_width, max_height,
+      FALSE, NULL);
+}
+
+/* ------------------------------------------------------------ CUDA context */
+
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+/* Finds or makes the CUDA context shared with the neighbours, unless the
+ * backend is the CPU or no driver is installed. Not having one is no error
+ * here: the backend choice and the caps decide whether it was needed. */
+static void
+ensure_cuda_context (GstMaskRcnn * self)
+{
+  GstMaskRcnnBackend backend;
+  gint device_id;
+  gchar *why = NULL;
+
+  GST_OBJECT_LOCK (self);
+  backend = self->backend;
+  device_id = self->device_id;
+  GST_OBJECT_UNLOCK (self);
+  if (backend == GST_MASK_RCNN_BACKEND_CPU || self->cuda_ctx)
+    return;
+  if (!gst_mask_rcnn_cuda_ensure_context (GST_ELEMENT (self), device_id,
+          &self->cuda_ctx, &why)) {
+    GST_INFO_OBJECT (self, "no CUDA context: %s", why);
+    g_free (why);
+  }
+}
+
+static void
+gst_mask_rcnn_set_context (GstElement * element, GstContext * context)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (element);
+  gint device_id;
+
+  GST_OBJECT_LOCK (self);
+  device_id = self->device_id;
+  GST_OBJECT_UNLOCK (self);
+  gst_mask_rcnn_cuda_handle_set_context (element, context, device_id,
+      &self->cuda_ctx);
+  GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
+}
+
+static gboolean
+gst_mask_rcnn_query (GstBaseTransform * trans, GstPadDirection direction,
+    GstQuery * query)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (trans);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT && self->cuda_ctx &&
+      gst_cuda_handle_context_query (GST_ELEMENT (self), query,
+          self->cuda_ctx))
+    return TRUE;
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction,
+      query);
+}
+
+/* The context is looked for from NULL to READY, before nvcodec neighbours
+ * look for theirs when they start, so that they adopt the primary context
+ * the engine needs (maskrcnn-cuda.h). */
+static GstStateChangeReturn
+gst_mask_rcnn_change_state (GstElement * element, GstStateChange transition)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY)
+    ensure_cuda_context (self);
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    gst_clear_object (&self->cuda_ctx);
+  return ret;
+}
+#endif
 
 static gboolean
 gst_mask_rcnn_start (GstBaseTransform * trans)
@@ -332,6 +471,10 @@ gst_mask_rcnn_start (GstBaseTransform * trans)
       mrcnn_model_architecture (self->model),
       mrcnn_model_num_classes (self->model));
 
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  ensure_cuda_context (self);
+#endif
+
   /* Planned for the engine's default largest frame; set_caps() makes a new
    * engine only for frames beyond it. Made here so that a backend that
    * cannot start fails the state change, not the first caps. */
@@ -361,6 +504,7 @@ gst_mask_rcnn_stop (GstBaseTransform * trans)
     mrcnn_model_free (self->model);
   self->model = NULL;
   g_clear_pointer (&self->opened_path, g_free);
+  g_clear_pointer (&self->no_cuda_reason, g_free);
   self->have_info = FALSE;
   return TRUE;
 }
@@ -379,14 +523,41 @@ gst_mask_rcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   }
   w = GST_VIDEO_INFO_WIDTH (&info);
   h = GST_VIDEO_INFO_HEIGHT (&info);
+  self->cuda_frames = FALSE;
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  self->cuda_frames = gst_mask_rcnn_caps_are_cuda (incaps);
+#endif
+
+  if (self->cuda_frames && self->engine_kind != MRCNN_BACKEND_CUDA) {
+    GST_ELEMENT_ERROR (self, LIBRARY, INIT,
+        ("Frames arrive in CUDA memory but the engine runs on the CPU: %s. "
+            "Run on a machine with an NVIDIA GPU and driver, or keep the "
+            "frames in system memory (cudadownload before maskrcnn).",
+            self->no_cuda_reason ? self->no_cuda_reason : "no CUDA"),
+        ("caps %" GST_PTR_FORMAT, incaps));
+    return FALSE;
+  }
+  if (!self->cuda_frames && self->engine_kind == MRCNN_BACKEND_CUDA) {
+    GstMaskRcnnBackend backend;
+
+    GST_OBJECT_LOCK (self);
+    backend = self->backend;
+    GST_OBJECT_UNLOCK (self);
+    if (backend == GST_MASK_RCNN_BACKEND_AUTO)
+      GST_WARNING_OBJECT (self, "backend=auto: frames are in system memory "
+          "but a CUDA device exists, so the CUDA engine runs and every frame "
+          "is copied to the device; set backend=cpu to stay on the CPU, or "
+          "give maskrcnn video/x-raw(memory:CUDAMemory) (cudaupload) to skip "
+          "the copy");
+  }
 
   /* Grow only: an engine planned for a larger frame serves smaller ones. */
   if (!self->engine || w > self->planned_width || h > self->planned_height) {
     GST_INFO_OBJECT (self, "%dx%d frames exceed the planned %dx%d, "
         "making a new engine", w, h, self->planned_width,
         self->planned_height);
-    if (!create_engine (self, MAX (w, self->planned_width),
-            MAX (h, self->planned_height)))
+    if (!(self->engine ? grow_engine : create_engine) (self,
+            MAX (w, self->planned_width), MAX (h, self->planned_height)))
       return FALSE;
   }
 
@@ -429,9 +600,29 @@ gst_mask_rcnn_propose_allocation (GstBaseTransform * trans,
   return TRUE;
 }
 
-/* Runs the engine on a system-memory frame and keeps the result in
- * self->last. A CUDA-memory path would build the mrcnn_image from device
- * pointers (on_device = 1) and share everything after it. */
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+/* A frame in CUDA memory must be in the context the engine runs in. */
+static gboolean
+check_cuda_buffer (GstMaskRcnn * self, GstBuffer * buf)
+{
+  gchar *why = NULL;
+  gint device = self->cuda_ctx ?
+      gst_mask_rcnn_cuda_context_device (self->cuda_ctx) : 0;
+
+  if (gst_mask_rcnn_cuda_check_buffer (buf, device, &why))
+    return TRUE;
+  GST_ELEMENT_ERROR (self, STREAM, FAILED,
+      ("Cannot read this frame in CUDA memory: %s.", why), (NULL));
+  g_free (why);
+  return FALSE;
+}
+#endif
+
+/* Runs the engine on a frame and keeps the result in self->last. A frame in
+ * CUDA memory is mapped with GST_MAP_CUDA and its device pointers go to the
+ * engine (on_device = 1): it is never copied to the host. The shared
+ * context is current around the engine's calls; it is the device's primary
+ * context, the one the engine's runtime calls use (maskrcnn-cuda.h). */
 static GstFlowReturn
 run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
 {
@@ -440,24 +631,41 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
   mrcnn_result *result = NULL;
   mrcnn_error err = { 0, };
   mrcnn_status st;
+  GstMapFlags flags = GST_MAP_READ;
+  gboolean pushed = FALSE;
   const gchar *format =
       gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info));
 
-  if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  if (self->cuda_frames) {
+    if (!check_cuda_buffer (self, buf))
+      return GST_FLOW_ERROR;
+    flags |= GST_MAP_CUDA;
+  }
+#endif
+  if (!gst_video_frame_map (&frame, &self->info, buf, flags)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
         ("Could not map a %dx%d video frame for reading.",
             GST_VIDEO_INFO_WIDTH (&self->info),
             GST_VIDEO_INFO_HEIGHT (&self->info)), (NULL));
     return GST_FLOW_ERROR;
   }
-  if (!gst_mask_rcnn_image_from_frame (&frame, &image)) {
+  if (!gst_mask_rcnn_image_from_frame (&frame, self->cuda_frames, &image)) {
     gst_video_frame_unmap (&frame);
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
         ("Unsupported video format %s.", format), (NULL));
     return GST_FLOW_NOT_NEGOTIATED;
   }
 
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  if (self->cuda_frames && self->cuda_ctx)
+    pushed = gst_cuda_context_push (self->cuda_ctx);
+#endif
   st = mrcnn_engine_run (self->engine, &image, &result, &err);
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  if (pushed)
+    gst_cuda_context_pop (NULL);
+#endif
   gst_video_frame_unmap (&frame);
   if (st == MRCNN_OK) {
     gboolean ok = gst_mask_rcnn_instances_from_result (self->last, result,
@@ -639,6 +847,10 @@ gst_mask_rcnn_finalize (GObject * object)
 
   g_array_unref (self->last);
   g_free (self->model_path);
+  g_free (self->no_cuda_reason);
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  gst_clear_object (&self->cuda_ctx);
+#endif
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -684,8 +896,9 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
 
   g_object_class_install_property (gobject_class, PROP_DEVICE_ID,
       g_param_spec_int ("device-id", "Device ID",
-          "CUDA device for the cuda backend, -1 for the current one; takes "
-          "effect at the next start", -1, G_MAXINT, DEFAULT_DEVICE_ID, ready));
+          "CUDA device for the cuda backend and the CUDA context shared with "
+          "the neighbours, -1 for the current one; takes effect at the next "
+          "start", -1, G_MAXINT, DEFAULT_DEVICE_ID, ready));
 
   g_object_class_install_property (gobject_class, PROP_SCORE_THRESHOLD,
       g_param_spec_float ("score-threshold", "Score threshold",
@@ -736,6 +949,12 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_mask_rcnn_sink_event);
   trans_class->propose_allocation =
       GST_DEBUG_FUNCPTR (gst_mask_rcnn_propose_allocation);
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  element_class->set_context = GST_DEBUG_FUNCPTR (gst_mask_rcnn_set_context);
+  element_class->change_state =
+      GST_DEBUG_FUNCPTR (gst_mask_rcnn_change_state);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_mask_rcnn_query);
+#endif
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = FALSE;
 

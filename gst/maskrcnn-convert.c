@@ -46,7 +46,7 @@ pixel_format (GstVideoFormat format, mrcnn_pixel_format * out)
 
 gboolean
 gst_mask_rcnn_image_from_frame (const GstVideoFrame * frame,
-    mrcnn_image * image)
+    gboolean on_device, mrcnn_image * image)
 {
   guint p;
 
@@ -59,7 +59,7 @@ gst_mask_rcnn_image_from_frame (const GstVideoFrame * frame,
     image->planes[p] = GST_VIDEO_FRAME_PLANE_DATA (frame, p);
     image->strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE (frame, p);
   }
-  image->on_device = 0;
+  image->on_device = on_device ? 1 : 0;
   return TRUE;
 }
 

@@ -15,11 +15,12 @@
 
 G_BEGIN_DECLS
 
-/* Describes a mapped system-memory frame to the engine (a view: the frame
- * must stay mapped while the image is used). FALSE for a format the engine
- * does not read. */
+/* Describes a mapped frame to the engine (a view: the frame must stay
+ * mapped while the image is used). `on_device`: the frame was mapped with
+ * GST_MAP_CUDA and its plane pointers are CUDA device pointers, which the
+ * engine reads in place. FALSE for a format the engine does not read. */
 gboolean gst_mask_rcnn_image_from_frame (const GstVideoFrame * frame,
-    mrcnn_image * image);
+    gboolean on_device, mrcnn_image * image);
 
 /* A new array of GstMaskRcnnInstanceInit, for the functions below. Free
  * with g_array_unref(); its masks are released with it. */

@@ -1,0 +1,207 @@
+/* The elements' CUDA-memory side as far as a machine without a GPU can see
+ * it: the pad templates offer video/x-raw(memory:CUDAMemory) exactly when the
+ * plugin is built with CUDA, and where no CUDA device answers, frames in CUDA
+ * memory are refused with an error that says why (no crash), while system
+ * memory runs on the CPU as before. The CUDA path itself is checked by
+ * tests/gpu/run.sh on a GPU machine. */
+#include <string.h>
+
+#include <gmodule.h>
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+
+#include <gst/maskrcnn-meta.h>
+
+#include "gst-test-util.h"
+
+#define CUDA_FEATURE "memory:CUDAMemory"
+
+static gboolean
+caps_have_cuda (GstCaps * caps)
+{
+  guint i;
+
+  for (i = 0; i < gst_caps_get_size (caps); i++) {
+    GstCapsFeatures *f = gst_caps_get_features (caps, i);
+    if (f && gst_caps_features_contains (f, CUDA_FEATURE))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* Whether a CUDA driver and device could be there: then the "no GPU" tests
+ * do not apply. */
+static gboolean
+machine_has_cuda_driver (void)
+{
+  GModule *m = g_module_open ("libcuda.so.1", G_MODULE_BIND_LAZY);
+
+  if (!m)
+    return FALSE;
+  g_module_close (m);
+  return TRUE;
+}
+
+static void
+check_templates (const gchar * factory_name)
+{
+  GstElement *e = gst_element_factory_make (factory_name, NULL);
+  const gchar *pads[] = { "sink", "src" };
+  guint i;
+
+  fail_unless (e != NULL, "%s not found: is GST_PLUGIN_PATH set?",
+      factory_name);
+  for (i = 0; i < G_N_ELEMENTS (pads); i++) {
+    GstPad *pad = gst_element_get_static_pad (e, pads[i]);
+    GstCaps *caps = gst_pad_query_caps (pad, NULL);
+    GstCaps *sys = gst_caps_from_string ("video/x-raw, format=RGB");
+
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+    fail_unless (caps_have_cuda (caps), "%s.%s offers no CUDA caps: %"
+        GST_PTR_FORMAT, factory_name, pads[i], caps);
+#else
+    fail_if (caps_have_cuda (caps), "%s.%s offers CUDA caps in a build "
+        "without CUDA: %" GST_PTR_FORMAT, factory_name, pads[i], caps);
+#endif
+    /* System memory always, in every format. */
+    fail_unless (gst_caps_can_intersect (caps, sys));
+    gst_caps_unref (sys);
+    gst_caps_unref (caps);
+    gst_object_unref (pad);
+  }
+  gst_object_unref (e);
+}
+
+GST_START_TEST (test_maskrcnn_templates)
+{
+  check_templates ("maskrcnn");
+}
+
+GST_END_TEST;
+
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+/* backend=auto, no GPU: the element starts on the CPU; CUDA caps are then
+ * refused with an error naming the reason, and the buffer is not read. */
+GST_START_TEST (test_cuda_caps_without_gpu)
+{
+  const gchar *model = test_model_path ();
+  GstElement *e;
+  GstHarness *h;
+  GstBus *bus;
+  GstMessage *msg;
+  GError *err = NULL;
+  GstFlowReturn ret;
+
+  if (machine_has_cuda_driver ()) {
+    GST_INFO ("a CUDA driver is installed: test does not apply");
+    return;
+  }
+  if (!model) {
+    GST_INFO ("no test model: skipped");
+    return;
+  }
+  e = gst_object_ref_sink (gst_element_factory_make ("maskrcnn", NULL));
+  g_object_set (e, "model", model, NULL);
+  bus = test_attach_bus (e);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_harness_set_src_caps_str (h, "video/x-raw(" CUDA_FEATURE "), "
+      "format=RGBA, width=64, height=48, framerate=30/1");
+  ret = gst_harness_push (h, gst_buffer_new_allocate (NULL, 64 * 48 * 4,
+          NULL));
+  fail_if (ret == GST_FLOW_OK, "a CUDA-caps frame was accepted without GPU");
+
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "no error posted");
+  gst_message_parse_error (msg, &err, NULL);
+  GST_INFO ("error: %s", err->message);
+  fail_unless (g_error_matches (err, GST_LIBRARY_ERROR,
+          GST_LIBRARY_ERROR_INIT), "%s", err->message);
+  fail_unless (strstr (err->message, "CUDA memory") &&
+      strstr (err->message, "engine runs on the CPU"), "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+
+  gst_harness_teardown (h);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+/* backend=cuda, no GPU: the state change fails with the engine's reason. */
+GST_START_TEST (test_cuda_backend_without_gpu)
+{
+  const gchar *model = test_model_path ();
+  GstElement *e;
+  GstMessage *msg;
+  GError *err = NULL;
+
+  if (machine_has_cuda_driver () || !model)
+    return;
+  e = gst_element_factory_make ("maskrcnn", NULL);
+  g_object_set (e, "model", model, "backend", 2 /* cuda */ , NULL);
+  msg = test_expect_start_error (e);
+  gst_message_parse_error (msg, &err, NULL);
+  GST_INFO ("error: %s", err->message);
+  fail_unless (strstr (err->message, "cuda backend") != NULL, "%s",
+      err->message);
+  fail_unless (strstr (err->message, "CUDA") != NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+#endif
+
+/* backend=auto, system memory, no GPU: runs on the CPU and attaches
+ * metadata as before (the CUDA build changes nothing there). */
+GST_START_TEST (test_system_memory_on_cpu)
+{
+  const gchar *model = test_model_path ();
+  GstElement *e;
+  GstHarness *h;
+  GstBuffer *in, *out;
+  GstVideoInfo info;
+  gchar *caps;
+  gint backend = -1;
+
+  if (!model)
+    return;
+  e = gst_object_ref_sink (gst_element_factory_make ("maskrcnn", NULL));
+  g_object_set (e, "model", model, NULL);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  caps = test_caps_string ("RGBA", 96, 64);
+  gst_harness_set_src_caps_str (h, caps);
+  g_free (caps);
+  in = test_scene_buffer (96, 64, "RGBA", &info);
+  out = gst_harness_push_and_pull (h, in);
+  fail_unless (out != NULL);
+  g_object_get (e, "backend", &backend, NULL);
+  fail_unless_equals_int (backend, 0);  /* the property stays auto */
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+static Suite *
+maskrcnn_cuda_suite (void)
+{
+  Suite *s = suite_create ("maskrcnn-cuda");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_maskrcnn_templates);
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  tcase_add_test (tc, test_cuda_caps_without_gpu);
+  tcase_add_test (tc, test_cuda_backend_without_gpu);
+#endif
+  tcase_add_test (tc, test_system_memory_on_cpu);
+  return s;
+}
+
+GST_CHECK_MAIN (maskrcnn_cuda);
