@@ -36,6 +36,11 @@
 #include "maskrcnn-formats.h"
 #include "maskrcnn-meta.h"
 #include "overlay_draw.h"
+#include "overlay.h"
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+#include "maskrcnn-cuda.h"
+#include "maskrcnn-overlay-cuda.h"
+#endif
 
 GST_DEBUG_CATEGORY_STATIC (gst_mask_rcnn_overlay_debug);
 #define GST_CAT_DEFAULT gst_mask_rcnn_overlay_debug
@@ -87,6 +92,12 @@ struct _GstMaskRcnnOverlay
   guint8 *coverage;
   guint16 *distance;
   gsize scratch_size;
+
+  gboolean cuda_frames;         /* caps have memory:CUDAMemory */
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  GstCudaContext *cuda_ctx;     /* shared, NULL to READY until NULL */
+  GstMaskRcnnOverlayCuda *cuda; /* from the first CUDA caps to stop() */
+#endif
 };
 
 #define gst_mask_rcnn_overlay_parent_class parent_class
@@ -97,10 +108,10 @@ GST_ELEMENT_REGISTER_DEFINE (maskrcnnoverlay, "maskrcnnoverlay",
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_MASK_RCNN_SYSTEM_MEMORY_CAPS));
+    GST_STATIC_CAPS (GST_MASK_RCNN_CAPS));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_MASK_RCNN_SYSTEM_MEMORY_CAPS));
+    GST_STATIC_CAPS (GST_MASK_RCNN_CAPS));
 
 /* ------------------------------------------------------------ drawing */
 
@@ -189,14 +200,10 @@ draw_mask (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
 
   if (s->draw_contours)
     distance_to_outside (self->coverage, self->distance, w, h);
-  for (i = 0; i < n; i++) {
-    if (self->coverage[i] < 128)
-      self->coverage[i] = 0;
-    else if (s->draw_contours && self->distance[i] <= s->line_width)
-      self->coverage[i] = 255;
-    else
-      self->coverage[i] = s->draw_masks ? fill : 0;
-  }
+  for (i = 0; i < n; i++)
+    self->coverage[i] = mrcnn_overlay_mask_alpha (self->coverage[i],
+        s->draw_contours ? self->distance[i] : 0, s->line_width,
+        s->draw_masks, s->draw_contours, fill);
   gst_mask_rcnn_canvas_blend_a8 (canvas, inst->x, inst->y, w, h,
       self->coverage, w, rgb);
 }
@@ -207,8 +214,8 @@ draw_box (GstMaskRcnnCanvas * canvas, const GstMaskRcnnInstance * inst,
 {
   gint x = inst->x, y = inst->y, w = inst->width, h = inst->height;
 
-  /* Inside the box, so that the outline never covers what lies beyond. */
-  t = MIN (t, MIN ((w + 1) / 2, (h + 1) / 2));
+  /* The four rectangles make up mrcnn_overlay_on_box_outline (). */
+  t = mrcnn_overlay_box_thickness (w, h, t);
   gst_mask_rcnn_canvas_fill_rect (canvas, x, y, w, t, rgb, 255);
   gst_mask_rcnn_canvas_fill_rect (canvas, x, y + h - t, w, t, rgb, 255);
   gst_mask_rcnn_canvas_fill_rect (canvas, x, y + t, t, h - 2 * t, rgb, 255);
@@ -216,21 +223,25 @@ draw_box (GstMaskRcnnCanvas * canvas, const GstMaskRcnnInstance * inst,
       rgb, 255);
 }
 
-static void
-draw_label (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
-    const GstMaskRcnnInstance * inst, const guint8 rgb[3])
+static gchar *
+caption_text (const GstMaskRcnnInstance * inst)
+{
+  return g_strdup_printf ("%s %.2f", inst->label ? inst->label : "?",
+      inst->confidence);
+}
+
+/* The caption as a premultiplied ARGB32 image, or NULL. */
+static cairo_surface_t *
+render_caption (GstMaskRcnnOverlay * self, const gchar * text,
+    const guint8 rgb[3])
 {
   PangoRectangle ink, logical;
   cairo_surface_t *surface;
   cairo_t *cr;
-  gchar *text;
-  gint pad = MAX (1, self->font_px / 6), tw, th, x, y;
+  gint pad = MAX (1, self->font_px / 6), tw, th;
   gboolean dark_text;
 
-  text = g_strdup_printf ("%s %.2f", inst->label ? inst->label : "?",
-      inst->confidence);
   pango_layout_set_text (self->layout, text, -1);
-  g_free (text);
   pango_layout_get_pixel_extents (self->layout, &ink, &logical);
   tw = logical.width + 2 * pad;
   th = logical.height + 2 * pad;
@@ -240,7 +251,7 @@ draw_label (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
     GST_WARNING_OBJECT (self, "could not make a %dx%d caption surface",
         tw, th);
     cairo_surface_destroy (surface);
-    return;
+    return NULL;
   }
   cr = cairo_create (surface);
   cairo_set_source_rgba (cr, rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0,
@@ -254,13 +265,35 @@ draw_label (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
   pango_cairo_show_layout (cr, self->layout);
   cairo_destroy (cr);
   cairo_surface_flush (surface);
+  return surface;
+}
 
-  /* Above the box where there is room, else inside its top edge; kept
-   * inside the frame horizontally. */
-  x = inst->x;
-  y = inst->y - th >= 0 ? inst->y - th : inst->y;
-  if (x + tw > canvas->width)
-    x = MAX (0, canvas->width - tw);
+/* Above the box where there is room, else inside its top edge; kept inside
+ * the frame horizontally. */
+static void
+caption_position (const GstMaskRcnnInstance * inst, gint tw, gint th,
+    gint frame_width, gint * x, gint * y)
+{
+  *x = inst->x;
+  *y = inst->y - th >= 0 ? inst->y - th : inst->y;
+  if (*x + tw > frame_width)
+    *x = MAX (0, frame_width - tw);
+}
+
+static void
+draw_label (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
+    const GstMaskRcnnInstance * inst, const guint8 rgb[3])
+{
+  gchar *text = caption_text (inst);
+  cairo_surface_t *surface = render_caption (self, text, rgb);
+  gint tw, th, x, y;
+
+  g_free (text);
+  if (!surface)
+    return;
+  tw = cairo_image_surface_get_width (surface);
+  th = cairo_image_surface_get_height (surface);
+  caption_position (inst, tw, th, canvas->width, &x, &y);
   gst_mask_rcnn_canvas_blend_argb32 (canvas, x, y, tw, th,
       cairo_image_surface_get_data (surface),
       cairo_image_surface_get_stride (surface));
@@ -281,6 +314,166 @@ set_font_size (GstMaskRcnnOverlay * self, gint frame_height)
   pango_font_description_free (desc);
   self->font_px = px;
 }
+
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+/* Caption sprite on the device: rendered and uploaded once per text,
+ * colour and font size. */
+static const guint8 *
+cuda_caption (GstMaskRcnnOverlay * self, const GstMaskRcnnInstance * inst,
+    const guint8 rgb[3], gint * w, gint * h, gint * stride, gchar ** why)
+{
+  gchar *text = caption_text (inst);
+  gchar *key = g_strdup_printf ("%d|%u,%u,%u|%s", self->font_px, rgb[0],
+      rgb[1], rgb[2], text);
+  const guint8 *dev = gst_mask_rcnn_overlay_cuda_sprite (self->cuda, key, w,
+      h, stride);
+
+  if (!dev) {
+    cairo_surface_t *surface = render_caption (self, text, rgb);
+
+    if (surface) {
+      *w = cairo_image_surface_get_width (surface);
+      *h = cairo_image_surface_get_height (surface);
+      *stride = cairo_image_surface_get_stride (surface);
+      dev = gst_mask_rcnn_overlay_cuda_add_sprite (self->cuda, key,
+          cairo_image_surface_get_data (surface), *w, *h, *stride, why);
+      cairo_surface_destroy (surface);
+    }
+  }
+  g_free (key);
+  g_free (text);
+  return dev;
+}
+
+/* Draws the instances on a frame in CUDA memory: masks staged on the host
+ * and copied once, one kernel launch per layer in the CPU path's order,
+ * captions from the sprite cache, then one synchronisation. */
+static gboolean
+draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
+    const DrawSettings * s, gchar ** why)
+{
+  GstVideoFrame frame;
+  mrcnn_overlay_target target;
+  const guint8 *dev_masks = NULL;
+  guint8 *host = NULL;
+  gsize total = 0, *offsets;
+  guint8 fill = (guint8) (s->alpha * 255.0 + 0.5);
+  gboolean ok = TRUE, pushed;
+  gint i, n = (gint) instances->len;
+
+  if (!gst_mask_rcnn_cuda_check_buffer (buf,
+          gst_mask_rcnn_cuda_context_device (self->cuda_ctx), why))
+    return FALSE;
+  offsets = g_newa (gsize, n + 1);
+  for (i = 0; i < n; i++) {
+    const GstMaskRcnnInstance *in =
+        &g_array_index (instances, GstMaskRcnnInstance, i);
+    offsets[i] = total;
+    if ((s->draw_masks || s->draw_contours) && in->mask)
+      total += (gsize) in->width * in->height;
+  }
+  offsets[n] = total;
+
+  pushed = gst_cuda_context_push (self->cuda_ctx);
+  if (total > 0) {
+    host = gst_mask_rcnn_overlay_cuda_stage (self->cuda, total, why);
+    if (!host) {
+      ok = FALSE;
+      goto out;
+    }
+    for (i = 0; i < n; i++) {
+      const GstMaskRcnnInstance *in =
+          &g_array_index (instances, GstMaskRcnnInstance, i);
+      gsize size = offsets[i + 1] - offsets[i];
+      /* An unreadable mask draws nothing, as on the CPU. */
+      if (size && !gst_maskrcnn_instance_read_mask (in, host + offsets[i],
+              in->width, in->height, in->width))
+        memset (host + offsets[i], 0, size);
+    }
+    dev_masks = gst_mask_rcnn_overlay_cuda_upload (self->cuda, total, why);
+    if (!dev_masks) {
+      ok = FALSE;
+      goto out;
+    }
+  }
+
+  if (!gst_video_frame_map (&frame, &self->info, buf,
+          GST_MAP_READWRITE | GST_MAP_CUDA)) {
+    *why = g_strdup ("could not map the frame's CUDA memory for writing");
+    ok = FALSE;
+    goto out;
+  }
+  if (!gst_mask_rcnn_overlay_cuda_target (&frame, &target)) {
+    gst_video_frame_unmap (&frame);
+    *why = g_strdup_printf ("cannot draw on %s frames in CUDA memory",
+        gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info)));
+    ok = FALSE;
+    goto out;
+  }
+  if (s->draw_labels)
+    set_font_size (self, target.height);
+
+  for (i = n - 1; ok && i >= 0; i--) {
+    const GstMaskRcnnInstance *in =
+        &g_array_index (instances, GstMaskRcnnInstance, i);
+    mrcnn_overlay_layer l = { 0, };
+
+    mrcnn_overlay_class_color (in->class_id, l.rgb);
+    l.x = in->x;
+    l.y = in->y;
+    l.w = in->width;
+    l.h = in->height;
+    l.line_width = (gint) s->line_width;
+    if (offsets[i + 1] > offsets[i]) {
+      l.kind = MRCNN_OVERLAY_LAYER_MASK;
+      l.data = dev_masks + offsets[i];
+      l.stride = in->width;
+      l.fill = fill;
+      l.draw_masks = s->draw_masks;
+      l.draw_contours = s->draw_contours;
+      ok = gst_mask_rcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
+    }
+    if (ok && s->draw_boxes) {
+      l.kind = MRCNN_OVERLAY_LAYER_BOX;
+      l.data = NULL;
+      ok = gst_mask_rcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
+    }
+  }
+  for (i = n - 1; ok && s->draw_labels && i >= 0; i--) {
+    const GstMaskRcnnInstance *in =
+        &g_array_index (instances, GstMaskRcnnInstance, i);
+    mrcnn_overlay_layer l = { 0, };
+
+    mrcnn_overlay_class_color (in->class_id, l.rgb);
+    l.kind = MRCNN_OVERLAY_LAYER_SPRITE;
+    l.data = cuda_caption (self, in, l.rgb, &l.w, &l.h, &l.stride, why);
+    if (!l.data) {
+      ok = *why == NULL;        /* no surface: skipped, as on the CPU */
+      continue;
+    }
+    caption_position (in, l.w, l.h, target.width, &l.x, &l.y);
+    ok = gst_mask_rcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
+  }
+  /* The frame may be read as soon as it is unmapped. */
+  {
+    gchar *fw = NULL;
+
+    if (!gst_mask_rcnn_overlay_cuda_finish (self->cuda, &fw)) {
+      if (ok)
+        *why = fw;
+      else
+        g_free (fw);
+      ok = FALSE;
+    }
+  }
+  gst_video_frame_unmap (&frame);
+
+out:
+  if (pushed)
+    gst_cuda_context_pop (NULL);
+  return ok;
+}
+#endif
 
 static GstFlowReturn
 gst_mask_rcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
@@ -308,6 +501,21 @@ gst_mask_rcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     g_array_free (instances, TRUE);
     return GST_FLOW_OK;
   }
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  if (self->cuda_frames) {
+    gchar *why = NULL;
+    gboolean ok = draw_cuda (self, buf, instances, &s, &why);
+
+    g_array_free (instances, TRUE);
+    if (ok)
+      return GST_FLOW_OK;
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("Could not draw on a frame in CUDA memory: %s.",
+            why ? why : "unknown error"), (NULL));
+    g_free (why);
+    return GST_FLOW_ERROR;
+  }
+#endif
 
   if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READWRITE)) {
     g_array_free (instances, TRUE);
@@ -386,8 +594,83 @@ gst_mask_rcnn_overlay_stop (GstBaseTransform * trans)
   g_clear_pointer (&self->distance, g_free);
   self->scratch_size = 0;
   self->have_info = FALSE;
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  g_clear_pointer (&self->cuda, gst_mask_rcnn_overlay_cuda_free);
+#endif
   return TRUE;
 }
+
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+/* The device state for frames in CUDA memory, in the shared context. */
+static gboolean
+ensure_cuda (GstMaskRcnnOverlay * self)
+{
+  gchar *why = NULL;
+
+  if (self->cuda)
+    return TRUE;
+  if (gst_mask_rcnn_cuda_ensure_context (GST_ELEMENT (self), -1,
+          &self->cuda_ctx, &why))
+    self->cuda = gst_mask_rcnn_overlay_cuda_new
+        (gst_mask_rcnn_cuda_context_device (self->cuda_ctx), &why);
+  if (self->cuda)
+    return TRUE;
+  GST_ELEMENT_ERROR (self, LIBRARY, INIT,
+      ("Frames arrive in CUDA memory but CUDA cannot be used: %s. Run on a "
+          "machine with an NVIDIA GPU and driver, or draw on system memory "
+          "(cudadownload before maskrcnnoverlay).", why), (NULL));
+  g_free (why);
+  return FALSE;
+}
+
+static void
+gst_mask_rcnn_overlay_set_context (GstElement * element, GstContext * context)
+{
+  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (element);
+
+  gst_mask_rcnn_cuda_handle_set_context (element, context, -1,
+      &self->cuda_ctx);
+  GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
+}
+
+static gboolean
+gst_mask_rcnn_overlay_query (GstBaseTransform * trans,
+    GstPadDirection direction, GstQuery * query)
+{
+  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT && self->cuda_ctx &&
+      gst_cuda_handle_context_query (GST_ELEMENT (self), query,
+          self->cuda_ctx))
+    return TRUE;
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction,
+      query);
+}
+
+/* As maskrcnn: the context is looked for from NULL to READY (see
+ * maskrcnn-cuda.h); no driver is no error until CUDA caps arrive. */
+static GstStateChangeReturn
+gst_mask_rcnn_overlay_change_state (GstElement * element,
+    GstStateChange transition)
+{
+  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    gchar *why = NULL;
+
+    if (gst_mask_rcnn_cuda_load (NULL) &&
+        !gst_mask_rcnn_cuda_ensure_context (element, -1, &self->cuda_ctx,
+            &why))
+      GST_INFO_OBJECT (self, "no CUDA context: %s", why);
+    g_free (why);
+  }
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    gst_clear_object (&self->cuda_ctx);
+  return ret;
+}
+#endif
 
 static gboolean
 gst_mask_rcnn_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps,
@@ -400,6 +683,14 @@ gst_mask_rcnn_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     self->have_info = FALSE;
     return FALSE;
   }
+  self->cuda_frames = FALSE;
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  self->cuda_frames = gst_mask_rcnn_caps_are_cuda (incaps);
+  if (self->cuda_frames && !ensure_cuda (self)) {
+    self->have_info = FALSE;
+    return FALSE;
+  }
+#endif
   self->have_info = TRUE;
   return TRUE;
 }
@@ -554,6 +845,13 @@ gst_mask_rcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
       GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_transform_ip);
   trans_class->propose_allocation =
       GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_propose_allocation);
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+  element_class->set_context =
+      GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_set_context);
+  element_class->change_state =
+      GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_change_state);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_query);
+#endif
   trans_class->passthrough_on_same_caps = FALSE;
 }
 

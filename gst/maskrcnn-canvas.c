@@ -10,6 +10,9 @@
 
 #include <string.h>
 
+/* The per-pixel math, shared with the CUDA kernel (kernels/overlay.cu). */
+#include "overlay.h"
+
 /* What is drawn: one colour weighted by an 8-bit coverage plane or by a
  * constant, or a premultiplied ARGB32 image. */
 typedef enum {
@@ -27,29 +30,10 @@ typedef struct {
   guint8 yuv[3];                /* rgb converted, for SOURCE_A8 and CONST */
 } Source;
 
-static inline guint8
-clamp_u8 (gdouble v)
-{
-  return v <= 0.0 ? 0 : v >= 255.0 ? 255 : (guint8) (v + 0.5);
-}
-
 static void
 rgb_to_yuv (const GstMaskRcnnCanvas * c, const guint8 rgb[3], guint8 yuv[3])
 {
-  gdouble r = rgb[0] / 255.0, g = rgb[1] / 255.0, b = rgb[2] / 255.0;
-  gdouble ey = c->kr * r + (1.0 - c->kr - c->kb) * g + c->kb * b;
-  gdouble pb = (b - ey) / (2.0 * (1.0 - c->kb));
-  gdouble pr = (r - ey) / (2.0 * (1.0 - c->kr));
-
-  if (c->full_range) {
-    yuv[0] = clamp_u8 (255.0 * ey);
-    yuv[1] = clamp_u8 (128.0 + 255.0 * pb);
-    yuv[2] = clamp_u8 (128.0 + 255.0 * pr);
-  } else {
-    yuv[0] = clamp_u8 (16.0 + 219.0 * ey);
-    yuv[1] = clamp_u8 (128.0 + 224.0 * pb);
-    yuv[2] = clamp_u8 (128.0 + 224.0 * pr);
-  }
+  mrcnn_overlay_rgb_to_yuv (c->kr, c->kb, c->full_range, rgb, yuv);
 }
 
 /* Straight (not premultiplied) colour and coverage of source pixel (i, j). */
@@ -69,13 +53,7 @@ source_pixel (const Source * s, gint i, gint j, guint8 rgb[3])
       return s->alpha;
     case SOURCE_ARGB32:{
       guint32 p = ((const guint32 *) (s->data + (gsize) j * s->stride))[i];
-      guint a = p >> 24;
-      if (a == 0)
-        return 0;
-      rgb[0] = MIN (255u, (((p >> 16) & 0xff) * 255 + a / 2) / a);
-      rgb[1] = MIN (255u, (((p >> 8) & 0xff) * 255 + a / 2) / a);
-      rgb[2] = MIN (255u, ((p & 0xff) * 255 + a / 2) / a);
-      return (guint8) a;
+      return mrcnn_overlay_unpremultiply (p, rgb);
     }
   }
   return 0;
@@ -84,7 +62,7 @@ source_pixel (const Source * s, gint i, gint j, guint8 rgb[3])
 static inline guint8
 mix (guint src, guint dst, guint a)
 {
-  return (guint8) ((src * a + dst * (255 - a) + 127) / 255);
+  return mrcnn_overlay_mix (src, dst, a);
 }
 
 gboolean
@@ -158,7 +136,7 @@ blend_rgb (GstMaskRcnnCanvas * c, gint x, gint y, gint x0, gint y0, gint x1,
       p[c->off_g] = mix (rgb[1], p[c->off_g], a);
       p[c->off_b] = mix (rgb[2], p[c->off_b], a);
       if (c->off_a >= 0)
-        p[c->off_a] = (guint8) (a + (p[c->off_a] * (255 - a) + 127) / 255);
+        p[c->off_a] = mrcnn_overlay_mix_alpha (p[c->off_a], a);
     }
   }
 }
@@ -238,8 +216,8 @@ blend_yuv420 (GstMaskRcnnCanvas * c, gint x, gint y, gint x0, gint y0,
       total = 255 * n;
       pu = urow + (gsize) cx * c->comp_pstride[1];
       pv = vrow + (gsize) cx * c->comp_pstride[2];
-      *pu = (guint8) ((sum_u + *pu * (total - sum_a) + total / 2) / total);
-      *pv = (guint8) ((sum_v + *pv * (total - sum_a) + total / 2) / total);
+      *pu = mrcnn_overlay_chroma (sum_u, *pu, sum_a, total);
+      *pv = mrcnn_overlay_chroma (sum_v, *pv, sum_a, total);
     }
   }
 }

@@ -14,6 +14,7 @@
 #include <gst/maskrcnn-meta.h>
 
 #include "gst-test-util.h"
+#include "overlay.h"
 
 #define CUDA_FEATURE "memory:CUDAMemory"
 
@@ -76,6 +77,67 @@ check_templates (const gchar * factory_name)
 GST_START_TEST (test_maskrcnn_templates)
 {
   check_templates ("maskrcnn");
+  check_templates ("maskrcnnoverlay");
+}
+
+GST_END_TEST;
+
+/* The overlay math the CUDA kernel runs (kernels/overlay.h) against plain
+ * references: the contour distance against a brute-force chessboard
+ * distance to the nearest outside pixel (beyond the box is outside), the
+ * box outline test against the four rectangles the CPU path fills. */
+GST_START_TEST (test_overlay_math)
+{
+  GRand *rand = g_rand_new ();
+  guint iter;
+
+  GST_INFO ("seed-free random masks (%u)", g_rand_int (rand));
+  for (iter = 0; iter < 40; iter++) {
+    gint w = g_rand_int_range (rand, 1, 24), h = g_rand_int_range (rand, 1, 24);
+    guint8 *mask = g_malloc ((gsize) w * h);
+    gint x, y, t = g_rand_int_range (rand, 0, 5), tb;
+    gint density = g_rand_int_range (rand, 50, 100);
+
+    for (y = 0; y < h; y++)
+      for (x = 0; x < w; x++)
+        mask[y * w + x] = g_rand_int_range (rand, 0, 100) < density ? 255 : 0;
+    for (y = 0; y < h; y++) {
+      for (x = 0; x < w; x++) {
+        guint ref = G_MAXUINT, got, cap = (guint) t + 1;
+        gint qx, qy;
+
+        if (mask[y * w + x] >= 128) {
+          for (qy = -1; qy <= h; qy++)
+            for (qx = -1; qx <= w; qx++) {
+              gboolean outside = qx < 0 || qy < 0 || qx >= w || qy >= h ||
+                  mask[qy * w + qx] < 128;
+              guint d = MAX (ABS (qx - x), ABS (qy - y));
+              if (outside && d < ref)
+                ref = d;
+            }
+        } else {
+          ref = 0;
+        }
+        got = mrcnn_overlay_outside_distance (mask, w, h, w, x, y, cap);
+        fail_unless_equals_int (got, MIN (ref, cap));
+      }
+    }
+    tb = mrcnn_overlay_box_thickness (w, h, t);
+    for (y = 0; y < h; y++) {
+      for (x = 0; x < w; x++) {
+        gboolean rects = y < tb || y >= h - tb ||
+            ((y >= tb && y < h - tb) && (x < tb || x >= w - tb));
+        fail_unless_equals_int (mrcnn_overlay_on_box_outline (x, y, w, h, tb),
+            rects);
+      }
+    }
+    g_free (mask);
+  }
+  /* Blending rounds to nearest and keeps the ends. */
+  fail_unless_equals_int (mrcnn_overlay_mix (200, 100, 255), 200);
+  fail_unless_equals_int (mrcnn_overlay_mix (200, 100, 0), 100);
+  fail_unless_equals_int (mrcnn_overlay_mix (255, 0, 128), 128);
+  g_rand_free (rand);
 }
 
 GST_END_TEST;
@@ -122,6 +184,43 @@ GST_START_TEST (test_cuda_caps_without_gpu)
   g_error_free (err);
   gst_message_unref (msg);
 
+  gst_harness_teardown (h);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+/* maskrcnnoverlay, no GPU: CUDA caps are refused with a clear error. */
+GST_START_TEST (test_overlay_cuda_caps_without_gpu)
+{
+  GstElement *e;
+  GstHarness *h;
+  GstBus *bus;
+  GstMessage *msg;
+  GError *err = NULL;
+
+  if (machine_has_cuda_driver ())
+    return;
+  e = gst_object_ref_sink (gst_element_factory_make ("maskrcnnoverlay",
+          NULL));
+  bus = test_attach_bus (e);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_harness_set_src_caps_str (h, "video/x-raw(" CUDA_FEATURE "), "
+      "format=NV12, width=64, height=48, framerate=30/1");
+  fail_if (gst_harness_push (h, gst_buffer_new_allocate (NULL,
+              64 * 48 * 3 / 2, NULL)) == GST_FLOW_OK);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "no error posted");
+  gst_message_parse_error (msg, &err, NULL);
+  GST_INFO ("error: %s", err->message);
+  fail_unless (g_error_matches (err, GST_LIBRARY_ERROR,
+          GST_LIBRARY_ERROR_INIT), "%s", err->message);
+  fail_unless (strstr (err->message, "CUDA memory") &&
+      strstr (err->message, "driver"), "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
   gst_harness_teardown (h);
   gst_element_set_bus (e, NULL);
   gst_object_unref (bus);
@@ -196,9 +295,11 @@ maskrcnn_cuda_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_maskrcnn_templates);
+  tcase_add_test (tc, test_overlay_math);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   tcase_add_test (tc, test_cuda_caps_without_gpu);
   tcase_add_test (tc, test_cuda_backend_without_gpu);
+  tcase_add_test (tc, test_overlay_cuda_caps_without_gpu);
 #endif
   tcase_add_test (tc, test_system_memory_on_cpu);
   return s;
