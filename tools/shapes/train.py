@@ -198,7 +198,7 @@ def save_checkpoint(path, model, opt, it, elapsed, args):
     os.replace(tmp, path)
 
 
-def export(ckpt_path, out, dtype="f16", quiet=False):
+def export(ckpt_path, out, dtype="f16", quiet=False, score_thresh=None):
     """Writes the checkpoint as a gst-maskrcnn model through the project's exporter."""
     ck = torch.load(ckpt_path, map_location="cpu")
     model = export_model(ck["model"])
@@ -212,6 +212,8 @@ def export(ckpt_path, out, dtype="f16", quiet=False):
                "--labels", labels, "--dtype", dtype, "--out", out]
         if quiet:
             cmd.append("--quiet")
+        if score_thresh is not None:
+            cmd += ["--score-thresh", str(score_thresh)]
         subprocess.run(cmd, check=True)
     return ck
 
@@ -296,14 +298,14 @@ def train(a):
             last_ckpt = now
             log("checkpoint %s (iteration %d)" % (ckpt, it))
             if a.out and a.export_every and now - last_export > a.export_every:
-                export(ckpt, a.out, a.dtype, quiet=True)
+                export(ckpt, a.out, a.dtype, quiet=True, score_thresh=a.score_thresh)
                 last_export = now
     elapsed = time.time() - t_start
     save_checkpoint(ckpt, model, opt, it, elapsed, a)
     log("done: %d iterations, %d images, %.0fs (%s)" % (
         it, it * a.batch_size, elapsed, "time budget" if it < a.iters else "iteration count"))
     if a.out:
-        export(ckpt, a.out, a.dtype)
+        export(ckpt, a.out, a.dtype, score_thresh=a.score_thresh)
     return 0
 
 
@@ -327,12 +329,15 @@ def main(argv):
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--checkpoint-every", type=float, default=300, help="seconds")
     p.add_argument("--export-every", type=float, default=900, help="seconds between interim exports (0: none)")
+    p.add_argument("--score-thresh", type=float, default=None,
+                   help="default score threshold written into the exported model (default %g)"
+                   % HYPER["box_score_thresh"])
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--export-only", action="store_true", help="export the workdir's checkpoint and exit")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads or os.cpu_count() or 1)
     if a.export_only:
-        ck = export(os.path.join(a.workdir, "checkpoint.pt"), a.out, a.dtype)
+        ck = export(os.path.join(a.workdir, "checkpoint.pt"), a.out, a.dtype, score_thresh=a.score_thresh)
         log("exported iteration %d (%.0fs of training)" % (ck["iteration"], ck["elapsed"]))
         return 0
     return train(a)
