@@ -2,8 +2,10 @@
 # The whole GPU check of gst-maskrcnn, in one run of about 5 minutes on an
 # H100 (see tests/gpu/README.md): per-op parity CUDA vs CPU, end to end on
 # the small model and on a random-init R50-FPN (CUDA vs CPU), compute-
-# sanitizer memcheck on a short run, and the benchmark against torchvision
-# eager on the same weights, image and card. Needs the bundle that
+# sanitizer memcheck on a short run, the elements on frames in CUDA memory
+# (cudaupload ! maskrcnn ! maskrcnnoverlay ! cudadownload: metadata and
+# drawn pixels against the CPU overlay), and the benchmark against
+# torchvision eager on the same weights, image and card. Needs the bundle that
 # tests/gpu/prepare.sh makes (.gpu-bundle/, carried), an NVIDIA driver,
 # python3 with torch + torchvision (their pip wheels bring cuDNN and
 # cuBLAS); no network, no compiler, no GStreamer.
@@ -126,6 +128,28 @@ else
 fi
 # (the record() calls inside e2e ran in a pipeline's subshell: read them back)
 while IFS= read -r line; do RESULTS+=("$line"); done < <(sed -n 's/^--- \(e2e [a-z0-9]*\): \([A-Z]*\) \(.*\)$/\1|\2|\3/p' "$OUT/e2e.log")
+
+# ---------------------------------------------------------------- elements
+step "elements: cudaupload ! maskrcnn ! maskrcnnoverlay ! cudadownload"
+if [ -x "$BIN/test_element_pipeline" ] && [ -d "$WORK/gst/plugins" ]; then
+  # the bundled runtime only: no system plugins, a registry of our own
+  export GST_PLUGIN_SYSTEM_PATH=$WORK/gst/plugins
+  export GST_PLUGIN_PATH=
+  export GST_PLUGIN_SCANNER=$WORK/gst/libexec/gst-plugin-scanner
+  export GST_REGISTRY=$WORK/gst/registry.bin
+  for fmt in RGBA NV12; do
+    timeout 180 "$BIN/test_element_pipeline" "$SMALL" "$fmt" 4 2>&1 | tee -a "$OUT/elements.log"
+    rc=${PIPESTATUS[0]}
+    detail=$(grep -E "^(metadata|drawn pixels: GPU vs CPU)" "$OUT/elements.log" | tail -2 | tr '\n' ';')
+    case $rc in
+      0) record "elements $fmt" PASS "$detail" ;;
+      77) record "elements $fmt" SKIP "$(tail -1 "$OUT/elements.log")" ;;
+      *) record "elements $fmt" FAIL "exit $rc; $detail see elements.log" ;;
+    esac
+  done
+else
+  record elements SKIP "bundle made with GST=0 or without CUDA-memory elements"
+fi
 
 # ---------------------------------------------------------------- memcheck
 step "compute-sanitizer memcheck, small model, 2 frames"
