@@ -632,7 +632,9 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
   mrcnn_error err = { 0, };
   mrcnn_status st;
   GstMapFlags flags = GST_MAP_READ;
+#ifdef GST_MASK_RCNN_HAVE_CUDA
   gboolean pushed = FALSE;
+#endif
   const gchar *format =
       gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info));
 

@@ -33,7 +33,7 @@ caps_have_cuda (GstCaps * caps)
 
 /* Whether a CUDA driver and device could be there: then the "no GPU" tests
  * do not apply. */
-static gboolean
+G_GNUC_UNUSED static gboolean
 machine_has_cuda_driver (void)
 {
   GModule *m = g_module_open ("libcuda.so.1", G_MODULE_BIND_LAZY);
