@@ -32,6 +32,7 @@ typedef struct {
   guint64 frames_with_instances;
   gint64 *rss_kb;          /* sample every SAMPLE_EVERY frames (phase 1) */
   guint n_samples, max_samples;
+  gint64 t0;               /* phase start, monotonic us */
 } soak_state;
 
 #define SAMPLE_EVERY 100
@@ -63,8 +64,14 @@ on_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, gpointer data)
   if (n)
     s->frames_with_instances++;
   if (s->rss_kb && s->frames % SAMPLE_EVERY == 0
-      && s->n_samples < s->max_samples)
-    s->rss_kb[s->n_samples++] = rss_kb ();
+      && s->n_samples < s->max_samples) {
+    gint64 r = rss_kb ();
+    s->rss_kb[s->n_samples++] = r;
+    printf ("  frame %6" G_GUINT64_FORMAT "  rss %8" G_GINT64_FORMAT " kB  "
+        "instances so far %" G_GUINT64_FORMAT "  %.1f s\n", s->frames, r,
+        s->instances, (g_get_monotonic_time () - s->t0) / 1e6);
+    fflush (stdout);
+  }
   g_cond_broadcast (&s->cond);
   g_mutex_unlock (&s->lock);
 }
@@ -215,6 +222,7 @@ main (int argc, char **argv)
     if (!p)
       return 1;
     gint64 t0 = g_get_monotonic_time ();
+    s.t0 = t0;
     printf ("phase 1: %d frames %dx%d, model %s\n", frames, width, height, model);
     fflush (stdout);
     gboolean ok = set_state (p, GST_STATE_PLAYING)
@@ -227,9 +235,6 @@ main (int argc, char **argv)
           " frames\n", s.frames);
       failed = 1;
     }
-    for (guint i = 0; i < s.n_samples; i++)
-      printf ("  frame %6u  rss %8" G_GINT64_FORMAT " kB\n",
-          (i + 1) * SAMPLE_EVERY, s.rss_kb[i]);
     guint wi = (guint) (warmup / SAMPLE_EVERY);  /* first sample at/after warm-up */
     if (wi == 0)
       wi = 1;
