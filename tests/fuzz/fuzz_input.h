@@ -9,6 +9,7 @@
 #define MRCNN_FUZZ_INPUT_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,44 @@ fuzz_input_path (const uint8_t *data, size_t size)
     done += (size_t) n;
   }
   return fuzz_path;
+}
+
+/* Runs fn(data, size) on a thread with a 512 KiB stack and waits for it.
+ * Recursion that grows with the input (a parser descending into nested
+ * brackets) then overflows at input sizes the fuzzer reaches (a few KB)
+ * instead of only past the default 8 MiB, far beyond -max_len. 512 KiB is
+ * what many applications give their worker threads. */
+typedef struct {
+  int (*fn) (const uint8_t *, size_t);
+  const uint8_t *data;
+  size_t size;
+  int ret;
+} fuzz_call;
+
+static void *
+fuzz_call_main (void *p)
+{
+  fuzz_call *c = p;
+  c->ret = c->fn (c->data, c->size);
+  return NULL;
+}
+
+static int
+fuzz_run_small_stack (int (*fn) (const uint8_t *, size_t),
+    const uint8_t *data, size_t size)
+{
+  fuzz_call c = { fn, data, size, 0 };
+  pthread_attr_t attr;
+  pthread_t t;
+  if (pthread_attr_init (&attr) != 0
+      || pthread_attr_setstacksize (&attr, 512 * 1024) != 0
+      || pthread_create (&t, &attr, fuzz_call_main, &c) != 0
+      || pthread_join (t, NULL) != 0) {
+    perror ("fuzz thread");
+    abort ();
+  }
+  pthread_attr_destroy (&attr);
+  return c.ret;
 }
 
 #endif

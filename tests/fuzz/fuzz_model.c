@@ -15,8 +15,8 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-int
-LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+static int
+one_input (const uint8_t *data, size_t size)
 {
   const char *path = fuzz_input_path (data, size);
   mrcnn_model *model = NULL;
@@ -51,4 +51,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   (void) sink;
   mrcnn_model_free (model);
   return 0;
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  return fuzz_run_small_stack (one_input, data, size);
 }
