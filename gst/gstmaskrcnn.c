@@ -31,7 +31,7 @@
 
 #include "default_model.h"
 #include "maskrcnn-convert.h"
-#include "maskrcnn-formats.h"
+#include "maskrcnn-element.h"
 #include "maskrcnn-meta.h"
 #include "mrcnn/mrcnn.h"
 #ifdef GST_MASK_RCNN_HAVE_CUDA
@@ -110,13 +110,6 @@ struct _GstMaskRcnn
 G_DEFINE_TYPE (GstMaskRcnn, gst_mask_rcnn, GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (maskrcnn, "maskrcnn", GST_RANK_NONE,
     GST_TYPE_MASK_RCNN);
-
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_MASK_RCNN_CAPS));
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_MASK_RCNN_CAPS));
 
 GType
 gst_mask_rcnn_backend_get_type (void)
@@ -385,14 +378,9 @@ static gboolean
 gst_mask_rcnn_query (GstBaseTransform * trans, GstPadDirection direction,
     GstQuery * query)
 {
-  GstMaskRcnn *self = GST_MASK_RCNN (trans);
-
-  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT && self->cuda_ctx &&
-      gst_cuda_handle_context_query (GST_ELEMENT (self), query,
-          self->cuda_ctx))
-    return TRUE;
-  return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction,
-      query);
+  return gst_mask_rcnn_cuda_transform_query (trans,
+      GST_BASE_TRANSFORM_CLASS (parent_class), direction, query,
+      GST_MASK_RCNN (trans)->cuda_ctx);
 }
 
 /* The context is looked for from NULL to READY, before nvcodec neighbours
@@ -402,14 +390,11 @@ static GstStateChangeReturn
 gst_mask_rcnn_change_state (GstElement * element, GstStateChange transition)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (element);
-  GstStateChangeReturn ret;
 
   if (transition == GST_STATE_CHANGE_NULL_TO_READY)
     ensure_cuda_context (self);
-  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
-    gst_clear_object (&self->cuda_ctx);
-  return ret;
+  return gst_mask_rcnn_cuda_change_state (element,
+      GST_ELEMENT_CLASS (parent_class), transition, &self->cuda_ctx);
 }
 #endif
 
@@ -585,19 +570,6 @@ gst_mask_rcnn_sink_event (GstBaseTransform * trans, GstEvent * event)
       break;
   }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
-}
-
-static gboolean
-gst_mask_rcnn_propose_allocation (GstBaseTransform * trans,
-    GstQuery * decide_query, GstQuery * query)
-{
-  if (!GST_BASE_TRANSFORM_CLASS (parent_class)->propose_allocation (trans,
-          decide_query, query))
-    return FALSE;
-  /* Frames are read through GstVideoFrame, so any strides and offsets. */
-  if (!gst_query_find_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL))
-    gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
-  return TRUE;
 }
 
 #ifdef GST_MASK_RCNN_HAVE_CUDA
@@ -941,8 +913,7 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
       "Detects and segments object instances with a Mask R-CNN model and "
       "attaches them as region-of-interest metadata with masks",
       "gst-maskrcnn developers");
-  gst_element_class_add_static_pad_template (element_class, &sink_template);
-  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_mask_rcnn_element_class_add_pad_templates (element_class);
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_mask_rcnn_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_mask_rcnn_stop);
@@ -950,7 +921,7 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
   trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_mask_rcnn_transform_ip);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_mask_rcnn_sink_event);
   trans_class->propose_allocation =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_propose_allocation);
+      GST_DEBUG_FUNCPTR (gst_mask_rcnn_element_propose_allocation);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   element_class->set_context = GST_DEBUG_FUNCPTR (gst_mask_rcnn_set_context);
   element_class->change_state =

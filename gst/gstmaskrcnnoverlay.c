@@ -33,7 +33,7 @@
 #include <pango/pangocairo.h>
 
 #include "maskrcnn-canvas.h"
-#include "maskrcnn-formats.h"
+#include "maskrcnn-element.h"
 #include "maskrcnn-meta.h"
 #include "overlay_draw.h"
 #include "overlay.h"
@@ -105,13 +105,6 @@ G_DEFINE_TYPE (GstMaskRcnnOverlay, gst_mask_rcnn_overlay,
     GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (maskrcnnoverlay, "maskrcnnoverlay",
     GST_RANK_NONE, GST_TYPE_MASK_RCNN_OVERLAY);
-
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_MASK_RCNN_CAPS));
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_MASK_RCNN_CAPS));
 
 /* ------------------------------------------------------------ drawing */
 
@@ -637,14 +630,9 @@ static gboolean
 gst_mask_rcnn_overlay_query (GstBaseTransform * trans,
     GstPadDirection direction, GstQuery * query)
 {
-  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
-
-  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT && self->cuda_ctx &&
-      gst_cuda_handle_context_query (GST_ELEMENT (self), query,
-          self->cuda_ctx))
-    return TRUE;
-  return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction,
-      query);
+  return gst_mask_rcnn_cuda_transform_query (trans,
+      GST_BASE_TRANSFORM_CLASS (parent_class), direction, query,
+      GST_MASK_RCNN_OVERLAY (trans)->cuda_ctx);
 }
 
 /* As maskrcnn: the context is looked for from NULL to READY (see
@@ -654,7 +642,6 @@ gst_mask_rcnn_overlay_change_state (GstElement * element,
     GstStateChange transition)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (element);
-  GstStateChangeReturn ret;
 
   if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
     gchar *why = NULL;
@@ -665,10 +652,8 @@ gst_mask_rcnn_overlay_change_state (GstElement * element,
       GST_INFO_OBJECT (self, "no CUDA context: %s", why);
     g_free (why);
   }
-  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
-    gst_clear_object (&self->cuda_ctx);
-  return ret;
+  return gst_mask_rcnn_cuda_change_state (element,
+      GST_ELEMENT_CLASS (parent_class), transition, &self->cuda_ctx);
 }
 #endif
 
@@ -692,18 +677,6 @@ gst_mask_rcnn_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   }
 #endif
   self->have_info = TRUE;
-  return TRUE;
-}
-
-static gboolean
-gst_mask_rcnn_overlay_propose_allocation (GstBaseTransform * trans,
-    GstQuery * decide_query, GstQuery * query)
-{
-  if (!GST_BASE_TRANSFORM_CLASS (parent_class)->propose_allocation (trans,
-          decide_query, query))
-    return FALSE;
-  if (!gst_query_find_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL))
-    gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
   return TRUE;
 }
 
@@ -835,8 +808,7 @@ gst_mask_rcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
       "Mask R-CNN overlay", "Filter/Effect/Video",
       "Draws the instance masks, boxes and labels found by maskrcnn",
       "gst-maskrcnn developers");
-  gst_element_class_add_static_pad_template (element_class, &sink_template);
-  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_mask_rcnn_element_class_add_pad_templates (element_class);
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_stop);
@@ -844,7 +816,7 @@ gst_mask_rcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
   trans_class->transform_ip =
       GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_transform_ip);
   trans_class->propose_allocation =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_propose_allocation);
+      GST_DEBUG_FUNCPTR (gst_mask_rcnn_element_propose_allocation);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   element_class->set_context =
       GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_set_context);

@@ -130,6 +130,29 @@ gst_mask_rcnn_cuda_handle_set_context (GstElement * element,
   gst_cuda_handle_set_context (element, context, device_id, ctx);
 }
 
+gboolean
+gst_mask_rcnn_cuda_transform_query (GstBaseTransform * trans,
+    GstBaseTransformClass * parent_class, GstPadDirection direction,
+    GstQuery * query, GstCudaContext * ctx)
+{
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT && ctx &&
+      gst_cuda_handle_context_query (GST_ELEMENT (trans), query, ctx))
+    return TRUE;
+  return parent_class->query (trans, direction, query);
+}
+
+GstStateChangeReturn
+gst_mask_rcnn_cuda_change_state (GstElement * element,
+    GstElementClass * parent_class, GstStateChange transition,
+    GstCudaContext ** ctx)
+{
+  GstStateChangeReturn ret = parent_class->change_state (element, transition);
+
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    gst_clear_object (ctx);
+  return ret;
+}
+
 gint
 gst_mask_rcnn_cuda_context_device (GstCudaContext * ctx)
 {

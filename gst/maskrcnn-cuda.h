@@ -29,6 +29,7 @@
 #endif
 
 #include <gst/gst.h>
+#include <gst/base/gstbasetransform.h>
 #include <gst/video/video.h>
 #include <gst/cuda/gstcudacontext.h>
 #include <gst/cuda/gstcudamemory.h>
@@ -59,6 +60,19 @@ gboolean gst_mask_rcnn_cuda_ensure_context (GstElement * element,
  * device (any device when device_id is -1). */
 void gst_mask_rcnn_cuda_handle_set_context (GstElement * element,
     GstContext * context, gint device_id, GstCudaContext ** ctx);
+
+/* query() of an element that derives from GstBaseTransform: answers a
+ * context query with `ctx` when it is set, else chains up to
+ * `parent_class`. */
+gboolean gst_mask_rcnn_cuda_transform_query (GstBaseTransform * trans,
+    GstBaseTransformClass * parent_class, GstPadDirection direction,
+    GstQuery * query, GstCudaContext * ctx);
+
+/* change_state() helper, after the element's own NULL to READY work:
+ * chains up to `parent_class` and drops *ctx from READY to NULL. */
+GstStateChangeReturn gst_mask_rcnn_cuda_change_state (GstElement * element,
+    GstElementClass * parent_class, GstStateChange transition,
+    GstCudaContext ** ctx);
 
 /* The device ordinal of a context. */
 gint gst_mask_rcnn_cuda_context_device (GstCudaContext * ctx);
