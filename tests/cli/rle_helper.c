@@ -7,24 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cli_test.h"
 #include "coco_rle.h"
-
-static uint64_t rng_state;
-
-static uint32_t
-rng_next (void)
-{
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return (uint32_t) ((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-static int
-rng_range (int n)
-{
-  return (int) (rng_next () % (uint32_t) n);
-}
 
 static int
 emit (const uint8_t *m, int w, int h)

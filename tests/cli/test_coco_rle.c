@@ -10,39 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_test.h"
 #include "coco_rle.h"
-
-static int n_failed, n_passed;
-
-#define CHECK(cond, ...)                                                  \
-  do {                                                                    \
-    if (cond) {                                                           \
-      n_passed++;                                                         \
-    } else {                                                              \
-      n_failed++;                                                         \
-      fprintf (stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
-      fprintf (stderr, __VA_ARGS__);                                      \
-      fputc ('\n', stderr);                                               \
-    }                                                                     \
-  } while (0)
-
-static uint64_t rng_state;
-
-static uint32_t
-rng_next (void)
-{
-  /* xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return (uint32_t) ((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-static int
-rng_range (int n)
-{
-  return (int) (rng_next () % (uint32_t) n);
-}
 
 /* ---------------------------------------------- independent reference */
 
@@ -280,17 +249,8 @@ test_random_masks (int iterations)
 int
 main (void)
 {
-  const char *env = getenv ("MRCNN_TEST_SEED");
-  uint64_t seed = env != NULL ? strtoull (env, NULL, 10)
-      : (uint64_t) time (NULL) ^ ((uint64_t) clock () << 32);
-
-  if (seed == 0)
-    seed = 1;
-  rng_state = seed;
-  printf ("seed %" PRIu64 " (replay with MRCNN_TEST_SEED=%" PRIu64 ")\n",
-      seed, seed);
+  cli_test_seed ();
   test_hand_cases ();
   test_random_masks (400);
-  printf ("%d passed, %d failed\n", n_passed, n_failed);
-  return n_failed == 0 ? 0 : 1;
+  return cli_test_finish ();
 }

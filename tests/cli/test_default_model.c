@@ -7,21 +7,8 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "cli_test.h"
 #include "default_model.h"
-
-static int n_failed, n_passed;
-
-#define CHECK(cond, ...)                                                  \
-  do {                                                                    \
-    if (cond) {                                                           \
-      n_passed++;                                                         \
-    } else {                                                              \
-      n_failed++;                                                         \
-      fprintf (stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
-      fprintf (stderr, __VA_ARGS__);                                      \
-      fputc ('\n', stderr);                                               \
-    }                                                                     \
-  } while (0)
 
 int
 main (void)
@@ -85,6 +72,5 @@ main (void)
   g_free (model);
   g_free (empty);
   g_free (dir);
-  printf ("%d passed, %d failed\n", n_passed, n_failed);
-  return n_failed == 0 ? 0 : 1;
+  return cli_test_finish ();
 }

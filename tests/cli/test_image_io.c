@@ -19,39 +19,10 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include "cli_test.h"
 #include "image_io.h"
 
-static int n_failed, n_passed;
 static char *tmpdir;
-
-#define CHECK(cond, ...)                                                  \
-  do {                                                                    \
-    if (cond) {                                                           \
-      n_passed++;                                                         \
-    } else {                                                              \
-      n_failed++;                                                         \
-      fprintf (stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
-      fprintf (stderr, __VA_ARGS__);                                      \
-      fputc ('\n', stderr);                                               \
-    }                                                                     \
-  } while (0)
-
-static uint64_t rng_state;
-
-static uint32_t
-rng_next (void)
-{
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return (uint32_t) ((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-static int
-rng_range (int n)
-{
-  return (int) (rng_next () % (uint32_t) n);
-}
 
 static char *
 tmp_path (const char *name)
@@ -751,14 +722,9 @@ remove_tree (const char *dir)
 int
 main (void)
 {
-  const char *env = getenv ("MRCNN_TEST_SEED");
-  uint64_t seed = env != NULL ? strtoull (env, NULL, 10)
-      : (uint64_t) time (NULL) ^ ((uint64_t) clock () << 32);
   GError *error = NULL;
 
-  rng_state = seed != 0 ? seed : 1;
-  printf ("seed %" PRIu64 " (replay with MRCNN_TEST_SEED=%" PRIu64 ")\n",
-      seed, seed);
+  cli_test_seed ();
   tmpdir = g_dir_make_tmp ("mrcnn-image-io-XXXXXX", &error);
   if (tmpdir == NULL) {
     fprintf (stderr, "cannot make a temporary directory: %s\n",
@@ -772,6 +738,5 @@ main (void)
   test_save_errors_and_helpers ();
   remove_tree (tmpdir);
   g_free (tmpdir);
-  printf ("%d passed, %d failed\n", n_passed, n_failed);
-  return n_failed == 0 ? 0 : 1;
+  return cli_test_finish ();
 }
