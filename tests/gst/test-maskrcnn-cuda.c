@@ -143,17 +143,49 @@ GST_START_TEST (test_overlay_math)
 GST_END_TEST;
 
 #ifdef GST_MASK_RCNN_HAVE_CUDA
+/* Pushes one 64x48 `format` frame of `size` bytes with CUDA-memory caps
+ * into `e` (a reference the call takes), which must refuse it with a
+ * LIBRARY INIT error that speaks of CUDA memory and holds `reason`. */
+static void
+check_cuda_caps_refused (GstElement * e, const gchar * format, gsize size,
+    const gchar * reason)
+{
+  GstBus *bus = test_attach_bus (e);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gchar *caps = g_strdup_printf ("video/x-raw(" CUDA_FEATURE "), "
+      "format=%s, width=64, height=48, framerate=30/1", format);
+  GstMessage *msg;
+  GError *err = NULL;
+
+  gst_harness_set_src_caps_str (h, caps);
+  g_free (caps);
+  fail_if (gst_harness_push (h, gst_buffer_new_allocate (NULL, size,
+              NULL)) == GST_FLOW_OK,
+      "a CUDA-caps frame was accepted without GPU");
+
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "no error posted");
+  gst_message_parse_error (msg, &err, NULL);
+  GST_INFO ("error: %s", err->message);
+  fail_unless (g_error_matches (err, GST_LIBRARY_ERROR,
+          GST_LIBRARY_ERROR_INIT), "%s", err->message);
+  fail_unless (strstr (err->message, "CUDA memory") &&
+      strstr (err->message, reason), "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (msg);
+
+  gst_harness_teardown (h);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+}
+
 /* backend=auto, no GPU: the element starts on the CPU; CUDA caps are then
  * refused with an error naming the reason, and the buffer is not read. */
 GST_START_TEST (test_cuda_caps_without_gpu)
 {
   const gchar *model = test_model_path ();
   GstElement *e;
-  GstHarness *h;
-  GstBus *bus;
-  GstMessage *msg;
-  GError *err = NULL;
-  GstFlowReturn ret;
 
   if (machine_has_cuda_driver ()) {
     GST_INFO ("a CUDA driver is installed: test does not apply");
@@ -165,29 +197,7 @@ GST_START_TEST (test_cuda_caps_without_gpu)
   }
   e = gst_object_ref_sink (gst_element_factory_make ("maskrcnn", NULL));
   g_object_set (e, "model", model, NULL);
-  bus = test_attach_bus (e);
-  h = gst_harness_new_with_element (e, "sink", "src");
-  gst_harness_set_src_caps_str (h, "video/x-raw(" CUDA_FEATURE "), "
-      "format=RGBA, width=64, height=48, framerate=30/1");
-  ret = gst_harness_push (h, gst_buffer_new_allocate (NULL, 64 * 48 * 4,
-          NULL));
-  fail_if (ret == GST_FLOW_OK, "a CUDA-caps frame was accepted without GPU");
-
-  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL, "no error posted");
-  gst_message_parse_error (msg, &err, NULL);
-  GST_INFO ("error: %s", err->message);
-  fail_unless (g_error_matches (err, GST_LIBRARY_ERROR,
-          GST_LIBRARY_ERROR_INIT), "%s", err->message);
-  fail_unless (strstr (err->message, "CUDA memory") &&
-      strstr (err->message, "engine runs on the CPU"), "%s", err->message);
-  g_error_free (err);
-  gst_message_unref (msg);
-
-  gst_harness_teardown (h);
-  gst_element_set_bus (e, NULL);
-  gst_object_unref (bus);
-  gst_object_unref (e);
+  check_cuda_caps_refused (e, "RGBA", 64 * 48 * 4, "engine runs on the CPU");
 }
 
 GST_END_TEST;
@@ -196,35 +206,12 @@ GST_END_TEST;
 GST_START_TEST (test_overlay_cuda_caps_without_gpu)
 {
   GstElement *e;
-  GstHarness *h;
-  GstBus *bus;
-  GstMessage *msg;
-  GError *err = NULL;
 
   if (machine_has_cuda_driver ())
     return;
   e = gst_object_ref_sink (gst_element_factory_make ("maskrcnnoverlay",
           NULL));
-  bus = test_attach_bus (e);
-  h = gst_harness_new_with_element (e, "sink", "src");
-  gst_harness_set_src_caps_str (h, "video/x-raw(" CUDA_FEATURE "), "
-      "format=NV12, width=64, height=48, framerate=30/1");
-  fail_if (gst_harness_push (h, gst_buffer_new_allocate (NULL,
-              64 * 48 * 3 / 2, NULL)) == GST_FLOW_OK);
-  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL, "no error posted");
-  gst_message_parse_error (msg, &err, NULL);
-  GST_INFO ("error: %s", err->message);
-  fail_unless (g_error_matches (err, GST_LIBRARY_ERROR,
-          GST_LIBRARY_ERROR_INIT), "%s", err->message);
-  fail_unless (strstr (err->message, "CUDA memory") &&
-      strstr (err->message, "driver"), "%s", err->message);
-  g_error_free (err);
-  gst_message_unref (msg);
-  gst_harness_teardown (h);
-  gst_element_set_bus (e, NULL);
-  gst_object_unref (bus);
-  gst_object_unref (e);
+  check_cuda_caps_refused (e, "NV12", 64 * 48 * 3 / 2, "driver");
 }
 
 GST_END_TEST;
