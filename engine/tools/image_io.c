@@ -293,9 +293,12 @@ on_jpeg_emit_message (j_common_ptr cinfo, int level)
   jpeg_err_ctx *ctx = (jpeg_err_ctx *) cinfo->err;
   /* libjpeg pads a truncated file with grey and calls that a warning; a
    * half-grey picture would silently give wrong detections, so it is an
-   * error here. Other corrupt-data warnings are tolerated as every common
-   * viewer does. */
-  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+   * error here. The same goes for image data cut short by a marker
+   * (JWRN_HIT_MARKER): a file of a hundred bytes could otherwise decode as
+   * a 13000x13000 grey picture. Other corrupt-data warnings are tolerated
+   * as every common viewer does. */
+  if (level < 0 && (cinfo->err->msg_code == JWRN_JPEG_EOF
+          || cinfo->err->msg_code == JWRN_HIT_MARKER)) {
     ctx->truncated = 1;
     cinfo->err->format_message (cinfo, ctx->message);
     longjmp (ctx->jmp, 1);
@@ -351,7 +354,7 @@ load_jpeg (FILE *fp, const char *path, int header_only,
     free (cmyk_row);
     if (jerr.truncated)
       return set_error (err, MRCNN_ERR_FORMAT,
-          "%s: the JPEG file ends early (truncated?)", path);
+          "%s: the JPEG image data ends early (truncated?)", path);
     return set_error (err, MRCNN_ERR_FORMAT,
         "%s: not a valid JPEG image: %s", path, jerr.message);
   }
