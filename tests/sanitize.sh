@@ -77,9 +77,8 @@ asan_registry() {
 
 asan_tests() {
   # Every C test of the unit, integration (CLI) and gst suites; not the
-  # Python-only exporter test and not the parity suite (torchvision runs, an
-  # hour under ASan on two cores; run it with `tests/sanitize.sh asan
-  # --suite parity` when needed).
+  # Python-only exporter test and not the parity suite (mostly model export
+  # and torchvision; run it with `tests/sanitize.sh asan --suite parity`).
   mapfile -t tests < <(meson test -C "$ASAN_BUILD" --list 2>/dev/null \
     | sed -n 's/^gst-maskrcnn:\(unit\|integration\|gst\) \/ //p' | grep -vx exporter)
   [ $# -gt 0 ] && tests=("$@")
