@@ -33,7 +33,7 @@ echo "== running the pipeline on the whole clip ..."
 rm -f "$OUT"/snapshot-*.png
 start=$(date +%s%N)
 gst-launch-1.0 -q filesrc location="$CLIP" ! decodebin ! videoconvert \
-  ! maskrcnn score-threshold=0.3 ! maskrcnnoverlay ! tee name=t \
+  ! maskrcnn ! maskrcnnoverlay ! tee name=t \
   t. ! queue ! videoconvert ! vp8enc deadline=1 cpu-used=8 ! webmmux \
      ! filesink location="$OUT/demo.webm" \
   t. ! queue ! videorate drop-only=true ! video/x-raw,framerate=1/1 \
