@@ -59,11 +59,13 @@ fuzz_input_path (const uint8_t *data, size_t size)
   return fuzz_path;
 }
 
-/* Runs fn(data, size) on a thread with a 512 KiB stack and waits for it.
- * Recursion that grows with the input (a parser descending into nested
+/* Runs fn(data, size) on a worker thread with a 512 KiB stack and waits for
+ * it. Recursion that grows with the input (a parser descending into nested
  * brackets) then overflows at input sizes the fuzzer reaches (a few KB)
  * instead of only past the default 8 MiB, far beyond -max_len. 512 KiB is
- * what many applications give their worker threads. */
+ * what many applications give their worker threads. One thread serves every
+ * input: a thread per input made ASan's bookkeeping grow by about 300 bytes
+ * per execution, which a long run turns into gigabytes. */
 typedef struct {
   int (*fn) (const uint8_t *, size_t);
   const uint8_t *data;
@@ -71,11 +73,25 @@ typedef struct {
   int ret;
 } fuzz_call;
 
+static pthread_mutex_t fuzz_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fuzz_wake = PTHREAD_COND_INITIALIZER;
+static fuzz_call *fuzz_pending;     /* set by the caller, cleared when done */
+
 static void *
-fuzz_call_main (void *p)
+fuzz_worker (void *unused)
 {
-  fuzz_call *c = p;
-  c->ret = c->fn (c->data, c->size);
+  (void) unused;
+  pthread_mutex_lock (&fuzz_lock);
+  for (;;) {
+    while (fuzz_pending == NULL)
+      pthread_cond_wait (&fuzz_wake, &fuzz_lock);
+    fuzz_call *c = fuzz_pending;
+    pthread_mutex_unlock (&fuzz_lock);
+    c->ret = c->fn (c->data, c->size);
+    pthread_mutex_lock (&fuzz_lock);
+    fuzz_pending = NULL;
+    pthread_cond_broadcast (&fuzz_wake);
+  }
   return NULL;
 }
 
@@ -83,17 +99,26 @@ static int
 fuzz_run_small_stack (int (*fn) (const uint8_t *, size_t),
     const uint8_t *data, size_t size)
 {
+  static int started;
   fuzz_call c = { fn, data, size, 0 };
-  pthread_attr_t attr;
-  pthread_t t;
-  if (pthread_attr_init (&attr) != 0
-      || pthread_attr_setstacksize (&attr, 512 * 1024) != 0
-      || pthread_create (&t, &attr, fuzz_call_main, &c) != 0
-      || pthread_join (t, NULL) != 0) {
-    perror ("fuzz thread");
-    abort ();
+  if (!started) {
+    pthread_attr_t attr;
+    pthread_t t;
+    if (pthread_attr_init (&attr) != 0
+        || pthread_attr_setstacksize (&attr, 512 * 1024) != 0
+        || pthread_create (&t, &attr, fuzz_worker, NULL) != 0) {
+      perror ("fuzz worker thread");
+      abort ();
+    }
+    pthread_attr_destroy (&attr);
+    started = 1;
   }
-  pthread_attr_destroy (&attr);
+  pthread_mutex_lock (&fuzz_lock);
+  fuzz_pending = &c;
+  pthread_cond_broadcast (&fuzz_wake);
+  while (fuzz_pending != NULL)
+    pthread_cond_wait (&fuzz_wake, &fuzz_lock);
+  pthread_mutex_unlock (&fuzz_lock);
   return c.ret;
 }
 
