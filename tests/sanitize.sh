@@ -52,11 +52,15 @@ EOF
 }
 
 asan_build() {
+  # The same extra options as the ordinary build (CI: -Dcuda=enabled).
+  local extra
+  read -r -a extra <<< "${MRCNN_SETUP_ARGS:-}"
   if [ -f "$ASAN_BUILD/build.ninja" ]; then
-    meson setup --reconfigure "$ASAN_BUILD" -Dpython="$PYTHON" >/dev/null
+    meson setup --reconfigure "$ASAN_BUILD" -Dpython="$PYTHON" "${extra[@]}" >/dev/null
   else
     meson setup "$ASAN_BUILD" -Dpython="$PYTHON" -Db_sanitize=address,undefined \
-      -Dbuildtype=debugoptimized -Db_ndebug=false -Dc_args=-fno-omit-frame-pointer
+      -Dbuildtype=debugoptimized -Db_ndebug=false -Dc_args=-fno-omit-frame-pointer \
+      "${extra[@]}"
   fi
   meson compile -C "$ASAN_BUILD"
 }
@@ -99,7 +103,9 @@ valgrind_run() {
     fi
   fi
   if [ ! -f "$BUILD/build.ninja" ]; then
-    meson setup "$BUILD" -Dpython="$PYTHON"
+    local extra
+    read -r -a extra <<< "${MRCNN_SETUP_ARGS:-}"
+    meson setup "$BUILD" -Dpython="$PYTHON" "${extra[@]}"
   fi
   meson compile -C "$BUILD" engine/tools/mrcnn-infer
   local out="$BUILD/valgrind"
