@@ -18,6 +18,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-$src/gpu-out}
 WORK=${WORK:-/tmp/mrcnn-gpu}
 PYTHON=${PYTHON:-python3}
+LOGS=$WORK/logs   # per-step logs: packed into $OUT/logs.tar.gz at the end
 mkdir -p "$OUT"
 exec > >(tee "$OUT/run.log") 2>&1
 export PYTHONUNBUFFERED=1
@@ -46,7 +47,7 @@ if [ ! -f "$bundle" ]; then
   exit 1
 fi
 rm -rf "$WORK"
-mkdir -p "$WORK"
+mkdir -p "$WORK" "$LOGS"
 tar -C "$WORK" -xJf "$bundle"
 echo "bundle built from $(cat "$src/.gpu-bundle/commit" 2>/dev/null || echo '?'), tree at $(git -C "$src" rev-parse HEAD 2>/dev/null || echo '?')"
 BIN=$WORK/bin
@@ -80,12 +81,12 @@ IMAGES=("$WORK"/images/*.png)
 
 # ---------------------------------------------------------------- per-op parity
 step "per-op parity, CUDA vs CPU, fresh random inputs"
-timeout 300 "$BIN/test_cuda_parity" 2>&1 | tee "$OUT/parity.log"
+timeout 150 "$BIN/test_cuda_parity" 2>&1 | tee "$LOGS/parity.log"
 rc=${PIPESTATUS[0]}
 case $rc in
-  0) record "per-op parity" PASS "$(grep -c '^  ok' "$OUT/parity.log") groups ok" ;;
+  0) record "per-op parity" PASS "$(grep -c '^  ok' "$LOGS/parity.log") groups ok" ;;
   77) record "per-op parity" SKIP "no CUDA device seen by the backend" ;;
-  *) record "per-op parity" FAIL "exit $rc; $(grep -c '^  FAIL' "$OUT/parity.log") groups failed" ;;
+  *) record "per-op parity" FAIL "exit $rc; $(grep -c '^  FAIL' "$LOGS/parity.log") groups failed" ;;
 esac
 
 # ---------------------------------------------------------------- end to end
@@ -93,11 +94,11 @@ e2e() {   # name model
   local name=$1 model=$2 d=$WORK/e2e/$1
   mkdir -p "$d"
   local t0=$(date +%s.%N)
-  if ! timeout 300 "$BIN/mrcnn-dump" --backend cpu "$model" "$d/cpu" "${IMAGES[@]}"; then
+  if ! timeout 150 "$BIN/mrcnn-dump" --backend cpu "$model" "$d/cpu" "${IMAGES[@]}"; then
     record "e2e $name" FAIL "CPU dump failed"; return
   fi
   local t1=$(date +%s.%N)
-  if ! timeout 300 "$BIN/mrcnn-dump" --backend cuda "$model" "$d/cuda" "${IMAGES[@]}"; then
+  if ! timeout 150 "$BIN/mrcnn-dump" --backend cuda "$model" "$d/cuda" "${IMAGES[@]}"; then
     record "e2e $name" FAIL "CUDA dump failed"; return
   fi
   local t2=$(date +%s.%N)
@@ -110,24 +111,24 @@ e2e() {   # name model
   fi
 }
 step "end to end, small model (ResNet-18 FPN, narrow, random init)"
-e2e small "$SMALL" 2>&1 | tee -a "$OUT/e2e.log"
+e2e small "$SMALL" 2>&1 | tee -a "$LOGS/e2e.log"
 if [ -f "$src/models/shapes.safetensors" ]; then
   step "end to end, the shipped shapes model"
-  e2e shapes "$src/models/shapes.safetensors" 2>&1 | tee -a "$OUT/e2e.log"
+  e2e shapes "$src/models/shapes.safetensors" 2>&1 | tee -a "$LOGS/e2e.log"
 fi
 
 step "export a random-init R50-FPN (torchvision's maskrcnn_resnet50_fpn, 800/1333)"
 R50=$WORK/r50.safetensors
-if timeout 300 "$PYTHON" "$src/engine/tools/export-torchvision.py" --random-init --seed 1 \
+if timeout 150 "$PYTHON" "$src/engine/tools/export-torchvision.py" --random-init --seed 1 \
     --arch maskrcnn_resnet50_fpn --out "$R50" --quiet; then
   step "end to end, R50-FPN"
-  e2e r50 "$R50" 2>&1 | tee -a "$OUT/e2e.log"
+  e2e r50 "$R50" 2>&1 | tee -a "$LOGS/e2e.log"
 else
   record "e2e r50" FAIL "export failed (torchvision $("$PYTHON" -c 'import torchvision; print(torchvision.__version__)' 2>/dev/null))"
   R50=
 fi
 # (the record() calls inside e2e ran in a pipeline's subshell: read them back)
-while IFS= read -r line; do RESULTS+=("$line"); done < <(sed -n 's/^--- \(e2e [a-z0-9]*\): \([A-Z]*\) \(.*\)$/\1|\2|\3/p' "$OUT/e2e.log")
+while IFS= read -r line; do RESULTS+=("$line"); done < <(sed -n 's/^--- \(e2e [a-z0-9]*\): \([A-Z]*\) \(.*\)$/\1|\2|\3/p' "$LOGS/e2e.log")
 
 # ---------------------------------------------------------------- elements
 step "elements: cudaupload ! maskrcnn ! maskrcnnoverlay ! cudadownload"
@@ -138,12 +139,12 @@ if [ -x "$BIN/test_element_pipeline" ] && [ -d "$WORK/gst/plugins" ]; then
   export GST_PLUGIN_SCANNER=$WORK/gst/libexec/gst-plugin-scanner
   export GST_REGISTRY=$WORK/gst/registry.bin
   for fmt in RGBA NV12; do
-    timeout 180 "$BIN/test_element_pipeline" "$SMALL" "$fmt" 4 2>&1 | tee -a "$OUT/elements.log"
+    timeout 90 "$BIN/test_element_pipeline" "$SMALL" "$fmt" 4 2>&1 | tee -a "$LOGS/elements.log"
     rc=${PIPESTATUS[0]}
-    detail=$(grep -E "^(metadata|drawn pixels: GPU vs CPU)" "$OUT/elements.log" | tail -2 | tr '\n' ';')
+    detail=$(grep -E "^(metadata|drawn pixels: GPU vs CPU)" "$LOGS/elements.log" | tail -2 | tr '\n' ';')
     case $rc in
       0) record "elements $fmt" PASS "$detail" ;;
-      77) record "elements $fmt" SKIP "$(tail -1 "$OUT/elements.log")" ;;
+      77) record "elements $fmt" SKIP "$(tail -1 "$LOGS/elements.log")" ;;
       *) record "elements $fmt" FAIL "exit $rc; $detail see elements.log" ;;
     esac
   done
@@ -155,11 +156,11 @@ fi
 step "compute-sanitizer memcheck, small model, 2 frames"
 san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 if [ -x "$san" ]; then
-  timeout 400 "$san" --tool memcheck --error-exitcode 3 --print-limit 20 \
+  timeout 120 "$san" --tool memcheck --error-exitcode 3 --print-limit 20 \
     "$BIN/mrcnn-bench" --backend cuda --model "$SMALL" --image "$WORK/images/landscape_640x480.png" \
-    --frames 1 --warmup 1 2>&1 | tee "$OUT/memcheck.log"
+    --frames 1 --warmup 1 2>&1 | tee "$LOGS/memcheck.log"
   rc=${PIPESTATUS[0]}
-  summary=$(grep -m1 "ERROR SUMMARY" "$OUT/memcheck.log")
+  summary=$(grep -m1 "ERROR SUMMARY" "$LOGS/memcheck.log")
   [ "$rc" = 0 ] && record memcheck PASS "$summary" || record memcheck FAIL "exit $rc; $summary"
 else
   record memcheck SKIP "compute-sanitizer not found"
@@ -167,21 +168,29 @@ fi
 
 # ---------------------------------------------------------------- benchmark
 step "benchmark: R50-FPN, fp32, batch 1, ours vs torchvision eager, same card"
+# other work on the same card (MRCNN_GPU_WAIT_PID: a process started beside
+# this script) must be finished before anything is timed
+if [ -n "${MRCNN_GPU_WAIT_PID:-}" ]; then
+  echo "waiting for process $MRCNN_GPU_WAIT_PID to finish before timing"
+  while kill -0 "$MRCNN_GPU_WAIT_PID" 2>/dev/null; do sleep 2; done
+  nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+fi
 BENCH_IMG=$WORK/images/landscape_640x480.png
 if [ -n "$R50" ]; then
-  timeout 300 "$BIN/mrcnn-bench" --backend cuda --model "$R50" --image "$BENCH_IMG" \
-    --frames 50 --warmup 5 --json "$OUT/bench-ours-fp32.json" | tee -a "$OUT/bench.log"
-  MRCNN_CUDA_MATH=tf32 timeout 300 "$BIN/mrcnn-bench" --backend cuda --model "$R50" \
-    --image "$BENCH_IMG" --frames 50 --warmup 5 --json "$WORK/bench-ours-tf32.json" | tee -a "$OUT/bench.log"
-  timeout 300 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
-    --frames 30 --warmup 5 --json "$OUT/bench-tv-fp32.json" | tee -a "$OUT/bench.log"
-  timeout 300 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
-    --frames 30 --warmup 5 --cudnn-benchmark --json "$WORK/bench-tv-fp32-cb.json" | tee -a "$OUT/bench.log"
-  timeout 300 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
-    --frames 30 --warmup 5 --tf32 --json "$WORK/bench-tv-tf32.json" | tee -a "$OUT/bench.log"
+  timeout 120 "$BIN/mrcnn-bench" --backend cuda --model "$R50" --image "$BENCH_IMG" \
+    --frames 30 --warmup 5 --json "$OUT/bench-ours-fp32.json" | tee -a "$LOGS/bench.log"
+  MRCNN_CUDA_MATH=tf32 timeout 120 "$BIN/mrcnn-bench" --backend cuda --model "$R50" \
+    --image "$BENCH_IMG" --frames 30 --warmup 5 --json "$WORK/bench-ours-tf32.json" | tee -a "$LOGS/bench.log"
+  timeout 150 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
+    --frames 20 --warmup 5 --json "$OUT/bench-tv-fp32.json" | tee -a "$LOGS/bench.log"
+  timeout 150 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
+    --frames 30 --warmup 5 --cudnn-benchmark --json "$WORK/bench-tv-fp32-cb.json" | tee -a "$LOGS/bench.log"
+  timeout 150 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
+    --frames 30 --warmup 5 --tf32 --json "$WORK/bench-tv-tf32.json" | tee -a "$LOGS/bench.log"
 fi
 
 # ---------------------------------------------------------------- table
+tar -C "$WORK" -czf "$OUT/logs.tar.gz" logs $(cd "$WORK" && ls bench-*.json 2>/dev/null) || true
 step "summary"
 echo "total $(( $(date +%s) - t_start )) s"
 fail=0

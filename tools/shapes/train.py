@@ -173,13 +173,17 @@ class ShapesStream(torch.utils.data.Dataset):
         return x, to_target(inst)
 
 
-def batches(seed, start_image, batch_size, workers):
+def _collate(b):
+    return tuple(zip(*b))
+
+
+def batches(seed, start_image, batch_size, workers, pin_memory=False):
     ds = ShapesStream(seed, 10 ** 9)
     sampler = range(start_image, 10 ** 9)
+    extra = dict(prefetch_factor=4, persistent_workers=True) if workers else {}
     return iter(torch.utils.data.DataLoader(
         ds, batch_size=batch_size, sampler=sampler, num_workers=workers,
-        collate_fn=lambda b: tuple(zip(*b)), prefetch_factor=4 if workers else 2,
-        persistent_workers=bool(workers)))
+        collate_fn=_collate, pin_memory=pin_memory, **extra))
 
 
 # ------------------------------------------------------------------ schedule
@@ -224,7 +228,13 @@ def train(a):
     os.makedirs(a.workdir, exist_ok=True)
     ckpt = os.path.join(a.workdir, "checkpoint.pt")
     torch.manual_seed(a.seed)
+    device = torch.device(a.device)
     model = make_train_model()
+    if a.init_from:
+        init = torch.load(a.init_from, map_location="cpu")
+        model.load_state_dict(init.get("model", init) if isinstance(init, dict) else init)
+        log("initialised from %s" % a.init_from)
+    model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() > 1]
     no_decay = [p for p in params if p.dim() <= 1]
@@ -242,7 +252,8 @@ def train(a):
         % (ARCH, BODY_WIDTHS, FPN_CHANNELS, REPRESENTATION, MASK_CHANNELS, n_params / 1e6, a.batch_size,
            torch.get_num_threads(), a.lr))
     model.train()
-    data = batches(TRAIN_SEED, it * a.batch_size, a.batch_size, a.workers)
+    data = batches(TRAIN_SEED, it * a.batch_size + a.stream_offset, a.batch_size, a.workers,
+                   pin_memory=device.type == "cuda")
     last_ckpt = last_export = time.time()
     t_start = time.time() - elapsed
     t_log, it_log = time.time(), it
@@ -266,6 +277,9 @@ def train(a):
         for g in opt.param_groups:
             g["lr"] = lr
         images, targets = next(data)
+        if device.type != "cpu":
+            images = [im.to(device, non_blocking=True) for im in images]
+            targets = [{k: v.to(device, non_blocking=True) for k, v in t.items()} for t in targets]
         losses = model(list(images), list(targets))
         loss = sum(losses.values())
         if not torch.isfinite(loss):
@@ -302,6 +316,9 @@ def train(a):
                 last_export = now
     elapsed = time.time() - t_start
     save_checkpoint(ckpt, model, opt, it, elapsed, a)
+    # the weights alone, on the CPU: what --init-from and --export-only need
+    torch.save({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "iteration": it,
+                "elapsed": elapsed}, os.path.join(a.workdir, "weights.pt"))
     log("done: %d iterations, %d images, %.0fs (%s)" % (
         it, it * a.batch_size, elapsed, "time budget" if it < a.iters else "iteration count"))
     if a.out:
@@ -333,11 +350,17 @@ def main(argv):
                    help="default score threshold written into the exported model (default %g)"
                    % HYPER["box_score_thresh"])
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--device", default="cpu", help="torch device to train on (default cpu; e.g. cuda)")
+    p.add_argument("--init-from", default=None,
+                   help="start from these weights (a checkpoint or weights.pt), with a fresh optimizer and schedule")
+    p.add_argument("--stream-offset", type=int, default=0,
+                   help="first image of the training stream (so that a continued run sees new images)")
+    p.add_argument("--export-from", default=None, help="with --export-only: this checkpoint or weights.pt")
     p.add_argument("--export-only", action="store_true", help="export the workdir's checkpoint and exit")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads or os.cpu_count() or 1)
     if a.export_only:
-        ck = export(os.path.join(a.workdir, "checkpoint.pt"), a.out, a.dtype, score_thresh=a.score_thresh)
+        ck = export(a.export_from or os.path.join(a.workdir, "checkpoint.pt"), a.out, a.dtype, score_thresh=a.score_thresh)
         log("exported iteration %d (%.0fs of training)" % (ck["iteration"], ck["elapsed"]))
         return 0
     return train(a)
