@@ -8,9 +8,18 @@
  * same source frames in system memory (same shared math: expected equal),
  * and against the undrawn frames (something was drawn).
  *
- * usage: test_element_pipeline MODEL FORMAT [FRAMES]   (FORMAT: RGBA, NV12..)
+ * usage: test_element_pipeline MODEL FORMAT [FRAMES [MODE]]
+ *        (FORMAT: RGBA, NV12..; MODE: --system-memory, --cuda-engine or
+ *        --no-capsfilter)
  * exit 0 pass, 1 fail, 77 skip (no cudaupload: the nvcodec plugin is not
  * there, or it found no GPU).
+ *
+ * --system-memory runs the same checks with the frames kept in system memory
+ * and the CPU engine (no cudaupload/cudadownload): the reference path of
+ * this test, checkable on any machine. --cuda-engine keeps the frames in
+ * system memory but runs maskrcnn backend=cuda (the element uploads them).
+ * --no-capsfilter leaves out the video/x-raw(memory:CUDAMemory) filter after
+ * cudaupload: caps negotiation alone must keep the frames on the device.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +39,7 @@ typedef struct
 {
   GPtrArray *metas;             /* GstBuffer holding only the metas */
   guint cuda_frames, frames, instances;
+  gchar *caps;                  /* the overlay's sink caps at the first frame */
 } Probe;
 
 static GstPadProbeReturn
@@ -43,6 +53,13 @@ overlay_sink_probe (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   gpointer state = NULL;
 
   p->frames++;
+  if (!p->caps) {
+    GstCaps *c = gst_pad_get_current_caps (pad);
+
+    p->caps = c ? gst_caps_to_string (c) : g_strdup ("none");
+    if (c)
+      gst_caps_unref (c);
+  }
   if (mem && mem->allocator && mem->allocator->mem_type &&
       strcmp (mem->allocator->mem_type, "gst.cuda.memory") == 0)
     p->cuda_frames++;
@@ -86,7 +103,7 @@ run (GstElement * pipe, gchar ** error)
 /* Byte differences between two frames' visible pixels. */
 static void
 compare (GstSample * a, GstSample * b, guint64 * n_diff, guint * max_diff,
-    guint64 * n_bytes)
+    guint64 * n_bytes, guint frame, gint report)
 {
   GstVideoInfo ia, ib;
   GstVideoFrame fa, fb;
@@ -117,6 +134,9 @@ compare (GstSample * a, GstSample * b, guint64 * n_diff, guint * max_diff,
         guint d = (guint) ABS ((gint) ra[x] - (gint) rb[x]);
         *n_bytes += 1;
         if (d) {
+          if (report > 0 && *n_diff < (guint64) report)
+            printf ("  differs: frame %u plane %u row %d byte %d: %u vs %u\n",
+                frame, p, y, x, ra[x], rb[x]);
           *n_diff += 1;
           *max_diff = MAX (*max_diff, d);
         }
@@ -140,18 +160,21 @@ main (int argc, char **argv)
   guint64 d_cpu = 0, n_cpu = 0, d_plain = 0, n_plain = 0;
   guint max_cpu = 0, max_plain = 0, i;
   GstCaps *caps;
-  gboolean ok = TRUE;
+  gboolean ok = TRUE, system_memory, cuda_on_system, no_capsfilter;
 
   gst_init (&argc, &argv);
   if (argc < 3) {
-    fprintf (stderr, "usage: %s MODEL FORMAT [FRAMES]\n", argv[0]);
+    fprintf (stderr, "usage: %s MODEL FORMAT [FRAMES [--system-memory|"
+        "--cuda-engine|--no-capsfilter]]\n", argv[0]);
     return 2;
   }
   model = argv[1];
   format = argv[2];
   frames = argc > 3 ? atoi (argv[3]) : 4;
-
-  if (!gst_registry_check_feature_version (gst_registry_get (), "cudaupload",
+  system_memory = argc > 4 && strcmp (argv[4], "--system-memory") == 0;
+  cuda_on_system = argc > 4 && strcmp (argv[4], "--cuda-engine") == 0;
+  no_capsfilter = argc > 4 && strcmp (argv[4], "--no-capsfilter") == 0;
+  if (!system_memory && !gst_registry_check_feature_version (gst_registry_get (), "cudaupload",
           1, 22, 0)) {
     printf ("SKIP: no cudaupload (the nvcodec plugin is missing or found no "
         "CUDA device)\n");
@@ -159,12 +182,22 @@ main (int argc, char **argv)
   }
 
   /* 1. the CUDA pipeline */
-  desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=smpte ! "
-      "video/x-raw,format=%s,width=%d,height=%d,framerate=30/1 ! cudaupload ! "
-      "maskrcnn model=\"%s\" backend=cuda score-threshold=0.0 "
-      "max-detections=8 ! maskrcnnoverlay name=o ! cudadownload ! "
-      "video/x-raw,format=%s ! appsink name=sink sync=false", frames, format,
-      W, H, model, format);
+  if (system_memory || cuda_on_system)
+    desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=smpte ! "
+        "video/x-raw,format=%s,width=%d,height=%d,framerate=30/1 ! "
+        "maskrcnn model=\"%s\" backend=%s score-threshold=0.0 "
+        "max-detections=8 ! maskrcnnoverlay name=o ! "
+        "video/x-raw,format=%s ! appsink name=sink sync=false", frames,
+        format, W, H, model, cuda_on_system ? "cuda" : "cpu", format);
+  else
+    desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=smpte ! "
+        "video/x-raw,format=%s,width=%d,height=%d,framerate=30/1 ! "
+        "cudaupload ! %s"
+        "maskrcnn model=\"%s\" backend=cuda score-threshold=0.0 "
+        "max-detections=8 ! maskrcnnoverlay name=o ! cudadownload ! "
+        "video/x-raw,format=%s ! appsink name=sink sync=false", frames,
+        format, W, H, no_capsfilter ? "" : "video/x-raw(memory:CUDAMemory) ! ",
+        model, format);
   printf ("pipeline: %s\n", desc);
   pipe = gst_parse_launch (desc, NULL);
   g_free (desc);
@@ -186,6 +219,7 @@ main (int argc, char **argv)
     printf ("FAIL: CUDA pipeline error: %s\n", error);
     return 1;
   }
+  printf ("caps at maskrcnnoverlay: %s\n", probe.caps ? probe.caps : "none");
   printf ("metadata: %u frames at maskrcnnoverlay, %u in CUDA memory, "
       "%u instances\n", probe.frames, probe.cuda_frames, probe.instances);
   if (gpu->len != (guint) frames || probe.frames != (guint) frames) {
@@ -193,7 +227,7 @@ main (int argc, char **argv)
         probe.frames, frames);
     return 1;
   }
-  if (probe.cuda_frames != probe.frames) {
+  if (!system_memory && !cuda_on_system && probe.cuda_frames != probe.frames) {
     printf ("FAIL: frames reached maskrcnnoverlay in system memory\n");
     ok = FALSE;
   }
@@ -239,9 +273,9 @@ main (int argc, char **argv)
 
   for (i = 0; i < gpu->len; i++) {
     compare (g_ptr_array_index (gpu, i), g_ptr_array_index (cpu, i), &d_cpu,
-        &max_cpu, &n_cpu);
+        &max_cpu, &n_cpu, i, 8);
     compare (g_ptr_array_index (gpu, i), g_ptr_array_index (plain, i),
-        &d_plain, &max_plain, &n_plain);
+        &d_plain, &max_plain, &n_plain, i, 0);
   }
   printf ("drawn pixels: GPU vs undrawn: %" G_GUINT64_FORMAT " of %"
       G_GUINT64_FORMAT " bytes changed\n", d_plain, n_plain);
