@@ -378,9 +378,17 @@ static gboolean
 gst_mask_rcnn_query (GstBaseTransform * trans, GstPadDirection direction,
     GstQuery * query)
 {
+  GstMaskRcnn *self = GST_MASK_RCNN (trans);
+  gboolean allow_cuda;
+
+  /* backend=cpu takes no device frames: offering them would only make a
+   * CUDA neighbour fail later, in set_caps */
+  GST_OBJECT_LOCK (self);
+  allow_cuda = self->backend != GST_MASK_RCNN_BACKEND_CPU;
+  GST_OBJECT_UNLOCK (self);
   return gst_mask_rcnn_cuda_transform_query (trans,
       GST_BASE_TRANSFORM_CLASS (parent_class), direction, query,
-      GST_MASK_RCNN (trans)->cuda_ctx);
+      self->cuda_ctx, allow_cuda);
 }
 
 /* The context is looked for from NULL to READY, before nvcodec neighbours

@@ -84,6 +84,8 @@ struct _GstMaskRcnnOverlay
 
   /* Text rendering, from start() to stop(). */
   PangoFontMap *font_map;
+  gboolean have_fonts;          /* the font map found at least one family */
+  gboolean warned_fonts;
   PangoContext *pango;
   PangoLayout *layout;
   gint font_px;                 /* size the layout's font is set to */
@@ -308,6 +310,23 @@ set_font_size (GstMaskRcnnOverlay * self, gint frame_height)
   self->font_px = px;
 }
 
+/* TRUE when captions can be drawn; warns once when they are wanted but no
+ * font is installed. */
+static gboolean
+captions_possible (GstMaskRcnnOverlay * self)
+{
+  if (self->have_fonts)
+    return TRUE;
+  if (!self->warned_fonts) {
+    self->warned_fonts = TRUE;
+    GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
+        ("No fonts are installed: captions (draw-labels) are left out."),
+        ("no installed font has Latin letters and digits; install one (Debian: "
+            "fonts-dejavu-core) or set draw-labels=false"));
+  }
+  return FALSE;
+}
+
 #ifdef GST_MASK_RCNN_HAVE_CUDA
 /* Caption sprite on the device: rendered and uploaded once per text,
  * colour and font size. */
@@ -486,6 +505,8 @@ gst_mask_rcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   GST_OBJECT_LOCK (self);
   s = self->settings;
   GST_OBJECT_UNLOCK (self);
+  if (s.draw_labels && !captions_possible (self))
+    s.draw_labels = FALSE;
 
   instances = g_array_new (FALSE, FALSE, sizeof (GstMaskRcnnInstance));
   while (gst_maskrcnn_buffer_iterate_instances (buf, &state, &inst))
@@ -572,8 +593,25 @@ gst_mask_rcnn_overlay_start (GstBaseTransform * trans)
   self->pango = pango_font_map_create_context (self->font_map);
   self->layout = pango_layout_new (self->pango);
   self->font_px = 0;
+  /* Without any font, pango's output is not even stable from one element to
+   * the next: captions are then left out, with a warning (below). Loading
+   * the caption font here also waits for fontconfig to finish its set-up,
+   * so that the first frames get the same font as the later ones. */
+  {
+    PangoFontDescription *desc =
+        pango_font_description_from_string ("Sans Bold");
+    PangoFont *font = pango_font_map_load_font (self->font_map, self->pango,
+        desc);
+
+    self->have_fonts = font && pango_font_has_char (font, 'A')
+        && pango_font_has_char (font, '0');
+    g_clear_object (&font);
+    pango_font_description_free (desc);
+  }
+  self->warned_fonts = FALSE;
   return TRUE;
 }
+
 
 static gboolean
 gst_mask_rcnn_overlay_stop (GstBaseTransform * trans)
@@ -632,7 +670,7 @@ gst_mask_rcnn_overlay_query (GstBaseTransform * trans,
 {
   return gst_mask_rcnn_cuda_transform_query (trans,
       GST_BASE_TRANSFORM_CLASS (parent_class), direction, query,
-      GST_MASK_RCNN_OVERLAY (trans)->cuda_ctx);
+      GST_MASK_RCNN_OVERLAY (trans)->cuda_ctx, TRUE);
 }
 
 /* As maskrcnn: the context is looked for from NULL to READY (see

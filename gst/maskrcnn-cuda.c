@@ -130,15 +130,50 @@ gst_mask_rcnn_cuda_handle_set_context (GstElement * element,
   gst_cuda_handle_set_context (element, context, device_id, ctx);
 }
 
+/* `caps` with its CUDA-memory structures first (in their order), then the
+ * others; without the CUDA ones where `allow_cuda` is FALSE. */
+static GstCaps *
+cuda_first (GstCaps * caps, gboolean allow_cuda)
+{
+  GstCaps *cuda = gst_caps_new_empty (), *other = gst_caps_new_empty ();
+  guint i, n = gst_caps_get_size (caps);
+
+  for (i = 0; i < n; i++) {
+    GstCapsFeatures *f = gst_caps_get_features (caps, i);
+    gboolean is_cuda = f && !gst_caps_features_is_any (f) &&
+        gst_caps_features_contains (f, GST_CAPS_FEATURE_MEMORY_CUDA_MEMORY);
+
+    if (is_cuda && !allow_cuda)
+      continue;
+    gst_caps_append_structure_full (is_cuda ? cuda : other,
+        gst_structure_copy (gst_caps_get_structure (caps, i)),
+        f ? gst_caps_features_copy (f) : NULL);
+  }
+  return gst_caps_merge (cuda, other);
+}
+
 gboolean
 gst_mask_rcnn_cuda_transform_query (GstBaseTransform * trans,
     GstBaseTransformClass * parent_class, GstPadDirection direction,
-    GstQuery * query, GstCudaContext * ctx)
+    GstQuery * query, GstCudaContext * ctx, gboolean allow_cuda)
 {
   if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT && ctx &&
       gst_cuda_handle_context_query (GST_ELEMENT (trans), query, ctx))
     return TRUE;
-  return parent_class->query (trans, direction, query);
+  if (!parent_class->query (trans, direction, query))
+    return FALSE;
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
+    GstCaps *caps = NULL;
+
+    gst_query_parse_caps_result (query, &caps);
+    if (caps && !gst_caps_is_any (caps) && !gst_caps_is_empty (caps)) {
+      GstCaps *ordered = cuda_first (caps, allow_cuda);
+
+      gst_query_set_caps_result (query, ordered);
+      gst_caps_unref (ordered);
+    }
+  }
+  return TRUE;
 }
 
 GstStateChangeReturn

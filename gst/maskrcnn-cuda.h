@@ -63,10 +63,14 @@ void gst_mask_rcnn_cuda_handle_set_context (GstElement * element,
 
 /* query() of an element that derives from GstBaseTransform: answers a
  * context query with `ctx` when it is set, else chains up to
- * `parent_class`. */
+ * `parent_class`. A caps query's answer gets its memory:CUDAMemory
+ * structures first, so that a neighbour that can give either (cudaupload,
+ * whose own order prefers system memory, or a hardware decoder) keeps the
+ * frames on the device; with `allow_cuda` FALSE (an element that will not
+ * take device frames, such as maskrcnn backend=cpu) they are left out. */
 gboolean gst_mask_rcnn_cuda_transform_query (GstBaseTransform * trans,
     GstBaseTransformClass * parent_class, GstPadDirection direction,
-    GstQuery * query, GstCudaContext * ctx);
+    GstQuery * query, GstCudaContext * ctx, gboolean allow_cuda);
 
 /* change_state() helper, after the element's own NULL to READY work:
  * chains up to `parent_class` and drops *ctx from READY to NULL. */

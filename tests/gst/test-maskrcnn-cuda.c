@@ -143,6 +143,72 @@ GST_START_TEST (test_overlay_math)
 GST_END_TEST;
 
 #ifdef GST_MASK_RCNN_HAVE_CUDA
+/* The sink pad's caps for a neighbour that offers `offer` (system memory
+ * first, as Debian 12's cudaupload does). */
+static GstCaps *
+sink_caps_for (GstElement * e, const gchar * offer)
+{
+  GstPad *pad = gst_element_get_static_pad (e, "sink");
+  GstCaps *filter = gst_caps_from_string (offer);
+  GstCaps *caps = gst_pad_query_caps (pad, filter);
+
+  gst_caps_unref (filter);
+  gst_object_unref (pad);
+  return caps;
+}
+
+static gboolean
+first_is_cuda (GstCaps * caps)
+{
+  GstCapsFeatures *f;
+
+  if (gst_caps_is_empty (caps) || gst_caps_is_any (caps))
+    return FALSE;
+  f = gst_caps_get_features (caps, 0);
+  return f && gst_caps_features_contains (f, CUDA_FEATURE);
+}
+
+/* Offered both, the elements answer with device memory first, so that the
+ * offering neighbour (which fixates on the first structure) keeps the
+ * frames on the device; maskrcnn backend=cpu answers with system memory
+ * alone. */
+GST_START_TEST (test_caps_prefer_cuda_memory)
+{
+  const gchar *offer = "video/x-raw, format=RGBA, width=64, height=48, "
+      "framerate=30/1; video/x-raw(" CUDA_FEATURE "), format=RGBA, "
+      "width=64, height=48, framerate=30/1";
+  const gchar *names[] = { "maskrcnn", "maskrcnnoverlay" };
+  GstElement *e;
+  GstCaps *caps;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (names); i++) {
+    e = gst_object_ref_sink (gst_element_factory_make (names[i], NULL));
+    caps = sink_caps_for (e, offer);
+    fail_unless_equals_int (gst_caps_get_size (caps), 2);
+    fail_unless (first_is_cuda (caps), "%s answers %" GST_PTR_FORMAT,
+        names[i], caps);
+    gst_caps_unref (caps);
+    /* nothing offered: the template's order, device memory first */
+    caps = sink_caps_for (e, "ANY");
+    fail_unless (first_is_cuda (caps), "%s answers %" GST_PTR_FORMAT,
+        names[i], caps);
+    gst_caps_unref (caps);
+    gst_object_unref (e);
+  }
+
+  e = gst_object_ref_sink (gst_element_factory_make ("maskrcnn", NULL));
+  gst_util_set_object_arg (G_OBJECT (e), "backend", "cpu");
+  caps = sink_caps_for (e, offer);
+  fail_unless_equals_int (gst_caps_get_size (caps), 1);
+  fail_if (caps_have_cuda (caps), "backend=cpu answers %" GST_PTR_FORMAT,
+      caps);
+  gst_caps_unref (caps);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
 /* Pushes one 64x48 `format` frame of `size` bytes with CUDA-memory caps
  * into `e` (a reference the call takes), which must refuse it with a
  * LIBRARY INIT error that speaks of CUDA memory and holds `reason`. */
@@ -284,6 +350,7 @@ maskrcnn_cuda_suite (void)
   tcase_add_test (tc, test_maskrcnn_templates);
   tcase_add_test (tc, test_overlay_math);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
+  tcase_add_test (tc, test_caps_prefer_cuda_memory);
   tcase_add_test (tc, test_cuda_caps_without_gpu);
   tcase_add_test (tc, test_cuda_backend_without_gpu);
   tcase_add_test (tc, test_overlay_cuda_caps_without_gpu);
