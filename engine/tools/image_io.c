@@ -179,6 +179,27 @@ on_png_read (png_structp png, png_bytep data, size_t len)
   }
 }
 
+/* libpng's allocator, bounded: libpng allocates the length an ancillary
+ * chunk's header claims even after warning that it is too large (1.9 GB for
+ * the bogus sPLT chunk of a 7x5 image, found by fuzzing). Nothing libpng
+ * itself needs (row buffers of at most a few hundred KiB here, chunk data,
+ * zlib's window) comes near the bound; the image goes to our own buffers. */
+#define PNG_ALLOC_MAX ((png_alloc_size_t) 64 << 20)
+
+static png_voidp
+png_bounded_malloc (png_structp png, png_alloc_size_t size)
+{
+  (void) png;
+  return size <= PNG_ALLOC_MAX ? malloc (size) : NULL;
+}
+
+static void
+png_bounded_free (png_structp png, png_voidp ptr)
+{
+  (void) png;
+  free (ptr);
+}
+
 static mrcnn_status
 load_png (FILE *fp, const char *path, int header_only,
     mrcnn_loaded_image *out, int *w_out, int *h_out, mrcnn_error *err)
@@ -192,8 +213,8 @@ load_png (FILE *fp, const char *path, int header_only,
   int depth, ctype, interlace, stride, w, h;
   mrcnn_status st;
 
-  png = png_create_read_struct (PNG_LIBPNG_VER_STRING, &io, on_png_error,
-      on_png_warning);
+  png = png_create_read_struct_2 (PNG_LIBPNG_VER_STRING, &io, on_png_error,
+      on_png_warning, NULL, png_bounded_malloc, png_bounded_free);
   if (png == NULL)
     return set_error (err, MRCNN_ERR_NO_MEMORY,
         "%s: out of memory starting the PNG decoder", path);
@@ -214,6 +235,9 @@ load_png (FILE *fp, const char *path, int header_only,
   /* Our own size limit applies below, with a clearer message than libpng's
    * default limit of one million pixels per side. */
   png_set_user_limits (png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
+  /* No chunk other than the image data needs more than a few MiB (an ICC
+   * profile is the largest); see also png_bounded_malloc. */
+  png_set_chunk_malloc_max (png, 16u << 20);
   png_read_info (png, info);
   png_get_IHDR (png, info, &pw, &ph, &depth, &ctype, &interlace, NULL, NULL);
 

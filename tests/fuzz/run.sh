@@ -65,7 +65,9 @@ opts() {
     -artifact_prefix="$BUILD/artifacts/$t-" -print_final_stats=1)
   case $t in
     model) o+=(-max_len=32768) ;;
-    image) o+=(-max_len=16384) ;;
+    # a single allocation over 1 GiB is a bug (the largest image allowed,
+    # 16384 x 16384 RGB, is 768 MiB): caught even before RSS grows
+    image) o+=(-max_len=16384 -malloc_limit_mb=1024) ;;
   esac
   printf '%s\n' "${o[@]}"
 }
