@@ -2,8 +2,8 @@
  *
  * The ResNet stem's 3x3 / stride 2 / padding 1 pool and FPN's
  * LastLevelMaxPool (1x1 / stride 2 / padding 0). Padding is -inf, so a window
- * is the clamped range of input pixels and its maximum is taken with fmaxf
- * (a NaN input is skipped, as fmaxf does; torch would propagate it).
+ * is the clamped range of input pixels. A NaN in a window makes its maximum
+ * NaN, as in torch (which keeps a value when `val > max || isnan (val)`).
  */
 #ifndef MRCNN_KERNELS_POOL_H
 #define MRCNN_KERNELS_POOL_H
@@ -15,6 +15,15 @@ MRCNN_HD int
 mrcnn_pool_out_size (int in_size, int k, int s, int p)
 {
   return (in_size + 2 * p - k) / s + 1;
+}
+
+/* One step of the window maximum, torch's rule: a NaN wins. A plain
+ * comparison, which compilers inline and vectorise (fmaxf is a library call
+ * at the CPU build's settings, and skips NaN). */
+MRCNN_HD float
+mrcnn_pool_max_step (float m, float x)
+{
+  return (x > m || x != x) ? x : m;
 }
 
 /* Maximum over the window of output (oy, ox) in a height x width plane. */
@@ -32,7 +41,8 @@ mrcnn_max_pool_at (const float *plane, int height, int width, int k, int s,
   x0 = x0 > 0 ? x0 : 0;
   for (y = y0; y < y1; y++)
     for (x = x0; x < x1; x++)
-      m = fmaxf (m, plane[(size_t) y * (size_t) width + (size_t) x]);
+      m = mrcnn_pool_max_step (m, plane[(size_t) y * (size_t) width
+              + (size_t) x]);
   return m;
 }
 

@@ -201,6 +201,13 @@ mrcnn_pp_pixel (const mrcnn_pp_src *s, const mrcnn_pp_params *p, int ox,
   float n00[3], n01[3], n10[3], n11[3];
   int c;
 
+  /* Same size: the interpolation's weights are 1 and 0 on the same pixel
+   * (mrcnn_interp_linear), which gives that pixel exactly; skip the other
+   * three fetches. */
+  if (p->in_w == p->out_w && p->in_h == p->out_h) {
+    mrcnn_pp_fetch_normalized (s, p, ox, oy, out);
+    return;
+  }
   mrcnn_interp_linear (p->scale_y, oy, p->in_h, p->out_h, &ly);
   mrcnn_interp_linear (p->scale_x, ox, p->in_w, p->out_w, &lx);
   mrcnn_pp_fetch_normalized (s, p, lx.i0, ly.i0, n00);

@@ -9,6 +9,7 @@
 #include "backend_cpu.h"
 #include "activation.h"
 #include "interp.h"
+#include "pool.h"
 #include "preprocess.h"
 #include "roi_align.h"
 
@@ -98,7 +99,7 @@ mrcnn_cpu_max_pool (mrcnn_backend *be, const mrcnn_fmap *in, int k, int s,
         for (int y = y0; y < y1; y++)
           for (int x = x0; x < x1; x++)
             for (int v = 0; v < V; v++)
-              m[v] = fmaxf (m[v], src[(y * W + x) * V + v]);
+              m[v] = mrcnn_pool_max_step (m[v], src[(y * W + x) * V + v]);
         for (int v = 0; v < V; v++)
           dst[(oy * OW + ox) * V + v] = m[v];
       }
@@ -173,6 +174,20 @@ mrcnn_cpu_roi_align (mrcnn_backend *be, const mrcnn_roi_align_desc *d,
             if (V == 1)
               v = mrcnn_roi_align_one (f->data + (size_t) c * H * W, H, W, &g, ph, pw);
             out->data[elem (out, i, c, ph, pw)] = v;
+          }
+          continue;
+        }
+        if (V == MRCNN_CH_ALIGN) {
+          /* the 8 channels of a block side by side: each lane sums the
+           * same terms in the same order as the one-channel form below */
+          for (int c0 = 0; c0 < C; c0 += MRCNN_CH_ALIGN) {
+            const float *block = f->data + elem (f, 0, c0, 0, 0);
+            float sum[MRCNN_CH_ALIGN] = { 0.0f };
+            for (int k = 0; k < ns; k++)
+              for (int v = 0; v < MRCNN_CH_ALIGN; v++)
+                sum[v] += mrcnn_roi_sample_value (block + v, &smp[k]);
+            for (int v = 0; v < MRCNN_CH_ALIGN && c0 + v < C; v++)
+              out->data[elem (out, i, c0 + v, ph, pw)] = sum[v] / g.count;
           }
           continue;
         }
