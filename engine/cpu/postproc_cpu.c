@@ -24,7 +24,9 @@ struct mrcnn_postproc {
   heap_item *heap;            /* pre_nms_top_n */
   int cap;                    /* candidates */
   float *cand_boxes, *cand_scores, *nms_area, *nms_boxes;
-  int *cand_idx, *cand_level, *nms_keep;
+  int *cand_idx, *cand_level, *nms_keep, *nms_group, *nms_pos;
+  int ngroups;                /* groups are 0 .. ngroups - 1 (levels, classes) */
+  int *nms_start, *nms_fill;  /* ngroups + 1 */
   uint8_t *nms_suppressed;
 };
 
@@ -44,6 +46,10 @@ mrcnn_cpu_postproc_free (mrcnn_backend *be, mrcnn_postproc *pp)
   g_free (pp->cand_idx);
   g_free (pp->cand_level);
   g_free (pp->nms_keep);
+  g_free (pp->nms_group);
+  g_free (pp->nms_pos);
+  g_free (pp->nms_start);
+  g_free (pp->nms_fill);
   g_free (pp->nms_suppressed);
   g_free (pp);
 }
@@ -94,10 +100,16 @@ mrcnn_cpu_postproc_new (mrcnn_backend *be, const mrcnn_postproc_desc *d,
   pp->cand_idx = g_try_new (int, cap);
   pp->cand_level = g_try_new (int, cap);
   pp->nms_keep = g_try_new (int, cap);
+  pp->nms_group = g_try_new (int, cap);
+  pp->nms_pos = g_try_new (int, cap);
+  pp->ngroups = MAX (d->nlevels, d->num_classes);
+  pp->nms_start = g_try_new (int, pp->ngroups + 1);
+  pp->nms_fill = g_try_new (int, pp->ngroups + 1);
   pp->nms_suppressed = g_try_new (uint8_t, cap);
   if (!pp->plain || !pp->objf || !pp->heap || !pp->cand_boxes
       || !pp->cand_scores || !pp->nms_area || !pp->nms_boxes || !pp->cand_idx
-      || !pp->cand_level || !pp->nms_keep || !pp->nms_suppressed) {
+      || !pp->cand_level || !pp->nms_keep || !pp->nms_group || !pp->nms_pos
+      || !pp->nms_start || !pp->nms_fill || !pp->nms_suppressed) {
     mrcnn_cpu_postproc_free (be, pp);
     return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY,
         "cannot allocate candidate buffers for %zu boxes", cap);
@@ -207,14 +219,56 @@ batched_nms (mrcnn_postproc *pp, const float *boxes, const float *scores,
   const float thr = mrcnn_nms_threshold (iou_threshold);
   uint8_t *sup = pp->nms_suppressed;
   memset (sup, 0, (size_t) n);
+  /* Boxes of different groups never suppress each other: per group by
+   * definition, and with the offset their boxes lie more than 1 apart, so
+   * their intersection is empty and IoU 0 - unless the threshold is
+   * negative, where torchvision's offset form suppresses across groups. */
+  const int skip_other_groups = !offset_trick || iou_threshold >= 0.0;
+  int *sgroup = pp->nms_group;
+  int groups_in_range = 1;
+  for (int r = 0; r < n; r++) {
+    sgroup[r] = group[order[r]];
+    groups_in_range &= sgroup[r] >= 0 && sgroup[r] < pp->ngroups;
+  }
+  if (skip_other_groups && groups_in_range) {
+    /* each group's positions in score order (a stable counting sort), then
+     * the greedy loop within each group only: the same suppressions */
+    const int G = pp->ngroups;
+    int *start = pp->nms_start, *fill = pp->nms_fill, *pos = pp->nms_pos;
+    memset (start, 0, (size_t) (G + 1) * sizeof *start);
+    for (int r = 0; r < n; r++)
+      start[sgroup[r] + 1]++;
+    for (int g = 0; g < G; g++)
+      start[g + 1] += start[g];
+    memcpy (fill, start, (size_t) (G + 1) * sizeof *fill);
+    for (int r = 0; r < n; r++)
+      pos[fill[sgroup[r]]++] = r;
+    for (int g = 0; g < G; g++)
+      for (int a = start[g]; a < start[g + 1]; a++) {
+        const int r = pos[a];
+        if (sup[r])
+          continue;
+        for (int b = a + 1; b < start[g + 1]; b++) {
+          const int q = pos[b];
+          if (!sup[q] && mrcnn_box_suppresses (sb + r * 4, area[r], sb + q * 4,
+                  area[q], thr))
+            sup[q] = 1;
+        }
+      }
+    int nk = 0;
+    for (int r = 0; r < n; r++)
+      if (!sup[r])
+        keep[nk++] = order[r];
+    return nk;
+  }
   int nk = 0;
   for (int r = 0; r < n; r++) {
     if (sup[r])
       continue;
     keep[nk++] = order[r];
-    int gr = group[order[r]];
+    int gr = sgroup[r];
     for (int q = r + 1; q < n; q++) {
-      if (sup[q] || (!offset_trick && group[order[q]] != gr))
+      if (sup[q] || (skip_other_groups && sgroup[q] != gr))
         continue;
       if (mrcnn_box_suppresses (sb + r * 4, area[r], sb + q * 4, area[q], thr))
         sup[q] = 1;
