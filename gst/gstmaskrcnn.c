@@ -42,6 +42,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_mask_rcnn_debug);
 #define GST_CAT_DEFAULT gst_mask_rcnn_debug
 
 #define DEFAULT_BACKEND GST_MASK_RCNN_BACKEND_AUTO
+#define DEFAULT_THREADS 0
 #define DEFAULT_DEVICE_ID -1
 #define DEFAULT_SCORE_THRESHOLD 0.5
 #define DEFAULT_NMS_THRESHOLD 0.5
@@ -60,6 +61,7 @@ enum
   PROP_MODEL,
   PROP_BACKEND,
   PROP_DEVICE_ID,
+  PROP_THREADS,
   PROP_SCORE_THRESHOLD,
   PROP_NMS_THRESHOLD,
   PROP_MAX_DETECTIONS,
@@ -76,6 +78,7 @@ struct _GstMaskRcnn
   gchar *model_path;
   GstMaskRcnnBackend backend;
   gint device_id;
+  gint threads;                 /* CPU engine threads, 0 = all cores */
   mrcnn_thresholds thresholds;
   gboolean thresholds_changed;
   guint interval;
@@ -257,6 +260,7 @@ create_engine_on (GstMaskRcnn * self, mrcnn_backend_kind kind,
   cfg.backend = kind;
   GST_OBJECT_LOCK (self);
   cfg.device_id = self->device_id;
+  cfg.num_threads = self->threads;
   cfg.thresholds = self->thresholds;
   self->thresholds_changed = FALSE;
   GST_OBJECT_UNLOCK (self);
@@ -751,6 +755,9 @@ gst_mask_rcnn_set_property (GObject * object, guint prop_id,
     case PROP_DEVICE_ID:
       self->device_id = g_value_get_int (value);
       break;
+    case PROP_THREADS:
+      self->threads = g_value_get_int (value);
+      break;
     case PROP_SCORE_THRESHOLD:
       self->thresholds.score_threshold = g_value_get_float (value);
       self->thresholds_changed = TRUE;
@@ -796,6 +803,9 @@ gst_mask_rcnn_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_DEVICE_ID:
       g_value_set_int (value, self->device_id);
+      break;
+    case PROP_THREADS:
+      g_value_set_int (value, self->threads);
       break;
     case PROP_SCORE_THRESHOLD:
       g_value_set_float (value, self->thresholds.score_threshold);
@@ -882,6 +892,13 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
           "the neighbours, -1 for the current one; takes effect at the next "
           "start", -1, G_MAXINT, DEFAULT_DEVICE_ID, ready));
 
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_int ("threads", "Threads",
+          "CPU threads of the engine, 0 for all cores (OpenMP's default, "
+          "which OMP_NUM_THREADS sets); fewer leave cores to the rest of the "
+          "pipeline. CPU backend only; takes effect at the next start", 0, 1024,
+          DEFAULT_THREADS, ready));
+
   g_object_class_install_property (gobject_class, PROP_SCORE_THRESHOLD,
       g_param_spec_float ("score-threshold", "Score threshold",
           "Keep detections scoring above this (torchvision's "
@@ -948,6 +965,7 @@ gst_mask_rcnn_init (GstMaskRcnn * self)
   self->model_path = g_strdup (default_model);
   self->backend = DEFAULT_BACKEND;
   self->device_id = DEFAULT_DEVICE_ID;
+  self->threads = DEFAULT_THREADS;
   self->thresholds.score_threshold = DEFAULT_SCORE_THRESHOLD;
   self->thresholds.nms_threshold = DEFAULT_NMS_THRESHOLD;
   self->thresholds.max_detections = DEFAULT_MAX_DETECTIONS;

@@ -404,6 +404,7 @@ mrcnn_backend_cpu_new (int num_threads, mrcnn_backend **out, mrcnn_error *err)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "cannot create the oneDNN CPU engine");
   }
+  cpu->threads = MAX (num_threads, 0);
   if (num_threads > 0)
     mrcnn_cpu_set_threads (num_threads);
   /* the linear layers split their rows over OpenMP's threads themselves */

@@ -10,6 +10,7 @@ typedef struct {
   mrcnn_backend base;
   dnnl_engine_t engine;
   dnnl_stream_t stream;
+  int threads;                  /* 0: OpenMP's default */
 } mrcnn_backend_cpu;
 
 void mrcnn_cpu_set_threads (int n);

@@ -23,6 +23,12 @@ mrcnn_status
 mrcnn_cpu_preprocess (mrcnn_backend *be, const mrcnn_image *img,
     const mrcnn_preprocess_desc *d, mrcnn_fmap *out, mrcnn_error *err)
 {
+  /* the first op of every frame: OpenMP's thread count is a setting of the
+   * calling thread, and frames may run in another thread than the one that
+   * made the engine (a GStreamer streaming thread) */
+  const mrcnn_backend_cpu *cpu = (const mrcnn_backend_cpu *) be;
+  if (cpu->threads > 0 && omp_get_max_threads () != cpu->threads)
+    omp_set_num_threads (cpu->threads);
   mrcnn_pp_src src = { .format = img->format, .width = img->width,
     .height = img->height };
   for (int p = 0; p < 3; p++) {

@@ -278,6 +278,34 @@ GST_START_TEST (test_threshold_change)
 
 GST_END_TEST;
 
+/* threads=1: the property is read, and one thread gives the same instances
+ * as the reference run with all cores. */
+GST_START_TEST (test_threads)
+{
+  GstHarness *h = harness ("score-threshold=0.0 max-detections=20 threads=1");
+  GstVideoInfo info;
+  GstBuffer *in = test_scene_buffer (160, 120, "RGBx", &info), *out;
+  GstBuffer *copy = gst_buffer_copy_deep (in);
+  mrcnn_model *model;
+  mrcnn_result *ref;
+  gint threads = -1;
+
+  g_object_get (maskrcnn_of (h), "threads", &threads, NULL);
+  fail_unless_equals_int (threads, 1);
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=RGBx,width=160,height=120,framerate=30/1");
+  out = gst_harness_push_and_pull (h, in);
+  ref = reference_run (copy, &info, 0.0f, 20, &model);
+  assert_matches_reference (out, ref, &info, "threads=1");
+  mrcnn_result_free (ref);
+  mrcnn_model_free (model);
+  gst_buffer_unref (out);
+  gst_buffer_unref (copy);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 /* Nothing above the threshold: no metadata, and a message with an empty
  * list. */
 GST_START_TEST (test_no_instances)
@@ -601,6 +629,7 @@ maskrcnn_suite (void)
   tcase_add_test (tc, test_formats_match_engine);
   tcase_add_test (tc, test_many_instances);
   tcase_add_test (tc, test_threshold_change);
+  tcase_add_test (tc, test_threads);
   tcase_add_test (tc, test_no_instances);
   tcase_add_test (tc, test_interval);
   tcase_add_test (tc, test_messages);
