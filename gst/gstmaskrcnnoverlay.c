@@ -175,22 +175,54 @@ distance_to_outside (const guint8 * mask, guint16 * d, gint w, gint h)
   }
 }
 
+/* The part of an instance's box (box-relative x, y, w, h) whose mask must be
+ * rasterized on a canvas_w x canvas_h frame: what lies inside the frame, plus
+ * `margin` pixels around it (clamped to the box) so that the contour distance
+ * of the pixels inside stays what it is on the whole mask (pixels beyond the
+ * region count as outside, farther than the contour reaches). FALSE when no
+ * pixel of the box is in the frame. Boxes from foreign metadata can be far
+ * larger than the frame: this keeps the work and memory to the frame's size. */
+static gboolean
+mask_region (const GstMaskRcnnInstance * inst, gint canvas_w, gint canvas_h,
+    gint margin, gint * rx, gint * ry, gint * rw, gint * rh)
+{
+  gint64 vx0 = MAX (0, -(gint64) inst->x), vy0 = MAX (0, -(gint64) inst->y);
+  gint64 vx1 = MIN ((gint64) inst->width, (gint64) canvas_w - inst->x);
+  gint64 vy1 = MIN ((gint64) inst->height, (gint64) canvas_h - inst->y);
+
+  if (vx1 <= vx0 || vy1 <= vy0)
+    return FALSE;
+  vx0 = MAX (0, vx0 - margin);
+  vy0 = MAX (0, vy0 - margin);
+  vx1 = MIN ((gint64) inst->width, vx1 + margin);
+  vy1 = MIN ((gint64) inst->height, vy1 + margin);
+  *rx = (gint) vx0;
+  *ry = (gint) vy0;
+  *rw = (gint) (vx1 - vx0);
+  *rh = (gint) (vy1 - vy0);
+  return TRUE;
+}
+
 static void
 draw_mask (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
     const GstMaskRcnnInstance * inst, const DrawSettings * s,
     const guint8 rgb[3])
 {
-  gint w = inst->width, h = inst->height;
-  gsize i, n = (gsize) w * h;
+  gint rx, ry, w, h;
+  gsize i, n;
   guint8 fill = (guint8) (s->alpha * 255.0 + 0.5);
 
-  if (!inst->mask || n == 0)
+  if (!inst->mask || inst->width <= 0 || inst->height <= 0 ||
+      !mask_region (inst, canvas->width, canvas->height,
+          s->draw_contours ? (gint) s->line_width + 1 : 0, &rx, &ry, &w, &h))
     return;
+  n = (gsize) w * h;
   if (!ensure_scratch (self, n)) {
     GST_WARNING_OBJECT (self, "no memory for a %dx%d mask, not drawn", w, h);
     return;
   }
-  if (!gst_maskrcnn_instance_read_mask (inst, self->coverage, w, h, w))
+  if (!gst_maskrcnn_instance_read_mask_region (inst, inst->width,
+          inst->height, rx, ry, w, h, self->coverage, w))
     return;
 
   if (s->draw_contours)
@@ -199,7 +231,7 @@ draw_mask (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
     self->coverage[i] = mrcnn_overlay_mask_alpha (self->coverage[i],
         s->draw_contours ? self->distance[i] : 0, s->line_width,
         s->draw_masks, s->draw_contours, fill);
-  gst_mask_rcnn_canvas_blend_a8 (canvas, inst->x, inst->y, w, h,
+  gst_mask_rcnn_canvas_blend_a8 (canvas, inst->x + rx, inst->y + ry, w, h,
       self->coverage, w, rgb);
 }
 
@@ -369,6 +401,7 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
   const guint8 *dev_masks = NULL;
   guint8 *host = NULL;
   gsize total = 0, *offsets;
+  gint *region;
   guint8 fill = (guint8) (s->alpha * 255.0 + 0.5);
   gboolean ok = TRUE, pushed;
   gint i, n = (gint) instances->len;
@@ -377,12 +410,19 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
           gst_mask_rcnn_cuda_context_device (self->cuda_ctx), why))
     return FALSE;
   offsets = g_newa (gsize, n + 1);
+  region = g_newa (gint, 4 * (n + 1));
   for (i = 0; i < n; i++) {
     const GstMaskRcnnInstance *in =
         &g_array_index (instances, GstMaskRcnnInstance, i);
+    gint *r = region + 4 * i;
     offsets[i] = total;
-    if ((s->draw_masks || s->draw_contours) && in->mask)
-      total += (gsize) in->width * in->height;
+    /* only the part of the box the frame shows (plus the contour's reach) */
+    if ((s->draw_masks || s->draw_contours) && in->mask && in->width > 0 &&
+        in->height > 0 && mask_region (in, GST_VIDEO_INFO_WIDTH (&self->info),
+            GST_VIDEO_INFO_HEIGHT (&self->info),
+            s->draw_contours ? (gint) s->line_width + 1 : 0, &r[0], &r[1],
+            &r[2], &r[3]))
+      total += (gsize) r[2] * r[3];
   }
   offsets[n] = total;
 
@@ -397,9 +437,10 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
       const GstMaskRcnnInstance *in =
           &g_array_index (instances, GstMaskRcnnInstance, i);
       gsize size = offsets[i + 1] - offsets[i];
+      const gint *r = region + 4 * i;
       /* An unreadable mask draws nothing, as on the CPU. */
-      if (size && !gst_maskrcnn_instance_read_mask (in, host + offsets[i],
-              in->width, in->height, in->width))
+      if (size && !gst_maskrcnn_instance_read_mask_region (in, in->width,
+              in->height, r[0], r[1], r[2], r[3], host + offsets[i], r[2]))
         memset (host + offsets[i], 0, size);
     }
     dev_masks = gst_mask_rcnn_overlay_cuda_upload (self->cuda, total, why);
@@ -437,9 +478,15 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
     l.h = in->height;
     l.line_width = (gint) s->line_width;
     if (offsets[i + 1] > offsets[i]) {
+      const gint *r = region + 4 * i;
+
       l.kind = MRCNN_OVERLAY_LAYER_MASK;
       l.data = dev_masks + offsets[i];
-      l.stride = in->width;
+      l.x = in->x + r[0];
+      l.y = in->y + r[1];
+      l.w = r[2];
+      l.h = r[3];
+      l.stride = r[2];
       l.fill = fill;
       l.draw_masks = s->draw_masks;
       l.draw_contours = s->draw_contours;
@@ -448,6 +495,10 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
     if (ok && s->draw_boxes) {
       l.kind = MRCNN_OVERLAY_LAYER_BOX;
       l.data = NULL;
+      l.x = in->x;
+      l.y = in->y;
+      l.w = in->width;
+      l.h = in->height;
       ok = gst_mask_rcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
     }
   }

@@ -304,48 +304,50 @@ nearest (gint d, gint n_src, gint n_dst)
   return MIN (s, n_src - 1);
 }
 
-/* Source column of each of n_dst destination columns, or NULL where the
- * sizes are equal (a row is then copied as it is). Free with g_free(). */
-static gint *
-column_table (gint n_src, gint n_dst)
-{
-  gint *cols, x;
-
-  if (n_src == n_dst)
-    return NULL;
-  cols = g_new (gint, n_dst);
-  for (x = 0; x < n_dst; x++)
-    cols[x] = nearest (x, n_src, n_dst);
-  return cols;
-}
-
 gboolean
 gst_maskrcnn_instance_read_mask (const GstMaskRcnnInstance * instance,
     guint8 * dst, gint width, gint height, gint stride)
 {
+  return gst_maskrcnn_instance_read_mask_region (instance, width, height, 0,
+      0, width, height, dst, stride);
+}
+
+gboolean
+gst_maskrcnn_instance_read_mask_region (const GstMaskRcnnInstance * instance,
+    gint width, gint height, gint region_x, gint region_y, gint region_width,
+    gint region_height, guint8 * dst, gint stride)
+{
   GstMapInfo map;
-  gint *cols;
+  gint *cols = NULL;
   gint x, y;
 
   g_return_val_if_fail (instance != NULL, FALSE);
   g_return_val_if_fail (dst != NULL, FALSE);
-  if (!instance->mask || width <= 0 || height <= 0 || stride < width)
+  if (!instance->mask || width <= 0 || height <= 0 || region_x < 0 ||
+      region_y < 0 || region_width <= 0 || region_height <= 0 ||
+      region_width > width - region_x || region_height > height - region_y ||
+      stride < region_width)
     return FALSE;
   if (!gst_buffer_map (instance->mask, &map, GST_MAP_READ))
     return FALSE;
 
-  cols = column_table (instance->mask_width, width);
-  for (y = 0; y < height; y++) {
+  /* columns: a copy when the mask is stored at the requested width */
+  if (instance->mask_width != width) {
+    cols = g_new (gint, region_width);
+    for (x = 0; x < region_width; x++)
+      cols[x] = nearest (region_x + x, instance->mask_width, width);
+  }
+  for (y = 0; y < region_height; y++) {
     const guint8 *src = map.data +
-        (gsize) nearest (y, instance->mask_height, height) *
+        (gsize) nearest (region_y + y, instance->mask_height, height) *
         instance->mask_width;
     guint8 *row = dst + (gsize) y * stride;
 
     if (!cols) {
-      memcpy (row, src, width);
+      memcpy (row, src + region_x, region_width);
       continue;
     }
-    for (x = 0; x < width; x++)
+    for (x = 0; x < region_width; x++)
       row[x] = src[cols[x]];
   }
   g_free (cols);

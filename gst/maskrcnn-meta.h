@@ -98,6 +98,15 @@ gboolean gst_maskrcnn_buffer_iterate_instances (GstBuffer * buffer,
 gboolean gst_maskrcnn_instance_read_mask (const GstMaskRcnnInstance *
     instance, guint8 * dst, gint width, gint height, gint stride);
 
+/* As gst_maskrcnn_instance_read_mask(), but only the `region_width` x
+ * `region_height` rectangle at (region_x, region_y) of the `width` x `height`
+ * resampled mask, written at dst: the same bytes that a full read would put
+ * there, without the cost of the rest (a box far larger than the frame).
+ * The rectangle must lie inside width x height. */
+gboolean gst_maskrcnn_instance_read_mask_region (const GstMaskRcnnInstance *
+    instance, gint width, gint height, gint region_x, gint region_y,
+    gint region_width, gint region_height, guint8 * dst, gint stride);
+
 /* Writes `value` into every pixel of a full-frame GRAY8 image (caller-owned,
  * `frame_width` x `frame_height`, `stride` bytes per row) that the instance's
  * mask covers; pixels outside the mask are left as they are, so calling it

@@ -103,6 +103,57 @@ buffers_equal (GstBuffer * a, GstBuffer * b)
   return eq;
 }
 
+/* The overlay's output for one instance at (0, 0) of box_w x box_h whose
+ * stored mask is mask_w x mask_h bytes of 255 (the box is all mask). */
+static GstBuffer *
+overlay_full_mask_box (gint box_w, gint box_h, gint mask_w, gint mask_h)
+{
+  GstVideoInfo info;
+  gchar *caps = test_caps_string ("RGBA", W, H);
+  GstHarness *h = gst_harness_new_parse ("maskrcnnoverlay draw-labels=false");
+  GstBuffer *in = grey_frame ("RGBA", &info), *out;
+  GstBuffer *mask = gst_buffer_new_allocate (NULL, (gsize) mask_w * mask_h,
+      NULL);
+  GstMaskRcnnInstanceInit inst = {.label = "square",.class_id = CLASS_ID,
+    .confidence = 0.9,.x = 0,.y = 0,.width = box_w,.height = box_h,
+    .mask = mask,.mask_width = mask_w,.mask_height = mask_h
+  };
+
+  gst_buffer_memset (mask, 0, 255, (gsize) mask_w * mask_h);
+  fail_unless (gst_maskrcnn_buffer_add_instances (in, &inst, 1));
+  gst_buffer_unref (mask);
+  gst_harness_set_src_caps_str (h, caps);
+  out = gst_harness_push_and_pull (h, in);
+  fail_unless (out != NULL);
+  gst_harness_teardown (h);
+  g_free (caps);
+  return out;
+}
+
+/* A box far larger than the frame (as foreign metadata may carry: 10^6 x
+ * 8 x 10^5 on a 96 x 64 frame) is drawn from the part the frame shows,
+ * exactly as a box just larger than the frame is: same mask fill, same
+ * contour along the left and top edges, nothing from the edges beyond the
+ * frame. Rasterizing the whole box (2.4 TB of scratch memory here) failed and
+ * drew nothing; 40000 x 30000 took 30 s and 3.6 GB. */
+GST_START_TEST (test_huge_box)
+{
+  GstBuffer *huge = overlay_full_mask_box (1000000, 800000, 28, 28);
+  GstBuffer *small = overlay_full_mask_box (W + 10, H + 10, W + 10, H + 10);
+  GstVideoInfo info;
+  GstBuffer *grey = grey_frame ("RGBA", &info);
+
+  fail_unless (buffers_equal (huge, small),
+      "a huge box is drawn differently from a box just larger than the frame");
+  fail_if (buffers_equal (huge, grey), "nothing was drawn");
+  gst_buffer_unref (huge);
+  gst_buffer_unref (small);
+  gst_buffer_unref (grey);
+}
+
+GST_END_TEST;
+
+
 GST_START_TEST (test_every_format)
 {
   guint f;
@@ -319,6 +370,7 @@ overlay_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_every_format);
+  tcase_add_test (tc, test_huge_box);
   tcase_add_test (tc, test_opaque_colour);
   tcase_add_test (tc, test_nothing_to_draw);
   tcase_add_test (tc, test_boxes_only);
