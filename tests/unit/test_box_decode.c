@@ -107,8 +107,12 @@ test_random (void)
       d[k] = (float) ut_uniform (-6, 6) * wt[k];
     mrcnn_box_decode (r, d, wt, out);
     ref_decode (r, d, wt, ref);
-    /* float32 of coordinates up to ~4e4 (width 600 * e^4.1), a few ulps */
+    /* float32 of coordinates up to ~4e4 (width 600 * e^4.1), a few ulps of
+     * the largest value in the computation: the output's, and the anchor's
+     * (its centre is rounded at the anchor's magnitude before the shift, so
+     * a decoded box far from a large anchor carries the anchor's ulp) */
     scale = fabs (ref[0]) + fabs (ref[2]) + fabs (ref[1]) + fabs (ref[3])
+        + fabs (r[0]) + fabs (r[1]) + fabs (r[2]) + fabs (r[3])
         + (r[2] - r[0]) + (r[3] - r[1]) + 1;
     for (k = 0; k < 4; k++)
       ut_check (ut_close (out[k], ref[k], 4e-7 * scale), "decode [%d] %.9g "
