@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Trains gst-maskrcnn's default "shapes" model on the CPU and exports it.
+"""Trains gst-maskrcnn's default "shapes" model (on the CPU, or a GPU with --device) and exports it.
 
 A narrow ResNet-18-FPN Mask R-CNN (torchvision's MaskRCNN, built by
 engine/tools/mrcnn_torch.py so the state_dict names are the model format's)
@@ -10,6 +10,8 @@ that the engine folds into the convolutions.
 
     train.py --workdir /tmp/shapes-train --time-budget 3300      # train (resumes if a checkpoint exists)
     train.py --workdir /tmp/shapes-train --export-only --out models/shapes.safetensors
+    train.py --device cuda --init-from weights.pt --batch-size 16 --lr 2e-3 --workers 8 \
+        --time-budget 290 --stream-offset 10000 --out ''           # continue on a GPU (docs/models.md)
 
 The learning-rate schedule (linear warm-up, cosine decay) runs over whichever
 comes first of --iters iterations and --time-budget seconds of training, so
