@@ -338,7 +338,16 @@ parse_tensor (mrcnn_model *m, const char *name, JsonNode *node,
         "model '%s': header entry for tensor '%s' must be an object with "
         "dtype, shape and data_offsets", m->path, name);
 
-  const char *dtype = json_object_get_string_member_with_default (o, "dtype", "");
+  /* json-glib gives NULL for a member that is not a string ("dtype": 1e308,
+   * found by fuzzing) */
+  JsonNode *dn = json_object_get_member (o, "dtype");
+  const char *dtype = JSON_NODE_HOLDS_VALUE (dn)
+      && json_node_get_value_type (dn) == G_TYPE_STRING
+      ? json_node_get_string (dn) : NULL;
+  if (!dtype)
+    return mrcnn_fail (err, MRCNN_ERR_FORMAT,
+        "model '%s': tensor '%s' has a dtype that is not a string; only "
+        "\"F32\" and \"F16\" are supported", m->path, name);
   int elsize;
   if (strcmp (dtype, "F32") == 0) {
     t->dtype = MRCNN_DTYPE_F32;

@@ -96,6 +96,10 @@ def main():
 
     variant("wrong-dtype.safetensors", "dtype 'I64'", set_dtype)
 
+    def number_dtype(h, d):   # found by fuzzing: a NULL string reached strcmp
+        h["roi_heads.box_head.fc7.weight"]["dtype"] = 1e308
+    variant("number-dtype.safetensors", "has a dtype that is not a string", number_dtype)
+
     def reshape(h, d):
         t = h["roi_heads.box_head.fc7.weight"]
         a, b = t["shape"]
