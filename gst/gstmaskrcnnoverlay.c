@@ -84,7 +84,7 @@ struct _GstMaskRcnnOverlay
 
   /* Text rendering, from start() to stop(). */
   PangoFontMap *font_map;
-  gboolean have_fonts;          /* the font map found at least one family */
+  gboolean have_fonts;          /* "Sans Bold" has Latin letters and digits */
   gboolean warned_fonts;
   PangoContext *pango;
   PangoLayout *layout;
@@ -177,20 +177,23 @@ distance_to_outside (const guint8 * mask, guint16 * d, gint w, gint h)
 
 /* The part of an instance's box (box-relative x, y, w, h) whose mask must be
  * rasterized on a canvas_w x canvas_h frame: what lies inside the frame, plus
- * `margin` pixels around it (clamped to the box) so that the contour distance
- * of the pixels inside stays what it is on the whole mask (pixels beyond the
- * region count as outside, farther than the contour reaches). FALSE when no
- * pixel of the box is in the frame. Boxes from foreign metadata can be far
+ * the contour's reach around it (clamped to the box) so that the contour
+ * distance of the pixels inside stays what it is on the whole mask (pixels
+ * beyond the region count as outside, farther than the contour reaches).
+ * FALSE when there is no mask to draw: none wanted, none attached, or no
+ * pixel of the box in the frame. Boxes from foreign metadata can be far
  * larger than the frame: this keeps the work and memory to the frame's size. */
 static gboolean
-mask_region (const GstMaskRcnnInstance * inst, gint canvas_w, gint canvas_h,
-    gint margin, gint * rx, gint * ry, gint * rw, gint * rh)
+mask_region (const GstMaskRcnnInstance * inst, const DrawSettings * s,
+    gint canvas_w, gint canvas_h, gint * rx, gint * ry, gint * rw, gint * rh)
 {
+  gint margin = s->draw_contours ? (gint) s->line_width + 1 : 0;
   gint64 vx0 = MAX (0, -(gint64) inst->x), vy0 = MAX (0, -(gint64) inst->y);
   gint64 vx1 = MIN ((gint64) inst->width, (gint64) canvas_w - inst->x);
   gint64 vy1 = MIN ((gint64) inst->height, (gint64) canvas_h - inst->y);
 
-  if (vx1 <= vx0 || vy1 <= vy0)
+  if (!(s->draw_masks || s->draw_contours) || !inst->mask || vx1 <= vx0
+      || vy1 <= vy0)
     return FALSE;
   vx0 = MAX (0, vx0 - margin);
   vy0 = MAX (0, vy0 - margin);
@@ -212,9 +215,8 @@ draw_mask (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
   gsize i, n;
   guint8 fill = (guint8) (s->alpha * 255.0 + 0.5);
 
-  if (!inst->mask || inst->width <= 0 || inst->height <= 0 ||
-      !mask_region (inst, canvas->width, canvas->height,
-          s->draw_contours ? (gint) s->line_width + 1 : 0, &rx, &ry, &w, &h))
+  if (!mask_region (inst, s, canvas->width, canvas->height, &rx, &ry, &w,
+          &h))
     return;
   n = (gsize) w * h;
   if (!ensure_scratch (self, n)) {
@@ -410,18 +412,15 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
           gst_mask_rcnn_cuda_context_device (self->cuda_ctx), why))
     return FALSE;
   offsets = g_newa (gsize, n + 1);
-  region = g_newa (gint, 4 * (n + 1));
+  region = g_newa (gint, 4 * n);
   for (i = 0; i < n; i++) {
     const GstMaskRcnnInstance *in =
         &g_array_index (instances, GstMaskRcnnInstance, i);
     gint *r = region + 4 * i;
     offsets[i] = total;
     /* only the part of the box the frame shows (plus the contour's reach) */
-    if ((s->draw_masks || s->draw_contours) && in->mask && in->width > 0 &&
-        in->height > 0 && mask_region (in, GST_VIDEO_INFO_WIDTH (&self->info),
-            GST_VIDEO_INFO_HEIGHT (&self->info),
-            s->draw_contours ? (gint) s->line_width + 1 : 0, &r[0], &r[1],
-            &r[2], &r[3]))
+    if (mask_region (in, s, GST_VIDEO_INFO_WIDTH (&self->info),
+            GST_VIDEO_INFO_HEIGHT (&self->info), &r[0], &r[1], &r[2], &r[3]))
       total += (gsize) r[2] * r[3];
   }
   offsets[n] = total;
@@ -662,7 +661,6 @@ gst_mask_rcnn_overlay_start (GstBaseTransform * trans)
   self->warned_fonts = FALSE;
   return TRUE;
 }
-
 
 static gboolean
 gst_mask_rcnn_overlay_stop (GstBaseTransform * trans)
