@@ -161,6 +161,7 @@ main (int argc, char **argv)
   guint max_cpu = 0, max_plain = 0, i;
   GstCaps *caps;
   gboolean ok = TRUE, system_memory, cuda_on_system, no_capsfilter;
+  const gchar *mode, *upload = "", *download = "";
 
   gst_init (&argc, &argv);
   if (argc < 3) {
@@ -171,9 +172,14 @@ main (int argc, char **argv)
   model = argv[1];
   format = argv[2];
   frames = argc > 3 ? atoi (argv[3]) : 4;
-  system_memory = argc > 4 && strcmp (argv[4], "--system-memory") == 0;
-  cuda_on_system = argc > 4 && strcmp (argv[4], "--cuda-engine") == 0;
-  no_capsfilter = argc > 4 && strcmp (argv[4], "--no-capsfilter") == 0;
+  mode = argc > 4 ? argv[4] : "";
+  system_memory = strcmp (mode, "--system-memory") == 0;
+  cuda_on_system = strcmp (mode, "--cuda-engine") == 0;
+  no_capsfilter = strcmp (mode, "--no-capsfilter") == 0;
+  if (*mode && !system_memory && !cuda_on_system && !no_capsfilter) {
+    fprintf (stderr, "%s: unknown mode '%s'\n", argv[0], mode);
+    return 2;
+  }
   if (!system_memory && !gst_registry_check_feature_version (gst_registry_get (), "cudaupload",
           1, 22, 0)) {
     printf ("SKIP: no cudaupload (the nvcodec plugin is missing or found no "
@@ -181,23 +187,18 @@ main (int argc, char **argv)
     return 77;
   }
 
-  /* 1. the CUDA pipeline */
-  if (system_memory || cuda_on_system)
-    desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=smpte ! "
-        "video/x-raw,format=%s,width=%d,height=%d,framerate=30/1 ! "
-        "maskrcnn model=\"%s\" backend=%s score-threshold=0.0 "
-        "max-detections=8 ! maskrcnnoverlay name=o ! "
-        "video/x-raw,format=%s ! appsink name=sink sync=false", frames,
-        format, W, H, model, cuda_on_system ? "cuda" : "cpu", format);
-  else
-    desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=smpte ! "
-        "video/x-raw,format=%s,width=%d,height=%d,framerate=30/1 ! "
-        "cudaupload ! %s"
-        "maskrcnn model=\"%s\" backend=cuda score-threshold=0.0 "
-        "max-detections=8 ! maskrcnnoverlay name=o ! cudadownload ! "
-        "video/x-raw,format=%s ! appsink name=sink sync=false", frames,
-        format, W, H, no_capsfilter ? "" : "video/x-raw(memory:CUDAMemory) ! ",
-        model, format);
+  /* 1. the pipeline under test (CUDA memory unless a mode says otherwise) */
+  if (!system_memory && !cuda_on_system) {
+    upload = no_capsfilter ? "cudaupload ! " :
+        "cudaupload ! video/x-raw(memory:CUDAMemory) ! ";
+    download = "cudadownload ! ";
+  }
+  desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=smpte ! "
+      "video/x-raw,format=%s,width=%d,height=%d,framerate=30/1 ! %s"
+      "maskrcnn model=\"%s\" backend=%s score-threshold=0.0 "
+      "max-detections=8 ! maskrcnnoverlay name=o ! %s"
+      "video/x-raw,format=%s ! appsink name=sink sync=false", frames, format,
+      W, H, upload, model, system_memory ? "cpu" : "cuda", download, format);
   printf ("pipeline: %s\n", desc);
   pipe = gst_parse_launch (desc, NULL);
   g_free (desc);
@@ -296,5 +297,6 @@ main (int argc, char **argv)
   g_ptr_array_unref (plain);
   g_ptr_array_unref (cpu);
   g_ptr_array_unref (probe.metas);
+  g_free (probe.caps);
   return ok ? 0 : 1;
 }

@@ -148,6 +148,25 @@ assert_matches_reference (GstBuffer * out, const mrcnn_result * ref,
   fail_unless_equals_int (i, n);
 }
 
+/* Runs the engine directly on `frame` (a copy of what was pushed) and
+ * asserts that `out` carries exactly its result; returns the number of
+ * instances. */
+static gint
+assert_matches_engine (GstBuffer * out, GstBuffer * frame,
+    const GstVideoInfo * info, float score, int max_detections,
+    const gchar * what)
+{
+  mrcnn_model *model;
+  mrcnn_result *ref = reference_run (frame, info, score, max_detections,
+      &model);
+  gint n = mrcnn_result_count (ref);
+
+  assert_matches_reference (out, ref, info, what);
+  mrcnn_result_free (ref);
+  mrcnn_model_free (model);
+  return n;
+}
+
 static gboolean
 buffers_equal (GstBuffer * a, GstBuffer * b)
 {
@@ -198,8 +217,7 @@ GST_START_TEST (test_formats_match_engine)
     GstVideoInfo info;
     GstBuffer *in = test_scene_buffer (160, 120, test_formats[f], &info);
     GstBuffer *copy = gst_buffer_copy_deep (in), *out;
-    mrcnn_model *model;
-    mrcnn_result *ref;
+    gint n;
 
     gst_harness_set_src_caps_str (h, caps);
     out = gst_harness_push_and_pull (h, in);
@@ -208,11 +226,8 @@ GST_START_TEST (test_formats_match_engine)
     fail_unless (buffers_equal (copy, out), "%s: pixels changed",
         test_formats[f]);
 
-    ref = reference_run (copy, &info, 0.05f, 20, &model);
-    GST_INFO ("%s: %d instances", test_formats[f], mrcnn_result_count (ref));
-    assert_matches_reference (out, ref, &info, test_formats[f]);
-    mrcnn_result_free (ref);
-    mrcnn_model_free (model);
+    n = assert_matches_engine (out, copy, &info, 0.05f, 20, test_formats[f]);
+    GST_INFO ("%s: %d instances", test_formats[f], n);
 
     gst_buffer_unref (out);
     gst_buffer_unref (copy);
@@ -230,18 +245,14 @@ GST_START_TEST (test_many_instances)
   GstVideoInfo info;
   GstBuffer *in = test_scene_buffer (320, 240, "RGB", &info);
   GstBuffer *copy = gst_buffer_copy_deep (in), *out;
-  mrcnn_model *model;
-  mrcnn_result *ref;
+  gint n;
 
   gst_harness_set_src_caps_str (h,
       "video/x-raw,format=RGB,width=320,height=240,framerate=30/1");
   out = gst_harness_push_and_pull (h, in);
-  ref = reference_run (copy, &info, 0.0f, 100, &model);
-  GST_INFO ("%d instances", mrcnn_result_count (ref));
-  fail_unless (mrcnn_result_count (ref) <= 100);
-  assert_matches_reference (out, ref, &info, "many");
-  mrcnn_result_free (ref);
-  mrcnn_model_free (model);
+  n = assert_matches_engine (out, copy, &info, 0.0f, 100, "many");
+  GST_INFO ("%d instances", n);
+  fail_unless (n <= 100);
   gst_buffer_unref (out);
   gst_buffer_unref (copy);
   gst_harness_teardown (h);
@@ -256,8 +267,6 @@ GST_START_TEST (test_threshold_change)
   GstVideoInfo info;
   GstBuffer *in = test_scene_buffer (160, 120, "RGBx", &info), *out;
   GstBuffer *copy = gst_buffer_copy_deep (in);
-  mrcnn_model *model;
-  mrcnn_result *ref;
 
   gst_harness_set_src_caps_str (h,
       "video/x-raw,format=RGBx,width=160,height=120,framerate=30/1");
@@ -267,10 +276,7 @@ GST_START_TEST (test_threshold_change)
   g_object_set (maskrcnn_of (h), "score-threshold", 0.26f, "max-detections", 7,
       NULL);
   out = gst_harness_push_and_pull (h, in);
-  ref = reference_run (copy, &info, 0.26f, 7, &model);
-  assert_matches_reference (out, ref, &info, "changed thresholds");
-  mrcnn_result_free (ref);
-  mrcnn_model_free (model);
+  assert_matches_engine (out, copy, &info, 0.26f, 7, "changed thresholds");
   gst_buffer_unref (out);
   gst_buffer_unref (copy);
   gst_harness_teardown (h);
@@ -286,8 +292,6 @@ GST_START_TEST (test_threads)
   GstVideoInfo info;
   GstBuffer *in = test_scene_buffer (160, 120, "RGBx", &info), *out;
   GstBuffer *copy = gst_buffer_copy_deep (in);
-  mrcnn_model *model;
-  mrcnn_result *ref;
   gint threads = -1;
 
   g_object_get (maskrcnn_of (h), "threads", &threads, NULL);
@@ -295,10 +299,7 @@ GST_START_TEST (test_threads)
   gst_harness_set_src_caps_str (h,
       "video/x-raw,format=RGBx,width=160,height=120,framerate=30/1");
   out = gst_harness_push_and_pull (h, in);
-  ref = reference_run (copy, &info, 0.0f, 20, &model);
-  assert_matches_reference (out, ref, &info, "threads=1");
-  mrcnn_result_free (ref);
-  mrcnn_model_free (model);
+  assert_matches_engine (out, copy, &info, 0.0f, 20, "threads=1");
   gst_buffer_unref (out);
   gst_buffer_unref (copy);
   gst_harness_teardown (h);
