@@ -141,7 +141,9 @@ mrcnn_status mrcnn_cuda_fail_site (mrcnn_error *err,
   do { \
     cudnnStatus_t _s = (call); \
     if (_s != CUDNN_STATUS_SUCCESS) \
-      return mrcnn_fail ((err), MRCNN_ERR_BACKEND, \
+      return mrcnn_fail ((err), (_s == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED \
+              || _s == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED) \
+          ? MRCNN_ERR_NO_MEMORY : MRCNN_ERR_BACKEND, \
           "cuDNN call %s failed: %s (%d) (%s:%d)", #call, \
           cudnnGetErrorString (_s), (int) _s, __FILE__, __LINE__); \
   } while (0)
@@ -150,7 +152,8 @@ mrcnn_status mrcnn_cuda_fail_site (mrcnn_error *err,
   do { \
     cublasStatus_t _s = (call); \
     if (_s != CUBLAS_STATUS_SUCCESS) \
-      return mrcnn_fail ((err), MRCNN_ERR_BACKEND, \
+      return mrcnn_fail ((err), _s == CUBLAS_STATUS_ALLOC_FAILED \
+          ? MRCNN_ERR_NO_MEMORY : MRCNN_ERR_BACKEND, \
           "cuBLAS call %s failed: %s (%d) (%s:%d)", #call, \
           cublasGetStatusString (_s), (int) _s, __FILE__, __LINE__); \
   } while (0)

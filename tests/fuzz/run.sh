@@ -6,9 +6,12 @@
 #   tests/fuzz/run.sh build            only build (into $FUZZ_BUILD_DIR, default build-fuzz)
 #   tests/fuzz/run.sh regress          build and replay corpus/ and regress/ only
 #   tests/fuzz/run.sh fuzz [SECONDS]   build and fuzz each target for SECONDS
-#   tests/fuzz/run.sh long TARGET RUNS build and fuzz one target for RUNS
-#                                      executions, keeping its corpus in
-#                                      $FUZZ_BUILD_DIR/long-TARGET (docs/reliability.md)
+#   tests/fuzz/run.sh long TARGET RUNS [JOBS]
+#                                      build and fuzz one target for RUNS
+#                                      executions in JOBS parallel processes
+#                                      (libFuzzer -fork; default 1), keeping its
+#                                      corpus in $FUZZ_BUILD_DIR/long-TARGET
+#                                      (docs/reliability.md)
 #
 # Targets: model (mrcnn_model_open: safetensors header, JSON metadata, tensor
 # table, architecture check) and image (mrcnn_image_probe/_load: PNG, JPEG).
@@ -111,13 +114,17 @@ fuzz_for() {
 }
 
 long_run() {
-  local t=$1 runs=$2
+  local t=$1 runs=$2 jobs=${3:-1}
   local dir="$BUILD/long-$t"
   mkdir -p "$dir" "$BUILD/artifacts"
   mapfile -t o < <(opts "$t")
-  echo "== fuzz-$t: $runs executions, corpus in $dir, log in $BUILD/long-$t.log"
+  # -fork=N: N worker processes; the parent merges what they find into $dir
+  # and counts all their executions against -runs
+  [ "$jobs" -gt 1 ] && o+=(-fork="$jobs")
+  echo "== fuzz-$t: $runs executions in $jobs process(es), corpus in $dir, log in $BUILD/long-$t.log"
   "$BUILD/fuzz-$t" "${o[@]}" -runs="$runs" -reduce_inputs=1 "$dir" \
-    "tests/fuzz/corpus/$t" 2>&1 | tee "$BUILD/long-$t.log" | grep -E 'pulse|NEW_FUNC|DONE|ERROR|stat::'
+    "tests/fuzz/corpus/$t" 2>&1 | tee "$BUILD/long-$t.log" \
+    | grep -E 'pulse|NEW_FUNC|DONE|ERROR|stat::|wrapping up|^#[0-9]+0000:'
 }
 
 mode=${1:-ci}
@@ -126,6 +133,6 @@ case $mode in
   regress) build; regress ;;
   fuzz) build; fuzz_for "${2:-${FUZZ_SECONDS:-60}}" ;;
   ci) build; regress; fuzz_for "${FUZZ_SECONDS:-60}" ;;
-  long) build; long_run "${2:?target}" "${3:?runs}" ;;
-  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+  long) build; long_run "${2:?target}" "${3:?runs}" "${4:-1}" ;;
+  *) sed -n '2,17p' "$0" >&2; exit 2 ;;
 esac

@@ -4,7 +4,8 @@
 # the small model and on a random-init R50-FPN (CUDA vs CPU), compute-
 # sanitizer memcheck on a short run, the elements on frames in CUDA memory
 # (cudaupload ! maskrcnn ! maskrcnnoverlay ! cudadownload: metadata and
-# drawn pixels against the CPU overlay), and the benchmark against
+# drawn pixels against the CPU overlay), the engine, the CLI and the element
+# on a GPU that is out of memory (test_cuda_oom), and the benchmark against
 # torchvision eager on the same weights, image and card. Needs the bundle that
 # tests/gpu/prepare.sh makes (.gpu-bundle/, carried), an NVIDIA driver,
 # python3 with torch + torchvision (their pip wheels bring cuDNN and
@@ -24,7 +25,7 @@ exec > >(tee "$OUT/run.log") 2>&1
 export PYTHONUNBUFFERED=1
 
 declare -a RESULTS=()
-# MRCNN_GPU_SKIP: steps to leave out (parity e2e r50 elements memcheck bench),
+# MRCNN_GPU_SKIP: steps to leave out (parity e2e r50 elements memcheck oom bench),
 # for a rerun of some checks; each shows as SKIP, and the exit status is 1
 want() { case " ${MRCNN_GPU_SKIP:-} " in *" $1 "*) record "$1" SKIP "left out (MRCNN_GPU_SKIP)"; return 1 ;; esac; return 0; }
 record() { RESULTS+=("$1|$2|$3"); echo "--- $1: $2 $3"; }
@@ -141,14 +142,17 @@ fi
 [ -f "$LOGS/e2e.log" ] && while IFS= read -r line; do RESULTS+=("$line"); done < <(sed -n 's/^--- \(e2e [a-z0-9]*\): \([A-Z]*\) \(.*\)$/\1|\2|\3/p' "$LOGS/e2e.log")
 
 # ---------------------------------------------------------------- elements
-if want elements; then
-step "elements: cudaupload ! maskrcnn ! maskrcnnoverlay ! cudadownload"
-if [ -x "$BIN/test_element_pipeline" ] && [ -d "$WORK/gst/plugins" ]; then
-  # the bundled runtime only: no system plugins, a registry of our own
+# the bundled GStreamer runtime only: no system plugins, a registry of our own
+gst_env() {
   export GST_PLUGIN_SYSTEM_PATH=$WORK/gst/plugins
   export GST_PLUGIN_PATH=
   export GST_PLUGIN_SCANNER=$WORK/gst/libexec/gst-plugin-scanner
   export GST_REGISTRY=$WORK/gst/registry.bin
+}
+if want elements; then
+step "elements: cudaupload ! maskrcnn ! maskrcnnoverlay ! cudadownload"
+if [ -x "$BIN/test_element_pipeline" ] && [ -d "$WORK/gst/plugins" ]; then
+  gst_env
   # name format mode: mode "" is cudaupload ! video/x-raw(memory:CUDAMemory)
   # ! maskrcnn; --no-capsfilter lets negotiation alone pick the memory;
   # --cuda-engine keeps system memory with backend=cuda
@@ -187,6 +191,42 @@ if [ -x "$san" ]; then
 else
   record memcheck SKIP "compute-sanitizer not found"
 fi
+fi
+
+# ---------------------------------------------------------------- out of memory
+if want oom; then
+step "GPU out of memory: the engine, the CLI and the element"
+oom_model=${R50:-$SMALL}
+timeout 300 "$BIN/test_cuda_oom" "$oom_model" 1280 720 2>&1 | tee "$LOGS/oom.log"
+rc=${PIPESTATUS[0]}
+detail=$(grep -m1 "the engine takes" "$LOGS/oom.log" | sed 's/.*frames up to \([0-9x]*\): the engine takes \([0-9]*\) MiB.*/\1 needs \2 MiB/')
+detail="$(basename "$oom_model") $detail; $(grep -c ': *create .*ok: refused\|: *run .*ok: refused' "$LOGS/oom.log") levels refused, $(grep -c 'ok: ran' "$LOGS/oom.log") ran"
+[ "$rc" = 0 ] && record "oom engine" PASS "$detail" || record "oom engine" FAIL "exit $rc; $detail"
+# other processes while one holds all but 16 MiB of the GPU's memory
+"$BIN/test_cuda_oom" --hold-free 16 > "$LOGS/oom-hold.log" 2>&1 &
+holder=$!
+for _ in $(seq 60); do grep -q holding "$LOGS/oom-hold.log" && break; sleep 1; done
+cat "$LOGS/oom-hold.log"
+timeout 60 "$BIN/mrcnn-bench" --backend cuda --model "$SMALL" \
+  --image "$WORK/images/landscape_640x480.png" --frames 1 --warmup 0 > "$LOGS/oom-cli.log" 2>&1
+rc=$?
+cat "$LOGS/oom-cli.log"
+msg=$(grep -m1 "mrcnn-bench:" "$LOGS/oom-cli.log" | cut -c1-160)
+if [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] && grep -q "memory" "$LOGS/oom-cli.log"; then
+  record "oom cli" PASS "exit $rc: $msg"
+else
+  record "oom cli" FAIL "exit $rc: $msg"
+fi
+if [ -x "$BIN/test_element_pipeline" ] && [ -d "$WORK/gst/plugins" ]; then
+  gst_env
+  timeout 90 "$BIN/test_element_pipeline" "$SMALL" RGBA 2 --expect-oom > "$LOGS/oom-element.log" 2>&1
+  rc=$?
+  cat "$LOGS/oom-element.log"
+  msg=$(grep -m1 "error:" "$LOGS/oom-element.log" | cut -c1-200)
+  [ "$rc" = 0 ] && record "oom element" PASS "$msg" || record "oom element" FAIL "exit $rc: $msg"
+fi
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
 fi
 
 # ---------------------------------------------------------------- benchmark
