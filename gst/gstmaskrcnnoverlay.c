@@ -237,21 +237,6 @@ draw_mask (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
       self->coverage, w, rgb);
 }
 
-static void
-draw_box (GstMaskRcnnCanvas * canvas, const GstMaskRcnnInstance * inst,
-    gint t, const guint8 rgb[3])
-{
-  gint x = inst->x, y = inst->y, w = inst->width, h = inst->height;
-
-  /* The four rectangles make up mrcnn_overlay_on_box_outline (). */
-  t = mrcnn_overlay_box_thickness (w, h, t);
-  gst_mask_rcnn_canvas_fill_rect (canvas, x, y, w, t, rgb, 255);
-  gst_mask_rcnn_canvas_fill_rect (canvas, x, y + h - t, w, t, rgb, 255);
-  gst_mask_rcnn_canvas_fill_rect (canvas, x, y + t, t, h - 2 * t, rgb, 255);
-  gst_mask_rcnn_canvas_fill_rect (canvas, x + w - t, y + t, t, h - 2 * t,
-      rgb, 255);
-}
-
 static gchar *
 caption_text (const GstMaskRcnnInstance * inst)
 {
@@ -611,7 +596,8 @@ gst_mask_rcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     if (s.draw_masks || s.draw_contours)
       draw_mask (self, &canvas, in, &s, rgb);
     if (s.draw_boxes)
-      draw_box (&canvas, in, (gint) s.line_width, rgb);
+      gst_mask_rcnn_canvas_box_outline (&canvas, in->x, in->y, in->width,
+          in->height, (gint) s.line_width, rgb);
   }
   /* Captions last, above every mask and box. */
   if (s.draw_labels) {

@@ -13,11 +13,12 @@
 /* The per-pixel math, shared with the CUDA kernel (kernels/overlay.cu). */
 #include "overlay.h"
 
-/* What is drawn: one colour weighted by an 8-bit coverage plane or by a
- * constant, or a premultiplied ARGB32 image. */
+/* What is drawn: one colour weighted by an 8-bit coverage plane or by a box
+ * outline (mrcnn_overlay_on_box_outline ()), or a premultiplied ARGB32
+ * image. */
 typedef enum {
   SOURCE_A8,
-  SOURCE_CONST,
+  SOURCE_BOX,
   SOURCE_ARGB32,
 } SourceKind;
 
@@ -26,8 +27,8 @@ typedef struct {
   const guint8 *data;
   gint stride;
   guint8 rgb[3];
-  guint8 alpha;                 /* SOURCE_CONST */
-  guint8 yuv[3];                /* rgb converted, for SOURCE_A8 and CONST */
+  gint w, h, t;                 /* SOURCE_BOX: box size, outline width */
+  guint8 yuv[3];                /* rgb converted, for all but ARGB32 */
 } Source;
 
 static void
@@ -46,11 +47,11 @@ source_pixel (const Source * s, gint i, gint j, guint8 rgb[3])
       rgb[1] = s->rgb[1];
       rgb[2] = s->rgb[2];
       return s->data[(gsize) j * s->stride + i];
-    case SOURCE_CONST:
+    case SOURCE_BOX:
       rgb[0] = s->rgb[0];
       rgb[1] = s->rgb[1];
       rgb[2] = s->rgb[2];
-      return s->alpha;
+      return mrcnn_overlay_on_box_outline (i, j, s->w, s->h, s->t) ? 255 : 0;
     case SOURCE_ARGB32:{
       guint32 p = ((const guint32 *) (s->data + (gsize) j * s->stride))[i];
       return mrcnn_overlay_unpremultiply (p, rgb);
@@ -63,6 +64,19 @@ static inline guint8
 mix (guint src, guint dst, guint a)
 {
   return mrcnn_overlay_mix (src, dst, a);
+}
+
+/* Where a row of a box outline is hollow, the next column worth visiting
+ * after source column i (source rows j0..j1, columns i0..i1, all inside
+ * one of them hollow): the right side; else i1 + 1. Only saves work: the
+ * hollow has coverage 0. */
+static inline gint
+source_next (const Source * s, gint i0, gint i1, gint j0, gint j1)
+{
+  if (s->kind == SOURCE_BOX && j0 >= s->t && j1 < s->h - s->t &&
+      i0 >= s->t && i1 < s->w - s->t)
+    return s->w - s->t;
+  return i1 + 1;
 }
 
 gboolean
@@ -125,7 +139,7 @@ blend_rgb (GstMaskRcnnCanvas * c, gint x, gint y, gint x0, gint y0, gint x1,
   for (j = y0; j < y1; j++) {
     guint8 *row = c->data + (gsize) j * c->stride;
 
-    for (i = x0; i < x1; i++) {
+    for (i = x0; i < x1; i = x + source_next (s, i - x, i - x, j - y, j - y)) {
       guint8 rgb[3], *p;
       guint a = source_pixel (s, i - x, j - y, rgb);
 
@@ -168,7 +182,7 @@ blend_yuv420 (GstMaskRcnnCanvas * c, gint x, gint y, gint x0, gint y0,
   for (j = y0; j < y1; j++) {
     guint8 *row = c->comp[0] + (gsize) j * c->comp_stride[0];
 
-    for (i = x0; i < x1; i++) {
+    for (i = x0; i < x1; i = x + source_next (s, i - x, i - x, j - y, j - y)) {
       guint8 yuv[3];
       guint a;
       guint8 *p;
@@ -187,7 +201,9 @@ blend_yuv420 (GstMaskRcnnCanvas * c, gint x, gint y, gint x0, gint y0,
     guint8 *urow = c->comp[1] + (gsize) cy * c->comp_stride[1];
     guint8 *vrow = c->comp[2] + (gsize) cy * c->comp_stride[2];
 
-    for (cx = x0 / 2; cx <= (x1 - 1) / 2; cx++) {
+    for (cx = x0 / 2; cx <= (x1 - 1) / 2;
+        cx = (x + source_next (s, 2 * cx - x, 2 * cx + 1 - x, 2 * cy - y,
+                2 * cy + 1 - y)) / 2) {
       guint n = 0, sum_a = 0, sum_u = 0, sum_v = 0, total;
       guint8 *pu, *pv;
       gint dx, dy;
@@ -251,14 +267,13 @@ gst_mask_rcnn_canvas_blend_a8 (GstMaskRcnnCanvas * c, gint x, gint y,
 }
 
 void
-gst_mask_rcnn_canvas_fill_rect (GstMaskRcnnCanvas * c, gint x, gint y,
-    gint w, gint h, const guint8 rgb[3], guint8 alpha)
+gst_mask_rcnn_canvas_box_outline (GstMaskRcnnCanvas * c, gint x, gint y,
+    gint w, gint h, gint line_width, const guint8 rgb[3])
 {
-  Source s = { .kind = SOURCE_CONST, .rgb = {rgb[0], rgb[1], rgb[2]},
-    .alpha = alpha };
+  Source s = { .kind = SOURCE_BOX, .rgb = {rgb[0], rgb[1], rgb[2]},
+    .w = w, .h = h, .t = mrcnn_overlay_box_thickness (w, h, line_width) };
 
-  if (alpha > 0)
-    blend (c, x, y, w, h, &s);
+  blend (c, x, y, w, h, &s);
 }
 
 void

@@ -45,9 +45,12 @@ void gst_mask_rcnn_canvas_blend_a8 (GstMaskRcnnCanvas * canvas, gint x,
     gint y, gint w, gint h, const guint8 * alpha, gint stride,
     const guint8 rgb[3]);
 
-/* Blends `rgb` with a constant `alpha` (0..255) over a rectangle. */
-void gst_mask_rcnn_canvas_fill_rect (GstMaskRcnnCanvas * canvas, gint x,
-    gint y, gint w, gint h, const guint8 rgb[3], guint8 alpha);
+/* Blends `rgb` over the outline of the w x h box at (x, y), `line_width`
+ * pixels wide inside the box (mrcnn_overlay_box_thickness ()), in one pass:
+ * on 4:2:0 YUV a chroma sample where two sides meet is blended once, by the
+ * mean coverage of its four luma pixels, as on the GPU. */
+void gst_mask_rcnn_canvas_box_outline (GstMaskRcnnCanvas * canvas, gint x,
+    gint y, gint w, gint h, gint line_width, const guint8 rgb[3]);
 
 /* Composites a cairo CAIRO_FORMAT_ARGB32 image (premultiplied, native
  * endian 32-bit pixels, `stride` bytes per row; not kept) at (x, y). */

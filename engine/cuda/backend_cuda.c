@@ -7,6 +7,7 @@
  * its buffers once) and from the handful of buffers made here at creation
  * (the cuDNN workspace) or by frame_reserve / postproc_new at engine
  * creation; running a frame allocates nothing. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +22,39 @@ struct mrcnn_linear {
 };
 
 mrcnn_status
+mrcnn_cuda_fail_lib (mrcnn_error *err, int alloc_failed, const char *file,
+    int line, const char *fmt, ...)
+{
+  char what[MRCNN_ERROR_MESSAGE_MAX / 2];
+  size_t free_b = 0, total_b = 0;
+  int low = 0, known;
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (what, sizeof what, fmt, ap);
+  va_end (ap);
+  /* (a sticky error makes this fail too: then nothing is said of memory) */
+  known = cudaMemGetInfo (&free_b, &total_b) == cudaSuccess;
+  cudaGetLastError ();
+  low = known && free_b < MRCNN_CUDA_LOW_MEMORY_MB * ((size_t) 1 << 20);
+  if (!known)
+    return mrcnn_fail (err, alloc_failed ? MRCNN_ERR_NO_MEMORY
+        : MRCNN_ERR_BACKEND, "%s (%s:%d)", what, file, line);
+  return mrcnn_fail (err, alloc_failed || low ? MRCNN_ERR_NO_MEMORY
+      : MRCNN_ERR_BACKEND, "%s (%s:%d); %zu MiB of %zu MiB device memory "
+      "free%s", what, file, line, free_b >> 20, total_b >> 20,
+      low && !alloc_failed ? ": the GPU is out of memory, the likely cause"
+      : "");
+}
+
+mrcnn_status
 mrcnn_cuda_fail_rt (mrcnn_error *err, cudaError_t e, const char *call,
     const char *file, int line)
 {
-  return mrcnn_fail (err, e == cudaErrorMemoryAllocation
-      ? MRCNN_ERR_NO_MEMORY : MRCNN_ERR_BACKEND,
-      "CUDA call %s failed: %s (%s) (%s:%d)", call, cudaGetErrorName (e),
-      cudaGetErrorString (e), file, line);
+  cudaGetLastError ();
+  return mrcnn_cuda_fail_lib (err, e == cudaErrorMemoryAllocation, file, line,
+      "CUDA call %s failed: %s (%s)", call, cudaGetErrorName (e),
+      cudaGetErrorString (e));
 }
 
 mrcnn_status

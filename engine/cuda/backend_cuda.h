@@ -125,6 +125,16 @@ typedef struct {
   size_t frame_size;
 } mrcnn_backend_cuda;
 
+/* A failed CUDA, cuDNN or cuBLAS call: the message names the call, its
+ * error and where, and how much device memory is free. It is
+ * MRCNN_ERR_NO_MEMORY where the library said allocation failed, and also
+ * where less than MRCNN_CUDA_LOW_MEMORY_MB is free: short of memory, the
+ * libraries answer with other codes (cuDNN CUDNN_STATUS_INTERNAL_ERROR from
+ * cudnnCreate, CUB cudaErrorInvalidDevice when it cannot load a kernel). */
+#define MRCNN_CUDA_LOW_MEMORY_MB 128
+mrcnn_status mrcnn_cuda_fail_lib (mrcnn_error *err, int alloc_failed,
+    const char *file, int line, const char *fmt, ...)
+    __attribute__ ((format (printf, 5, 6)));
 mrcnn_status mrcnn_cuda_fail_rt (mrcnn_error *err, cudaError_t e,
     const char *call, const char *file, int line);
 mrcnn_status mrcnn_cuda_fail_site (mrcnn_error *err,
@@ -141,21 +151,20 @@ mrcnn_status mrcnn_cuda_fail_site (mrcnn_error *err,
   do { \
     cudnnStatus_t _s = (call); \
     if (_s != CUDNN_STATUS_SUCCESS) \
-      return mrcnn_fail ((err), (_s == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED \
-              || _s == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED) \
-          ? MRCNN_ERR_NO_MEMORY : MRCNN_ERR_BACKEND, \
-          "cuDNN call %s failed: %s (%d) (%s:%d)", #call, \
-          cudnnGetErrorString (_s), (int) _s, __FILE__, __LINE__); \
+      return mrcnn_cuda_fail_lib ((err), \
+          _s == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED \
+          || _s == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED, \
+          __FILE__, __LINE__, "cuDNN call %s failed: %s (%d)", #call, \
+          cudnnGetErrorString (_s), (int) _s); \
   } while (0)
 
 #define CUBLAS_CHECK(call, err) \
   do { \
     cublasStatus_t _s = (call); \
     if (_s != CUBLAS_STATUS_SUCCESS) \
-      return mrcnn_fail ((err), _s == CUBLAS_STATUS_ALLOC_FAILED \
-          ? MRCNN_ERR_NO_MEMORY : MRCNN_ERR_BACKEND, \
-          "cuBLAS call %s failed: %s (%d) (%s:%d)", #call, \
-          cublasGetStatusString (_s), (int) _s, __FILE__, __LINE__); \
+      return mrcnn_cuda_fail_lib ((err), _s == CUBLAS_STATUS_ALLOC_FAILED, \
+          __FILE__, __LINE__, "cuBLAS call %s failed: %s (%d)", #call, \
+          cublasGetStatusString (_s), (int) _s); \
   } while (0)
 
 /* Makes the backend's device current in the calling thread (the engine may

@@ -273,9 +273,11 @@ mrcnn_cuda_conv_run (mrcnn_backend *be, mrcnn_conv *c, const mrcnn_fmap *in,
     if (s == CUDNN_STATUS_SUCCESS)
       return MRCNN_OK;
     if (s != CUDNN_STATUS_NOT_SUPPORTED)
-      return mrcnn_fail (err, MRCNN_ERR_BACKEND,
-          "cuDNN call cudnnConvolutionBiasActivationForward failed: %s (%d) "
-          "(%s:%d)", cudnnGetErrorString (s), (int) s, __FILE__, __LINE__);
+      return mrcnn_cuda_fail_lib (err,
+          s == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED,
+          __FILE__, __LINE__, "cuDNN call "
+          "cudnnConvolutionBiasActivationForward failed: %s (%d)",
+          cudnnGetErrorString (s), (int) s);
     p->fused = 0;   /* not for this algorithm: unfused from now on */
   }
   return conv_unfused (cu, c, p, in, accumulate, out->data, err);

@@ -12,7 +12,8 @@
  *    with MRCNN_ERR_NO_MEMORY and a message naming the device memory; the
  *    frame is refused the same way; or the frame gives the reference
  *    detections. After the engine is freed, the device memory it had must
- *    all be back (nothing left behind by a failure half-way), within 8 MiB.
+ *    be back (nothing left behind by a failure half-way) within 32 MiB, and
+ *    two more tries at the same level must not keep more (within 2 MiB).
  *    Levels below 90% must have failed, at least three of them, and 150%
  *    must have worked: else the ballast missed and the check proved nothing.
  * 3. Without ballast, the engine works again and gives the reference
@@ -35,7 +36,11 @@
 #include "mrcnn/mrcnn.h"
 
 #define MIB ((size_t) 1 << 20)
-#define LEAK_TOLERANCE (8 * MIB)
+/* what a failed try may keep for good (libraries' state: 10 MiB stayed after
+ * a try that failed in cublasCreate on an H200) and what repeating it may
+ * add */
+#define RETAIN_TOLERANCE (32 * MIB)
+#define LEAK_TOLERANCE (2 * MIB)
 #define MAX_BALLAST 4096
 
 static void *ballast[MAX_BALLAST];
@@ -243,7 +248,8 @@ main (int argc, char **argv)
 
   /* 2. each level of free memory */
   for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++) {
-    size_t target = (size_t) (levels[l] * (double) need), before, after;
+    size_t target = (size_t) (levels[l] * (double) need), before, after,
+        again_free;
     mrcnn_status s;
     const char *verdict;
 
@@ -252,6 +258,14 @@ main (int argc, char **argv)
     memset (&err, 0, sizeof err);
     s = cycle (&d, &stage, &err, NULL);
     after = free_bytes ();
+    /* twice more with the same memory: what a failure keeps must not grow */
+    for (int r = 0; r < 2; r++) {
+      mrcnn_error e2 = { 0 };
+      Dets d2;
+      const char *st2;
+      cycle (&d2, &st2, &e2, NULL);
+    }
+    again_free = free_bytes ();
     if (s == MRCNN_OK) {
       verdict = same (&ref, &d, &md) ? "ok: ran, same detections"
           : "FAIL: ran, other detections";
@@ -262,16 +276,20 @@ main (int argc, char **argv)
     } else {
       verdict = "FAIL: not an out-of-memory error";
     }
-    if (after + LEAK_TOLERANCE < before)
+    if (after + RETAIN_TOLERANCE < before)
       verdict = "FAIL: device memory not given back";
+    if (again_free + LEAK_TOLERANCE < after)
+      verdict = "FAIL: device memory lost on each try";
     if (levels[l] < 0.9 && s == MRCNN_OK)
       verdict = "FAIL: ran with less memory than measured";
     if (levels[l] > 1.0 && s != MRCNN_OK)
       verdict = "FAIL: refused with more memory than measured";
-    printf ("  %3.0f%% of the need free (%5zu MiB): %-6s %s, %s; %zd MiB "
-        "less free after the engine was freed\n", levels[l] * 100,
-        before / MIB, s == MRCNN_OK ? "-" : stage, mrcnn_status_name (s),
-        verdict, ((ssize_t) before - (ssize_t) after) / (ssize_t) MIB);
+    printf ("  %3.0f%% of the need free (%5zu MiB): %-6s %s, %s; not given "
+        "back %zd MiB after the first try, %zd MiB more after two more\n",
+        levels[l] * 100, before / MIB, s == MRCNN_OK ? "-" : stage,
+        mrcnn_status_name (s), verdict,
+        ((ssize_t) before - (ssize_t) after) / (ssize_t) MIB,
+        ((ssize_t) after - (ssize_t) again_free) / (ssize_t) MIB);
     if (s != MRCNN_OK)
       printf ("      message: %s\n", err.message);
     if (strncmp (verdict, "FAIL", 4) == 0)

@@ -11,6 +11,8 @@
 
 #include "gst-test-util.h"
 #include "overlay_draw.h"
+/* the per-pixel math the overlay shares with its CUDA kernel */
+#include "overlay.h"
 
 #define W 96
 #define H 64
@@ -288,6 +290,84 @@ GST_START_TEST (test_boxes_only)
 
 GST_END_TEST;
 
+/* On 4:2:0 YUV a box outline is blended in one pass: each chroma sample
+ * takes the mean coverage of its four luma pixels, also where the top or
+ * bottom side meets a vertical side (drawing the four sides one after the
+ * other blended those samples twice, by partial coverages, and differed from
+ * the GPU overlay by up to 50 levels there). Every chroma sample of the
+ * frame is checked against that single blend; luma changes exactly on the
+ * outline. */
+GST_START_TEST (test_box_outline_chroma)
+{
+  static const gchar *formats[] = { "NV12", "I420" };
+  const gint t = 3;
+  guint f;
+  guint8 rgb[3];
+
+  mrcnn_overlay_class_color (CLASS_ID, rgb);
+  for (f = 0; f < G_N_ELEMENTS (formats); f++) {
+    GstVideoInfo info;
+    GstBuffer *in, *out = overlay (formats[f], "draw-masks=false "
+        "draw-contours=false draw-labels=false line-width=3", TRUE, &in,
+        &info);
+    GstVideoFrame fi, fo;
+    gdouble kr, kb;
+    guint8 yuv[3];
+    gint cx, cy, x, y, corner_samples = 0;
+
+    fail_unless (gst_video_color_matrix_get_Kr_Kb (info.colorimetry.matrix,
+            &kr, &kb));
+    mrcnn_overlay_rgb_to_yuv (kr, kb,
+        info.colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255, rgb, yuv);
+    fail_unless (gst_video_frame_map (&fi, &info, in, GST_MAP_READ));
+    fail_unless (gst_video_frame_map (&fo, &info, out, GST_MAP_READ));
+    for (cy = 0; cy < H / 2; cy++) {
+      for (cx = 0; cx < W / 2; cx++) {
+        guint8 a[4], b[4];
+        guint on = 0, c;
+        gint dx, dy;
+
+        for (dy = 0; dy < 2; dy++)
+          for (dx = 0; dx < 2; dx++)
+            on += mrcnn_overlay_on_box_outline (2 * cx + dx - BX,
+                2 * cy + dy - BY, BW, BH, t);
+        /* samples whose luma pixels lie on the top or bottom side and on a
+         * vertical side's rows below or above it */
+        if (on > 0 && on < 4 && (2 * cy - BY == t - 1 ||
+                2 * cy + 1 - BY == BH - t))
+          corner_samples++;
+        test_frame_pixel (&fi, 2 * cx, 2 * cy, a);
+        test_frame_pixel (&fo, 2 * cx, 2 * cy, b);
+        for (c = 1; c < 3; c++) {
+          guint want = on ? mrcnn_overlay_chroma (on * 255 * yuv[c], a[c],
+              on * 255, 4 * 255) : a[c];
+          fail_unless (b[c] == want, "%s: chroma sample (%d, %d) "
+              "component %u: %u, expected %u (%u of its 4 pixels on the "
+              "outline)", formats[f], cx, cy, c, b[c], want, on);
+        }
+      }
+    }
+    /* the box at an even row, outline 3 wide: its sides meet inside chroma
+     * rows, the case this test is about */
+    fail_unless (corner_samples > 0);
+    for (y = 0; y < H; y++)
+      for (x = 0; x < W; x++) {
+        guint8 a[4], b[4];
+
+        test_frame_pixel (&fi, x, y, a);
+        test_frame_pixel (&fo, x, y, b);
+        fail_unless_equals_int (a[0] != b[0],
+            mrcnn_overlay_on_box_outline (x - BX, y - BY, BW, BH, t));
+      }
+    gst_video_frame_unmap (&fo);
+    gst_video_frame_unmap (&fi);
+    gst_buffer_unref (in);
+    gst_buffer_unref (out);
+  }
+}
+
+GST_END_TEST;
+
 /* Behind a real maskrcnn: pixels change inside the instances' masks and
  * not more than two pixels away from every box (the captions are off). */
 GST_START_TEST (test_behind_maskrcnn)
@@ -374,6 +454,7 @@ overlay_suite (void)
   tcase_add_test (tc, test_opaque_colour);
   tcase_add_test (tc, test_nothing_to_draw);
   tcase_add_test (tc, test_boxes_only);
+  tcase_add_test (tc, test_box_outline_chroma);
   tcase_add_test (tc, test_behind_maskrcnn);
   return s;
 }
