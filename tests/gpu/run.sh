@@ -172,6 +172,12 @@ if [ -x "$BIN/test_element_pipeline" ] && [ -d "$WORK/gst/plugins" ]; then
       *) record "$name" FAIL "exit $rc; $detail see elements.log" ;;
     esac
   done
+  # device-id beyond the installed GPUs: maskrcnn must stop the pipeline
+  timeout 90 "$BIN/test_element_pipeline" "$SMALL" RGBA 2 --bad-device > "$LOGS/el-bad-device.log" 2>&1
+  rc=$?
+  cat "$LOGS/el-bad-device.log" | tee -a "$LOGS/elements.log"
+  msg=$(grep -m1 -E "^(PASS|FAIL): .*error:" "$LOGS/el-bad-device.log" | sed 's/^[A-Z]*: //' | cut -c1-240)
+  [ "$rc" = 0 ] && record "elements device-id=99" PASS "$msg" || record "elements device-id=99" FAIL "exit $rc: $msg"
 else
   record elements SKIP "bundle made with GST=0 or without CUDA-memory elements"
 fi
@@ -222,7 +228,7 @@ if [ -x "$BIN/test_element_pipeline" ] && [ -d "$WORK/gst/plugins" ]; then
   timeout 90 "$BIN/test_element_pipeline" "$SMALL" RGBA 2 --expect-oom > "$LOGS/oom-element.log" 2>&1
   rc=$?
   cat "$LOGS/oom-element.log"
-  msg=$(grep -m1 "error:" "$LOGS/oom-element.log" | cut -c1-200)
+  msg=$(grep -m1 -E "^(PASS|FAIL): .*error:" "$LOGS/oom-element.log" | sed 's/^[A-Z]*: //' | cut -c1-240)
   [ "$rc" = 0 ] && record "oom element" PASS "$msg" || record "oom element" FAIL "exit $rc: $msg"
 fi
 kill "$holder" 2>/dev/null

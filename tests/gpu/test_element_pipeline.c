@@ -10,7 +10,7 @@
  *
  * usage: test_element_pipeline MODEL FORMAT [FRAMES [MODE]]
  *        (FORMAT: RGBA, NV12..; MODE: --system-memory, --cuda-engine,
- *        --no-capsfilter or --expect-oom)
+ *        --no-capsfilter, --expect-oom or --bad-device)
  * exit 0 pass, 1 fail, 77 skip (no cudaupload: the nvcodec plugin is not
  * there, or it found no GPU).
  *
@@ -22,7 +22,9 @@
  * cudaupload: caps negotiation alone must keep the frames on the device.
  * --expect-oom runs --cuda-engine's pipeline while another process holds the
  * GPU's memory (tests/gpu/run.sh): the pipeline must stop with an error
- * message from maskrcnn that names the memory, and no crash.
+ * message from maskrcnn that names the memory, and no crash. --bad-device
+ * runs it with device-id=99: the pipeline must stop with maskrcnn's error
+ * that the device does not exist.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,13 +175,15 @@ main (int argc, char **argv)
   guint64 d_cpu = 0, n_cpu = 0, d_plain = 0, n_plain = 0;
   guint max_cpu = 0, max_plain = 0, i;
   GstCaps *caps;
-  gboolean ok = TRUE, system_memory, cuda_on_system, no_capsfilter, oom;
+  gboolean ok = TRUE, system_memory, cuda_on_system, no_capsfilter;
+  const gchar *expect = NULL;   /* an error naming this must stop the run */
   const gchar *mode, *upload = "", *download = "";
 
   gst_init (&argc, &argv);
   if (argc < 3) {
     fprintf (stderr, "usage: %s MODEL FORMAT [FRAMES [--system-memory|"
-        "--cuda-engine|--no-capsfilter|--expect-oom]]\n", argv[0]);
+        "--cuda-engine|--no-capsfilter|--expect-oom|--bad-device]]\n",
+        argv[0]);
     return 2;
   }
   model = argv[1];
@@ -187,8 +191,11 @@ main (int argc, char **argv)
   frames = argc > 3 ? atoi (argv[3]) : 4;
   mode = argc > 4 ? argv[4] : "";
   system_memory = strcmp (mode, "--system-memory") == 0;
-  oom = strcmp (mode, "--expect-oom") == 0;
-  cuda_on_system = oom || strcmp (mode, "--cuda-engine") == 0;
+  if (strcmp (mode, "--expect-oom") == 0)
+    expect = "memory";
+  else if (strcmp (mode, "--bad-device") == 0)
+    expect = "does not exist";
+  cuda_on_system = expect || strcmp (mode, "--cuda-engine") == 0;
   no_capsfilter = strcmp (mode, "--no-capsfilter") == 0;
   if (*mode && !system_memory && !cuda_on_system && !no_capsfilter) {
     fprintf (stderr, "%s: unknown mode '%s'\n", argv[0], mode);
@@ -209,10 +216,12 @@ main (int argc, char **argv)
   }
   desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=smpte ! "
       "video/x-raw,format=%s,width=%d,height=%d,framerate=30/1 ! %s"
-      "maskrcnn model=\"%s\" backend=%s score-threshold=0.0 "
+      "maskrcnn model=\"%s\" backend=%s%s score-threshold=0.0 "
       "max-detections=8 ! maskrcnnoverlay name=o ! %s"
       "video/x-raw,format=%s ! appsink name=sink sync=false", frames, format,
-      W, H, upload, model, system_memory ? "cpu" : "cuda", download, format);
+      W, H, upload, model, system_memory ? "cpu" : "cuda",
+      strcmp (mode, "--bad-device") == 0 ? " device-id=99" : "", download,
+      format);
   printf ("pipeline: %s\n", desc);
   pipe = gst_parse_launch (desc, NULL);
   g_free (desc);
@@ -230,8 +239,8 @@ main (int argc, char **argv)
   gst_object_unref (overlay);
   gpu = run (pipe, &error);
   gst_object_unref (pipe);
-  if (oom) {
-    gboolean named = error && g_strrstr (error, "memory") != NULL;
+  if (expect) {
+    gboolean named = error && g_strrstr (error, expect) != NULL;
 
     printf ("%s: %u frames out; error: %s\n", named ? "PASS" : "FAIL",
         gpu->len, error ? error : "none");
