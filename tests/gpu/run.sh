@@ -194,6 +194,16 @@ if [ -x "$san" ]; then
   rc=${PIPESTATUS[0]}
   summary=$(grep -m1 "ERROR SUMMARY" "$LOGS/memcheck.log")
   [ "$rc" = 0 ] && record memcheck PASS "$summary" || record memcheck FAIL "exit $rc; $summary"
+  # the elements' CUDA path: maskrcnn on CUDA memory, the overlay's kernels
+  if [ -x "$BIN/test_element_pipeline" ] && [ -d "$WORK/gst/plugins" ]; then
+    gst_env
+    timeout 300 "$san" --tool memcheck --error-exitcode 3 --print-limit 20 \
+      "$BIN/test_element_pipeline" "$SMALL" NV12 2 2>&1 | tee "$LOGS/memcheck-elements.log"
+    rc=${PIPESTATUS[0]}
+    summary=$(grep -m1 "ERROR SUMMARY" "$LOGS/memcheck-elements.log")
+    [ "$rc" = 0 ] && record "memcheck elements" PASS "NV12 on CUDA memory, 2 frames; $summary" \
+      || record "memcheck elements" FAIL "exit $rc; $summary"
+  fi
 else
   record memcheck SKIP "compute-sanitizer not found"
 fi
