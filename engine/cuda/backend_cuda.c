@@ -25,33 +25,32 @@ mrcnn_status
 mrcnn_cuda_fail_lib (mrcnn_error *err, int alloc_failed, const char *file,
     int line, const char *fmt, ...)
 {
-  char what[MRCNN_ERROR_MESSAGE_MAX / 2];
+  char what[MRCNN_ERROR_MESSAGE_MAX / 2], mem[160] = "";
   size_t free_b = 0, total_b = 0;
-  int low = 0, known;
+  int low = 0;
   va_list ap;
 
   va_start (ap, fmt);
   vsnprintf (what, sizeof what, fmt, ap);
   va_end (ap);
-  /* (a sticky error makes this fail too: then nothing is said of memory) */
-  known = cudaMemGetInfo (&free_b, &total_b) == cudaSuccess;
+  /* the runtime's last error is reset before and after; after a sticky
+   * error cudaMemGetInfo fails too, and nothing is said of memory */
   cudaGetLastError ();
-  low = known && free_b < MRCNN_CUDA_LOW_MEMORY_MB * ((size_t) 1 << 20);
-  if (!known)
-    return mrcnn_fail (err, alloc_failed ? MRCNN_ERR_NO_MEMORY
-        : MRCNN_ERR_BACKEND, "%s (%s:%d)", what, file, line);
+  if (cudaMemGetInfo (&free_b, &total_b) == cudaSuccess) {
+    low = free_b < MRCNN_CUDA_LOW_MEMORY_MB * ((size_t) 1 << 20);
+    snprintf (mem, sizeof mem, "; %zu MiB of %zu MiB device memory free%s",
+        free_b >> 20, total_b >> 20, low && !alloc_failed
+        ? ": the GPU is out of memory, the likely cause" : "");
+  }
+  cudaGetLastError ();
   return mrcnn_fail (err, alloc_failed || low ? MRCNN_ERR_NO_MEMORY
-      : MRCNN_ERR_BACKEND, "%s (%s:%d); %zu MiB of %zu MiB device memory "
-      "free%s", what, file, line, free_b >> 20, total_b >> 20,
-      low && !alloc_failed ? ": the GPU is out of memory, the likely cause"
-      : "");
+      : MRCNN_ERR_BACKEND, "%s (%s:%d)%s", what, file, line, mem);
 }
 
 mrcnn_status
 mrcnn_cuda_fail_rt (mrcnn_error *err, cudaError_t e, const char *call,
     const char *file, int line)
 {
-  cudaGetLastError ();
   return mrcnn_cuda_fail_lib (err, e == cudaErrorMemoryAllocation, file, line,
       "CUDA call %s failed: %s (%s)", call, cudaGetErrorName (e),
       cudaGetErrorString (e));
@@ -74,14 +73,11 @@ cuda_alloc (mrcnn_backend *be, size_t n, float **out, mrcnn_error *err)
   CUDA_ENTER (cu, err);
   cudaError_t e = cudaMalloc ((void **) out, (n ? n : 1) * sizeof (float));
   if (e != cudaSuccess) {
-    size_t free_b = 0, total_b = 0;
-    cudaGetLastError ();
-    cudaMemGetInfo (&free_b, &total_b);
     *out = NULL;
-    return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY,
-        "cannot allocate %zu MiB of device memory on GPU %d (%s): %s; "
-        "%zu MiB of %zu MiB free", (n * sizeof (float)) >> 20, cu->device,
-        cu->device_name, cudaGetErrorString (e), free_b >> 20, total_b >> 20);
+    return mrcnn_cuda_fail_lib (err, 1, __FILE__, __LINE__,
+        "cannot allocate %zu MiB of device memory on GPU %d (%s): %s",
+        (n * sizeof (float)) >> 20, cu->device, cu->device_name,
+        cudaGetErrorString (e));
   }
   /* zeroed once, so that no buffer ever holds the NaN patterns fresh device
    * memory can have (an op given beta = 0 may still read its output) */

@@ -147,13 +147,16 @@ mrcnn_status mrcnn_cuda_fail_site (mrcnn_error *err,
       return mrcnn_cuda_fail_rt ((err), _e, #call, __FILE__, __LINE__); \
   } while (0)
 
+/* cuDNN's codes for a failed allocation */
+#define MRCNN_CUDNN_ALLOC_FAILED(s) \
+  ((s) == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED \
+      || (s) == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED)
+
 #define CUDNN_CHECK(call, err) \
   do { \
     cudnnStatus_t _s = (call); \
     if (_s != CUDNN_STATUS_SUCCESS) \
-      return mrcnn_cuda_fail_lib ((err), \
-          _s == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED \
-          || _s == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED, \
+      return mrcnn_cuda_fail_lib ((err), MRCNN_CUDNN_ALLOC_FAILED (_s), \
           __FILE__, __LINE__, "cuDNN call %s failed: %s (%d)", #call, \
           cudnnGetErrorString (_s), (int) _s); \
   } while (0)

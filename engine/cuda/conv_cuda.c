@@ -273,8 +273,7 @@ mrcnn_cuda_conv_run (mrcnn_backend *be, mrcnn_conv *c, const mrcnn_fmap *in,
     if (s == CUDNN_STATUS_SUCCESS)
       return MRCNN_OK;
     if (s != CUDNN_STATUS_NOT_SUPPORTED)
-      return mrcnn_cuda_fail_lib (err,
-          s == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED,
+      return mrcnn_cuda_fail_lib (err, MRCNN_CUDNN_ALLOC_FAILED (s),
           __FILE__, __LINE__, "cuDNN call "
           "cudnnConvolutionBiasActivationForward failed: %s (%d)",
           cudnnGetErrorString (s), (int) s);

@@ -590,3 +590,21 @@ mrcnn_image_save_png (const char *path, const uint8_t *rgb, int w, int h,
   }
   return MRCNN_OK;
 }
+
+uint8_t *
+mrcnn_image_synthetic (int w, int h)
+{
+  uint8_t *p = malloc ((size_t) w * h * 3);
+  if (!p)
+    return NULL;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      uint8_t *q = p + ((size_t) y * w + x) * 3;
+      int cx = x - w / 2, cy = y - h / 3;
+      int inside = cx * cx + cy * cy < (h / 5) * (h / 5);
+      q[0] = (uint8_t) (inside ? 220 : (x * 255) / w);
+      q[1] = (uint8_t) (inside ? 40 : (y * 255) / h);
+      q[2] = (uint8_t) ((x ^ y) & 0x3f) + (inside ? 30 : 120);
+    }
+  return p;
+}

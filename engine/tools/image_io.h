@@ -69,6 +69,12 @@ void mrcnn_loaded_image_view (const mrcnn_loaded_image *img,
 mrcnn_status mrcnn_image_save_png (const char *path, const uint8_t *rgb,
     int w, int h, int stride, mrcnn_error *err);
 
+/* A deterministic w x h packed RGB frame (stride 3 * w) with smooth
+ * structure, a disc and some texture, for benchmarks and tests that need a
+ * frame but no particular content; NULL when out of memory. Free with
+ * free(). */
+uint8_t *mrcnn_image_synthetic (int w, int h);
+
 #ifdef __cplusplus
 }
 #endif

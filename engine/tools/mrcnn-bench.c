@@ -34,23 +34,6 @@ static GOptionEntry entries[] = {
   { NULL }
 };
 
-/* A deterministic frame with smooth structure and some texture. */
-static uint8_t *
-synthetic_frame (int w, int h)
-{
-  uint8_t *p = g_malloc ((size_t) w * h * 3);
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++) {
-      uint8_t *q = p + ((size_t) y * w + x) * 3;
-      int cx = x - w / 2, cy = y - h / 3;
-      int inside = cx * cx + cy * cy < (h / 5) * (h / 5);
-      q[0] = (uint8_t) (inside ? 220 : (x * 255) / w);
-      q[1] = (uint8_t) (inside ? 40 : (y * 255) / h);
-      q[2] = (uint8_t) ((x ^ y) & 0x3f) + (inside ? 30 : 120);
-    }
-  return p;
-}
-
 static int
 cmp_double (const void *a, const void *b)
 {
@@ -101,7 +84,12 @@ main (int argc, char **argv)
           opt_width, opt_height);
       return 2;
     }
-    synth = synthetic_frame (opt_width, opt_height);
+    synth = mrcnn_image_synthetic (opt_width, opt_height);
+    if (!synth) {
+      fprintf (stderr, "mrcnn-bench: no memory for a %dx%d frame\n",
+          opt_width, opt_height);
+      return 1;
+    }
     view = (mrcnn_image) { MRCNN_PIXEL_RGB, opt_width, opt_height, { synth },
       { opt_width * 3 }, 0 };
   }
@@ -192,7 +180,7 @@ main (int argc, char **argv)
     g_free (model_esc);
   }
   g_free (frame_ms);
-  g_free (synth);
+  free (synth);
   mrcnn_loaded_image_clear (&loaded);
   mrcnn_engine_free (engine);
   mrcnn_model_free (model);

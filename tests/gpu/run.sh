@@ -142,17 +142,29 @@ fi
 [ -f "$LOGS/e2e.log" ] && while IFS= read -r line; do RESULTS+=("$line"); done < <(sed -n 's/^--- \(e2e [a-z0-9]*\): \([A-Z]*\) \(.*\)$/\1|\2|\3/p' "$LOGS/e2e.log")
 
 # ---------------------------------------------------------------- elements
-# the bundled GStreamer runtime only: no system plugins, a registry of our own
+# Whether the bundle has the element check (test_element_pipeline and the
+# GStreamer runtime); if so, points GStreamer at the bundled runtime only: no
+# system plugins, a registry of our own.
 gst_env() {
+  [ -x "$BIN/test_element_pipeline" ] && [ -d "$WORK/gst/plugins" ] || return 1
   export GST_PLUGIN_SYSTEM_PATH=$WORK/gst/plugins
   export GST_PLUGIN_PATH=
   export GST_PLUGIN_SCANNER=$WORK/gst/libexec/gst-plugin-scanner
   export GST_REGISTRY=$WORK/gst/registry.bin
 }
+# element_error NAME MODE: a pipeline that must stop with maskrcnn's error
+# (test_element_pipeline MODE: --bad-device, --expect-oom)
+element_error() {
+  local log=$LOGS/el-${2#--}.log rc msg
+  timeout 90 "$BIN/test_element_pipeline" "$SMALL" RGBA 2 "$2" > "$log" 2>&1
+  rc=$?
+  tee -a "$LOGS/elements.log" < "$log"
+  msg=$(grep -m1 -E "^(PASS|FAIL): .*error:" "$log" | sed 's/^[A-Z]*: //' | cut -c1-240)
+  [ "$rc" = 0 ] && record "$1" PASS "$msg" || record "$1" FAIL "exit $rc: $msg"
+}
 if want elements; then
 step "elements: cudaupload ! maskrcnn ! maskrcnnoverlay ! cudadownload"
-if [ -x "$BIN/test_element_pipeline" ] && [ -d "$WORK/gst/plugins" ]; then
-  gst_env
+if gst_env; then
   # name format mode: mode "" is cudaupload ! video/x-raw(memory:CUDAMemory)
   # ! maskrcnn; --no-capsfilter lets negotiation alone pick the memory;
   # --cuda-engine keeps system memory with backend=cuda
@@ -173,11 +185,7 @@ if [ -x "$BIN/test_element_pipeline" ] && [ -d "$WORK/gst/plugins" ]; then
     esac
   done
   # device-id beyond the installed GPUs: maskrcnn must stop the pipeline
-  timeout 90 "$BIN/test_element_pipeline" "$SMALL" RGBA 2 --bad-device > "$LOGS/el-bad-device.log" 2>&1
-  rc=$?
-  cat "$LOGS/el-bad-device.log" | tee -a "$LOGS/elements.log"
-  msg=$(grep -m1 -E "^(PASS|FAIL): .*error:" "$LOGS/el-bad-device.log" | sed 's/^[A-Z]*: //' | cut -c1-240)
-  [ "$rc" = 0 ] && record "elements device-id=99" PASS "$msg" || record "elements device-id=99" FAIL "exit $rc: $msg"
+  element_error "elements device-id=99" --bad-device
 else
   record elements SKIP "bundle made with GST=0 or without CUDA-memory elements"
 fi
@@ -195,8 +203,7 @@ if [ -x "$san" ]; then
   summary=$(grep -m1 "ERROR SUMMARY" "$LOGS/memcheck.log")
   [ "$rc" = 0 ] && record memcheck PASS "$summary" || record memcheck FAIL "exit $rc; $summary"
   # the elements' CUDA path: maskrcnn on CUDA memory, the overlay's kernels
-  if [ -x "$BIN/test_element_pipeline" ] && [ -d "$WORK/gst/plugins" ]; then
-    gst_env
+  if gst_env; then
     timeout 300 "$san" --tool memcheck --error-exitcode 3 --print-limit 20 \
       "$BIN/test_element_pipeline" "$SMALL" NV12 2 2>&1 | tee "$LOGS/memcheck-elements.log"
     rc=${PIPESTATUS[0]}
@@ -233,14 +240,7 @@ if [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] && grep -q "memory" "$LOGS/oom-cli.log";
 else
   record "oom cli" FAIL "exit $rc: $msg"
 fi
-if [ -x "$BIN/test_element_pipeline" ] && [ -d "$WORK/gst/plugins" ]; then
-  gst_env
-  timeout 90 "$BIN/test_element_pipeline" "$SMALL" RGBA 2 --expect-oom > "$LOGS/oom-element.log" 2>&1
-  rc=$?
-  cat "$LOGS/oom-element.log"
-  msg=$(grep -m1 -E "^(PASS|FAIL): .*error:" "$LOGS/oom-element.log" | sed 's/^[A-Z]*: //' | cut -c1-240)
-  [ "$rc" = 0 ] && record "oom element" PASS "$msg" || record "oom element" FAIL "exit $rc: $msg"
-fi
+gst_env && element_error "oom element" --expect-oom
 kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 fi

@@ -33,6 +33,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "image_io.h"
 #include "mrcnn/mrcnn.h"
 
 #define MIB ((size_t) 1 << 20)
@@ -80,23 +81,6 @@ ballast_release (void)
 {
   while (n_ballast > 0)
     cudaFree (ballast[--n_ballast]);
-}
-
-static uint8_t *
-synthetic_frame (int w, int h)
-{
-  uint8_t *p = malloc ((size_t) w * h * 3);
-  if (!p)
-    return NULL;
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++) {
-      uint8_t *q = p + ((size_t) y * w + x) * 3;
-      int cx = x - w / 2, cy = y - h / 3, inside = cx * cx + cy * cy < h * h / 25;
-      q[0] = (uint8_t) (inside ? 220 : x * 255 / w);
-      q[1] = (uint8_t) (inside ? 40 : y * 255 / h);
-      q[2] = (uint8_t) (((x ^ y) & 0x3f) + (inside ? 30 : 120));
-    }
-  return p;
 }
 
 typedef struct {
@@ -214,7 +198,7 @@ main (int argc, char **argv)
   cfg.max_width = w;
   cfg.max_height = h;
   cfg.thresholds.score_threshold = 0.0f;
-  pixels = synthetic_frame (w, h);
+  pixels = mrcnn_image_synthetic (w, h);
   if (!pixels) {
     printf ("FAIL: out of host memory\n");
     return 1;
