@@ -107,8 +107,12 @@ mrcnn_body_run (mrcnn_engine *e, mrcnn_error *err)
 {
   const mrcnn_arch *a = e->arch;
   mrcnn_backend *be = e->be;
-  mrcnn_fmap x = { e->act[1], .layout = MRCNN_LAYOUT_NATIVE };
-  mrcnn_fmap t = { e->act[0], .layout = MRCNN_LAYOUT_NATIVE };
+  /* the body's maps go only from one convolution (or the stem's pooling)
+   * to the next: stored in the precision's own type */
+  mrcnn_fmap x = { e->act[1], .layout = MRCNN_LAYOUT_NATIVE,
+    .store = MRCNN_STORE_REDUCED };
+  mrcnn_fmap t = x;
+  t.data = e->act[0];
   MRCNN_TRY (be->ops->conv_run (be, e->stem, &e->in_map, 0, &t, err));
   MRCNN_TRY (be->ops->max_pool (be, &t, 3, 2, 1, &x, err));
   int xi = 1;
@@ -118,8 +122,9 @@ mrcnn_body_run (mrcnn_engine *e, mrcnn_error *err)
       int t1 = free_slot (xi, -1, -1);
       int t2 = free_slot (xi, t1, -1);
       int di = free_slot (xi, t1, t2);
-      mrcnn_fmap f1 = { e->act[t1], .layout = MRCNN_LAYOUT_NATIVE };
-      mrcnn_fmap f2 = { e->act[t2], .layout = MRCNN_LAYOUT_NATIVE }, id = x;
+      mrcnn_fmap f1 = x, f2 = x, id = x;
+      f1.data = e->act[t1];
+      f2.data = e->act[t2];
       if (b->down) {
         id.data = e->act[di];
         MRCNN_TRY (be->ops->conv_run (be, b->down, &x, 0, &id, err));

@@ -15,8 +15,8 @@
 
 /* Memory layouts of a feature map. NCHW is plain and what the host reads;
  * NATIVE is whatever the backend computes fastest in (the CPU backend's is
- * oneDNN's nChw8c: channel blocks of 8, padded) and only the backend's own
- * ops look inside it. */
+ * the one oneDNN picks for the CPU at hand: nhwc, or channel blocks of 8 or
+ * 16, padded) and only the backend's own ops look inside it. */
 typedef enum {
   MRCNN_LAYOUT_NCHW = 0,
   MRCNN_LAYOUT_NATIVE = 1
@@ -24,7 +24,17 @@ typedef enum {
 
 /* A backend may pad channels to this multiple in its native layout: buffers
  * are planned with padded channel counts. */
-#define MRCNN_CH_ALIGN 8
+#define MRCNN_CH_ALIGN 16
+
+/* The number format a feature map is stored in. F32 is what the host and
+ * the element-wise ops read. REDUCED is the precision's 16-bit storage
+ * type (bf16 on the CPU at precision bf16) and float32 at fp32; only
+ * convolutions and the stem's max pooling read or write it, so the stages
+ * mark as REDUCED the maps that go from one of those to the next. */
+typedef enum {
+  MRCNN_STORE_F32 = 0,
+  MRCNN_STORE_REDUCED = 1
+} mrcnn_storage;
 
 static inline int
 mrcnn_ch_pad (int c)
@@ -38,6 +48,7 @@ typedef struct {
   float *data;
   int n, c, h, w;
   mrcnn_layout layout;
+  mrcnn_storage store;
 } mrcnn_fmap;
 
 static inline size_t
@@ -199,8 +210,12 @@ struct mrcnn_backend {
 };
 
 /* Backends available in this build. */
-mrcnn_status mrcnn_backend_cpu_new (int num_threads, mrcnn_backend **out,
-    mrcnn_error *err);
+/* precision and emulate as in mrcnn_engine_config; refuses bf16 without
+ * AVX512_BF16 / AMX and precisions the CPU has no kernels for. */
+mrcnn_status mrcnn_backend_cpu_new (int num_threads, mrcnn_precision precision,
+    int emulate, mrcnn_backend **out, mrcnn_error *err);
+/* The CPU backend's ISA and layout, for figures ("avx512_core_amx, nhwc"). */
+const char *mrcnn_backend_cpu_kernels (mrcnn_backend *be);
 mrcnn_status mrcnn_backend_cuda_new (int device_id, mrcnn_backend **out,
     mrcnn_error *err);
 

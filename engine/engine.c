@@ -30,6 +30,26 @@ mrcnn_engine_config_init (mrcnn_engine_config *cfg, const mrcnn_model *model)
   }
 }
 
+static const char *const precision_names[] = { "fp32", "tf32", "fp16", "bf16" };
+
+const char *
+mrcnn_precision_name (mrcnn_precision p)
+{
+  return (unsigned) p < G_N_ELEMENTS (precision_names) ? precision_names[p]
+      : "unknown";
+}
+
+int
+mrcnn_precision_from_name (const char *name, mrcnn_precision *out)
+{
+  for (unsigned i = 0; name && i < G_N_ELEMENTS (precision_names); i++)
+    if (g_ascii_strcasecmp (name, precision_names[i]) == 0) {
+      *out = (mrcnn_precision) i;
+      return 1;
+    }
+  return 0;
+}
+
 const char *
 mrcnn_stage_name (mrcnn_stage stage)
 {
@@ -79,16 +99,68 @@ mrcnn_engine_backend (const mrcnn_engine *e)
   return e ? e->kind : MRCNN_BACKEND_CPU;
 }
 
+mrcnn_precision
+mrcnn_engine_precision (const mrcnn_engine *e)
+{
+  return e ? e->cfg.precision : MRCNN_PRECISION_FP32;
+}
+
+const char *
+mrcnn_engine_cpu_kernels (const mrcnn_engine *e)
+{
+  return e && e->kind == MRCNN_BACKEND_CPU ? mrcnn_backend_cpu_kernels (e->be)
+      : "";
+}
+
 void
 mrcnn_engine_stage_times (const mrcnn_engine *e, double *ms)
 {
   memcpy (ms, e->stage_ms, sizeof e->stage_ms);
 }
 
+/* Which backend can run the configured precision: bf16 and the emulated
+ * references are the CPU's; the CUDA backend runs fp32 only so far. */
+static mrcnn_status
+check_precision (const mrcnn_engine_config *cfg, mrcnn_error *err)
+{
+  mrcnn_precision p = cfg->precision;
+  const char *name = mrcnn_precision_name (p);
+  if ((unsigned) p >= G_N_ELEMENTS (precision_names))
+    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
+        "unknown precision %d; use fp32, tf32, fp16 or bf16", (int) p);
+  if (cfg->emulate_precision) {
+    if (p != MRCNN_PRECISION_BF16 && p != MRCNN_PRECISION_FP16)
+      return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+          "precision %s has no CPU reference; the emulated precisions are "
+          "bf16 and fp16", name);
+    if (cfg->backend == MRCNN_BACKEND_CUDA)
+      return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+          "the emulated %s reference runs on the CPU backend only", name);
+    return MRCNN_OK;
+  }
+  if (p == MRCNN_PRECISION_BF16 && cfg->backend == MRCNN_BACKEND_CUDA)
+    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+        "precision bf16 runs on the CPU backend only; on CUDA use fp32");
+  if ((p == MRCNN_PRECISION_TF32 || p == MRCNN_PRECISION_FP16)
+      && cfg->backend == MRCNN_BACKEND_CPU)
+    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+        "precision %s is a CUDA precision; the CPU backend runs fp32, or "
+        "bf16 on a CPU with AVX512_BF16 or AMX", name);
+  if (p == MRCNN_PRECISION_TF32 || p == MRCNN_PRECISION_FP16)
+    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+        "precision %s is not available in this version: the CUDA backend "
+        "runs fp32 only", name);
+  return MRCNN_OK;
+}
+
 static mrcnn_status
 make_backend (mrcnn_engine *e, mrcnn_error *err)
 {
   mrcnn_backend_kind want = e->cfg.backend;
+  /* the CPU's precisions never try the GPU */
+  if (want == MRCNN_BACKEND_AUTO && (e->cfg.emulate_precision
+          || e->cfg.precision == MRCNN_PRECISION_BF16))
+    want = MRCNN_BACKEND_CPU;
   if (want == MRCNN_BACKEND_CUDA || want == MRCNN_BACKEND_AUTO) {
     mrcnn_error cuda_err = { 0 };
     mrcnn_status st = mrcnn_backend_cuda_new (e->cfg.device_id, &e->be, &cuda_err);
@@ -99,7 +171,8 @@ make_backend (mrcnn_engine *e, mrcnn_error *err)
     if (want == MRCNN_BACKEND_CUDA)
       return mrcnn_fail (err, st, "%s", cuda_err.message);
   }
-  MRCNN_TRY (mrcnn_backend_cpu_new (e->cfg.num_threads, &e->be, err));
+  MRCNN_TRY (mrcnn_backend_cpu_new (e->cfg.num_threads, e->cfg.precision,
+          e->cfg.emulate_precision, &e->be, err));
   e->kind = MRCNN_BACKEND_CPU;
   return MRCNN_OK;
 }
@@ -225,6 +298,7 @@ mrcnn_engine_new (const mrcnn_model *model, const mrcnn_engine_config *cfg,
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "num_threads %d is negative", cfg->num_threads);
   MRCNN_TRY (check_thresholds (&cfg->thresholds, err));
+  MRCNN_TRY (check_precision (cfg, err));
 
   mrcnn_engine *e = g_new0 (mrcnn_engine, 1);
   e->model = model;

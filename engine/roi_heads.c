@@ -189,6 +189,7 @@ mrcnn_mask_head_run (mrcnn_engine *e, mrcnn_error *err)
   for (int k = 0; k < MRCNN_MASK_CONVS; k++) {
     y.data = e->mask_feat[(k + 1) % 2];
     y.layout = MRCNN_LAYOUT_NATIVE;
+    y.store = MRCNN_STORE_REDUCED;  /* read by the next convolution only */
     MRCNN_TRY (be->ops->conv_run (be, e->mask_conv[k], &x, 0, &y, err));
     x = y;
   }

@@ -91,7 +91,9 @@ mrcnn_rpn_run (mrcnn_engine *e, mrcnn_error *err)
   mrcnn_backend *be = e->be;
   mrcnn_fmap head[MRCNN_LEVELS];
   for (int l = 0; l < MRCNN_LEVELS; l++) {
-    mrcnn_fmap hidden = { e->rpn_hidden, .layout = MRCNN_LAYOUT_NATIVE };
+    /* the shared 3x3 conv's output feeds the fused 1x1 head only */
+    mrcnn_fmap hidden = { e->rpn_hidden, .layout = MRCNN_LAYOUT_NATIVE,
+      .store = MRCNN_STORE_REDUCED };
     head[l] = (mrcnn_fmap) { e->rpn_raw[l], .layout = MRCNN_LAYOUT_NATIVE };
     MRCNN_TRY (be->ops->conv_run (be, e->rpn_conv, &e->pyr[l], 0, &hidden,
             err));

@@ -1,5 +1,6 @@
 /* CPU backend: memory, convolutions through oneDNN, fully connected layers
  * through an optimized BLAS. The per-element ops are in ops_cpu.c. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "backend_cpu.h"
+#include "precision.h"
 
 #define DNNL_CHECK(call, err) \
   do { \
@@ -18,23 +20,48 @@
           __FILE__, __LINE__); \
   } while (0)
 
-struct mrcnn_conv {
-  int oc, ic, kh, kw, stride, pad, relu;
-  float *w_oihw;
-  float *bias;
-  /* primitive for the last (n, h, w, accumulate, layouts) */
-  int n, h, w, acc, in_layout, out_layout;
+/* A convolution keeps the primitives of the last few input shapes it met
+ * (the RPN's shared conv runs on five levels, the mask head on a few batch
+ * sizes), so that a frame creates none once the sizes have been seen. */
+#define CONV_PLANS 8
+#define CONV_WEIGHT_FORMATS 4
+
+typedef struct {
+  int n, h, w, acc, in_layout, out_layout, in_store, out_store; /* n < 0: unused */
+  unsigned long used;            /* when last run, for replacement */
   dnnl_primitive_t prim;
   dnnl_memory_t src_m, wei_m, bias_m, dst_m;
-  float *w_reordered;
-  dnnl_memory_desc_t wei_md;
-  int have_wei_md;
+  /* an input the convolution cannot read as it is (float32 at bf16, or a
+   * plain image where the native layout is nhwc) is reordered into the
+   * backend's scratch first */
+  dnnl_primitive_t cvt;
+  dnnl_memory_t cvt_src_m, cvt_dst_m;
+  size_t src_bytes, dst_elems;
+} conv_plan;
+
+struct mrcnn_conv {
+  int oc, ic, kh, kw, stride, pad, relu;
+  float *w_oihw;     /* float32, already rounded to a reduced precision */
+  float *bias;       /* float32 at every precision */
+  conv_plan plan[CONV_PLANS];
+  unsigned long clock;
+  /* the weights in each layout a plan asked for (usually one) */
+  void *w_packed[CONV_WEIGHT_FORMATS];
+  dnnl_memory_desc_t wei_md[CONV_WEIGHT_FORMATS];
+  int n_formats;
 };
 
 struct mrcnn_linear {
-  float *w;  /* out x in */
+  float *w;  /* out x in, already rounded to a reduced precision */
   float *b;
   int out, in, relu;
+  /* bf16: a oneDNN matmul for the last row count */
+  int n;
+  dnnl_primitive_t prim;
+  dnnl_memory_t src_m, wei_m, bias_m, dst_m;
+  void *w_packed;
+  dnnl_memory_desc_t wei_md;
+  int have_wei_md;
 };
 
 static mrcnn_status
@@ -83,24 +110,88 @@ cpu_frame_reserve (mrcnn_backend *be, int max_width, int max_height,
   return MRCNN_OK;   /* preprocess reads the frame where it is */
 }
 
+/* ---------------------------------------------------------------- precision */
+
+/* The emulated reference rounds n floats in place to the precision's type
+ * (a no-op at fp32 and on the real bf16 path, where oneDNN stores bf16). At
+ * fp16, values that overflow to infinity are counted. */
+static void
+cpu_round (mrcnn_backend_cpu *cpu, float *p, size_t n)
+{
+  if (!cpu->emulate)
+    return;
+  long over = 0;
+  if (cpu->precision == MRCNN_PRECISION_BF16) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+      p[i] = mrcnn_bf16_round (p[i]);
+  } else if (cpu->precision == MRCNN_PRECISION_FP16) {
+#pragma omp parallel for schedule(static) reduction(+:over)
+    for (size_t i = 0; i < n; i++) {
+      float r = mrcnn_fp16_round (p[i]);
+      over += isinf (r) && !isinf (p[i]);
+      p[i] = r;
+    }
+  }
+  cpu->overflows += over;
+}
+
+/* Rounds weights once, at load, for both the real and the emulated path:
+ * oneDNN's conversion of rounded values to bf16 is then exact, so both
+ * compute with the same weights. */
+static void
+round_weights (mrcnn_backend_cpu *cpu, float *w, size_t n)
+{
+  if (cpu->precision == MRCNN_PRECISION_BF16)
+    for (size_t i = 0; i < n; i++)
+      w[i] = mrcnn_bf16_round (w[i]);
+  else if (cpu->precision == MRCNN_PRECISION_FP16)
+    for (size_t i = 0; i < n; i++) {
+      float r = mrcnn_fp16_round (w[i]);
+      cpu->overflows += isinf (r) && !isinf (w[i]);
+      w[i] = r;
+    }
+}
+
+/* The backend's scratch, grown when a larger input comes (so only in the
+ * first frames, or for a larger frame). */
+static mrcnn_status
+scratch_reserve (mrcnn_backend_cpu *cpu, size_t bytes, mrcnn_error *err)
+{
+  if (bytes <= cpu->scratch_size)
+    return MRCNN_OK;
+  g_free (cpu->scratch);
+  cpu->scratch = g_try_malloc (bytes);
+  cpu->scratch_size = cpu->scratch ? bytes : 0;
+  if (!cpu->scratch)
+    return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY,
+        "cannot allocate %zu MiB of host memory for reduced-precision inputs",
+        bytes >> 20);
+  return MRCNN_OK;
+}
+
+static dnnl_data_type_t
+store_dt (const mrcnn_backend_cpu *cpu, int store)
+{
+  return store == MRCNN_STORE_REDUCED ? cpu->reduced_dt : dnnl_f32;
+}
+
 /* ---------------------------------------------------------------- conv */
 
 static void
-conv_drop_primitive (mrcnn_conv *c)
+plan_drop (conv_plan *p)
 {
-  if (c->prim)
-    dnnl_primitive_destroy (c->prim);
-  if (c->src_m)
-    dnnl_memory_destroy (c->src_m);
-  if (c->wei_m)
-    dnnl_memory_destroy (c->wei_m);
-  if (c->bias_m)
-    dnnl_memory_destroy (c->bias_m);
-  if (c->dst_m)
-    dnnl_memory_destroy (c->dst_m);
-  c->prim = NULL;
-  c->src_m = c->wei_m = c->bias_m = c->dst_m = NULL;
-  c->n = c->h = c->w = -1;
+  dnnl_primitive_t prims[] = { p->prim, p->cvt };
+  dnnl_memory_t m[] = { p->src_m, p->wei_m, p->bias_m, p->dst_m, p->cvt_src_m,
+    p->cvt_dst_m };
+  for (size_t i = 0; i < G_N_ELEMENTS (prims); i++)
+    if (prims[i])
+      dnnl_primitive_destroy (prims[i]);
+  for (size_t i = 0; i < G_N_ELEMENTS (m); i++)
+    if (m[i])
+      dnnl_memory_destroy (m[i]);
+  memset (p, 0, sizeof *p);
+  p->n = -1;
 }
 
 static mrcnn_status
@@ -117,8 +208,10 @@ cpu_conv_new (mrcnn_backend *be, const mrcnn_conv_desc *d, mrcnn_conv **out,
   c->relu = d->relu;
   size_t nw = (size_t) c->oc * c->ic * c->kh * c->kw;
   c->w_oihw = g_memdup2 (d->w->weight, nw * sizeof (float));
+  round_weights ((mrcnn_backend_cpu *) be, c->w_oihw, nw);
   c->bias = g_memdup2 (d->w->bias, (size_t) c->oc * sizeof (float));
-  c->n = c->h = c->w = -1;
+  for (int i = 0; i < CONV_PLANS; i++)
+    c->plan[i].n = -1;
   *out = c;
   return MRCNN_OK;
 }
@@ -128,15 +221,17 @@ cpu_conv_free (mrcnn_backend *be, mrcnn_conv *c)
 {
   if (!c)
     return;
-  conv_drop_primitive (c);
-  g_free (c->w_reordered);
+  for (int i = 0; i < CONV_PLANS; i++)
+    plan_drop (&c->plan[i]);
+  for (int i = 0; i < c->n_formats; i++)
+    g_free (c->w_packed[i]);
   g_free (c->w_oihw);
   g_free (c->bias);
   g_free (c);
 }
 
-/* Reorders the OIHW weights into the layout the primitive asked for, once
- * per layout (the layout rarely changes with the input size). */
+/* One oneDNN reorder between two descriptions of the same tensor (layout
+ * and data type may differ). */
 mrcnn_status
 mrcnn_cpu_reorder (mrcnn_backend_cpu *cpu, const dnnl_memory_desc_t *from_md,
     void *from, const dnnl_memory_desc_t *to_md, void *to, mrcnn_error *err)
@@ -159,23 +254,49 @@ mrcnn_cpu_reorder (mrcnn_backend_cpu *cpu, const dnnl_memory_desc_t *from_md,
   return MRCNN_OK;
 }
 
+/* Reorders the plain float32 weights (dims, tag plain_tag) into the layout
+ * and type a primitive asked for, into a new buffer *packed. */
 static mrcnn_status
-conv_set_weights (mrcnn_backend_cpu *cpu, mrcnn_conv *c,
-    const dnnl_memory_desc_t *want, mrcnn_error *err)
+pack_weights (mrcnn_backend_cpu *cpu, const float *w, int ndims,
+    const dnnl_dims_t dims, dnnl_format_tag_t plain_tag,
+    const dnnl_memory_desc_t *want, void **packed, mrcnn_error *err)
 {
-  if (c->have_wei_md && dnnl_memory_desc_equal (&c->wei_md, want))
-    return MRCNN_OK;
   dnnl_memory_desc_t plain;
-  dnnl_dims_t wd = { c->oc, c->ic, c->kh, c->kw };
-  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&plain, 4, wd, dnnl_f32, dnnl_oihw), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&plain, ndims, dims, dnnl_f32,
+          plain_tag), err);
   size_t bytes = dnnl_memory_desc_get_size (want);
-  g_free (c->w_reordered);
-  c->w_reordered = g_try_malloc (bytes);
-  if (!c->w_reordered)
-    return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY, "cannot allocate conv weights");
-  MRCNN_TRY (mrcnn_cpu_reorder (cpu, &plain, c->w_oihw, want, c->w_reordered, err));
-  c->wei_md = *want;
-  c->have_wei_md = 1;
+  *packed = g_try_malloc (bytes);
+  if (!*packed)
+    return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY, "cannot allocate %zu MiB of "
+        "weights", bytes >> 20);
+  mrcnn_status st = mrcnn_cpu_reorder (cpu, &plain, (void *) w, want, *packed,
+      err);
+  if (st != MRCNN_OK) {
+    g_free (*packed);
+    *packed = NULL;
+  }
+  return st;
+}
+
+/* The conv's weights in the layout `want`, packed once per layout. */
+static mrcnn_status
+conv_weights (mrcnn_backend_cpu *cpu, mrcnn_conv *c,
+    const dnnl_memory_desc_t *want, int *index, mrcnn_error *err)
+{
+  for (int i = 0; i < c->n_formats; i++)
+    if (dnnl_memory_desc_equal (&c->wei_md[i], want)) {
+      *index = i;
+      return MRCNN_OK;
+    }
+  if (c->n_formats == CONV_WEIGHT_FORMATS)
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND, "a %dx%d convolution %d->%d "
+        "asked for more than %d weight layouts", c->kh, c->kw, c->ic, c->oc,
+        CONV_WEIGHT_FORMATS);
+  dnnl_dims_t wd = { c->oc, c->ic, c->kh, c->kw };
+  MRCNN_TRY (pack_weights (cpu, c->w_oihw, 4, wd, dnnl_oihw, want,
+          &c->w_packed[c->n_formats], err));
+  c->wei_md[c->n_formats] = *want;
+  *index = c->n_formats++;
   return MRCNN_OK;
 }
 
@@ -186,39 +307,56 @@ out_size (const mrcnn_conv *c, int in, int k)
 }
 
 static dnnl_format_tag_t
-layout_tag (mrcnn_layout l)
+layout_tag (const mrcnn_backend_cpu *cpu, int l)
 {
-  return l == MRCNN_LAYOUT_NATIVE ? dnnl_nChw8c : dnnl_nchw;
+  return l == MRCNN_LAYOUT_NATIVE ? cpu->native_tag : dnnl_nchw;
+}
+
+static int
+plan_matches (const conv_plan *p, const mrcnn_fmap *in, int acc,
+    const mrcnn_fmap *out)
+{
+  return p->n == in->n && p->h == in->h && p->w == in->w && p->acc == acc
+      && p->in_layout == (int) in->layout && p->out_layout == (int) out->layout
+      && p->in_store == (int) in->store && p->out_store == (int) out->store;
 }
 
 static mrcnn_status
-conv_prepare (mrcnn_backend_cpu *cpu, mrcnn_conv *c, int n, int h, int w,
-    int acc, int in_layout, int out_layout, mrcnn_error *err)
+plan_create (mrcnn_backend_cpu *cpu, mrcnn_conv *c, conv_plan *p,
+    const mrcnn_fmap *in, int acc, const mrcnn_fmap *out, mrcnn_error *err)
 {
-  if (c->prim && c->n == n && c->h == h && c->w == w && c->acc == acc
-      && c->in_layout == in_layout && c->out_layout == out_layout)
-    return MRCNN_OK;
-  conv_drop_primitive (c);
+  const int n = in->n, h = in->h, w = in->w;
   int oh = out_size (c, h, c->kh), ow = out_size (c, w, c->kw);
   dnnl_dims_t sd = { n, c->ic, h, w }, dd = { n, c->oc, oh, ow };
   dnnl_dims_t wd = { c->oc, c->ic, c->kh, c->kw }, bd = { c->oc };
   dnnl_dims_t strides = { c->stride, c->stride }, pads = { c->pad, c->pad };
-  dnnl_memory_desc_t src_md, dst_md, wei_any, bias_md;
-  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 4, sd, dnnl_f32,
-          layout_tag (in_layout)), err);
-  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&dst_md, 4, dd, dnnl_f32,
-          layout_tag (out_layout)), err);
-  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&wei_any, 4, wd, dnnl_f32,
+  /* the kernels read the compute type: a float32 input at bf16 is
+   * converted first (and rounded, on the emulated path). oneDNN's nhwc
+   * kernels have no plain-input form (the stem's 3-channel image would run
+   * its reference code): such an input is reordered to nhwc; the blocked
+   * kernels read it as it is. */
+  dnnl_data_type_t in_dt = store_dt (cpu, in->store);
+  int relayout = in->layout != MRCNN_LAYOUT_NATIVE
+      && cpu->native_tag == dnnl_nhwc;
+  int convert = in_dt != cpu->compute_dt || relayout
+      || (cpu->emulate && in->store == MRCNN_STORE_F32);
+  dnnl_memory_desc_t src_md, given_md, dst_md, wei_any, bias_md;
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&given_md, 4, sd, in_dt,
+          layout_tag (cpu, in->layout)), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 4, sd, cpu->compute_dt,
+          relayout ? dnnl_nhwc : layout_tag (cpu, in->layout)), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&dst_md, 4, dd,
+          store_dt (cpu, out->store), layout_tag (cpu, out->layout)), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&wei_any, 4, wd, cpu->compute_dt,
           dnnl_format_tag_any), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&bias_md, 1, bd, dnnl_f32, dnnl_x), err);
 
+  /* the weights' layout is always oneDNN's choice for this shape: forcing
+   * an earlier shape's layout can leave only its reference kernel */
   dnnl_convolution_desc_t cd;
-#define INIT_DESC(wmd) \
-  dnnl_convolution_forward_desc_init (&cd, dnnl_forward_inference, \
-      dnnl_convolution_direct, &src_md, (wmd), &bias_md, &dst_md, strides, \
-      pads, pads)
-  DNNL_CHECK (INIT_DESC (c->have_wei_md ? &c->wei_md : &wei_any), err);
-
+  DNNL_CHECK (dnnl_convolution_forward_desc_init (&cd, dnnl_forward_inference,
+          dnnl_convolution_direct, &src_md, &wei_any, &bias_md, &dst_md,
+          strides, pads, pads), err);
   dnnl_primitive_attr_t attr;
   dnnl_post_ops_t po;
   DNNL_CHECK (dnnl_primitive_attr_create (&attr), err);
@@ -228,41 +366,83 @@ conv_prepare (mrcnn_backend_cpu *cpu, mrcnn_conv *c, int n, int h, int w,
   if (c->relu)
     DNNL_CHECK (dnnl_post_ops_append_eltwise (po, 1.0f, dnnl_eltwise_relu, 0.f, 0.f), err);
   DNNL_CHECK (dnnl_primitive_attr_set_post_ops (attr, po), err);
-
   dnnl_primitive_desc_t pd;
   dnnl_status_t s = dnnl_primitive_desc_create (&pd, &cd, attr, cpu->engine, NULL);
-  if (s != dnnl_success && c->have_wei_md) {
-    /* the fixed weight layout does not suit this size: let oneDNN choose */
-    DNNL_CHECK (INIT_DESC (&wei_any), err);
-    s = dnnl_primitive_desc_create (&pd, &cd, attr, cpu->engine, NULL);
-  }
   dnnl_post_ops_destroy (po);
   dnnl_primitive_attr_destroy (attr);
   if (s != dnnl_success)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
-        "oneDNN cannot create a %dx%d convolution %d->%d for a %dx%dx%d input "
-        "(status %d)", c->kh, c->kw, c->ic, c->oc, n, h, w, (int) s);
+        "oneDNN cannot create a %dx%d %s convolution %d->%d for a %dx%dx%d "
+        "input (status %d)", c->kh, c->kw, mrcnn_precision_name (cpu->precision),
+        c->ic, c->oc, n, h, w, (int) s);
 
-  const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md (pd,
-      dnnl_query_weights_md, 0);
-  mrcnn_status st = conv_set_weights (cpu, c, want, err);
-  if (st == MRCNN_OK && dnnl_primitive_create (&c->prim, pd) != dnnl_success)
+  int wi = 0;
+  mrcnn_status st = conv_weights (cpu, c, dnnl_primitive_desc_query_md (pd,
+          dnnl_query_weights_md, 0), &wi, err);
+  if (st == MRCNN_OK && dnnl_primitive_create (&p->prim, pd) != dnnl_success)
     st = mrcnn_fail (err, MRCNN_ERR_BACKEND, "oneDNN primitive creation failed");
   dnnl_primitive_desc_destroy (pd);
   MRCNN_TRY (st);
 
-  DNNL_CHECK (dnnl_memory_create (&c->src_m, &src_md, cpu->engine, DNNL_MEMORY_NONE), err);
-  DNNL_CHECK (dnnl_memory_create (&c->dst_m, &dst_md, cpu->engine, DNNL_MEMORY_NONE), err);
-  DNNL_CHECK (dnnl_memory_create (&c->wei_m, &c->wei_md, cpu->engine, c->w_reordered), err);
-  DNNL_CHECK (dnnl_memory_create (&c->bias_m, &bias_md, cpu->engine, c->bias), err);
-  c->n = n;
-  c->h = h;
-  c->w = w;
-  c->acc = acc;
-  c->in_layout = in_layout;
-  c->out_layout = out_layout;
+  DNNL_CHECK (dnnl_memory_create (&p->src_m, &src_md, cpu->engine, DNNL_MEMORY_NONE), err);
+  DNNL_CHECK (dnnl_memory_create (&p->dst_m, &dst_md, cpu->engine, DNNL_MEMORY_NONE), err);
+  DNNL_CHECK (dnnl_memory_create (&p->wei_m, &c->wei_md[wi], cpu->engine,
+          c->w_packed[wi]), err);
+  DNNL_CHECK (dnnl_memory_create (&p->bias_m, &bias_md, cpu->engine, c->bias), err);
+  if (convert) {
+    dnnl_primitive_desc_t rpd;
+    DNNL_CHECK (dnnl_reorder_primitive_desc_create (&rpd, &given_md,
+            cpu->engine, &src_md, cpu->engine, NULL), err);
+    s = dnnl_primitive_create (&p->cvt, rpd);
+    dnnl_primitive_desc_destroy (rpd);
+    if (s != dnnl_success)
+      return mrcnn_fail (err, MRCNN_ERR_BACKEND,
+          "oneDNN cannot convert a convolution's input (status %d)", (int) s);
+    DNNL_CHECK (dnnl_memory_create (&p->cvt_src_m, &given_md, cpu->engine,
+            DNNL_MEMORY_NONE), err);
+    DNNL_CHECK (dnnl_memory_create (&p->cvt_dst_m, &src_md, cpu->engine,
+            DNNL_MEMORY_NONE), err);
+    p->src_bytes = dnnl_memory_desc_get_size (&src_md);
+  }
+  p->dst_elems = dnnl_memory_desc_get_size (&dst_md) / sizeof (float);
+  p->n = n;
+  p->h = h;
+  p->w = w;
+  p->acc = acc;
+  p->in_layout = in->layout;
+  p->out_layout = out->layout;
+  p->in_store = in->store;
+  p->out_store = out->store;
   return MRCNN_OK;
-#undef INIT_DESC
+}
+
+/* The plan for this input, made when the shape is new (replacing the one
+ * used longest ago). */
+static mrcnn_status
+conv_plan_for (mrcnn_backend_cpu *cpu, mrcnn_conv *c, const mrcnn_fmap *in,
+    int acc, const mrcnn_fmap *out, conv_plan **pp, mrcnn_error *err)
+{
+  conv_plan *victim = &c->plan[0];
+  c->clock++;
+  for (int i = 0; i < CONV_PLANS; i++) {
+    conv_plan *p = &c->plan[i];
+    if (plan_matches (p, in, acc, out)) {
+      p->used = c->clock;
+      *pp = p;
+      return MRCNN_OK;
+    }
+    if (p->used < victim->used)
+      victim = p;
+  }
+  plan_drop (victim);
+  mrcnn_status st = plan_create (cpu, c, victim, in, acc, out, err);
+  if (st != MRCNN_OK) {
+    plan_drop (victim);
+    return st;
+  }
+  victim->used = c->clock;
+  *pp = victim;
+  return MRCNN_OK;
 }
 
 static mrcnn_status
@@ -273,20 +453,35 @@ cpu_conv_run (mrcnn_backend *be, mrcnn_conv *c, const mrcnn_fmap *in,
   if (in->c != c->ic)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "convolution expects %d input channels, got %d", c->ic, in->c);
-  MRCNN_TRY (conv_prepare (cpu, c, in->n, in->h, in->w, accumulate,
-          in->layout, out->layout, err));
+  conv_plan *p;
+  MRCNN_TRY (conv_plan_for (cpu, c, in, accumulate, out, &p, err));
   out->n = in->n;
   out->c = c->oc;
   out->h = out_size (c, in->h, c->kh);
   out->w = out_size (c, in->w, c->kw);
-  DNNL_CHECK (dnnl_memory_set_data_handle (c->src_m, in->data), err);
-  DNNL_CHECK (dnnl_memory_set_data_handle (c->dst_m, out->data), err);
+  void *src = in->data;
+  if (p->cvt) {
+    MRCNN_TRY (scratch_reserve (cpu, p->src_bytes, err));
+    DNNL_CHECK (dnnl_memory_set_data_handle (p->cvt_src_m, in->data), err);
+    DNNL_CHECK (dnnl_memory_set_data_handle (p->cvt_dst_m, cpu->scratch), err);
+    dnnl_exec_arg_t cargs[] = { { DNNL_ARG_FROM, p->cvt_src_m },
+      { DNNL_ARG_TO, p->cvt_dst_m } };
+    DNNL_CHECK (dnnl_primitive_execute (p->cvt, cpu->stream, 2, cargs), err);
+    DNNL_CHECK (dnnl_stream_wait (cpu->stream), err);
+    src = cpu->scratch;
+    if (cpu->emulate && in->store == MRCNN_STORE_F32)
+      cpu_round (cpu, src, p->src_bytes / sizeof (float));
+  }
+  DNNL_CHECK (dnnl_memory_set_data_handle (p->src_m, src), err);
+  DNNL_CHECK (dnnl_memory_set_data_handle (p->dst_m, out->data), err);
   dnnl_exec_arg_t args[] = {
-    { DNNL_ARG_SRC, c->src_m }, { DNNL_ARG_WEIGHTS, c->wei_m },
-    { DNNL_ARG_BIAS, c->bias_m }, { DNNL_ARG_DST, c->dst_m },
+    { DNNL_ARG_SRC, p->src_m }, { DNNL_ARG_WEIGHTS, p->wei_m },
+    { DNNL_ARG_BIAS, p->bias_m }, { DNNL_ARG_DST, p->dst_m },
   };
-  DNNL_CHECK (dnnl_primitive_execute (c->prim, cpu->stream, 4, args), err);
+  DNNL_CHECK (dnnl_primitive_execute (p->prim, cpu->stream, 4, args), err);
   DNNL_CHECK (dnnl_stream_wait (cpu->stream), err);
+  if (out->store == MRCNN_STORE_REDUCED)
+    cpu_round (cpu, out->data, p->dst_elems);
   return MRCNN_OK;
 }
 
@@ -298,13 +493,30 @@ cpu_linear_new (mrcnn_backend *be, const float *weight, const float *bias,
     mrcnn_error *err)
 {
   mrcnn_linear *l = g_new0 (mrcnn_linear, 1);
-  l->w = g_memdup2 (weight, (size_t) out_features * in_features * sizeof (float));
+  size_t nw = (size_t) out_features * in_features;
+  l->w = g_memdup2 (weight, nw * sizeof (float));
+  round_weights ((mrcnn_backend_cpu *) be, l->w, nw);
   l->b = g_memdup2 (bias, (size_t) out_features * sizeof (float));
   l->out = out_features;
   l->in = in_features;
   l->relu = relu;
+  l->n = -1;
   *out = l;
   return MRCNN_OK;
+}
+
+static void
+linear_drop_primitive (mrcnn_linear *l)
+{
+  dnnl_memory_t m[] = { l->src_m, l->wei_m, l->bias_m, l->dst_m };
+  if (l->prim)
+    dnnl_primitive_destroy (l->prim);
+  for (size_t i = 0; i < G_N_ELEMENTS (m); i++)
+    if (m[i])
+      dnnl_memory_destroy (m[i]);
+  l->prim = NULL;
+  l->src_m = l->wei_m = l->bias_m = l->dst_m = NULL;
+  l->n = -1;
 }
 
 static void
@@ -312,9 +524,93 @@ cpu_linear_free (mrcnn_backend *be, mrcnn_linear *l)
 {
   if (!l)
     return;
+  linear_drop_primitive (l);
+  g_free (l->w_packed);
   g_free (l->w);
   g_free (l->b);
   g_free (l);
+}
+
+/* bf16: y = act(bf16(x) W^T + b) through a oneDNN matmul (AMX or
+ * AVX512_BF16 kernels), float32 accumulation and output. */
+static mrcnn_status
+linear_prepare (mrcnn_backend_cpu *cpu, mrcnn_linear *l, int n,
+    mrcnn_error *err)
+{
+  if (l->prim && l->n == n)
+    return MRCNN_OK;
+  linear_drop_primitive (l);
+  dnnl_dims_t sd = { n, l->in }, wd = { l->in, l->out }, bd = { 1, l->out },
+      dd = { n, l->out };
+  dnnl_memory_desc_t src_md, wei_any, bias_md, dst_md;
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 2, sd, dnnl_bf16, dnnl_ab), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&wei_any, 2, wd, dnnl_bf16,
+          dnnl_format_tag_any), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&bias_md, 2, bd, dnnl_f32, dnnl_ab), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&dst_md, 2, dd, dnnl_f32, dnnl_ab), err);
+  dnnl_matmul_desc_t md;
+  DNNL_CHECK (dnnl_matmul_desc_init (&md, &src_md, &wei_any, &bias_md,
+          &dst_md), err);
+  dnnl_primitive_attr_t attr;
+  dnnl_post_ops_t po;
+  DNNL_CHECK (dnnl_primitive_attr_create (&attr), err);
+  DNNL_CHECK (dnnl_post_ops_create (&po), err);
+  if (l->relu)
+    DNNL_CHECK (dnnl_post_ops_append_eltwise (po, 1.0f, dnnl_eltwise_relu, 0.f, 0.f), err);
+  DNNL_CHECK (dnnl_primitive_attr_set_post_ops (attr, po), err);
+  dnnl_primitive_desc_t pd;
+  dnnl_status_t s = dnnl_primitive_desc_create (&pd, &md, attr, cpu->engine, NULL);
+  dnnl_post_ops_destroy (po);
+  dnnl_primitive_attr_destroy (attr);
+  if (s != dnnl_success)
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND,
+        "oneDNN cannot create a bf16 matmul %d x %d -> %d (status %d)", n,
+        l->in, l->out, (int) s);
+  const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md (pd,
+      dnnl_query_weights_md, 0);
+  /* W (out x in, row major) is the in x out matrix in column order (ba) */
+  mrcnn_status st = MRCNN_OK;
+  if (!l->have_wei_md || !dnnl_memory_desc_equal (&l->wei_md, want)) {
+    g_free (l->w_packed);
+    l->have_wei_md = 0;
+    st = pack_weights (cpu, l->w, 2, wd, dnnl_ba, want, &l->w_packed, err);
+    if (st == MRCNN_OK) {
+      l->wei_md = *want;
+      l->have_wei_md = 1;
+    }
+  }
+  if (st == MRCNN_OK && dnnl_primitive_create (&l->prim, pd) != dnnl_success)
+    st = mrcnn_fail (err, MRCNN_ERR_BACKEND, "oneDNN matmul creation failed");
+  dnnl_primitive_desc_destroy (pd);
+  MRCNN_TRY (st);
+  DNNL_CHECK (dnnl_memory_create (&l->src_m, &src_md, cpu->engine, DNNL_MEMORY_NONE), err);
+  DNNL_CHECK (dnnl_memory_create (&l->wei_m, &l->wei_md, cpu->engine, l->w_packed), err);
+  DNNL_CHECK (dnnl_memory_create (&l->bias_m, &bias_md, cpu->engine, l->b), err);
+  DNNL_CHECK (dnnl_memory_create (&l->dst_m, &dst_md, cpu->engine, DNNL_MEMORY_NONE), err);
+  l->n = n;
+  return MRCNN_OK;
+}
+
+static mrcnn_status
+linear_run_bf16 (mrcnn_backend_cpu *cpu, mrcnn_linear *l, const float *x,
+    int n, float *y, mrcnn_error *err)
+{
+  MRCNN_TRY (linear_prepare (cpu, l, n, err));
+  size_t count = (size_t) n * l->in;
+  MRCNN_TRY (scratch_reserve (cpu, count * sizeof (uint16_t), err));
+  uint16_t *xb = cpu->scratch;
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < count; i++)
+    xb[i] = mrcnn_bf16_from_f32 (x[i]);
+  DNNL_CHECK (dnnl_memory_set_data_handle (l->src_m, xb), err);
+  DNNL_CHECK (dnnl_memory_set_data_handle (l->dst_m, y), err);
+  dnnl_exec_arg_t args[] = {
+    { DNNL_ARG_SRC, l->src_m }, { DNNL_ARG_WEIGHTS, l->wei_m },
+    { DNNL_ARG_BIAS, l->bias_m }, { DNNL_ARG_DST, l->dst_m },
+  };
+  DNNL_CHECK (dnnl_primitive_execute (l->prim, cpu->stream, 4, args), err);
+  DNNL_CHECK (dnnl_stream_wait (cpu->stream), err);
+  return MRCNN_OK;
 }
 
 /* y = x W^T + b (then ReLU) for n rows. OpenBLAS runs single-threaded
@@ -322,13 +618,24 @@ cpu_linear_free (mrcnn_backend *be, mrcnn_linear *l)
  * OpenMP threads of every other op for the same cores (on 2 cores that made
  * the shapes model 15% slower). The rows are split over the OpenMP threads
  * instead, in blocks of at least 16; each row's sums are the same whatever
- * the split. */
+ * the split. The emulated reduced precisions round x first (W is rounded
+ * at load). */
 static mrcnn_status
 cpu_linear_run (mrcnn_backend *be, mrcnn_linear *l, const float *x, int n,
     float *y, mrcnn_error *err)
 {
+  mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
   if (n <= 0)
     return MRCNN_OK;
+  if (cpu->compute_dt == dnnl_bf16)
+    return linear_run_bf16 (cpu, l, x, n, y, err);
+  if (cpu->emulate) {
+    size_t count = (size_t) n * l->in;
+    MRCNN_TRY (scratch_reserve (cpu, count * sizeof (float), err));
+    memcpy (cpu->scratch, x, count * sizeof (float));
+    cpu_round (cpu, cpu->scratch, count);
+    x = cpu->scratch;
+  }
   const int threads = omp_get_max_threads ();
   const int blocks = MAX (1, MIN (threads, n / 16));
 #pragma omp parallel for schedule(static) num_threads(blocks) if(blocks > 1)
@@ -352,6 +659,121 @@ cpu_linear_run (mrcnn_backend *be, mrcnn_linear *l, const float *x, int n,
 
 /* ---------------------------------------------------------------- life */
 
+static const char *
+isa_name (dnnl_cpu_isa_t isa)
+{
+  switch (isa) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic: case dnnl_cpu_isa_avx512_mic_4ops:
+      return "avx512_mic";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "unknown";
+  }
+}
+
+static const char *
+tag_name (dnnl_format_tag_t tag)
+{
+  return tag == dnnl_nhwc ? "nhwc" : tag == dnnl_nChw16c ? "nChw16c"
+      : tag == dnnl_nChw8c ? "nChw8c" : "nchw";
+}
+
+/* The activation layout oneDNN's fastest kernels want on this CPU: the
+ * source layout it picks (format_tag::any) for a typical 3x3 convolution
+ * of the network at the compute type. On AVX2 that is 8-channel blocks; on
+ * AVX-512 and AMX, nhwc (brgemm kernels). MRCNN_CPU_LAYOUT (nhwc, nChw8c,
+ * nChw16c) overrides it, for comparisons. */
+static mrcnn_status
+choose_layout (mrcnn_backend_cpu *cpu, mrcnn_error *err)
+{
+  const char *env = g_getenv ("MRCNN_CPU_LAYOUT");
+  if (env && *env) {
+    static const dnnl_format_tag_t tags[] = { dnnl_nhwc, dnnl_nChw8c, dnnl_nChw16c };
+    for (size_t i = 0; i < G_N_ELEMENTS (tags); i++)
+      if (g_ascii_strcasecmp (env, tag_name (tags[i])) == 0) {
+        cpu->native_tag = tags[i];
+        return MRCNN_OK;
+      }
+    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
+        "MRCNN_CPU_LAYOUT=%s: use nhwc, nChw8c or nChw16c", env);
+  }
+  dnnl_dims_t sd = { 1, 256, 50, 68 }, wd = { 256, 256, 3, 3 }, bd = { 256 };
+  dnnl_dims_t one = { 1, 1 };
+  dnnl_memory_desc_t src, wei, bias, dst;
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src, 4, sd, cpu->compute_dt, dnnl_format_tag_any), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&dst, 4, sd, cpu->compute_dt, dnnl_format_tag_any), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&wei, 4, wd, cpu->compute_dt, dnnl_format_tag_any), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&bias, 1, bd, dnnl_f32, dnnl_x), err);
+  dnnl_convolution_desc_t cd;
+  DNNL_CHECK (dnnl_convolution_forward_desc_init (&cd, dnnl_forward_inference,
+          dnnl_convolution_direct, &src, &wei, &bias, &dst, one, one, one), err);
+  dnnl_primitive_desc_t pd;
+  DNNL_CHECK (dnnl_primitive_desc_create (&pd, &cd, NULL, cpu->engine, NULL), err);
+  const dnnl_memory_desc_t *got = dnnl_primitive_desc_query_md (pd,
+      dnnl_query_src_md, 0);
+  const dnnl_blocking_desc_t *b = &got->format_desc.blocking;
+  if (b->inner_nblks == 1 && b->inner_blks[0] == 16)
+    cpu->native_tag = dnnl_nChw16c;
+  else if (b->inner_nblks == 0 && b->strides[1] == 1)
+    cpu->native_tag = dnnl_nhwc;
+  else
+    cpu->native_tag = dnnl_nChw8c;
+  dnnl_primitive_desc_destroy (pd);
+  return MRCNN_OK;
+}
+
+int
+mrcnn_cpu_layout_lanes (const mrcnn_backend_cpu *cpu)
+{
+  return cpu->native_tag == dnnl_nChw16c ? 16 : cpu->native_tag == dnnl_nChw8c
+      ? 8 : 0;
+}
+
+const char *
+mrcnn_backend_cpu_kernels (mrcnn_backend *be)
+{
+  return ((mrcnn_backend_cpu *) be)->kernels;
+}
+
+/* Which precisions this CPU can run: bf16 needs oneDNN's bf16 kernels
+ * (AVX512_BF16 or AMX; DNNL_MAX_CPU_ISA may hide them). */
+static mrcnn_status
+check_precision (mrcnn_backend_cpu *cpu, dnnl_cpu_isa_t isa, mrcnn_error *err)
+{
+  const char *name = mrcnn_precision_name (cpu->precision);
+  if (cpu->emulate) {
+    if (cpu->precision != MRCNN_PRECISION_BF16
+        && cpu->precision != MRCNN_PRECISION_FP16)
+      return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+          "precision %s has no CPU reference", name);
+    return MRCNN_OK;
+  }
+  switch (cpu->precision) {
+    case MRCNN_PRECISION_FP32:
+      return MRCNN_OK;
+    case MRCNN_PRECISION_BF16:
+      if (((unsigned) isa & dnnl_cpu_isa_avx512_core_bf16)
+          == dnnl_cpu_isa_avx512_core_bf16) {
+        cpu->compute_dt = cpu->reduced_dt = dnnl_bf16;
+        return MRCNN_OK;
+      }
+      return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+          "precision bf16 needs a CPU with AVX512_BF16 or AMX; oneDNN runs "
+          "%s kernels on this one (the most it may use can also be capped by "
+          "DNNL_MAX_CPU_ISA); use precision fp32", isa_name (isa));
+    default:
+      return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+          "precision %s is a CUDA precision; the CPU backend runs fp32, or "
+          "bf16 on a CPU with AVX512_BF16 or AMX", name);
+  }
+}
+
 static void
 cpu_destroy (mrcnn_backend *be)
 {
@@ -360,6 +782,7 @@ cpu_destroy (mrcnn_backend *be)
     return;
   if (cpu->stream)
     dnnl_stream_destroy (cpu->stream);
+  g_free (cpu->scratch);
   if (cpu->engine)
     dnnl_engine_destroy (cpu->engine);
   g_free (cpu);
@@ -393,10 +816,14 @@ static const mrcnn_backend_ops cpu_ops = {
 };
 
 mrcnn_status
-mrcnn_backend_cpu_new (int num_threads, mrcnn_backend **out, mrcnn_error *err)
+mrcnn_backend_cpu_new (int num_threads, mrcnn_precision precision,
+    int emulate, mrcnn_backend **out, mrcnn_error *err)
 {
   mrcnn_backend_cpu *cpu = g_new0 (mrcnn_backend_cpu, 1);
   cpu->base.ops = &cpu_ops;
+  cpu->precision = precision;
+  cpu->emulate = emulate != 0;
+  cpu->compute_dt = cpu->reduced_dt = dnnl_f32;
   if (dnnl_engine_create (&cpu->engine, dnnl_cpu, 0) != dnnl_success
       || dnnl_stream_create (&cpu->stream, cpu->engine,
           dnnl_stream_default_flags) != dnnl_success) {
@@ -404,6 +831,16 @@ mrcnn_backend_cpu_new (int num_threads, mrcnn_backend **out, mrcnn_error *err)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "cannot create the oneDNN CPU engine");
   }
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa ();
+  mrcnn_status st = check_precision (cpu, isa, err);
+  if (st == MRCNN_OK)
+    st = choose_layout (cpu, err);
+  if (st != MRCNN_OK) {
+    cpu_destroy (&cpu->base);
+    return st;
+  }
+  g_snprintf (cpu->kernels, sizeof cpu->kernels, "%s, %s", isa_name (isa),
+      tag_name (cpu->native_tag));
   cpu->threads = MAX (num_threads, 0);
   if (num_threads > 0)
     mrcnn_cpu_set_threads (num_threads);

@@ -11,9 +11,22 @@ typedef struct {
   dnnl_engine_t engine;
   dnnl_stream_t stream;
   int threads;                  /* 0: OpenMP's default */
+  dnnl_format_tag_t native_tag; /* MRCNN_LAYOUT_NATIVE: nhwc, nChw8c, nChw16c */
+  char kernels[64];             /* "ISA, layout", for figures */
+
+  mrcnn_precision precision;
+  int emulate;                  /* float32 kernels rounding to precision */
+  dnnl_data_type_t compute_dt;  /* what convolutions read: bf16 or f32 */
+  dnnl_data_type_t reduced_dt;  /* how MRCNN_STORE_REDUCED maps are stored */
+  void *scratch;                /* converted inputs of convs and linears */
+  size_t scratch_size;
+  long overflows;               /* emulated fp16: finite values that
+                                 * rounded to infinity */
 } mrcnn_backend_cpu;
 
 void mrcnn_cpu_set_threads (int n);
+/* Channels per block of the native layout (8 or 16), or 0 for nhwc. */
+int mrcnn_cpu_layout_lanes (const mrcnn_backend_cpu *cpu);
 
 mrcnn_status mrcnn_cpu_preprocess (mrcnn_backend *be, const mrcnn_image *img,
     const mrcnn_preprocess_desc *d, mrcnn_fmap *out, mrcnn_error *err);

@@ -10,6 +10,7 @@
 #include "activation.h"
 #include "interp.h"
 #include "pool.h"
+#include "precision.h"
 #include "preprocess.h"
 #include "roi_align.h"
 
@@ -55,61 +56,112 @@ mrcnn_cpu_preprocess (mrcnn_backend *be, const mrcnn_image *img,
   return MRCNN_OK;
 }
 
-/* Both layouts are planes of V-float vectors: NCHW has V = 1 and one plane
- * per (n, c); nChw8c has V = 8 and one plane per (n, block of 8 channels).
- * Element (n, c, y, x) sits at plane (n, c / V), offset (y * W + x) * V + c % V. */
+/* Every layout is planes of V-float vectors: NCHW has V = 1 and one plane
+ * per (n, c); nChw8c / nChw16c have V = 8 / 16 and one plane per (n, block
+ * of V channels); nhwc has V = C and one plane per image. Element
+ * (n, c, y, x) sits at plane (n, c / V), offset (y * W + x) * V + c % V. */
 static inline int
-lanes (const mrcnn_fmap *f)
+lanes (const mrcnn_backend *be, const mrcnn_fmap *f)
 {
-  return f->layout == MRCNN_LAYOUT_NATIVE ? MRCNN_CH_ALIGN : 1;
+  if (f->layout != MRCNN_LAYOUT_NATIVE)
+    return 1;
+  int v = mrcnn_cpu_layout_lanes ((const mrcnn_backend_cpu *) be);
+  return v ? v : f->c;
 }
 
 static inline int
-planes_of (const mrcnn_fmap *f)
+planes_of (const mrcnn_backend *be, const mrcnn_fmap *f)
 {
-  return f->n * ((f->c + lanes (f) - 1) / lanes (f));
+  const int V = lanes (be, f);
+  return f->n * ((f->c + V - 1) / V);
 }
 
 static inline size_t
-elem (const mrcnn_fmap *f, int n, int c, int y, int x)
+elem (const mrcnn_backend *be, const mrcnn_fmap *f, int n, int c, int y, int x)
 {
-  const int V = lanes (f), CB = (f->c + V - 1) / V;
+  const int V = lanes (be, f), CB = (f->c + V - 1) / V;
   return (((size_t) (n * CB + c / V) * f->h + y) * f->w + x) * V + c % V;
+}
+
+/* The element-wise ops read and write float32: a map stored in bf16 is for
+ * convolutions (and max_pool) only. */
+static mrcnn_status
+check_f32 (const mrcnn_backend *be, const mrcnn_fmap *f, const char *op,
+    mrcnn_error *err)
+{
+  const mrcnn_backend_cpu *cpu = (const mrcnn_backend_cpu *) be;
+  if (f->store == MRCNN_STORE_REDUCED && cpu->reduced_dt != dnnl_f32)
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND,
+        "%s: the CPU op reads float32 maps, not bf16", op);
+  return MRCNN_OK;
+}
+
+/* One plane of max pooling, V lanes per pixel, in float32 or bf16; the
+ * lanes go in groups of 16 so that nhwc's V = C needs no large array. The
+ * maximum of bf16 values is a bf16 value: storing it back is exact. */
+static inline void
+max_pool_plane (const void *src_v, void *dst_v, int bf16, int H, int W,
+    int OH, int OW, int V, int k, int s, int p)
+{
+  const float *srcf = src_v;
+  const uint16_t *srch = src_v;
+  float *dstf = dst_v;
+  uint16_t *dsth = dst_v;
+  for (int oy = 0; oy < OH; oy++) {
+    int y0 = oy * s - p, y1 = MIN (y0 + k, H);
+    y0 = MAX (y0, 0);
+    for (int ox = 0; ox < OW; ox++) {
+      int x0 = ox * s - p, x1 = MIN (x0 + k, W);
+      x0 = MAX (x0, 0);
+      for (int v0 = 0; v0 < V; v0 += 16) {
+        const int nv = MIN (16, V - v0);
+        float m[16];
+        for (int v = 0; v < nv; v++)
+          m[v] = -INFINITY;
+        for (int y = y0; y < y1; y++)
+          for (int x = x0; x < x1; x++) {
+            const size_t o = (size_t) (y * W + x) * V + v0;
+            for (int v = 0; v < nv; v++)
+              m[v] = mrcnn_pool_max_step (m[v],
+                  bf16 ? mrcnn_bf16_to_f32 (srch[o + v]) : srcf[o + v]);
+          }
+        const size_t o = (size_t) (oy * OW + ox) * V + v0;
+        for (int v = 0; v < nv; v++) {
+          if (bf16)
+            dsth[o + v] = mrcnn_bf16_from_f32 (m[v]);
+          else
+            dstf[o + v] = m[v];
+        }
+      }
+    }
+  }
 }
 
 mrcnn_status
 mrcnn_cpu_max_pool (mrcnn_backend *be, const mrcnn_fmap *in, int k, int s,
     int p, mrcnn_fmap *out, mrcnn_error *err)
 {
-  if (out->layout != in->layout)
-    return mrcnn_fail (err, MRCNN_ERR_BACKEND, "max_pool: layouts differ");
+  const mrcnn_backend_cpu *cpu = (const mrcnn_backend_cpu *) be;
+  if (out->layout != in->layout || out->store != in->store)
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND,
+        "max_pool: layouts or storage types differ");
   out->n = in->n;
   out->c = in->c;
   out->h = (in->h + 2 * p - k) / s + 1;
   out->w = (in->w + 2 * p - k) / s + 1;
-  const int H = in->h, W = in->w, OH = out->h, OW = out->w, V = lanes (in);
-  const int planes = planes_of (in);
+  const int H = in->h, W = in->w, OH = out->h, OW = out->w, V = lanes (be, in);
+  const int planes = planes_of (be, in);
+  const int bf16 = in->store == MRCNN_STORE_REDUCED
+      && cpu->reduced_dt == dnnl_bf16;
+  const size_t esz = bf16 ? sizeof (uint16_t) : sizeof (float);
 #pragma omp parallel for schedule(static)
   for (int pc = 0; pc < planes; pc++) {
-    const float *src = in->data + (size_t) pc * H * W * V;
-    float *dst = out->data + (size_t) pc * OH * OW * V;
-    for (int oy = 0; oy < OH; oy++) {
-      int y0 = oy * s - p, y1 = MIN (y0 + k, H);
-      y0 = MAX (y0, 0);
-      for (int ox = 0; ox < OW; ox++) {
-        int x0 = ox * s - p, x1 = MIN (x0 + k, W);
-        x0 = MAX (x0, 0);
-        float m[MRCNN_CH_ALIGN];
-        for (int v = 0; v < V; v++)
-          m[v] = -INFINITY;
-        for (int y = y0; y < y1; y++)
-          for (int x = x0; x < x1; x++)
-            for (int v = 0; v < V; v++)
-              m[v] = mrcnn_pool_max_step (m[v], src[(y * W + x) * V + v]);
-        for (int v = 0; v < V; v++)
-          dst[(oy * OW + ox) * V + v] = m[v];
-      }
-    }
+    const char *src = (const char *) in->data + (size_t) pc * H * W * V * esz;
+    char *dst = (char *) out->data + (size_t) pc * OH * OW * V * esz;
+    if (bf16)
+      max_pool_plane (src, dst, 1, H, W, OH, OW, V, k, s, p);
+    else
+      max_pool_plane (src, dst, 0, H, W, OH, OW, V, k, s, p);
   }
   return MRCNN_OK;
 }
@@ -122,9 +174,11 @@ mrcnn_cpu_upsample_add (mrcnn_backend *be, const mrcnn_fmap *top,
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "upsample_add: maps of %d and %d channels (or layouts) do not match",
         top->c, lat->c);
-  const int TH = top->h, TW = top->w, H = lat->h, W = lat->w, V = lanes (lat);
+  MRCNN_TRY (check_f32 (be, top, "upsample_add", err));
+  MRCNN_TRY (check_f32 (be, lat, "upsample_add", err));
+  const int TH = top->h, TW = top->w, H = lat->h, W = lat->w, V = lanes (be, lat);
   const float sy = (float) TH / (float) H, sx = (float) TW / (float) W;
-  const int planes = planes_of (lat);
+  const int planes = planes_of (be, lat);
 #pragma omp parallel for schedule(static)
   for (int pc = 0; pc < planes; pc++) {
     const float *src = top->data + (size_t) pc * TH * TW * V;
@@ -142,11 +196,24 @@ mrcnn_cpu_upsample_add (mrcnn_backend *be, const mrcnn_fmap *top,
   return MRCNN_OK;
 }
 
+/* The sums of one bin for `nl` neighbouring channels (inlined with nl a
+ * constant 8 or 16 where it can be, so that the lanes vectorise). */
+static inline void
+roi_bin_lanes (const float *block, const mrcnn_roi_sample *smp, int ns,
+    int nl, float *sum)
+{
+  for (int k = 0; k < ns; k++)
+    for (int v = 0; v < nl; v++)
+      sum[v] += mrcnn_roi_sample_value (block + v, &smp[k]);
+}
+
 mrcnn_status
 mrcnn_cpu_roi_align (mrcnn_backend *be, const mrcnn_roi_align_desc *d,
     mrcnn_fmap *out, mrcnn_error *err)
 {
   const int P = d->pooled, C = d->features[0].c;
+  for (int l = 0; l < d->nlevels; l++)
+    MRCNN_TRY (check_f32 (be, &d->features[l], "roi_align", err));
   out->n = d->nboxes;
   out->c = C;
   out->h = out->w = P;
@@ -156,7 +223,7 @@ mrcnn_cpu_roi_align (mrcnn_backend *be, const mrcnn_roi_align_desc *d,
     const int l = MIN (mrcnn_roi_level (box, d->k_min, d->k_max),
         d->nlevels - 1);
     const mrcnn_fmap *f = &d->features[l];
-    const int H = f->h, W = f->w, V = lanes (f);
+    const int H = f->h, W = f->w, V = lanes (be, f);
     mrcnn_roi_grid g;
     mrcnn_roi_grid_init (box, d->scales[l], P, P, d->sampling_ratio, 0, &g);
     for (int ph = 0; ph < P; ph++) {
@@ -179,30 +246,35 @@ mrcnn_cpu_roi_align (mrcnn_backend *be, const mrcnn_roi_align_desc *d,
             float v = 0.0f;
             if (V == 1)
               v = mrcnn_roi_align_one (f->data + (size_t) c * H * W, H, W, &g, ph, pw);
-            out->data[elem (out, i, c, ph, pw)] = v;
+            out->data[elem (be, out, i, c, ph, pw)] = v;
           }
           continue;
         }
-        if (V == MRCNN_CH_ALIGN) {
-          /* the 8 channels of a block side by side: each lane sums the
+        if (V > 1) {
+          /* up to 16 channels of a pixel side by side: each lane sums the
            * same terms in the same order as the one-channel form below */
-          for (int c0 = 0; c0 < C; c0 += MRCNN_CH_ALIGN) {
-            const float *block = f->data + elem (f, 0, c0, 0, 0);
-            float sum[MRCNN_CH_ALIGN] = { 0.0f };
-            for (int k = 0; k < ns; k++)
-              for (int v = 0; v < MRCNN_CH_ALIGN; v++)
-                sum[v] += mrcnn_roi_sample_value (block + v, &smp[k]);
-            for (int v = 0; v < MRCNN_CH_ALIGN && c0 + v < C; v++)
-              out->data[elem (out, i, c0 + v, ph, pw)] = sum[v] / g.count;
+          const int CH = MIN (V, 16);
+          for (int c0 = 0; c0 < C; c0 += CH) {
+            const float *block = f->data + elem (be, f, 0, c0, 0, 0);
+            const int nl = MIN (CH, C - c0);
+            float sum[16] = { 0.0f };
+            if (nl == 16)
+              roi_bin_lanes (block, smp, ns, 16, sum);
+            else if (nl == 8)
+              roi_bin_lanes (block, smp, ns, 8, sum);
+            else
+              roi_bin_lanes (block, smp, ns, nl, sum);
+            for (int v = 0; v < nl; v++)
+              out->data[elem (be, out, i, c0 + v, ph, pw)] = sum[v] / g.count;
           }
           continue;
         }
         for (int c = 0; c < C; c++) {
-          const float *plane = f->data + elem (f, 0, c, 0, 0);
+          const float *plane = f->data + elem (be, f, 0, c, 0, 0);
           float sum = 0.0f;
           for (int k = 0; k < ns; k++)
             sum += mrcnn_roi_sample_value (plane, &smp[k]);
-          out->data[elem (out, i, c, ph, pw)] = sum / g.count;
+          out->data[elem (be, out, i, c, ph, pw)] = sum / g.count;
         }
       }
     }
@@ -219,14 +291,19 @@ mrcnn_cpu_to_nchw (mrcnn_backend *be, const mrcnn_fmap *in, mrcnn_fmap *out,
   out->h = in->h;
   out->w = in->w;
   out->layout = MRCNN_LAYOUT_NCHW;
-  if (in->layout == MRCNN_LAYOUT_NCHW) {
+  const mrcnn_backend_cpu *cpu = (const mrcnn_backend_cpu *) be;
+  const dnnl_data_type_t dt = in->store == MRCNN_STORE_REDUCED
+      ? cpu->reduced_dt : dnnl_f32;
+  if (in->layout == MRCNN_LAYOUT_NCHW && dt == dnnl_f32) {
     if (out->data != in->data)
       memcpy (out->data, in->data, mrcnn_fmap_numel (in) * sizeof (float));
     return MRCNN_OK;
   }
+  out->store = MRCNN_STORE_F32;
   dnnl_dims_t dims = { in->n, in->c, in->h, in->w };
   dnnl_memory_desc_t from, to;
-  if (dnnl_memory_desc_init_by_tag (&from, 4, dims, dnnl_f32, dnnl_nChw8c) != dnnl_success
+  if (dnnl_memory_desc_init_by_tag (&from, 4, dims, dt,
+          in->layout == MRCNN_LAYOUT_NATIVE ? cpu->native_tag : dnnl_nchw) != dnnl_success
       || dnnl_memory_desc_init_by_tag (&to, 4, dims, dnnl_f32, dnnl_nchw) != dnnl_success)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND, "to_nchw: bad dimensions");
   return mrcnn_cpu_reorder ((mrcnn_backend_cpu *) be, &from, in->data, &to,
@@ -238,6 +315,7 @@ mrcnn_cpu_mask_probs (mrcnn_backend *be, const mrcnn_fmap *taps,
     const float *deconv_bias, const float *weight, const float *bias,
     const int *classes, float *probs, mrcnn_error *err)
 {
+  MRCNN_TRY (check_f32 (be, taps, "mask_probs", err));
   const int D = taps->c / 4, H = taps->h, W = taps->w;
   const int OW = 2 * W, OHW = 4 * H * W;
 #pragma omp parallel for schedule(static)
@@ -251,8 +329,8 @@ mrcnn_cpu_mask_probs (mrcnn_backend *be, const mrcnn_fmap *taps,
       const float wc = w[co], b = deconv_bias[co];
       for (int k = 0; k < 4; k++) {
         const int ky = k >> 1, kx = k & 1;
-        const float *t = taps->data + elem (taps, n, co * 4 + k, 0, 0);
-        const int V = lanes (taps);
+        const float *t = taps->data + elem (be, taps, n, co * 4 + k, 0, 0);
+        const int V = lanes (be, taps);
         for (int y = 0; y < H; y++)
           for (int x = 0; x < W; x++) {
             float v = t[(size_t) (y * W + x) * V] + b;

@@ -3,7 +3,7 @@
  *
  *   mrcnn-bench --model M [--backend cpu|cuda|auto] [--width W --height H |
  *               --image FILE] [--frames N] [--warmup K] [--threads T]
- *               [--json OUT]
+ *               [--precision fp32|tf32|fp16|bf16 [--emulate]] [--json OUT]
  */
 #include <math.h>
 #include <stdio.h>
@@ -17,8 +17,10 @@
 #include "mrcnn/mrcnn.h"
 
 static char *opt_model, *opt_backend = "cpu", *opt_image, *opt_json;
+static char *opt_precision = "fp32";
 static int opt_width = 640, opt_height = 360, opt_frames = 20, opt_warmup = 3;
 static int opt_threads;
+static gboolean opt_emulate;
 
 static GOptionEntry entries[] = {
   { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model, "Model file", "FILE" },
@@ -30,6 +32,10 @@ static GOptionEntry entries[] = {
   { "frames", 'n', 0, G_OPTION_ARG_INT, &opt_frames, "Timed frames", "N" },
   { "warmup", 0, 0, G_OPTION_ARG_INT, &opt_warmup, "Untimed frames first", "K" },
   { "threads", 't', 0, G_OPTION_ARG_INT, &opt_threads, "CPU threads (0 = all)", "T" },
+  { "precision", 'p', 0, G_OPTION_ARG_STRING, &opt_precision,
+    "fp32 (default), tf32, fp16 or bf16", "P" },
+  { "emulate", 0, 0, G_OPTION_ARG_NONE, &opt_emulate,
+    "Run the precision's float32 CPU reference instead", NULL },
   { "json", 'j', 0, G_OPTION_ARG_FILENAME, &opt_json, "Write results as JSON", "FILE" },
   { NULL }
 };
@@ -65,6 +71,13 @@ main (int argc, char **argv)
     kind = MRCNN_BACKEND_AUTO;
   else {
     fprintf (stderr, "mrcnn-bench: unknown backend '%s'\n", opt_backend);
+    return 2;
+  }
+
+  mrcnn_precision precision;
+  if (!mrcnn_precision_from_name (opt_precision, &precision)) {
+    fprintf (stderr, "mrcnn-bench: unknown precision '%s': use fp32, tf32, "
+        "fp16 or bf16\n", opt_precision);
     return 2;
   }
 
@@ -104,6 +117,8 @@ main (int argc, char **argv)
   mrcnn_engine_config_init (&cfg, model);
   cfg.backend = kind;
   cfg.num_threads = opt_threads;
+  cfg.precision = precision;
+  cfg.emulate_precision = opt_emulate;
   cfg.max_width = view.width;
   cfg.max_height = view.height;
   if (mrcnn_engine_new (model, &cfg, &engine, &err) != MRCNN_OK) {
@@ -147,7 +162,10 @@ main (int argc, char **argv)
       ? "cuda" : "cpu";
 
   printf ("model      %s (%s)\n", opt_model, mrcnn_model_architecture (model));
-  printf ("backend    %s, threads %d (0 = all)\n", backend, opt_threads);
+  const char *kernels = mrcnn_engine_cpu_kernels (engine);
+  printf ("backend    %s, threads %d (0 = all), precision %s%s%s%s\n", backend,
+      opt_threads, mrcnn_precision_name (precision),
+      opt_emulate ? " (emulated)" : "", *kernels ? ", kernels " : "", kernels);
   printf ("frame      %dx%d, %d detections\n", view.width, view.height, ndet);
   printf ("frames     %d timed after %d warm-up\n", opt_frames, opt_warmup);
   printf ("mean       %.2f ms   median %.2f ms   %.2f frames/s\n", mean, median,
@@ -166,11 +184,13 @@ main (int argc, char **argv)
     }
     char *model_esc = g_strescape (opt_model, NULL);
     fprintf (f, "{\"model\": \"%s\", \"architecture\": \"%s\", \"backend\": \"%s\", "
-        "\"threads\": %d, \"width\": %d, \"height\": %d, \"frames\": %d, "
+        "\"threads\": %d, \"precision\": \"%s\", \"emulated\": %s, "
+        "\"cpu_kernels\": \"%s\", \"width\": %d, \"height\": %d, \"frames\": %d, "
         "\"warmup\": %d, \"detections\": %d, \"mean_ms\": %.3f, "
         "\"median_ms\": %.3f, \"fps\": %.3f, \"peak_rss_mib\": %.1f, \"stages_ms\": {",
         model_esc, mrcnn_model_architecture (model), backend, opt_threads,
-        view.width, view.height, opt_frames, opt_warmup, ndet, mean, median,
+        mrcnn_precision_name (precision), opt_emulate ? "true" : "false",
+        kernels, view.width, view.height, opt_frames, opt_warmup, ndet, mean, median,
         1000.0 / mean, rss_mb);
     for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
       fprintf (f, "%s\"%s\": %.3f", s ? ", " : "", mrcnn_stage_name (s),

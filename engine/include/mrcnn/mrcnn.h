@@ -70,6 +70,24 @@ typedef enum {
   MRCNN_BACKEND_CUDA
 } mrcnn_backend_kind;
 
+/* The arithmetic of the convolutions and fully connected layers. Reduced
+ * precisions store weights and activations in 16 bits and accumulate in
+ * float32; every other op (pre-processing, RoIAlign, NMS, mask logits)
+ * computes in float32 at every precision. */
+typedef enum {
+  MRCNN_PRECISION_FP32 = 0,  /* float32 throughout (default) */
+  MRCNN_PRECISION_TF32,      /* CUDA: TF32 tensor-core inputs (not yet built) */
+  MRCNN_PRECISION_FP16,      /* CUDA: fp16 storage (not yet built; its CPU
+                              * reference runs with emulate_precision) */
+  MRCNN_PRECISION_BF16       /* CPU with AVX512_BF16 or AMX: bf16 storage */
+} mrcnn_precision;
+
+/* "fp32", "tf32", "fp16", "bf16"; "unknown" for other values. Static. */
+const char *mrcnn_precision_name (mrcnn_precision precision);
+/* Parses one of the names above (case-insensitive). Returns 0 and leaves
+ * *out unchanged for any other string. */
+int mrcnn_precision_from_name (const char *name, mrcnn_precision *out);
+
 /* Run-time thresholds; mrcnn_engine_config_init() fills the model's defaults. */
 typedef struct {
   float score_threshold;  /* box_score_thresh: keep detections scoring above */
@@ -85,6 +103,14 @@ typedef struct {
   int max_width;          /* largest frame the engine must accept; memory is */
   int max_height;         /* planned for it once, at creation */
   mrcnn_thresholds thresholds;
+  mrcnn_precision precision;  /* default FP32; a precision the backend or
+                               * the CPU cannot run is refused by
+                               * mrcnn_engine_new with MRCNN_ERR_UNSUPPORTED */
+  int emulate_precision;  /* CPU reference of a reduced precision: computes
+                           * in float32 on any CPU, rounding weights and
+                           * activations to bf16 / fp16 wherever that
+                           * precision stores them. For tests; slower
+                           * than fp32. Needs the CPU backend. */
 } mrcnn_engine_config;
 
 /* Fills cfg with defaults: AUTO backend, device -1, all cores, 3840x2160
@@ -102,6 +128,12 @@ void mrcnn_engine_free (mrcnn_engine *engine);
 
 /* The backend actually in use (never AUTO). */
 mrcnn_backend_kind mrcnn_engine_backend (const mrcnn_engine *engine);
+/* The precision the engine runs at (the configured one). */
+mrcnn_precision mrcnn_engine_precision (const mrcnn_engine *engine);
+/* What the CPU backend computes with: the instruction set oneDNN uses on
+ * this CPU and the activation layout chosen for it, e.g.
+ * "avx512_core_amx, nhwc". Owned by the engine; "" on other backends. */
+const char *mrcnn_engine_cpu_kernels (const mrcnn_engine *engine);
 /* Thresholds may change between runs. */
 mrcnn_status mrcnn_engine_set_thresholds (mrcnn_engine *engine,
     const mrcnn_thresholds *t, mrcnn_error *err);
