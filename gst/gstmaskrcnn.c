@@ -43,6 +43,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_mask_rcnn_debug);
 
 #define DEFAULT_BACKEND GST_MASK_RCNN_BACKEND_AUTO
 #define DEFAULT_THREADS 0
+#define DEFAULT_PRECISION GST_MASK_RCNN_PRECISION_FP32
 #define DEFAULT_DEVICE_ID -1
 #define DEFAULT_SCORE_THRESHOLD 0.5
 #define DEFAULT_NMS_THRESHOLD 0.5
@@ -62,6 +63,7 @@ enum
   PROP_BACKEND,
   PROP_DEVICE_ID,
   PROP_THREADS,
+  PROP_PRECISION,
   PROP_SCORE_THRESHOLD,
   PROP_NMS_THRESHOLD,
   PROP_MAX_DETECTIONS,
@@ -79,6 +81,7 @@ struct _GstMaskRcnn
   GstMaskRcnnBackend backend;
   gint device_id;
   gint threads;                 /* CPU engine threads, 0 = all cores */
+  GstMaskRcnnPrecision precision;
   mrcnn_thresholds thresholds;
   gboolean thresholds_changed;
   guint interval;
@@ -113,6 +116,31 @@ struct _GstMaskRcnn
 G_DEFINE_TYPE (GstMaskRcnn, gst_mask_rcnn, GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (maskrcnn, "maskrcnn", GST_RANK_NONE,
     GST_TYPE_MASK_RCNN);
+
+G_STATIC_ASSERT ((int) GST_MASK_RCNN_PRECISION_BF16 == (int) MRCNN_PRECISION_BF16);
+G_STATIC_ASSERT ((int) GST_MASK_RCNN_PRECISION_FP16 == (int) MRCNN_PRECISION_FP16);
+
+GType
+gst_mask_rcnn_precision_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_MASK_RCNN_PRECISION_FP32, "float32 throughout", "fp32"},
+    {GST_MASK_RCNN_PRECISION_TF32,
+        "CUDA TF32 tensor cores (not available yet)", "tf32"},
+    {GST_MASK_RCNN_PRECISION_FP16,
+        "CUDA fp16 with fp32 accumulation (not available yet)", "fp16"},
+    {GST_MASK_RCNN_PRECISION_BF16,
+        "CPU bf16 with fp32 accumulation (AVX512_BF16 or AMX)", "bf16"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstMaskRcnnPrecision", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
 
 GType
 gst_mask_rcnn_backend_get_type (void)
@@ -261,6 +289,7 @@ create_engine_on (GstMaskRcnn * self, mrcnn_backend_kind kind,
   GST_OBJECT_LOCK (self);
   cfg.device_id = self->device_id;
   cfg.num_threads = self->threads;
+  cfg.precision = (mrcnn_precision) self->precision;
   cfg.thresholds = self->thresholds;
   self->thresholds_changed = FALSE;
   GST_OBJECT_UNLOCK (self);
@@ -758,6 +787,9 @@ gst_mask_rcnn_set_property (GObject * object, guint prop_id,
     case PROP_THREADS:
       self->threads = g_value_get_int (value);
       break;
+    case PROP_PRECISION:
+      self->precision = g_value_get_enum (value);
+      break;
     case PROP_SCORE_THRESHOLD:
       self->thresholds.score_threshold = g_value_get_float (value);
       self->thresholds_changed = TRUE;
@@ -806,6 +838,9 @@ gst_mask_rcnn_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_THREADS:
       g_value_set_int (value, self->threads);
+      break;
+    case PROP_PRECISION:
+      g_value_set_enum (value, self->precision);
       break;
     case PROP_SCORE_THRESHOLD:
       g_value_set_float (value, self->thresholds.score_threshold);
@@ -899,6 +934,15 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
           "pipeline. CPU backend only; takes effect at the next start", 0, 1024,
           DEFAULT_THREADS, ready));
 
+  g_object_class_install_property (gobject_class, PROP_PRECISION,
+      g_param_spec_enum ("precision", "Precision",
+          "Arithmetic of the convolutions and fully connected layers: fp32, "
+          "or bf16 on a CPU with AVX512_BF16 or AMX (about twice the frame "
+          "rate, detections within the bounds of docs/precision.md); a "
+          "precision the backend or CPU cannot run is an error at start. "
+          "Takes effect at the next start",
+          GST_TYPE_MASK_RCNN_PRECISION, DEFAULT_PRECISION, ready));
+
   g_object_class_install_property (gobject_class, PROP_SCORE_THRESHOLD,
       g_param_spec_float ("score-threshold", "Score threshold",
           "Keep detections scoring above this (torchvision's "
@@ -957,6 +1001,7 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
   trans_class->transform_ip_on_passthrough = FALSE;
 
   gst_type_mark_as_plugin_api (GST_TYPE_MASK_RCNN_BACKEND, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_MASK_RCNN_PRECISION, 0);
 }
 
 static void
@@ -966,6 +1011,7 @@ gst_mask_rcnn_init (GstMaskRcnn * self)
   self->backend = DEFAULT_BACKEND;
   self->device_id = DEFAULT_DEVICE_ID;
   self->threads = DEFAULT_THREADS;
+  self->precision = DEFAULT_PRECISION;
   self->thresholds.score_threshold = DEFAULT_SCORE_THRESHOLD;
   self->thresholds.nms_threshold = DEFAULT_NMS_THRESHOLD;
   self->thresholds.max_detections = DEFAULT_MAX_DETECTIONS;

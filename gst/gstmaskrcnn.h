@@ -29,6 +29,28 @@ typedef enum {
 #define GST_TYPE_MASK_RCNN_BACKEND (gst_mask_rcnn_backend_get_type ())
 GType gst_mask_rcnn_backend_get_type (void);
 
+/**
+ * GstMaskRcnnPrecision:
+ * @GST_MASK_RCNN_PRECISION_FP32: float32 throughout
+ * @GST_MASK_RCNN_PRECISION_TF32: CUDA tensor cores with TF32 inputs (not
+ *   available yet: refused at start)
+ * @GST_MASK_RCNN_PRECISION_FP16: CUDA fp16 storage, fp32 accumulation (not
+ *   available yet: refused at start)
+ * @GST_MASK_RCNN_PRECISION_BF16: CPU with AVX512_BF16 or AMX: bf16 weights
+ *   and activations, fp32 accumulation
+ *
+ * The values are the engine's mrcnn_precision.
+ */
+typedef enum {
+  GST_MASK_RCNN_PRECISION_FP32,
+  GST_MASK_RCNN_PRECISION_TF32,
+  GST_MASK_RCNN_PRECISION_FP16,
+  GST_MASK_RCNN_PRECISION_BF16,
+} GstMaskRcnnPrecision;
+
+#define GST_TYPE_MASK_RCNN_PRECISION (gst_mask_rcnn_precision_get_type ())
+GType gst_mask_rcnn_precision_get_type (void);
+
 GST_ELEMENT_REGISTER_DECLARE (maskrcnn);
 
 G_END_DECLS

@@ -30,6 +30,8 @@ typedef struct {
   double score_threshold;  /* NAN: the model's default */
   double mask_threshold;   /* NAN: the model's default */
   int threads;
+  char *precision;
+  gboolean emulate;
   char *json;
   char *overlay;
   char **images;
@@ -306,6 +308,12 @@ parse_options (int *argc, char ***argv, options *opts)
       "Binarise mask probabilities at F, 0..1 (default: the model's)", "F" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &opts->threads,
       "CPU threads, 0 = all cores (default 0)", "N" },
+    { "precision", 'p', 0, G_OPTION_ARG_STRING, &opts->precision,
+      "Arithmetic: fp32 (default); bf16 on a CPU with AVX512_BF16 or AMX",
+      "NAME" },
+    { "emulate", 0, 0, G_OPTION_ARG_NONE, &opts->emulate,
+      "Run the float32 CPU reference of --precision bf16 or fp16 (for "
+      "measuring its error)", NULL },
     { "json", 'j', 0, G_OPTION_ARG_FILENAME, &opts->json,
       "Write all detections with COCO RLE masks to OUT as JSON", "OUT" },
     { "overlay", 'o', 0, G_OPTION_ARG_FILENAME, &opts->overlay,
@@ -355,6 +363,10 @@ parse_options (int *argc, char ***argv, options *opts)
   } else if (opts->threads < 0) {
     rc = usage_error ("--threads must be 0 (all cores) or more, not %d",
         opts->threads);
+  } else if (opts->precision != NULL
+      && !mrcnn_precision_from_name (opts->precision, &(mrcnn_precision) { 0 })) {
+    rc = usage_error ("unknown --precision '%s': use fp32, tf32, fp16 or bf16",
+        opts->precision);
   } else if (opts->backend != NULL && strcmp (opts->backend, "auto") != 0
       && strcmp (opts->backend, "cpu") != 0
       && strcmp (opts->backend, "cuda") != 0) {
@@ -376,7 +388,7 @@ parse_backend (const char *name)
 int
 main (int argc, char **argv)
 {
-  options opts = { NULL, NULL, NAN, NAN, 0, NULL, NULL, NULL };
+  options opts = { .score_threshold = NAN, .mask_threshold = NAN };
   gboolean *usable = NULL;
   mrcnn_model *model = NULL;
   mrcnn_engine *engine = NULL;
@@ -438,6 +450,9 @@ main (int argc, char **argv)
   mrcnn_engine_config_init (&cfg, model);
   cfg.backend = parse_backend (opts.backend);
   cfg.num_threads = opts.threads;
+  if (opts.precision)
+    mrcnn_precision_from_name (opts.precision, &cfg.precision);
+  cfg.emulate_precision = opts.emulate;
   cfg.max_width = max_w;
   cfg.max_height = max_h;
   if (!isnan (opts.score_threshold))

@@ -438,8 +438,23 @@ def main():
         rc, out, err = run(infer, ["--model", model, "--json", unwritable, a])
         check(rc == 1 and unwritable in err, "unwritable JSON: rc %d, stderr %r" % (rc, err))
 
+        # --- precisions the CPU backend cannot run: refused at start, saying
+        # why. DNNL_MAX_CPU_ISA=AVX2 hides bf16 kernels on any CPU.
+        rc, out, err = run(infer, ["--model", model, "--backend", "cpu", "--precision", "bf16", a],
+                           env={"DNNL_MAX_CPU_ISA": "AVX2"})
+        check(rc == 1 and "precision bf16 needs a CPU with AVX512_BF16 or AMX" in err and "avx2" in err,
+              "bf16 without bf16 kernels: rc %d, stderr %r" % (rc, err))
+        for prec in ("fp16", "tf32"):
+            rc, out, err = run(infer, ["--model", model, "--backend", "cpu", "--precision", prec, a])
+            check(rc == 1 and "precision %s is a CUDA precision" % prec in err,
+                  "%s on the CPU: rc %d, stderr %r" % (prec, rc, err))
+        rc, out, err = run(infer, ["--model", model, "--precision", "fp32", "--emulate", a])
+        check(rc == 1 and "precision fp32 has no CPU reference" in err,
+              "--emulate at fp32: rc %d, stderr %r" % (rc, err))
+
         # --- usage errors: exit 2
         for args, needle in [([], "no image"),
+                             (["--precision", "fp8", a], "fp8"),
                              (["--backend", "tpu", a], "tpu"),
                              (["--score-threshold", "1.5", a], "score-threshold"),
                              (["--score-threshold", "abc", a], "abc"),

@@ -183,6 +183,40 @@ GST_START_TEST (test_no_model_given)
 
 GST_END_TEST;
 
+/* A precision the backend cannot run is refused at start, naming it and
+ * what the CPU backend offers instead; the property reads back as set. */
+GST_START_TEST (test_precision_refused)
+{
+  const gchar *model = test_model_path ();
+  GstElement *e;
+  GstMessage *msg;
+  GError *err = NULL;
+  gint precision = -1;
+
+  if (!model) {
+    GST_INFO ("no test model: the property is checked alone");
+  }
+  e = gst_element_factory_make ("maskrcnn", NULL);
+  fail_unless (e != NULL, "maskrcnn not found: is GST_PLUGIN_PATH set?");
+  gst_util_set_object_arg (G_OBJECT (e), "precision", "fp16");
+  g_object_get (e, "precision", &precision, NULL);
+  fail_unless_equals_int (precision, 2);
+  if (model) {
+    g_object_set (e, "model", model, "backend", 1 /* cpu */ , NULL);
+    msg = test_expect_start_error (e);
+    gst_message_parse_error (msg, &err, NULL);
+    fail_unless (g_error_matches (err, GST_LIBRARY_ERROR,
+            GST_LIBRARY_ERROR_INIT), "%s", err->message);
+    assert_contains (err->message, "precision fp16 is a CUDA precision");
+    assert_contains (err->message, "bf16 on a CPU with AVX512_BF16 or AMX");
+    g_error_free (err);
+    gst_message_unref (msg);
+  }
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
 static void
 setup (void)
 {
@@ -222,6 +256,7 @@ maskrcnn_errors_suite (void)
   tcase_add_test (tc, test_directory);
   tcase_add_test (tc, test_truncated_model);
   tcase_add_test (tc, test_no_model_given);
+  tcase_add_test (tc, test_precision_refused);
   return s;
 }
 

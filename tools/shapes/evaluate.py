@@ -58,7 +58,7 @@ def image_paths(coco, directory):
 
 # ------------------------------------------------------------------ runners
 
-def run_c_engine(infer, model, images, score_threshold, threads, chunk=100):
+def run_c_engine(infer, model, images, score_threshold, threads, precision=None, chunk=100):
     """Detections of the C engine: {image_id: [detection dicts as the CLI writes them]}."""
     out, total = {}, 0.0
     by_path = {os.path.realpath(p): i for i, p in images}
@@ -68,6 +68,8 @@ def run_c_engine(infer, model, images, score_threshold, threads, chunk=100):
         cmd = [infer, "--model", model, "--json", json_path, "--score-threshold", str(score_threshold)]
         if threads:
             cmd += ["--threads", str(threads)]
+        if precision:
+            cmd += ["--precision", precision.split("-")[0]] + (["--emulate"] if precision.endswith("-ref") else [])
         cmd += [p for _, p in part]
         t0 = time.time()
         r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -179,6 +181,8 @@ def main(argv):
                    help="detection score threshold for AP (default 0.05, torchvision's COCO setting)")
     p.add_argument("--threads", type=int, default=0, help="threads for both sides (default all cores)")
     p.add_argument("--backend", choices=["both", "c", "torch"], default="both")
+    p.add_argument("--precision", choices=["fp32", "bf16", "bf16-ref", "fp16-ref"],
+                   help="the C engine's precision (-ref: its float32 CPU reference; default fp32)")
     p.add_argument("--save", metavar="DIR", help="write each side's detections as COCO results JSON here")
     p.add_argument("--check", action="store_true", help="exit 1 if an acceptance target is missed")
     a = p.parse_args(argv)
@@ -203,7 +207,7 @@ def main(argv):
         if not os.access(a.infer, os.X_OK):
             log("evaluate: %s is not built (meson compile -C build), or pass --infer" % a.infer)
             return 2
-        dets, t = run_c_engine(a.infer, a.model, images, a.score_threshold, a.threads)
+        dets, t = run_c_engine(a.infer, a.model, images, a.score_threshold, a.threads, a.precision)
         named["C engine"], times["C engine"] = score(ann, dets, "C engine"), t
         if a.save:
             os.makedirs(a.save, exist_ok=True)
