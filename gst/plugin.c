@@ -1,4 +1,5 @@
-/* gst-maskrcnn: the maskrcnn plugin (maskrcnn and maskrcnnoverlay).
+/* gst-maskrcnn: the maskrcnn plugin (maskrcnn, maskrcnnoverlay and
+ * maskrcnnpublish).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -10,6 +11,7 @@
 
 #include "gstmaskrcnn.h"
 #include "gstmaskrcnnoverlay.h"
+#include "gstmaskrcnnpublish.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -18,6 +20,7 @@ plugin_init (GstPlugin * plugin)
 
   ret |= GST_ELEMENT_REGISTER (maskrcnn, plugin);
   ret |= GST_ELEMENT_REGISTER (maskrcnnoverlay, plugin);
+  ret |= GST_ELEMENT_REGISTER (maskrcnnpublish, plugin);
   return ret;
 }
 
