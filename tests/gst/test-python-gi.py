@@ -8,7 +8,10 @@ on the shipped model and clip:
 2. a pad probe of its own reads every instance of the first frames and
    checks each field and mask against what the C iterator says: a mask of
    width x height bytes, only 0 and 255, some 255; the frame mask has the
-   same inside pixels where the box lies in the frame.
+   same inside pixels where the box lies in the frame;
+3. a maskrcnnpublish (method=file) in the same pipeline wrote one JSON line
+   per frame whose detections, decoded from COCO RLE here, are the same
+   instances and masks the probe read.
 
 Fails (never skips) when python3-gi or the typelib is missing: setup
 installs them. Arguments: SOURCE_ROOT.
@@ -17,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import gi
 
@@ -35,6 +39,34 @@ def check(cond, what):
     if not cond:
         failures.append(what)
         print("FAIL: " + what, file=sys.stderr)
+
+
+def rle_decode(counts, h, w):
+    """pycocotools' rleFrString + rleDecode: a column-major COCO compressed
+    RLE string to a row-major bytes object of 0 and 1."""
+    runs, p = [], 0
+    while p < len(counts):
+        x, k, more = 0, 0, True
+        while more:
+            c = ord(counts[p]) - 48
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and (c & 0x10):
+                x |= -1 << (5 * k)
+        if len(runs) > 2:
+            x += runs[-2]
+        runs.append(x)
+    out = bytearray(h * w)
+    pos = 0
+    for i, n in enumerate(runs):
+        if i % 2:
+            for q in range(pos, pos + n):
+                out[(q % h) * w + q // h] = 1
+        pos += n
+    check(pos == h * w, "RLE covers %d of %d pixels" % (pos, h * w))
+    return bytes(out)
 
 
 def test_example():
@@ -61,15 +93,24 @@ def test_example():
 
 def test_probe():
     Gst.init(None)
+    out_dir = tempfile.mkdtemp(prefix="test-python-gi-")
+    jsonl = os.path.join(out_dir, "detections.jsonl")
     pipeline = Gst.parse_launch(
         'filesrc location="%s" ! decodebin ! videoconvert ! maskrcnn ! '
-        'fakesink name=sink' % CLIP)
+        'maskrcnnpublish location="%s" source-id=clip ! fakesink name=sink'
+        % (CLIP, jsonl))
     seen = {"frames": 0, "instances": 0, "masks": 0, "labels": set()}
+    probed = []  # per frame: [(label, class_id, score, box, frame mask)]
     width, height = 640, 360
 
     def on_buffer(pad, info):
         buf = info.get_buffer()
         dets = GstMaskRcnn.buffer_get_instances(buf)
+        probed.append([(d.label, d.class_id, d.score,
+                        [d.x, d.y, d.x + d.width, d.y + d.height],
+                        bytes(1 if v else 0 for v in
+                              d.get_frame_mask(width, height).get_data()))
+                       for d in dets])
         check(len(dets) == GstMaskRcnn.buffer_get_n_instances(buf),
               "buffer_get_instances gave %d, get_n_instances %d"
               % (len(dets), GstMaskRcnn.buffer_get_n_instances(buf)))
@@ -122,6 +163,34 @@ def test_probe():
     check(seen["labels"] == CLASSES, "labels seen: %s" % sorted(seen["labels"]))
     print("probe: %d frames, %d instances, %d masks checked"
           % (seen["frames"], seen["instances"], seen["masks"]))
+
+    # Stopping wrote every queued document; the publisher saw at least
+    # the frames the probe after it saw.
+    with open(jsonl) as f:
+        docs = [json.loads(line) for line in f]
+    os.unlink(jsonl)
+    os.rmdir(out_dir)
+    check(len(docs) >= len(probed), "%d documents for %d frames"
+          % (len(docs), len(probed)))
+    for n, (doc, frame) in enumerate(zip(docs, probed)):
+        check(doc["frame"] == n and doc["source_id"] == "clip"
+              and doc["width"] == width and doc["height"] == height
+              and doc["pts"] is not None, "document %d header: %s"
+              % (n, {k: v for k, v in doc.items() if k != "detections"}))
+        check(len(doc["detections"]) == len(frame), "frame %d: %d detections"
+              " published, %d read" % (n, len(doc["detections"]), len(frame)))
+        for det, (label, class_id, score, box, mask) in zip(doc["detections"],
+                                                            frame):
+            check(det["label"] == label and det["class_id"] == class_id
+                  and abs(det["score"] - score) < 1e-9 and det["box"] == box,
+                  "frame %d: published %s, read %s" % (
+                      n, {k: v for k, v in det.items() if k != "mask"},
+                      (label, class_id, score, box)))
+            check(det["mask"]["size"] == [height, width], "mask size %s"
+                  % det["mask"]["size"])
+            check(rle_decode(det["mask"]["counts"], height, width) == mask,
+                  "frame %d %s: the published mask differs" % (n, label))
+    print("publish: %d documents, the first %d compared" % (len(docs), len(probed)))
 
 
 test_probe()
