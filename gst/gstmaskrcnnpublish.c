@@ -166,13 +166,12 @@ on_connect (struct mosquitto *mosq, void *user_data, int rc)
 
   if (rc != 0) {
     /* The broker answered but refused us (protocol, client id, auth):
-     * libmosquitto keeps retrying, which helps only if the broker's
-     * configuration changes, so say why. */
+     * only a change of configuration helps, so say why. */
     GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
         ("The MQTT broker at %s refused the connection: %s.",
             self->run_address, mosquitto_connack_string (rc)),
         ("Check the broker's listener and authentication settings and "
-            "client-id; retrying."));
+            "the client-id property."));
     return;
   }
   GST_INFO_OBJECT (self, "connected to the MQTT broker at %s",
