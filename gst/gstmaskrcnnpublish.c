@@ -561,12 +561,25 @@ drain (GstMaskRcnnPublish * self)
 
 /* ------------------------------------------------------------ element */
 
+/* The run's copies of the settings; also after a failed start, which gets
+ * no stop(). */
+static void
+clear_run_settings (GstMaskRcnnPublish * self)
+{
+  g_clear_pointer (&self->run_location, g_free);
+  g_clear_pointer (&self->run_address, g_free);
+  g_clear_pointer (&self->run_topic, g_free);
+  g_clear_pointer (&self->run_source_id, g_free);
+  g_clear_pointer (&self->run_host, g_free);
+}
+
 static gboolean
 gst_mask_rcnn_publish_start (GstBaseTransform * trans)
 {
   GstMaskRcnnPublish *self = GST_MASK_RCNN_PUBLISH (trans);
   gchar *client_id;
 
+  clear_run_settings (self);
   GST_OBJECT_LOCK (self);
   self->run_method = self->method;
   self->run_location = g_strdup (self->location);
@@ -636,11 +649,7 @@ gst_mask_rcnn_publish_stop (GstBaseTransform * trans)
     fclose (self->file);
     self->file = NULL;
   }
-  g_clear_pointer (&self->run_location, g_free);
-  g_clear_pointer (&self->run_address, g_free);
-  g_clear_pointer (&self->run_topic, g_free);
-  g_clear_pointer (&self->run_source_id, g_free);
-  g_clear_pointer (&self->run_host, g_free);
+  clear_run_settings (self);
   return TRUE;
 }
 
@@ -844,6 +853,7 @@ gst_mask_rcnn_publish_finalize (GObject * object)
   g_free (self->topic);
   g_free (self->client_id);
   g_free (self->source_id);
+  clear_run_settings (self);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   G_OBJECT_CLASS (gst_mask_rcnn_publish_parent_class)->finalize (object);
