@@ -9,11 +9,9 @@
  * queue; a worker thread encodes the masks, builds the document and writes
  * or publishes it. So a slow disk or an absent broker never holds a frame
  * up: when the queue is full the oldest frame is dropped, counted in the
- * `dropped` property and logged. For MQTT, libmosquitto's own thread owns
- * the connection once it has been made and reconnects (1 s, backing off to
- * 8 s) whenever the broker goes away. That thread does not retry a first
- * connection that failed, so until one succeeds the worker retries it, on
- * the same schedule.
+ * `dropped` property and logged. The MQTT client (maskrcnn-publish-mqtt.c)
+ * reconnects by itself once connected; until a first connection gets under
+ * way, the worker retries it (1 s, backing off to 8 s).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -27,12 +25,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <gst/video/video.h>
-#include <mosquitto.h>
-
 #include "maskrcnn-publish-doc.h"
+#include "maskrcnn-publish-mqtt.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_mask_rcnn_publish_debug);
+/* Shared with maskrcnn-publish-mqtt.c. */
+GST_DEBUG_CATEGORY (gst_mask_rcnn_publish_debug);
 #define GST_CAT_DEFAULT gst_mask_rcnn_publish_debug
 
 #define DEFAULT_METHOD GST_MASK_RCNN_PUBLISH_METHOD_FILE
@@ -41,8 +38,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_mask_rcnn_publish_debug);
 #define DEFAULT_QOS 0
 #define DEFAULT_INCLUDE_MASKS TRUE
 #define DEFAULT_MAX_QUEUE 100
-#define MQTT_DEFAULT_PORT 1883
-#define MQTT_KEEPALIVE_S 30
 /* At EOS and at stop, how long the worker may take to send what is queued
  * (a broker that is down would otherwise hold EOS forever). */
 #define DRAIN_TIMEOUT_S 5
@@ -102,14 +97,11 @@ struct _GstMaskRcnnPublish
   gchar *run_address;
   gchar *run_topic;
   gchar *run_source_id;
-  gchar *run_host;
-  gint run_port;
   gint run_qos;
   gboolean run_include_masks;
   guint run_max_queue;
   FILE *file;
-  struct mosquitto *mosq;
-  gboolean loop_started;        /* libmosquitto's thread runs (under lock) */
+  GstMaskRcnnMqtt *mqtt;
   GThread *worker;
 };
 
@@ -147,74 +139,26 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 /* ------------------------------------------------------------ MQTT */
 
 static void
-mosquitto_init_once (void)
+on_connection (gpointer data, gboolean up)
 {
-  static gsize done = 0;
+  GstMaskRcnnPublish *self = data;
 
-  /* Process-wide and never undone: other libmosquitto users in the process
-   * may still need it. */
-  if (g_once_init_enter (&done)) {
-    mosquitto_lib_init ();
-    g_once_init_leave (&done, 1);
-  }
-}
-
-static void
-on_connect (struct mosquitto *mosq, void *user_data, int rc)
-{
-  GstMaskRcnnPublish *self = user_data;
-
-  if (rc != 0) {
-    /* The broker answered but refused us (protocol, client id, auth):
-     * only a change of configuration helps, so say why. */
-    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
-        ("The MQTT broker at %s refused the connection: %s.",
-            self->run_address, mosquitto_connack_string (rc)),
-        ("Check the broker's listener and authentication settings and "
-            "the client-id property."));
-    return;
-  }
-  GST_INFO_OBJECT (self, "connected to the MQTT broker at %s",
-      self->run_address);
   g_mutex_lock (&self->lock);
-  self->connected = TRUE;
+  self->connected = up;
+  /* QoS 0 messages not yet written are lost with the connection; QoS 1 and
+   * 2 are resent by libmosquitto but no longer count as pending here. */
+  if (!up)
+    self->in_flight = 0;
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   g_object_notify (G_OBJECT (self), "connected");
 }
 
 static void
-on_disconnect (struct mosquitto *mosq, void *user_data, int rc)
+on_sent (gpointer data)
 {
-  GstMaskRcnnPublish *self = user_data;
-  gboolean was_connected, stopping;
+  GstMaskRcnnPublish *self = data;
 
-  g_mutex_lock (&self->lock);
-  was_connected = self->connected;
-  stopping = self->stopping;
-  self->connected = FALSE;
-  /* QoS 0 messages not yet written are lost with the connection; QoS 1 and
-   * 2 are resent by libmosquitto but no longer count as pending here. */
-  self->in_flight = 0;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-
-  if (rc != 0 && was_connected && !stopping)
-    GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-        ("Lost the connection to the MQTT broker at %s; reconnecting.",
-            self->run_address),
-        ("%s. Frames wait in the queue (max-queue) meanwhile; the oldest "
-            "are dropped when it is full.", mosquitto_strerror (rc)));
-  if (was_connected)
-    g_object_notify (G_OBJECT (self), "connected");
-}
-
-static void
-on_publish (struct mosquitto *mosq, void *user_data, int mid)
-{
-  GstMaskRcnnPublish *self = user_data;
-
-  /* Written to the socket (QoS 0) or acknowledged (QoS 1, 2). */
   g_mutex_lock (&self->lock);
   self->published++;
   if (self->in_flight > 0)
@@ -223,186 +167,10 @@ on_publish (struct mosquitto *mosq, void *user_data, int mid)
   g_mutex_unlock (&self->lock);
 }
 
-/* Splits "host:port" (or "[v6]:port", or a host alone for port 1883).
- * Returns FALSE for anything else. */
-static gboolean
-parse_address (const gchar * address, gchar ** host, gint * port)
-{
-  const gchar *colon, *host_end;
-  gchar *end = NULL;
-  gint64 p = MQTT_DEFAULT_PORT;
-
-  if (!address || !*address)
-    return FALSE;
-  if (address[0] == '[') {
-    host_end = strchr (address, ']');
-    if (!host_end || host_end == address + 1)
-      return FALSE;
-    colon = host_end[1] == ':' ? host_end + 1 : NULL;
-    if (!colon && host_end[1] != '\0')
-      return FALSE;
-    *host = g_strndup (address + 1, host_end - address - 1);
-  } else {
-    colon = strrchr (address, ':');
-    if (colon && strchr (address, ':') != colon)
-      return FALSE;             /* a bare IPv6 address: needs brackets */
-    if (colon == address)
-      return FALSE;
-    *host = colon ? g_strndup (address, colon - address) : g_strdup (address);
-  }
-  if (colon) {
-    p = g_ascii_strtoll (colon + 1, &end, 10);
-    if (end == colon + 1 || *end != '\0' || p < 1 || p > 65535) {
-      g_clear_pointer (host, g_free);
-      return FALSE;
-    }
-  }
-  *port = (gint) p;
-  return TRUE;
-}
-
-/* Starts libmosquitto's network thread once a connection is under way. */
-static gboolean
-mqtt_loop_start (GstMaskRcnnPublish * self)
-{
-  gint rc = mosquitto_loop_start (self->mosq);
-
-  if (rc != MOSQ_ERR_SUCCESS) {
-    GST_ELEMENT_ERROR (self, LIBRARY, INIT,
-        ("Could not start the MQTT client's network thread."),
-        ("mosquitto_loop_start: %s", mosquitto_strerror (rc)));
-    return FALSE;
-  }
-  g_mutex_lock (&self->lock);
-  self->loop_started = TRUE;
-  g_mutex_unlock (&self->lock);
-  return TRUE;
-}
-
-/* One more try at the first connection, from the worker (nothing else
- * touches the client before its thread runs). Returns FALSE when the
- * broker is still unreachable; a failure to start the thread sets
- * `failed`. */
-static gboolean
-mqtt_retry_connect (GstMaskRcnnPublish * self)
-{
-  gint rc = mosquitto_connect_async (self->mosq, self->run_host,
-      self->run_port, MQTT_KEEPALIVE_S);
-
-  if (rc != MOSQ_ERR_SUCCESS) {
-    GST_DEBUG_OBJECT (self, "MQTT broker at %s still unreachable: %s",
-        self->run_address, rc == MOSQ_ERR_ERRNO ? g_strerror (errno) :
-        mosquitto_strerror (rc));
-    return FALSE;
-  }
-  if (!mqtt_loop_start (self)) {
-    g_mutex_lock (&self->lock);
-    self->failed = TRUE;
-    g_mutex_unlock (&self->lock);
-  }
-  return TRUE;
-}
-
-/* Creates the client and starts libmosquitto's network thread. An
- * unreachable broker is not an error: the thread keeps trying, frames wait
- * in the queue, and a warning says so. Settings that can never work (a bad
- * address, a host name that does not resolve) are. */
-static gboolean
-mqtt_start (GstMaskRcnnPublish * self, const gchar * client_id)
-{
-  gchar *host = NULL;
-  gint port = 0, rc;
-
-  if (!parse_address (self->run_address, &host, &port)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Invalid MQTT broker address \"%s\".",
-            GST_STR_NULL (self->run_address)),
-        ("Set address to host:port, e.g. 127.0.0.1:1883 or "
-            "[::1]:1883."));
-    return FALSE;
-  }
-  if (!self->run_topic || !*self->run_topic ||
-      mosquitto_pub_topic_check (self->run_topic) != MOSQ_ERR_SUCCESS) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Invalid MQTT topic \"%s\".", GST_STR_NULL (self->run_topic)),
-        ("A publish topic is a non-empty UTF-8 string without the "
-            "wildcards + and #."));
-    g_free (host);
-    return FALSE;
-  }
-
-  mosquitto_init_once ();
-  self->mosq = mosquitto_new (client_id, TRUE, self);
-  if (!self->mosq) {
-    GST_ELEMENT_ERROR (self, LIBRARY, INIT,
-        ("Could not create the MQTT client."),
-        ("mosquitto_new: %s", g_strerror (errno)));
-    g_free (host);
-    return FALSE;
-  }
-  mosquitto_connect_callback_set (self->mosq, on_connect);
-  mosquitto_disconnect_callback_set (self->mosq, on_disconnect);
-  mosquitto_publish_callback_set (self->mosq, on_publish);
-  mosquitto_reconnect_delay_set (self->mosq, 1, 8, TRUE);
-
-  self->run_host = host;
-  self->run_port = port;
-  host = NULL;
-  rc = mosquitto_connect_async (self->mosq, self->run_host, port,
-      MQTT_KEEPALIVE_S);
-  if (rc == MOSQ_ERR_EAI) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("Could not resolve the MQTT broker's host \"%s\".",
-            self->run_host),
-        ("Check the address property (%s).", self->run_address));
-    goto fail;
-  } else if (rc == MOSQ_ERR_INVAL) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Invalid MQTT settings for the broker at %s.", self->run_address),
-        ("mosquitto_connect_async: %s", mosquitto_strerror (rc)));
-    goto fail;
-  } else if (rc != MOSQ_ERR_SUCCESS) {
-    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
-        ("The MQTT broker at %s is unreachable; retrying in the background.",
-            self->run_address),
-        ("%s. Frames wait in the queue (max-queue) until it answers; the "
-            "oldest are dropped when it is full.",
-            rc == MOSQ_ERR_ERRNO ? g_strerror (errno) :
-            mosquitto_strerror (rc)));
-    return TRUE;                /* the worker retries */
-  }
-  if (!mqtt_loop_start (self))
-    goto fail;
-  return TRUE;
-
-fail:
-  mosquitto_destroy (self->mosq);
-  self->mosq = NULL;
-  g_free (host);
-  g_clear_pointer (&self->run_host, g_free);
-  return FALSE;
-}
-
-static void
-mqtt_stop (GstMaskRcnnPublish * self)
-{
-  gboolean connected;
-
-  if (!self->mosq)
-    return;
-  g_mutex_lock (&self->lock);
-  connected = self->connected;
-  g_mutex_unlock (&self->lock);
-  mosquitto_disconnect (self->mosq);
-  /* Connected: let the thread write the DISCONNECT and end by itself.
-   * Otherwise it may sit in a reconnect delay or a connect: cancel it. */
-  if (self->loop_started)
-    mosquitto_loop_stop (self->mosq, !connected);
-  self->loop_started = FALSE;
-  mosquitto_destroy (self->mosq);
-  self->mosq = NULL;
-  self->connected = FALSE;
-}
+static const GstMaskRcnnMqttCallbacks mqtt_callbacks = {
+  .connection = on_connection,
+  .sent = on_sent,
+};
 
 /* ------------------------------------------------------------ worker */
 
@@ -425,14 +193,10 @@ send_document (GstMaskRcnnPublish * self, const gchar * doc)
     g_mutex_unlock (&self->lock);
     return TRUE;
   } else {
-    gint rc;
-
     g_mutex_lock (&self->lock);
     self->in_flight++;
     g_mutex_unlock (&self->lock);
-    rc = mosquitto_publish (self->mosq, NULL, self->run_topic,
-        (int) strlen (doc), doc, self->run_qos, FALSE);
-    if (rc != MOSQ_ERR_SUCCESS) {
+    if (!gst_maskrcnn_mqtt_publish (self->mqtt, doc)) {
       /* The connection went away between the check and the publish: the
        * document is lost, and counted as a drop. */
       g_mutex_lock (&self->lock);
@@ -440,8 +204,6 @@ send_document (GstMaskRcnnPublish * self, const gchar * doc)
         self->in_flight--;
       self->dropped++;
       g_mutex_unlock (&self->lock);
-      GST_WARNING_OBJECT (self, "MQTT publish failed (%s): frame dropped",
-          mosquitto_strerror (rc));
     }
     return TRUE;
   }
@@ -471,15 +233,18 @@ worker_main (gpointer data)
             !can_send (self))) {
       if (self->stopping && g_queue_is_empty (&self->queue))
         goto out;
-      if (self->mosq && !self->loop_started && !self->stopping) {
+      if (self->mqtt && !gst_maskrcnn_mqtt_is_running (self->mqtt) &&
+          !self->stopping) {
         /* No first connection yet: retry it, backing off to 8 s. */
         if (g_get_monotonic_time () >= next_retry) {
-          gboolean ok;
+          gboolean ok, fatal;
 
           g_mutex_unlock (&self->lock);
-          ok = mqtt_retry_connect (self);
+          ok = gst_maskrcnn_mqtt_retry_connect (self->mqtt, &fatal);
           g_mutex_lock (&self->lock);
-          if (!ok) {
+          if (fatal)
+            self->failed = TRUE;
+          else if (!ok) {
             retry_delay = MIN (retry_delay * 2, 8 * G_TIME_SPAN_SECOND);
             next_retry = g_get_monotonic_time () + retry_delay;
           }
@@ -488,7 +253,8 @@ worker_main (gpointer data)
         }
         continue;
       }
-      if (self->stopping && self->mosq && !self->loop_started)
+      if (self->stopping && self->mqtt &&
+          !gst_maskrcnn_mqtt_is_running (self->mqtt))
         goto out;               /* never connected: nothing will come */
       if (self->stopping) {
         /* Stopping with frames queued and no broker: wait a little for
@@ -570,7 +336,6 @@ clear_run_settings (GstMaskRcnnPublish * self)
   g_clear_pointer (&self->run_address, g_free);
   g_clear_pointer (&self->run_topic, g_free);
   g_clear_pointer (&self->run_source_id, g_free);
-  g_clear_pointer (&self->run_host, g_free);
 }
 
 static gboolean
@@ -596,7 +361,7 @@ gst_mask_rcnn_publish_start (GstBaseTransform * trans)
   self->frame_count = 0;
   self->width = self->height = 0;
   self->stopping = self->failed = self->connected = FALSE;
-  self->busy = self->warned_drop = self->loop_started = FALSE;
+  self->busy = self->warned_drop = FALSE;
   self->in_flight = 0;
   self->published = self->dropped = 0;
 
@@ -614,8 +379,11 @@ gst_mask_rcnn_publish_start (GstBaseTransform * trans)
           ("%s", g_strerror (errno)));
       goto fail;
     }
-  } else if (!mqtt_start (self, client_id)) {
-    goto fail;
+  } else {
+    self->mqtt = gst_maskrcnn_mqtt_new (GST_ELEMENT (self), self->run_address,
+        self->run_topic, client_id, self->run_qos, &mqtt_callbacks, self);
+    if (!self->mqtt)
+      goto fail;
   }
   g_free (client_id);
 
@@ -640,10 +408,11 @@ gst_mask_rcnn_publish_stop (GstBaseTransform * trans)
     g_thread_join (self->worker);
     self->worker = NULL;
   }
-  if (self->mosq) {
+  if (self->mqtt) {
     /* Give the broker what was handed over before saying goodbye. */
     drain (self);
-    mqtt_stop (self);
+    g_clear_pointer (&self->mqtt, gst_maskrcnn_mqtt_free);
+    self->connected = FALSE;
   }
   if (self->file) {
     fclose (self->file);
