@@ -672,8 +672,9 @@ gst_mask_rcnn_publish_class_init (GstMaskRcnnPublishClass * klass)
           "2 exactly once", 0, 2, DEFAULT_QOS, flags));
   g_object_class_install_property (gobject_class, PROP_SOURCE_ID,
       g_param_spec_string ("source-id", "Source id",
-          "Names the stream in every document (source_id), so that many "
-          "pipelines can share a file or topic; NULL for the element's name",
+          "Names the stream in every document (source_id), so that "
+          "consumers of a topic that many pipelines publish to can tell "
+          "them apart; NULL for the element's name",
           NULL, flags));
   g_object_class_install_property (gobject_class, PROP_INCLUDE_MASKS,
       g_param_spec_boolean ("include-masks", "Include masks",
