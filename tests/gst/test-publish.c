@@ -309,6 +309,50 @@ GST_END_TEST;
 
 /* ------------------------------------------------------------ errors */
 
+/* A write that fails (the disk is full: /dev/full) posts an error from the
+ * worker and the stream stops at the next frame. */
+GST_START_TEST (test_file_write_error)
+{
+  GstElement *e = gst_element_factory_make ("maskrcnnpublish", NULL);
+  GstBus *bus;
+  GstHarness *h;
+  GstMessage *msg;
+  GError *err = NULL;
+  gchar *caps = caps_string (), *debug = NULL;
+  GstFlowReturn ret = GST_FLOW_OK;
+  guint64 i;
+
+  if (!g_file_test ("/dev/full", G_FILE_TEST_EXISTS))
+    fail ("/dev/full is missing: this test needs a Linux system");
+  g_object_set (e, "location", "/dev/full", NULL);
+  bus = test_attach_bus (e);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, caps);
+  for (i = 0; i < 200 && ret == GST_FLOW_OK; i++) {
+    ret = gst_harness_push (h, make_frame (i));
+    g_usleep (10000);
+  }
+  fail_unless_equals_int (ret, GST_FLOW_ERROR);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "no error posted");
+  gst_message_parse_error (msg, &err, &debug);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_WRITE), "%s", err->message);
+  fail_unless (strstr (err->message, "/dev/full") != NULL, "%s",
+      err->message);
+  fail_unless (debug && strstr (debug, g_strerror (ENOSPC)) != NULL, "%s",
+      GST_STR_NULL (debug));
+  g_error_free (err);
+  g_free (debug);
+  gst_message_unref (msg);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (caps);
+}
+
+GST_END_TEST;
+
 static void
 expect_start_error (const gchar * desc, GQuark domain, gint code,
     const gchar * text)
@@ -741,6 +785,7 @@ publish_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_file);
   tcase_add_test (tc, test_file_without_masks);
+  tcase_add_test (tc, test_file_write_error);
   tcase_add_test (tc, test_start_errors);
   tcase_add_test (tc, test_mqtt_restart);
   tcase_add_test (tc, test_mqtt_unreachable_then_up);
