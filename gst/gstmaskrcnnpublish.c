@@ -314,8 +314,11 @@ drain (GstMaskRcnnPublish * self)
   gboolean done;
 
   g_mutex_lock (&self->lock);
+  /* A broker unreachable since start is not waited for: it is down, not
+   * restarting, and EOS should not stall on it. */
   while (!(done = self->failed || (g_queue_is_empty (&self->queue) &&
-              !self->busy && self->in_flight == 0)))
+              !self->busy && self->in_flight == 0) ||
+          (self->mqtt && !gst_maskrcnn_mqtt_is_running (self->mqtt))))
     if (!g_cond_wait_until (&self->cond, &self->lock, deadline))
       break;
   if (!done)
@@ -478,9 +481,10 @@ gst_mask_rcnn_publish_transform_ip (GstBaseTransform * trans,
         self->run_max_queue, old->frame, dropped);
     if (first_drop)
       GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-          ("Dropping detection documents: the %s cannot keep up.",
+          ("Dropping detection documents: %s.",
               self->run_method == GST_MASK_RCNN_PUBLISH_METHOD_FILE ?
-              "file" : "MQTT broker"),
+              "writing the file cannot keep up" :
+              "the MQTT broker is not connected or cannot keep up"),
           ("The queue of %u frames is full (frame %" G_GUINT64_FORMAT
               " dropped). The dropped property counts the drops; raise "
               "max-queue to absorb longer outages.", self->run_max_queue,

@@ -30,7 +30,7 @@ struct _GstMaskRcnnMqtt
   struct mosquitto *mosq;
   gchar *address, *host, *topic;
   gint port, qos;
-  gboolean running;             /* network thread started */
+  gint running;                 /* atomic: network thread started */
   gint connected;               /* atomic */
   gint closing;                 /* atomic: a disconnect is ours */
   GstMaskRcnnMqttCallbacks callbacks;
@@ -151,7 +151,7 @@ loop_start (GstMaskRcnnMqtt * m)
         ("mosquitto_loop_start: %s", mosquitto_strerror (rc)));
     return FALSE;
   }
-  m->running = TRUE;
+  g_atomic_int_set (&m->running, 1);
   return TRUE;
 }
 
@@ -247,7 +247,7 @@ fail:
 gboolean
 gst_maskrcnn_mqtt_is_running (GstMaskRcnnMqtt * mqtt)
 {
-  return mqtt->running;
+  return g_atomic_int_get (&mqtt->running);
 }
 
 gboolean
@@ -295,7 +295,7 @@ gst_maskrcnn_mqtt_free (GstMaskRcnnMqtt * mqtt)
   mosquitto_disconnect (mqtt->mosq);
   /* Connected: let the thread write the DISCONNECT and end by itself.
    * Otherwise it may sit in a reconnect delay or a connect: cancel it. */
-  if (mqtt->running)
+  if (g_atomic_int_get (&mqtt->running))
     mosquitto_loop_stop (mqtt->mosq, !connected);
   mqtt_destroy (mqtt);
 }
