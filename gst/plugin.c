@@ -25,5 +25,5 @@ plugin_init (GstPlugin * plugin)
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, maskrcnn,
-    "Mask R-CNN instance segmentation and drawing", plugin_init,
+    "Mask R-CNN instance segmentation, drawing and publishing", plugin_init,
     PACKAGE_VERSION, GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
