@@ -709,7 +709,7 @@ gst_mask_rcnn_publish_class_init (GstMaskRcnnPublishClass * klass)
       "Mask R-CNN publisher", "Filter/Analyzer/Video",
       "Sends each frame's Mask R-CNN instances as a JSON document to a file "
       "or an MQTT broker, passing the frames through untouched",
-      "gst-maskrcnn");
+      "gst-maskrcnn developers");
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_mask_rcnn_publish_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_mask_rcnn_publish_stop);
