@@ -23,7 +23,6 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "maskrcnn-publish-doc.h"
 #include "maskrcnn-publish-mqtt.h"
