@@ -80,42 +80,219 @@ typedef struct {
 
 /* ------------------------------------------------------------ reading */
 
-/* Number of Mask R-CNN instances on the buffer. */
+/**
+ * gst_maskrcnn_buffer_get_n_instances:
+ * @buffer: a buffer
+ *
+ * Returns: the number of Mask R-CNN instances on the buffer.
+ */
 guint gst_maskrcnn_buffer_get_n_instances (GstBuffer * buffer);
 
-/* Iterates the instances on the buffer in the order they were attached (by
- * descending confidence for one `maskrcnn` element). Set *state to NULL
- * before the first call; each call fills *instance and returns TRUE, or
- * returns FALSE when there are no more. */
+/**
+ * gst_maskrcnn_buffer_iterate_instances: (skip)
+ * @buffer: a buffer
+ * @state: (inout) (nullable): iteration state, NULL before the first call
+ * @instance: (out caller-allocates): the next instance, its pointers
+ *   borrowed from @buffer
+ *
+ * Iterates the instances on the buffer in the order they were attached (by
+ * descending confidence for one `maskrcnn` element). Each call fills
+ * *instance and returns TRUE, or returns FALSE when there are no more.
+ * Bindings use gst_maskrcnn_buffer_get_instances(), which gives instances
+ * that own what they point to.
+ *
+ * Returns: TRUE while there was another instance.
+ */
 gboolean gst_maskrcnn_buffer_iterate_instances (GstBuffer * buffer,
     gpointer * state, GstMaskRcnnInstance * instance);
 
-/* Resamples the instance's mask (nearest neighbour) to `width` x `height`
- * bytes at dst, `stride` bytes per row, 255 inside and 0 outside. Pass the
- * instance's width and height for the mask at the box's current size.
- * Returns FALSE, leaving dst untouched, when the instance has no mask or the
- * arguments are invalid. The caller owns dst. */
+/**
+ * gst_maskrcnn_instance_read_mask: (skip)
+ * @instance: an instance from gst_maskrcnn_buffer_iterate_instances()
+ * @dst: (out caller-allocates): @height rows of @stride bytes, owned by the
+ *   caller
+ * @width: columns of the resampled mask
+ * @height: rows of the resampled mask
+ * @stride: bytes per row at @dst, at least @width
+ *
+ * Resamples the instance's mask (nearest neighbour) to @width x @height
+ * bytes at @dst, 255 inside and 0 outside. Pass the instance's width and
+ * height for the mask at the box's current size. Bindings use
+ * gst_maskrcnn_detection_get_mask().
+ *
+ * Returns: FALSE, leaving @dst untouched, when the instance has no mask or
+ *   the arguments are invalid.
+ */
 gboolean gst_maskrcnn_instance_read_mask (const GstMaskRcnnInstance *
     instance, guint8 * dst, gint width, gint height, gint stride);
 
-/* As gst_maskrcnn_instance_read_mask(), but only the `region_width` x
- * `region_height` rectangle at (region_x, region_y) of the `width` x `height`
- * resampled mask, written at dst: the same bytes that a full read would put
- * there, without the cost of the rest (a box far larger than the frame).
- * The rectangle must lie inside width x height. */
+/**
+ * gst_maskrcnn_instance_read_mask_region: (skip)
+ * @instance: an instance from gst_maskrcnn_buffer_iterate_instances()
+ * @width: columns of the resampled mask
+ * @height: rows of the resampled mask
+ * @region_x: left column of the rectangle to write
+ * @region_y: top row of the rectangle to write
+ * @region_width: columns of the rectangle
+ * @region_height: rows of the rectangle
+ * @dst: (out caller-allocates): @region_height rows of @stride bytes, owned
+ *   by the caller
+ * @stride: bytes per row at @dst, at least @region_width
+ *
+ * As gst_maskrcnn_instance_read_mask(), but only the @region_width x
+ * @region_height rectangle at (@region_x, @region_y) of the @width x
+ * @height resampled mask: the same bytes that a full read would put there,
+ * without the cost of the rest (a box far larger than the frame). The
+ * rectangle must lie inside @width x @height.
+ *
+ * Returns: FALSE, leaving @dst untouched, when the instance has no mask or
+ *   the arguments are invalid.
+ */
 gboolean gst_maskrcnn_instance_read_mask_region (const GstMaskRcnnInstance *
     instance, gint width, gint height, gint region_x, gint region_y,
     gint region_width, gint region_height, guint8 * dst, gint stride);
 
-/* Writes `value` into every pixel of a full-frame GRAY8 image (caller-owned,
- * `frame_width` x `frame_height`, `stride` bytes per row) that the instance's
- * mask covers; pixels outside the mask are left as they are, so calling it
- * for several instances builds a label map. Parts of the box outside the
- * frame are clipped. Returns FALSE when the instance has no mask or the
- * arguments are invalid. */
+/**
+ * gst_maskrcnn_instance_rasterize: (skip)
+ * @instance: an instance from gst_maskrcnn_buffer_iterate_instances()
+ * @frame: (inout): a full-frame GRAY8 image owned by the
+ *   caller, @frame_height rows of @stride bytes
+ * @frame_width: frame columns
+ * @frame_height: frame rows
+ * @stride: bytes per row of @frame, at least @frame_width
+ * @value: the byte written where the mask covers the frame
+ *
+ * Writes @value into every pixel of @frame that the instance's mask covers;
+ * pixels outside the mask are left as they are, so calling it for several
+ * instances builds a label map. Parts of the box outside the frame are
+ * clipped. Bindings use gst_maskrcnn_detection_get_frame_mask().
+ *
+ * Returns: FALSE when the instance has no mask or the arguments are invalid.
+ */
 gboolean gst_maskrcnn_instance_rasterize (const GstMaskRcnnInstance *
     instance, guint8 * frame, gint frame_width, gint frame_height,
     gint stride, guint8 value);
+
+/* ------------------------------------------------------------ owned copies */
+
+/**
+ * GstMaskRcnnDetection:
+ * @label: class label
+ * @class_id: class index in the model, 1.. (0 is the background)
+ * @score: detection score, 0..1
+ * @x: box left edge in frame pixels
+ * @y: box top edge in frame pixels
+ * @width: box width in frame pixels
+ * @height: box height in frame pixels
+ * @stale: TRUE when the detection was computed on an earlier frame and
+ *   carried to this one (the element's `interval` property)
+ * @age: frames since the detection was computed, 0 when fresh
+ *
+ * One instance as an owned, reference-counted copy of the buffer's
+ * metadata: it holds its label and a reference to its mask data, so it may
+ * outlive the buffer and cross threads (read-only). This is what bindings
+ * see (`GstMaskRcnn.Detection` in Python). The fields are read-only.
+ */
+typedef struct _GstMaskRcnnDetection GstMaskRcnnDetection;
+struct _GstMaskRcnnDetection {
+  gchar *label;
+  gint class_id;
+  gdouble score;
+  gint x, y, width, height;
+  gboolean stale;
+  guint age;
+
+  /*< private >*/
+  GstBuffer *mask_data;         /* box-relative GRAY8, or NULL */
+  gint mask_width, mask_height;
+  gint ref_count;
+};
+
+#define GST_TYPE_MASKRCNN_DETECTION (gst_maskrcnn_detection_get_type ())
+GType gst_maskrcnn_detection_get_type (void);
+
+/**
+ * gst_maskrcnn_detection_new_from_instance: (skip)
+ * @instance: an instance from gst_maskrcnn_buffer_iterate_instances()
+ *
+ * Returns: (transfer full): a new detection that owns copies of what
+ *   @instance borrows; release it with gst_maskrcnn_detection_unref().
+ */
+GstMaskRcnnDetection *gst_maskrcnn_detection_new_from_instance (const
+    GstMaskRcnnInstance * instance);
+
+/**
+ * gst_maskrcnn_detection_ref:
+ * @detection: a detection
+ *
+ * Returns: (transfer full): @detection, with one more reference.
+ */
+GstMaskRcnnDetection *gst_maskrcnn_detection_ref (GstMaskRcnnDetection *
+    detection);
+
+/**
+ * gst_maskrcnn_detection_unref:
+ * @detection: (transfer full): a detection
+ *
+ * Drops one reference; the last one frees the detection.
+ */
+void gst_maskrcnn_detection_unref (GstMaskRcnnDetection * detection);
+
+/**
+ * gst_maskrcnn_detection_has_mask:
+ * @detection: a detection
+ *
+ * Returns: TRUE when the detection carries a mask.
+ */
+gboolean gst_maskrcnn_detection_has_mask (const GstMaskRcnnDetection *
+    detection);
+
+/**
+ * gst_maskrcnn_detection_get_mask:
+ * @detection: a detection
+ *
+ * The mask on the box as it is now: @width x @height GRAY8 bytes, rows
+ * tightly packed, 255 inside the instance and 0 outside. Byte (i, j) covers
+ * frame pixel (x + i, y + j).
+ *
+ * Returns: (transfer full) (nullable): the mask, or NULL when the detection
+ *   has none.
+ */
+GBytes *gst_maskrcnn_detection_get_mask (const GstMaskRcnnDetection *
+    detection);
+
+/**
+ * gst_maskrcnn_detection_get_frame_mask:
+ * @detection: a detection
+ * @frame_width: frame columns
+ * @frame_height: frame rows
+ *
+ * The mask pasted into a full frame: @frame_width x @frame_height GRAY8
+ * bytes, rows tightly packed, 255 where the instance is and 0 elsewhere
+ * (parts of the box outside the frame are clipped). This is what COCO RLE
+ * encodes.
+ *
+ * Returns: (transfer full) (nullable): the frame mask, or NULL when the
+ *   detection has no mask or a size is not positive.
+ */
+GBytes *gst_maskrcnn_detection_get_frame_mask (const GstMaskRcnnDetection *
+    detection, gint frame_width, gint frame_height);
+
+/**
+ * gst_maskrcnn_buffer_get_instances:
+ * @buffer: a buffer
+ *
+ * All Mask R-CNN instances of the frame, in the order
+ * gst_maskrcnn_buffer_iterate_instances() gives them.
+ *
+ * Returns: (transfer full) (element-type GstMaskRcnnDetection): a new list
+ *   of new detections (empty: NULL); free it with
+ *   `g_list_free_full (list, (GDestroyNotify) gst_maskrcnn_detection_unref)`.
+ */
+GList *gst_maskrcnn_buffer_get_instances (GstBuffer * buffer);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMaskRcnnDetection,
+    gst_maskrcnn_detection_unref)
 
 /* ------------------------------------------------------------ writing */
 
@@ -137,10 +314,21 @@ typedef struct {
   gint mask_width, mask_height;
 } GstMaskRcnnInstanceInit;
 
-/* Attaches n instances to a writable buffer: one ROI meta each, plus the
- * companion meta that keeps their params across scaling. Returns FALSE (and
- * attaches nothing) when the buffer is not writable or an instance is
- * invalid (empty box, label NULL, mask smaller than its stated size). */
+/**
+ * gst_maskrcnn_buffer_add_instances: (skip)
+ * @buffer: a writable buffer
+ * @instances: (array length=n): what to attach; the function takes its own
+ *   references to the masks
+ * @n: number of @instances
+ *
+ * Attaches @n instances to a writable buffer: one ROI meta each, plus the
+ * companion meta that keeps their params across scaling. Not for bindings:
+ * #GstMaskRcnnInstanceInit holds a raw mask buffer pointer.
+ *
+ * Returns: FALSE (and attaches nothing) when the buffer is not writable or
+ *   an instance is invalid (empty box, label NULL, mask smaller than its
+ *   stated size).
+ */
 gboolean gst_maskrcnn_buffer_add_instances (GstBuffer * buffer,
     const GstMaskRcnnInstanceInit * instances, guint n);
 
@@ -150,7 +338,20 @@ gboolean gst_maskrcnn_buffer_add_instances (GstBuffer * buffer,
  * its API type is public so that elements may decide whether to keep it
  * (tags: "video", "orientation", "size", as the ROI meta's). */
 #define GST_MASKRCNN_META_API_TYPE (gst_maskrcnn_meta_api_get_type ())
+
+/**
+ * gst_maskrcnn_meta_api_get_type:
+ *
+ * Returns: the API type of the companion meta.
+ */
 GType gst_maskrcnn_meta_api_get_type (void);
+
+/**
+ * gst_maskrcnn_meta_get_info: (skip)
+ *
+ * Returns: (transfer none): the companion meta's registration, owned by
+ *   GStreamer.
+ */
 const GstMetaInfo *gst_maskrcnn_meta_get_info (void);
 
 G_END_DECLS

@@ -11,6 +11,10 @@ if [ -f "$MRCNN_BUILD_DIR/gst/libgstmaskrcnn.so" ]; then
   # A registry of its own, so that an installed copy of the plugin cannot
   # shadow the one just built.
   export GST_REGISTRY=${GST_REGISTRY:-$MRCNN_BUILD_DIR/gst-registry.bin}
+  # The metadata library's typelib (GstMaskRcnn-1.0) and the library it
+  # loads, for Python applications (pipelines/count-objects.py).
+  export GI_TYPELIB_PATH="$MRCNN_BUILD_DIR/gst${GI_TYPELIB_PATH:+:$GI_TYPELIB_PATH}"
+  export LD_LIBRARY_PATH="$MRCNN_BUILD_DIR/gst${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
 if ! gst-inspect-1.0 maskrcnn >/dev/null 2>&1; then

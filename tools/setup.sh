@@ -12,7 +12,9 @@ PKGS=(meson ninja-build pkg-config gcc python3-torchvision python3-numpy
   libopenblas-dev libdnnl-dev libjson-glib-dev libpng-dev libjpeg-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   libgstreamer-plugins-bad1.0-dev gstreamer1.0-tools gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good libcairo2-dev libpango1.0-dev check)
+  gstreamer1.0-plugins-good libcairo2-dev libpango1.0-dev check
+  gobject-introspection libgirepository1.0-dev gir1.2-gst-plugins-base-1.0
+  libmosquitto-dev mosquitto)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -13,7 +13,7 @@
 #include <json-glib/json-glib.h>
 
 #include "mrcnn/mrcnn.h"
-#include "coco_rle.h"
+#include "mrcnn/coco_rle.h"
 #include "default_model.h"
 #include "image_io.h"
 #include "overlay_draw.h"

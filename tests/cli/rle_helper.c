@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "cli_test.h"
-#include "coco_rle.h"
+#include "mrcnn/coco_rle.h"
 
 static int
 emit (const uint8_t *m, int w, int h)

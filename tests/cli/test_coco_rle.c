@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "cli_test.h"
-#include "coco_rle.h"
+#include "mrcnn/coco_rle.h"
 
 /* ---------------------------------------------- independent reference */
 

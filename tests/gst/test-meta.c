@@ -117,6 +117,83 @@ GST_START_TEST (test_write_read)
 
 GST_END_TEST;
 
+/* The owned copies that bindings see: same values as the iterator, masks
+ * resampled onto the box (16x16 from an 8x8 mask) and pasted into a frame,
+ * and the copies outlive the buffer. */
+GST_START_TEST (test_detections)
+{
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, 64 * 48 * 3, NULL);
+  GList *list;
+  GstMaskRcnnDetection *a, *b;
+  GBytes *mask, *frame;
+  const guint8 *m, *f;
+  gsize size;
+  gint x, y, inside = 0;
+
+  add_two (buf);
+  list = gst_maskrcnn_buffer_get_instances (buf);
+  gst_buffer_unref (buf);
+  fail_unless_equals_int (g_list_length (list), 2);
+  a = list->data;
+  b = list->next->data;
+  fail_unless_equals_string (a->label, "circle");
+  fail_unless_equals_int (a->class_id, 1);
+  fail_unless_equals_float (a->score, 0.9);
+  fail_unless_equals_int (a->x, 10);
+  fail_unless_equals_int (a->y, 12);
+  fail_unless_equals_int (a->width, 20);
+  fail_unless_equals_int (a->height, 10);
+  fail_unless (!a->stale);
+  fail_unless_equals_string (b->label, "square");
+  fail_unless (b->stale);
+  fail_unless_equals_int (b->age, 2);
+  fail_unless (gst_maskrcnn_detection_has_mask (b));
+
+  /* b: an 8x8 mask (left half inside, hole at (1,1)) on a 16x16 box. */
+  mask = gst_maskrcnn_detection_get_mask (b);
+  fail_unless (mask != NULL);
+  m = g_bytes_get_data (mask, &size);
+  fail_unless_equals_int (size, 16 * 16);
+  for (y = 0; y < 16; y++)
+    for (x = 0; x < 16; x++) {
+      gboolean in = x / 2 < 4 && !(x / 2 == 1 && y / 2 == 1);
+      fail_unless_equals_int (m[y * 16 + x], in ? 255 : 0);
+    }
+  g_bytes_unref (mask);
+
+  frame = gst_maskrcnn_detection_get_frame_mask (b, 64, 48);
+  fail_unless (frame != NULL);
+  f = g_bytes_get_data (frame, &size);
+  fail_unless_equals_int (size, 64 * 48);
+  for (y = 0; y < 48; y++)
+    for (x = 0; x < 64; x++) {
+      gint bx = x - 40, by = y - 30;
+      gboolean in = bx >= 0 && bx < 16 && by >= 0 && by < 16 && bx / 2 < 4
+          && !(bx / 2 == 1 && by / 2 == 1);
+      fail_unless_equals_int (f[y * 64 + x], in ? 255 : 0);
+      inside += in;
+    }
+  fail_unless_equals_int (inside, 8 * 16 - 4);
+  g_bytes_unref (frame);
+  fail_unless (gst_maskrcnn_detection_get_frame_mask (b, 0, 48) == NULL);
+
+  /* A reference keeps the detection (and its mask) alive. */
+  gst_maskrcnn_detection_ref (a);
+  g_list_free_full (list, (GDestroyNotify) gst_maskrcnn_detection_unref);
+  mask = gst_maskrcnn_detection_get_mask (a);
+  fail_unless_equals_int (g_bytes_get_size (mask), 20 * 10);
+  g_bytes_unref (mask);
+  fail_unless (G_TYPE_IS_BOXED (GST_TYPE_MASKRCNN_DETECTION));
+  gst_maskrcnn_detection_unref (a);
+
+  /* A frame without instances gives an empty list. */
+  buf = gst_buffer_new ();
+  fail_unless (gst_maskrcnn_buffer_get_instances (buf) == NULL);
+  gst_buffer_unref (buf);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_invalid_input)
 {
   GstBuffer *buf = gst_buffer_new_allocate (NULL, 16, NULL), *ref;
@@ -314,6 +391,7 @@ meta_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_write_read);
+  tcase_add_test (tc, test_detections);
   tcase_add_test (tc, test_invalid_input);
   tcase_add_test (tc, test_companion_fallback);
   tcase_add_test (tc, test_survives_videoscale);

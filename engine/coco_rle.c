@@ -1,5 +1,5 @@
 /* COCO RLE, following pycocotools' maskApi.c (rleEncode, rleToString). */
-#include "coco_rle.h"
+#include "mrcnn/coco_rle.h"
 
 #include <stdlib.h>
 

@@ -10,8 +10,8 @@
  * is what COCO JSON stores as {"size": [h, w], "counts": "<string>"} and
  * what pycocotools.mask.decode() accepts.
  */
-#ifndef MRCNN_TOOLS_COCO_RLE_H
-#define MRCNN_TOOLS_COCO_RLE_H
+#ifndef MRCNN_COCO_RLE_H
+#define MRCNN_COCO_RLE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -41,4 +41,4 @@ char *mrcnn_coco_rle_encode_string (const uint8_t *mask, int w, int h,
 #ifdef __cplusplus
 }
 #endif
-#endif /* MRCNN_TOOLS_COCO_RLE_H */
+#endif /* MRCNN_COCO_RLE_H */

@@ -1,0 +1,149 @@
+/* gst-maskrcnn: the JSON document maskrcnnpublish sends for one frame.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "maskrcnn-publish-doc.h"
+
+#include <stdlib.h>
+
+#include <json-glib/json-glib.h>
+#include <mrcnn/coco_rle.h>
+
+GstMaskRcnnPublishFrame *
+gst_maskrcnn_publish_frame_new (GstBuffer * buffer, guint64 frame,
+    gint width, gint height)
+{
+  GstMaskRcnnPublishFrame *f = g_new0 (GstMaskRcnnPublishFrame, 1);
+
+  f->pts = GST_BUFFER_PTS (buffer);
+  f->frame = frame;
+  f->width = width;
+  f->height = height;
+  f->detections = gst_maskrcnn_buffer_get_instances (buffer);
+  return f;
+}
+
+void
+gst_maskrcnn_publish_frame_free (GstMaskRcnnPublishFrame * frame)
+{
+  if (!frame)
+    return;
+  g_list_free_full (frame->detections,
+      (GDestroyNotify) gst_maskrcnn_detection_unref);
+  g_free (frame);
+}
+
+/* The COCO RLE of the detection's full-frame mask, as mrcnn-infer writes
+ * it (size [h, w]); an empty mask where the detection has none, so that
+ * every detection has the same schema. */
+static gboolean
+add_mask (JsonBuilder * b, const GstMaskRcnnDetection * d, gint w, gint h)
+{
+  GBytes *mask = gst_maskrcnn_detection_get_frame_mask (d, w, h);
+  guint8 *empty = NULL;
+  const guint8 *data;
+  char *counts;
+
+  if (mask) {
+    data = g_bytes_get_data (mask, NULL);
+  } else {
+    empty = g_try_malloc0 ((gsize) MAX (w, 1) * MAX (h, 1));
+    data = empty;
+  }
+  counts = data ? mrcnn_coco_rle_encode_string (data, w, h, w) : NULL;
+  if (mask)
+    g_bytes_unref (mask);
+  g_free (empty);
+  if (!counts)
+    return FALSE;
+
+  json_builder_set_member_name (b, "mask");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "size");
+  json_builder_begin_array (b);
+  json_builder_add_int_value (b, h);
+  json_builder_add_int_value (b, w);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "counts");
+  json_builder_add_string_value (b, counts);
+  json_builder_end_object (b);
+  free (counts);
+  return TRUE;
+}
+
+gchar *
+gst_maskrcnn_publish_frame_to_json (const GstMaskRcnnPublishFrame * frame,
+    const gchar * source_id, gboolean include_masks)
+{
+  JsonBuilder *b = json_builder_new ();
+  JsonGenerator *gen = NULL;
+  JsonNode *root = NULL;
+  gchar *out = NULL;
+  GList *l;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "source_id");
+  if (source_id)
+    json_builder_add_string_value (b, source_id);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "frame");
+  json_builder_add_int_value (b, (gint64) frame->frame);
+  json_builder_set_member_name (b, "pts");
+  if (GST_CLOCK_TIME_IS_VALID (frame->pts))
+    json_builder_add_int_value (b, (gint64) frame->pts);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "width");
+  json_builder_add_int_value (b, frame->width);
+  json_builder_set_member_name (b, "height");
+  json_builder_add_int_value (b, frame->height);
+  json_builder_set_member_name (b, "detections");
+  json_builder_begin_array (b);
+  for (l = frame->detections; l; l = l->next) {
+    const GstMaskRcnnDetection *d = l->data;
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "label");
+    json_builder_add_string_value (b, d->label);
+    json_builder_set_member_name (b, "class_id");
+    json_builder_add_int_value (b, d->class_id);
+    json_builder_set_member_name (b, "score");
+    json_builder_add_double_value (b, d->score);
+    /* The pixel window of the box, as the metadata holds it; mrcnn-infer
+     * has the engine's float box, of which this is the outward rounding. */
+    json_builder_set_member_name (b, "box");
+    json_builder_begin_array (b);
+    json_builder_add_double_value (b, d->x);
+    json_builder_add_double_value (b, d->y);
+    json_builder_add_double_value (b, (gdouble) d->x + d->width);
+    json_builder_add_double_value (b, (gdouble) d->y + d->height);
+    json_builder_end_array (b);
+    json_builder_set_member_name (b, "stale");
+    json_builder_add_boolean_value (b, d->stale);
+    json_builder_set_member_name (b, "age");
+    json_builder_add_int_value (b, d->age);
+    if (include_masks && !add_mask (b, d, frame->width, frame->height))
+      goto out;
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+
+  root = json_builder_get_root (b);
+  gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  out = json_generator_to_data (gen, NULL);
+
+out:
+  if (root)
+    json_node_unref (root);
+  if (gen)
+    g_object_unref (gen);
+  g_object_unref (b);
+  return out;
+}

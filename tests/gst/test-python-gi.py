@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""The metadata library from Python through its typelib (GstMaskRcnn-1.0),
+on the shipped model and clip:
+
+1. pipelines/count-objects.py runs and reports, for each of its seconds,
+   30 frames with every class of the shapes model detected and masks with
+   a positive area;
+2. a pad probe of its own reads every instance of the first frames and
+   checks each field and mask against what the C iterator says: a mask of
+   width x height bytes, only 0 and 255, some 255; the frame mask has the
+   same inside pixels where the box lies in the frame;
+3. a maskrcnnpublish (method=file) in the same pipeline wrote one JSON line
+   per frame whose detections, decoded from COCO RLE here, are the same
+   instances and masks the probe read.
+
+Fails (never skips) when python3-gi or the typelib is missing: setup
+installs them. Arguments: SOURCE_ROOT.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstMaskRcnn", "1.0")
+from gi.repository import Gst, GstMaskRcnn  # noqa: E402
+
+SOURCE_ROOT = sys.argv[1]
+CLIP = os.path.join(SOURCE_ROOT, "data", "shapes-640x360.webm")
+EXAMPLE = os.path.join(SOURCE_ROOT, "pipelines", "count-objects.py")
+CLASSES = {"circle", "square", "triangle"}
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL: " + what, file=sys.stderr)
+
+
+def rle_decode(counts, h, w):
+    """pycocotools' rleFrString + rleDecode: a column-major COCO compressed
+    RLE string to a row-major bytes object of 0 and 1."""
+    runs, p = [], 0
+    while p < len(counts):
+        x, k, more = 0, 0, True
+        while more:
+            c = ord(counts[p]) - 48
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and (c & 0x10):
+                x |= -1 << (5 * k)
+        if len(runs) > 2:
+            x += runs[-2]
+        runs.append(x)
+    out = bytearray(h * w)
+    pos = 0
+    for i, n in enumerate(runs):
+        if i % 2:
+            for q in range(pos, pos + n):
+                out[(q % h) * w + q // h] = 1
+        pos += n
+    check(pos == h * w, "RLE covers %d of %d pixels" % (pos, h * w))
+    return bytes(out)
+
+
+def test_example():
+    out = subprocess.run([sys.executable, EXAMPLE, "--seconds", "2", "--json"],
+                         capture_output=True, text=True, timeout=600)
+    check(out.returncode == 0, "count-objects.py exit status %d: %s"
+          % (out.returncode, out.stderr[-2000:]))
+    lines = [json.loads(x) for x in out.stdout.splitlines() if x.strip()]
+    check([x["second"] for x in lines] == [0, 1],
+          "count-objects.py seconds: %s" % [x.get("second") for x in lines])
+    for x in lines:
+        # The clip is 30 frames per second.
+        check(x["frames"] == 30, "second %d: %d frames" % (x["second"], x["frames"]))
+        check(set(x["classes"]) == CLASSES,
+              "second %d: classes %s" % (x["second"], sorted(x["classes"])))
+        for label, c in x["classes"].items():
+            check(c["detections"] > 0 and c["per_frame"] > 0,
+                  "second %d %s: no detections" % (x["second"], label))
+            check(c["mean_mask_area"] > 50,
+                  "second %d %s: mean mask area %s" % (x["second"], label,
+                                                       c["mean_mask_area"]))
+    print("count-objects.py: %s" % out.stdout.strip())
+
+
+def test_probe():
+    Gst.init(None)
+    out_dir = tempfile.mkdtemp(prefix="test-python-gi-")
+    jsonl = os.path.join(out_dir, "detections.jsonl")
+    pipeline = Gst.parse_launch(
+        'filesrc location="%s" ! decodebin ! videoconvert ! maskrcnn ! '
+        'maskrcnnpublish location="%s" source-id=clip ! fakesink name=sink'
+        % (CLIP, jsonl))
+    seen = {"frames": 0, "instances": 0, "masks": 0, "labels": set()}
+    probed = []  # per frame: [(label, class_id, score, box, frame mask)]
+    width, height = 640, 360
+
+    def on_buffer(pad, info):
+        buf = info.get_buffer()
+        dets = GstMaskRcnn.buffer_get_instances(buf)
+        probed.append([(d.label, d.class_id, d.score,
+                        [d.x, d.y, d.x + d.width, d.y + d.height],
+                        bytes(1 if v else 0 for v in
+                              d.get_frame_mask(width, height).get_data()))
+                       for d in dets])
+        check(len(dets) == GstMaskRcnn.buffer_get_n_instances(buf),
+              "buffer_get_instances gave %d, get_n_instances %d"
+              % (len(dets), GstMaskRcnn.buffer_get_n_instances(buf)))
+        for d in dets:
+            seen["instances"] += 1
+            seen["labels"].add(d.label)
+            check(d.label in CLASSES, "label %r" % d.label)
+            check(1 <= d.class_id <= 3, "class_id %d" % d.class_id)
+            check(0.5 < d.score <= 1.0, "score %f" % d.score)
+            check(d.width > 0 and d.height > 0 and d.x >= 0 and d.y >= 0
+                  and d.x + d.width <= width and d.y + d.height <= height,
+                  "box %d,%d %dx%d" % (d.x, d.y, d.width, d.height))
+            check(d.stale is False and d.age == 0, "stale %s age %d"
+                  % (d.stale, d.age))
+            check(d.has_mask(), "instance without a mask")
+            mask = d.get_mask().get_data()
+            check(len(mask) == d.width * d.height,
+                  "mask %d bytes for a %dx%d box" % (len(mask), d.width, d.height))
+            inside = mask.count(255)
+            check(inside > 0, "empty mask")
+            check(inside + mask.count(0) == len(mask), "mask not 0/255")
+            frame = d.get_frame_mask(width, height).get_data()
+            check(len(frame) == width * height, "frame mask %d bytes" % len(frame))
+            check(frame.count(255) == inside,
+                  "frame mask %d inside, box mask %d" % (frame.count(255), inside))
+            # Row by row: the box's rows sit at y.. in the frame.
+            row = d.height // 2
+            check(frame[(d.y + row) * width + d.x:(d.y + row) * width + d.x + d.width]
+                  == mask[row * d.width:(row + 1) * d.width],
+                  "frame mask row differs from the box mask")
+            seen["masks"] += 1
+        seen["frames"] += 1
+        return Gst.PadProbeReturn.OK if seen["frames"] < 10 else Gst.PadProbeReturn.REMOVE
+
+    pipeline.get_by_name("sink").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, on_buffer)
+    pipeline.set_state(Gst.State.PLAYING)
+    # Ten frames are enough; stop at the tenth rather than decode the clip.
+    bus = pipeline.get_bus()
+    while seen["frames"] < 10:
+        msg = bus.timed_pop_filtered(100 * Gst.MSECOND,
+                                     Gst.MessageType.EOS | Gst.MessageType.ERROR)
+        if msg is not None:
+            if msg.type == Gst.MessageType.ERROR:
+                check(False, "pipeline error: %s" % msg.parse_error()[0].message)
+            break
+    pipeline.set_state(Gst.State.NULL)
+    check(seen["frames"] >= 10, "only %d frames" % seen["frames"])
+    check(seen["instances"] >= 20, "only %d instances" % seen["instances"])
+    check(seen["labels"] == CLASSES, "labels seen: %s" % sorted(seen["labels"]))
+    print("probe: %d frames, %d instances, %d masks checked"
+          % (seen["frames"], seen["instances"], seen["masks"]))
+
+    # Stopping wrote every queued document; the publisher saw at least
+    # the frames the probe after it saw.
+    with open(jsonl) as f:
+        docs = [json.loads(line) for line in f]
+    os.unlink(jsonl)
+    os.rmdir(out_dir)
+    check(len(docs) >= len(probed), "%d documents for %d frames"
+          % (len(docs), len(probed)))
+    for n, (doc, frame) in enumerate(zip(docs, probed)):
+        check(doc["frame"] == n and doc["source_id"] == "clip"
+              and doc["width"] == width and doc["height"] == height
+              and doc["pts"] is not None, "document %d header: %s"
+              % (n, {k: v for k, v in doc.items() if k != "detections"}))
+        check(len(doc["detections"]) == len(frame), "frame %d: %d detections"
+              " published, %d read" % (n, len(doc["detections"]), len(frame)))
+        for det, (label, class_id, score, box, mask) in zip(doc["detections"],
+                                                            frame):
+            check(det["label"] == label and det["class_id"] == class_id
+                  and abs(det["score"] - score) < 1e-9 and det["box"] == box,
+                  "frame %d: published %s, read %s" % (
+                      n, {k: v for k, v in det.items() if k != "mask"},
+                      (label, class_id, score, box)))
+            check(det["mask"]["size"] == [height, width], "mask size %s"
+                  % det["mask"]["size"])
+            check(rle_decode(det["mask"]["counts"], height, width) == mask,
+                  "frame %d %s: the published mask differs" % (n, label))
+    print("publish: %d documents, the first %d compared" % (len(docs), len(probed)))
+
+
+test_probe()
+test_example()
+if failures:
+    sys.exit("%d check(s) failed" % len(failures))
+print("ok")
