@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cblas.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
@@ -20,11 +19,25 @@
           __FILE__, __LINE__); \
   } while (0)
 
+/* A layer's weights in each layout its primitives asked for (usually one),
+ * reordered from the plain float32 copy once per layout. */
+#define WEIGHT_FORMATS 4
+
+typedef struct {
+  float *plain;                  /* float32, already rounded to a reduced
+                                  * precision */
+  int ndims;
+  dnnl_dims_t dims;
+  dnnl_format_tag_t plain_tag;   /* oihw for convs, ba for W^T of linears */
+  void *packed[WEIGHT_FORMATS];
+  dnnl_memory_desc_t md[WEIGHT_FORMATS];
+  int n;
+} packed_weights;
+
 /* A convolution keeps the primitives of the last few input shapes it met
  * (the RPN's shared conv runs on five levels, the mask head on a few batch
  * sizes), so that a frame creates none once the sizes have been seen. */
 #define CONV_PLANS 8
-#define CONV_WEIGHT_FORMATS 4
 
 typedef struct {
   int n, h, w, acc, in_layout, out_layout, in_store, out_store; /* n < 0: unused */
@@ -41,27 +54,29 @@ typedef struct {
 
 struct mrcnn_conv {
   int oc, ic, kh, kw, stride, pad, relu;
-  float *w_oihw;     /* float32, already rounded to a reduced precision */
+  packed_weights w;  /* OIHW */
   float *bias;       /* float32 at every precision */
   conv_plan plan[CONV_PLANS];
   unsigned long clock;
-  /* the weights in each layout a plan asked for (usually one) */
-  void *w_packed[CONV_WEIGHT_FORMATS];
-  dnnl_memory_desc_t wei_md[CONV_WEIGHT_FORMATS];
-  int n_formats;
 };
 
-struct mrcnn_linear {
-  float *w;  /* out x in, already rounded to a reduced precision */
-  float *b;
-  int out, in, relu;
-  /* bf16: a oneDNN matmul for the last row count */
-  int n;
+/* A fully connected layer: a oneDNN matmul (float32, or bf16 at bf16) per
+ * row count it met, the last few kept as the convolutions keep theirs. */
+#define LINEAR_PLANS 4
+
+typedef struct {
+  int n;                         /* rows; < 0: unused */
+  unsigned long used;
   dnnl_primitive_t prim;
   dnnl_memory_t src_m, wei_m, bias_m, dst_m;
-  void *w_packed;
-  dnnl_memory_desc_t wei_md;
-  int have_wei_md;
+} linear_plan;
+
+struct mrcnn_linear {
+  packed_weights w;  /* W^T: in x out, stored as W (out x in, row major) */
+  float *b;
+  int out, in, relu;
+  linear_plan plan[LINEAR_PLANS];
+  unsigned long clock;
 };
 
 static mrcnn_status
@@ -176,59 +191,7 @@ store_dt (const mrcnn_backend_cpu *cpu, int store)
   return store == MRCNN_STORE_REDUCED ? cpu->reduced_dt : dnnl_f32;
 }
 
-/* ---------------------------------------------------------------- conv */
-
-static void
-plan_drop (conv_plan *p)
-{
-  dnnl_primitive_t prims[] = { p->prim, p->cvt };
-  dnnl_memory_t m[] = { p->src_m, p->wei_m, p->bias_m, p->dst_m, p->cvt_src_m,
-    p->cvt_dst_m };
-  for (size_t i = 0; i < G_N_ELEMENTS (prims); i++)
-    if (prims[i])
-      dnnl_primitive_destroy (prims[i]);
-  for (size_t i = 0; i < G_N_ELEMENTS (m); i++)
-    if (m[i])
-      dnnl_memory_destroy (m[i]);
-  memset (p, 0, sizeof *p);
-  p->n = -1;
-}
-
-static mrcnn_status
-cpu_conv_new (mrcnn_backend *be, const mrcnn_conv_desc *d, mrcnn_conv **out,
-    mrcnn_error *err)
-{
-  mrcnn_conv *c = g_new0 (mrcnn_conv, 1);
-  c->oc = d->w->out_ch;
-  c->ic = d->w->in_ch;
-  c->kh = d->w->kh;
-  c->kw = d->w->kw;
-  c->stride = d->stride;
-  c->pad = d->pad;
-  c->relu = d->relu;
-  size_t nw = (size_t) c->oc * c->ic * c->kh * c->kw;
-  c->w_oihw = g_memdup2 (d->w->weight, nw * sizeof (float));
-  round_weights ((mrcnn_backend_cpu *) be, c->w_oihw, nw);
-  c->bias = g_memdup2 (d->w->bias, (size_t) c->oc * sizeof (float));
-  for (int i = 0; i < CONV_PLANS; i++)
-    c->plan[i].n = -1;
-  *out = c;
-  return MRCNN_OK;
-}
-
-static void
-cpu_conv_free (mrcnn_backend *be, mrcnn_conv *c)
-{
-  if (!c)
-    return;
-  for (int i = 0; i < CONV_PLANS; i++)
-    plan_drop (&c->plan[i]);
-  for (int i = 0; i < c->n_formats; i++)
-    g_free (c->w_packed[i]);
-  g_free (c->w_oihw);
-  g_free (c->bias);
-  g_free (c);
-}
+/* ---------------------------------------------------------------- weights */
 
 /* One oneDNN reorder between two descriptions of the same tensor (layout
  * and data type may differ). */
@@ -278,26 +241,97 @@ pack_weights (mrcnn_backend_cpu *cpu, const float *w, int ndims,
   return st;
 }
 
-/* The conv's weights in the layout `want`, packed once per layout. */
+static void
+weights_init (packed_weights *pw, const float *w, size_t count, int ndims,
+    const dnnl_dims_t dims, dnnl_format_tag_t plain_tag)
+{
+  memset (pw, 0, sizeof *pw);
+  pw->plain = g_memdup2 (w, count * sizeof (float));
+  pw->ndims = ndims;
+  memcpy (pw->dims, dims, sizeof (dnnl_dim_t) * ndims);
+  pw->plain_tag = plain_tag;
+}
+
+static void
+weights_clear (packed_weights *pw)
+{
+  for (int i = 0; i < pw->n; i++)
+    g_free (pw->packed[i]);
+  g_free (pw->plain);
+  memset (pw, 0, sizeof *pw);
+}
+
+/* The weights in the layout `want`, packed the first time it is asked for. */
 static mrcnn_status
-conv_weights (mrcnn_backend_cpu *cpu, mrcnn_conv *c,
+weights_get (mrcnn_backend_cpu *cpu, packed_weights *pw,
     const dnnl_memory_desc_t *want, int *index, mrcnn_error *err)
 {
-  for (int i = 0; i < c->n_formats; i++)
-    if (dnnl_memory_desc_equal (&c->wei_md[i], want)) {
+  for (int i = 0; i < pw->n; i++)
+    if (dnnl_memory_desc_equal (&pw->md[i], want)) {
       *index = i;
       return MRCNN_OK;
     }
-  if (c->n_formats == CONV_WEIGHT_FORMATS)
-    return mrcnn_fail (err, MRCNN_ERR_BACKEND, "a %dx%d convolution %d->%d "
-        "asked for more than %d weight layouts", c->kh, c->kw, c->ic, c->oc,
-        CONV_WEIGHT_FORMATS);
-  dnnl_dims_t wd = { c->oc, c->ic, c->kh, c->kw };
-  MRCNN_TRY (pack_weights (cpu, c->w_oihw, 4, wd, dnnl_oihw, want,
-          &c->w_packed[c->n_formats], err));
-  c->wei_md[c->n_formats] = *want;
-  *index = c->n_formats++;
+  if (pw->n == WEIGHT_FORMATS)
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND, "a layer's weights were asked "
+        "for in more than %d layouts", WEIGHT_FORMATS);
+  MRCNN_TRY (pack_weights (cpu, pw->plain, pw->ndims, pw->dims, pw->plain_tag,
+          want, &pw->packed[pw->n], err));
+  pw->md[pw->n] = *want;
+  *index = pw->n++;
   return MRCNN_OK;
+}
+
+/* ---------------------------------------------------------------- conv */
+
+static void
+plan_drop (conv_plan *p)
+{
+  dnnl_primitive_t prims[] = { p->prim, p->cvt };
+  dnnl_memory_t m[] = { p->src_m, p->wei_m, p->bias_m, p->dst_m, p->cvt_src_m,
+    p->cvt_dst_m };
+  for (size_t i = 0; i < G_N_ELEMENTS (prims); i++)
+    if (prims[i])
+      dnnl_primitive_destroy (prims[i]);
+  for (size_t i = 0; i < G_N_ELEMENTS (m); i++)
+    if (m[i])
+      dnnl_memory_destroy (m[i]);
+  memset (p, 0, sizeof *p);
+  p->n = -1;
+}
+
+static mrcnn_status
+cpu_conv_new (mrcnn_backend *be, const mrcnn_conv_desc *d, mrcnn_conv **out,
+    mrcnn_error *err)
+{
+  mrcnn_conv *c = g_new0 (mrcnn_conv, 1);
+  c->oc = d->w->out_ch;
+  c->ic = d->w->in_ch;
+  c->kh = d->w->kh;
+  c->kw = d->w->kw;
+  c->stride = d->stride;
+  c->pad = d->pad;
+  c->relu = d->relu;
+  size_t nw = (size_t) c->oc * c->ic * c->kh * c->kw;
+  dnnl_dims_t wd = { c->oc, c->ic, c->kh, c->kw };
+  weights_init (&c->w, d->w->weight, nw, 4, wd, dnnl_oihw);
+  round_weights ((mrcnn_backend_cpu *) be, c->w.plain, nw);
+  c->bias = g_memdup2 (d->w->bias, (size_t) c->oc * sizeof (float));
+  for (int i = 0; i < CONV_PLANS; i++)
+    c->plan[i].n = -1;
+  *out = c;
+  return MRCNN_OK;
+}
+
+static void
+cpu_conv_free (mrcnn_backend *be, mrcnn_conv *c)
+{
+  if (!c)
+    return;
+  for (int i = 0; i < CONV_PLANS; i++)
+    plan_drop (&c->plan[i]);
+  weights_clear (&c->w);
+  g_free (c->bias);
+  g_free (c);
 }
 
 static int
@@ -377,7 +411,7 @@ plan_create (mrcnn_backend_cpu *cpu, mrcnn_conv *c, conv_plan *p,
         c->ic, c->oc, n, h, w, (int) s);
 
   int wi = 0;
-  mrcnn_status st = conv_weights (cpu, c, dnnl_primitive_desc_query_md (pd,
+  mrcnn_status st = weights_get (cpu, &c->w, dnnl_primitive_desc_query_md (pd,
           dnnl_query_weights_md, 0), &wi, err);
   if (st == MRCNN_OK && dnnl_primitive_create (&p->prim, pd) != dnnl_success)
     st = mrcnn_fail (err, MRCNN_ERR_BACKEND, "oneDNN primitive creation failed");
@@ -386,8 +420,8 @@ plan_create (mrcnn_backend_cpu *cpu, mrcnn_conv *c, conv_plan *p,
 
   DNNL_CHECK (dnnl_memory_create (&p->src_m, &src_md, cpu->engine, DNNL_MEMORY_NONE), err);
   DNNL_CHECK (dnnl_memory_create (&p->dst_m, &dst_md, cpu->engine, DNNL_MEMORY_NONE), err);
-  DNNL_CHECK (dnnl_memory_create (&p->wei_m, &c->wei_md[wi], cpu->engine,
-          c->w_packed[wi]), err);
+  DNNL_CHECK (dnnl_memory_create (&p->wei_m, &c->w.md[wi], cpu->engine,
+          c->w.packed[wi]), err);
   DNNL_CHECK (dnnl_memory_create (&p->bias_m, &bias_md, cpu->engine, c->bias), err);
   if (convert) {
     dnnl_primitive_desc_t rpd;
@@ -494,29 +528,30 @@ cpu_linear_new (mrcnn_backend *be, const float *weight, const float *bias,
 {
   mrcnn_linear *l = g_new0 (mrcnn_linear, 1);
   size_t nw = (size_t) out_features * in_features;
-  l->w = g_memdup2 (weight, nw * sizeof (float));
-  round_weights ((mrcnn_backend_cpu *) be, l->w, nw);
+  dnnl_dims_t wd = { in_features, out_features };
+  weights_init (&l->w, weight, nw, 2, wd, dnnl_ba);
+  round_weights ((mrcnn_backend_cpu *) be, l->w.plain, nw);
   l->b = g_memdup2 (bias, (size_t) out_features * sizeof (float));
   l->out = out_features;
   l->in = in_features;
   l->relu = relu;
-  l->n = -1;
+  for (int i = 0; i < LINEAR_PLANS; i++)
+    l->plan[i].n = -1;
   *out = l;
   return MRCNN_OK;
 }
 
 static void
-linear_drop_primitive (mrcnn_linear *l)
+linear_plan_drop (linear_plan *p)
 {
-  dnnl_memory_t m[] = { l->src_m, l->wei_m, l->bias_m, l->dst_m };
-  if (l->prim)
-    dnnl_primitive_destroy (l->prim);
+  dnnl_memory_t m[] = { p->src_m, p->wei_m, p->bias_m, p->dst_m };
+  if (p->prim)
+    dnnl_primitive_destroy (p->prim);
   for (size_t i = 0; i < G_N_ELEMENTS (m); i++)
     if (m[i])
       dnnl_memory_destroy (m[i]);
-  l->prim = NULL;
-  l->src_m = l->wei_m = l->bias_m = l->dst_m = NULL;
-  l->n = -1;
+  memset (p, 0, sizeof *p);
+  p->n = -1;
 }
 
 static void
@@ -524,28 +559,25 @@ cpu_linear_free (mrcnn_backend *be, mrcnn_linear *l)
 {
   if (!l)
     return;
-  linear_drop_primitive (l);
-  g_free (l->w_packed);
-  g_free (l->w);
+  for (int i = 0; i < LINEAR_PLANS; i++)
+    linear_plan_drop (&l->plan[i]);
+  weights_clear (&l->w);
   g_free (l->b);
   g_free (l);
 }
 
-/* bf16: y = act(bf16(x) W^T + b) through a oneDNN matmul (AMX or
- * AVX512_BF16 kernels), float32 accumulation and output. */
+/* y = act(x W^T + b) for n rows at the compute type, fp32 accumulation and
+ * output, with the weights in the layout oneDNN picks for this CPU (its
+ * AVX-512 or AMX kernels; an optimized BLAS may not know the CPU). */
 static mrcnn_status
-linear_prepare (mrcnn_backend_cpu *cpu, mrcnn_linear *l, int n,
-    mrcnn_error *err)
+linear_plan_create (mrcnn_backend_cpu *cpu, mrcnn_linear *l, linear_plan *p,
+    int n, mrcnn_error *err)
 {
-  if (l->prim && l->n == n)
-    return MRCNN_OK;
-  linear_drop_primitive (l);
-  dnnl_dims_t sd = { n, l->in }, wd = { l->in, l->out }, bd = { 1, l->out },
-      dd = { n, l->out };
+  dnnl_dims_t sd = { n, l->in }, bd = { 1, l->out }, dd = { n, l->out };
   dnnl_memory_desc_t src_md, wei_any, bias_md, dst_md;
-  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 2, sd, dnnl_bf16, dnnl_ab), err);
-  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&wei_any, 2, wd, dnnl_bf16,
-          dnnl_format_tag_any), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 2, sd, cpu->compute_dt, dnnl_ab), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&wei_any, 2, l->w.dims,
+          cpu->compute_dt, dnnl_format_tag_any), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&bias_md, 2, bd, dnnl_f32, dnnl_ab), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&dst_md, 2, dd, dnnl_f32, dnnl_ab), err);
   dnnl_matmul_desc_t md;
@@ -564,62 +596,74 @@ linear_prepare (mrcnn_backend_cpu *cpu, mrcnn_linear *l, int n,
   dnnl_primitive_attr_destroy (attr);
   if (s != dnnl_success)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
-        "oneDNN cannot create a bf16 matmul %d x %d -> %d (status %d)", n,
-        l->in, l->out, (int) s);
-  const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md (pd,
-      dnnl_query_weights_md, 0);
-  /* W (out x in, row major) is the in x out matrix in column order (ba) */
-  mrcnn_status st = MRCNN_OK;
-  if (!l->have_wei_md || !dnnl_memory_desc_equal (&l->wei_md, want)) {
-    g_free (l->w_packed);
-    l->have_wei_md = 0;
-    st = pack_weights (cpu, l->w, 2, wd, dnnl_ba, want, &l->w_packed, err);
-    if (st == MRCNN_OK) {
-      l->wei_md = *want;
-      l->have_wei_md = 1;
-    }
-  }
-  if (st == MRCNN_OK && dnnl_primitive_create (&l->prim, pd) != dnnl_success)
+        "oneDNN cannot create a %s matmul %d x %d -> %d (status %d)",
+        mrcnn_precision_name (cpu->precision), n, l->in, l->out, (int) s);
+  int wi = 0;
+  mrcnn_status st = weights_get (cpu, &l->w, dnnl_primitive_desc_query_md (pd,
+          dnnl_query_weights_md, 0), &wi, err);
+  if (st == MRCNN_OK && dnnl_primitive_create (&p->prim, pd) != dnnl_success)
     st = mrcnn_fail (err, MRCNN_ERR_BACKEND, "oneDNN matmul creation failed");
   dnnl_primitive_desc_destroy (pd);
   MRCNN_TRY (st);
-  DNNL_CHECK (dnnl_memory_create (&l->src_m, &src_md, cpu->engine, DNNL_MEMORY_NONE), err);
-  DNNL_CHECK (dnnl_memory_create (&l->wei_m, &l->wei_md, cpu->engine, l->w_packed), err);
-  DNNL_CHECK (dnnl_memory_create (&l->bias_m, &bias_md, cpu->engine, l->b), err);
-  DNNL_CHECK (dnnl_memory_create (&l->dst_m, &dst_md, cpu->engine, DNNL_MEMORY_NONE), err);
-  l->n = n;
+  DNNL_CHECK (dnnl_memory_create (&p->src_m, &src_md, cpu->engine, DNNL_MEMORY_NONE), err);
+  DNNL_CHECK (dnnl_memory_create (&p->wei_m, &l->w.md[wi], cpu->engine,
+          l->w.packed[wi]), err);
+  DNNL_CHECK (dnnl_memory_create (&p->bias_m, &bias_md, cpu->engine, l->b), err);
+  DNNL_CHECK (dnnl_memory_create (&p->dst_m, &dst_md, cpu->engine, DNNL_MEMORY_NONE), err);
+  p->n = n;
   return MRCNN_OK;
 }
 
 static mrcnn_status
-linear_run_bf16 (mrcnn_backend_cpu *cpu, mrcnn_linear *l, const float *x,
-    int n, float *y, mrcnn_error *err)
+linear_plan_for (mrcnn_backend_cpu *cpu, mrcnn_linear *l, int n,
+    linear_plan **pp, mrcnn_error *err)
 {
-  MRCNN_TRY (linear_prepare (cpu, l, n, err));
-  size_t count = (size_t) n * l->in;
-  MRCNN_TRY (scratch_reserve (cpu, count * sizeof (uint16_t), err));
-  uint16_t *xb = cpu->scratch;
-#pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < count; i++)
-    xb[i] = mrcnn_bf16_from_f32 (x[i]);
-  DNNL_CHECK (dnnl_memory_set_data_handle (l->src_m, xb), err);
-  DNNL_CHECK (dnnl_memory_set_data_handle (l->dst_m, y), err);
-  dnnl_exec_arg_t args[] = {
-    { DNNL_ARG_SRC, l->src_m }, { DNNL_ARG_WEIGHTS, l->wei_m },
-    { DNNL_ARG_BIAS, l->bias_m }, { DNNL_ARG_DST, l->dst_m },
-  };
-  DNNL_CHECK (dnnl_primitive_execute (l->prim, cpu->stream, 4, args), err);
-  DNNL_CHECK (dnnl_stream_wait (cpu->stream), err);
+  linear_plan *victim = &l->plan[0];
+  l->clock++;
+  for (int i = 0; i < LINEAR_PLANS; i++) {
+    linear_plan *p = &l->plan[i];
+    if (p->n == n) {
+      p->used = l->clock;
+      *pp = p;
+      return MRCNN_OK;
+    }
+    if (p->used < victim->used)
+      victim = p;
+  }
+  linear_plan_drop (victim);
+  mrcnn_status st = linear_plan_create (cpu, l, victim, n, err);
+  if (st != MRCNN_OK) {
+    linear_plan_drop (victim);
+    return st;
+  }
+  victim->used = l->clock;
+  *pp = victim;
   return MRCNN_OK;
 }
 
-/* y = x W^T + b (then ReLU) for n rows. OpenBLAS runs single-threaded
- * (mrcnn_backend_cpu_new): its own thread pool would compete with the
- * OpenMP threads of every other op for the same cores (on 2 cores that made
- * the shapes model 15% slower). The rows are split over the OpenMP threads
- * instead, in blocks of at least 16; each row's sums are the same whatever
- * the split. The emulated reduced precisions round x first (W is rounded
- * at load). */
+/* The input at the compute type: bf16 converted into the scratch, the
+ * emulated precisions' float32 rounded into it, float32 as it is. */
+static mrcnn_status
+linear_input (mrcnn_backend_cpu *cpu, const float *x, size_t count,
+    const void **src, mrcnn_error *err)
+{
+  *src = x;
+  if (cpu->compute_dt == dnnl_bf16) {
+    MRCNN_TRY (scratch_reserve (cpu, count * sizeof (uint16_t), err));
+    uint16_t *xb = cpu->scratch;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < count; i++)
+      xb[i] = mrcnn_bf16_from_f32 (x[i]);
+    *src = xb;
+  } else if (cpu->emulate) {
+    MRCNN_TRY (scratch_reserve (cpu, count * sizeof (float), err));
+    memcpy (cpu->scratch, x, count * sizeof (float));
+    cpu_round (cpu, cpu->scratch, count);
+    *src = cpu->scratch;
+  }
+  return MRCNN_OK;
+}
+
 static mrcnn_status
 cpu_linear_run (mrcnn_backend *be, mrcnn_linear *l, const float *x, int n,
     float *y, mrcnn_error *err)
@@ -627,33 +671,18 @@ cpu_linear_run (mrcnn_backend *be, mrcnn_linear *l, const float *x, int n,
   mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
   if (n <= 0)
     return MRCNN_OK;
-  if (cpu->compute_dt == dnnl_bf16)
-    return linear_run_bf16 (cpu, l, x, n, y, err);
-  if (cpu->emulate) {
-    size_t count = (size_t) n * l->in;
-    MRCNN_TRY (scratch_reserve (cpu, count * sizeof (float), err));
-    memcpy (cpu->scratch, x, count * sizeof (float));
-    cpu_round (cpu, cpu->scratch, count);
-    x = cpu->scratch;
-  }
-  const int threads = omp_get_max_threads ();
-  const int blocks = MAX (1, MIN (threads, n / 16));
-#pragma omp parallel for schedule(static) num_threads(blocks) if(blocks > 1)
-  for (int b = 0; b < blocks; b++) {
-    const int r0 = (int) ((long) n * b / blocks);
-    const int r1 = (int) ((long) n * (b + 1) / blocks);
-    const int rows = r1 - r0;
-    float *yb = y + (size_t) r0 * l->out;
-    for (int i = 0; i < rows; i++)
-      memcpy (yb + (size_t) i * l->out, l->b, (size_t) l->out * sizeof (float));
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, l->out, l->in,
-        1.0f, x + (size_t) r0 * l->in, l->in, l->w, l->in, 1.0f, yb, l->out);
-    if (l->relu) {
-      size_t total = (size_t) rows * l->out;
-      for (size_t i = 0; i < total; i++)
-        yb[i] = yb[i] > 0.0f ? yb[i] : 0.0f;
-    }
-  }
+  linear_plan *p;
+  const void *src;
+  MRCNN_TRY (linear_plan_for (cpu, l, n, &p, err));
+  MRCNN_TRY (linear_input (cpu, x, (size_t) n * l->in, &src, err));
+  DNNL_CHECK (dnnl_memory_set_data_handle (p->src_m, (void *) src), err);
+  DNNL_CHECK (dnnl_memory_set_data_handle (p->dst_m, y), err);
+  dnnl_exec_arg_t args[] = {
+    { DNNL_ARG_SRC, p->src_m }, { DNNL_ARG_WEIGHTS, p->wei_m },
+    { DNNL_ARG_BIAS, p->bias_m }, { DNNL_ARG_DST, p->dst_m },
+  };
+  DNNL_CHECK (dnnl_primitive_execute (p->prim, cpu->stream, 4, args), err);
+  DNNL_CHECK (dnnl_stream_wait (cpu->stream), err);
   return MRCNN_OK;
 }
 
@@ -844,8 +873,6 @@ mrcnn_backend_cpu_new (int num_threads, mrcnn_precision precision,
   cpu->threads = MAX (num_threads, 0);
   if (num_threads > 0)
     mrcnn_cpu_set_threads (num_threads);
-  /* the linear layers split their rows over OpenMP's threads themselves */
-  openblas_set_num_threads (1);
   *out = &cpu->base;
   return MRCNN_OK;
 }
