@@ -186,6 +186,12 @@ mrcnn_mask_head_run (mrcnn_engine *e, mrcnn_error *err)
   mrcnn_fmap x, y;
   MRCNN_TRY (pool (e, e->det_boxes, n, MRCNN_MASK_POOL, e->mask_feat[0],
           MRCNN_LAYOUT_NATIVE, &x, err));
+  /* The convolutions run on a batch rounded up to a multiple of 8 (at most
+   * max_detections, which the buffers hold), so that a video's changing
+   * detection counts meet a few prepared shapes instead of a new one each
+   * frame. Each ROI is its own image: the rows past n never touch the first
+   * n, whose results mask_probs alone reads. */
+  x.n = MIN ((n + 7) / 8 * 8, e->cfg.thresholds.max_detections);
   for (int k = 0; k < MRCNN_MASK_CONVS; k++) {
     y.data = e->mask_feat[(k + 1) % 2];
     y.layout = MRCNN_LAYOUT_NATIVE;
@@ -195,6 +201,7 @@ mrcnn_mask_head_run (mrcnn_engine *e, mrcnn_error *err)
   }
   mrcnn_fmap up = { e->mask_up, .layout = MRCNN_LAYOUT_NATIVE };
   MRCNN_TRY (be->ops->conv_run (be, e->mask_deconv, &x, 0, &up, err));
+  up.n = n;
   return be->ops->mask_probs (be, &up, e->deconv_b, e->logit_w, e->logit_b,
       e->det_labels, e->mask_probs, err);
 }

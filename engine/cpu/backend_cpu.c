@@ -35,9 +35,10 @@ typedef struct {
 } packed_weights;
 
 /* A convolution keeps the primitives of the last few input shapes it met
- * (the RPN's shared conv runs on five levels, the mask head on a few batch
- * sizes), so that a frame creates none once the sizes have been seen. */
-#define CONV_PLANS 8
+ * (the RPN's shared conv runs on five levels, the mask head on batches of
+ * 8, 16, ... up to max_detections), so that a frame creates none once the
+ * sizes have been seen. */
+#define CONV_PLANS 16
 
 typedef struct {
   int n, h, w, acc, in_layout, out_layout, in_store, out_store; /* n < 0: unused */

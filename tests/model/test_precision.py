@@ -146,7 +146,7 @@ def check(name, st):
           and st["mask_iou"] >= b["mask_iou"] and st["score"] <= b["score"]
           and st["mean_box_iou"] >= b["mean_box_iou"] and st["mean_mask_iou"] >= b["mean_mask_iou"])
     print("%-12s %d detections >= %.2f: matched %.3f (>= %.2f), box IoU min %.4f (>= %.2f) mean %.4f (>= %.3f), "
-          "mask IoU min %.4f (>= %.2f) mean %.4f (>= %.3f), |score diff| max %.4f (<= %.2f)  %s" % (
+          "mask IoU min %.4f (>= %.2f) mean %.4f (>= %.3f), |score diff| max %.4f (<= %.3f)  %s" % (
               name, st["total"], SCORE + TIE, st["matched"], b["matched"], st["box_iou"], b["box_iou"],
               st["mean_box_iou"], b["mean_box_iou"], st["mask_iou"], b["mask_iou"], st["mean_mask_iou"],
               b["mean_mask_iou"], st["score"], b["score"], "ok" if ok else "FAIL"))
