@@ -216,6 +216,8 @@ mrcnn_status mrcnn_backend_cpu_new (int num_threads, mrcnn_precision precision,
     int emulate, mrcnn_backend **out, mrcnn_error *err);
 /* The CPU backend's ISA and layout, for figures ("avx512_core_amx, nhwc"). */
 const char *mrcnn_backend_cpu_kernels (mrcnn_backend *be);
+/* The emulated fp16 reference's overflow count (see mrcnn.h). */
+long mrcnn_backend_cpu_overflows (mrcnn_backend *be);
 mrcnn_status mrcnn_backend_cuda_new (int device_id, mrcnn_backend **out,
     mrcnn_error *err);
 

@@ -105,6 +105,13 @@ mrcnn_engine_precision (const mrcnn_engine *e)
   return e ? e->cfg.precision : MRCNN_PRECISION_FP32;
 }
 
+long
+mrcnn_engine_reference_overflows (const mrcnn_engine *e)
+{
+  return e && e->kind == MRCNN_BACKEND_CPU ? mrcnn_backend_cpu_overflows (e->be)
+      : 0;
+}
+
 const char *
 mrcnn_engine_cpu_kernels (const mrcnn_engine *e)
 {

@@ -765,6 +765,12 @@ mrcnn_cpu_layout_lanes (const mrcnn_backend_cpu *cpu)
       ? 8 : 0;
 }
 
+long
+mrcnn_backend_cpu_overflows (mrcnn_backend *be)
+{
+  return ((mrcnn_backend_cpu *) be)->overflows;
+}
+
 const char *
 mrcnn_backend_cpu_kernels (mrcnn_backend *be)
 {

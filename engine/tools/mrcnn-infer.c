@@ -488,6 +488,11 @@ main (int argc, char **argv)
 
   if (opts.json != NULL && !write_json (opts.json, model_path, json_images))
     failed = TRUE;
+  if (mrcnn_engine_reference_overflows (engine) > 0)
+    g_printerr ("mrcnn-infer: warning: the fp16 reference overflowed: %ld "
+        "values rounded past 65504 to infinity (weights and activations); "
+        "this model would overflow in fp16\n",
+        mrcnn_engine_reference_overflows (engine));
   rc = failed ? EXIT_RUNTIME : 0;
 
 out:

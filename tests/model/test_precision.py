@@ -72,7 +72,23 @@ class Unsupported(Exception):
     pass
 
 
-def run(infer, model, paths, tmp, name, extra):
+def overflowing_model(src, dst):
+    """The model with image_std 1e-5: normalised inputs up to about 1e5, past
+    fp16's 65504, which the fp16 reference must report."""
+    with open(src, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        data = f.read()
+    header["__metadata__"]["image_std"] = json.dumps([1e-5, 1e-5, 1e-5])
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(dst, "wb") as f:
+        f.write(len(text).to_bytes(8, "little"))
+        f.write(text)
+        f.write(data)
+
+
+def run(infer, model, paths, tmp, name, extra, stderr=None):
     out = os.path.join(tmp, name + ".json")
     cmd = [infer, "--model", model, "--backend", "cpu", "--json", out,
            "--score-threshold", str(SCORE - TIE)] + extra + paths
@@ -81,6 +97,8 @@ def run(infer, model, paths, tmp, name, extra):
         if "needs a CPU with AVX512_BF16 or AMX" in r.stderr:
             raise Unsupported(r.stderr.strip())
         raise RuntimeError("%s failed (%d):\n%s%s" % (" ".join(cmd), r.returncode, r.stdout, r.stderr))
+    if stderr is not None:
+        stderr.append(r.stderr)
     with open(out) as f:
         res = json.load(f)
     images = []
@@ -167,8 +185,20 @@ def main(argv):
         ok = True
         if a.mode == "reference":
             for prec in ("bf16", "fp16"):
-                other = run(a.infer, a.model, paths, tmp, prec + "-ref", ["--precision", prec, "--emulate"])
+                err = []
+                other = run(a.infer, a.model, paths, tmp, prec + "-ref", ["--precision", prec, "--emulate"], err)
                 ok &= check(prec + "-ref", compare(fp32, other))
+                if "overflowed" in err[0]:
+                    print("FAIL: the %s reference reports an overflow on the shipped model: %s" % (prec, err[0]))
+                    ok = False
+            # the fp16 reference finds an overflow where there is one
+            hot = os.path.join(tmp, "overflowing.safetensors")
+            overflowing_model(a.model, hot)
+            err = []
+            run(a.infer, hot, paths[:1], tmp, "fp16-hot", ["--precision", "fp16", "--emulate"], err)
+            found = "the fp16 reference overflowed" in err[0]
+            print("fp16 reference on a model with inputs scaled 1e5: %s" % (err[0].strip() or "no overflow reported"))
+            ok &= found
         else:
             try:
                 real = run(a.infer, a.model, paths, tmp, "bf16", ["--precision", "bf16"])

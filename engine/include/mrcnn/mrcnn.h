@@ -134,6 +134,11 @@ mrcnn_precision mrcnn_engine_precision (const mrcnn_engine *engine);
  * this CPU and the activation layout chosen for it, e.g.
  * "avx512_core_amx, nhwc". Owned by the engine; "" on other backends. */
 const char *mrcnn_engine_cpu_kernels (const mrcnn_engine *engine);
+/* With emulate_precision at fp16: how many finite values rounded past fp16's
+ * largest (65504) to infinity so far, in the weights at creation and in every
+ * run since. A model whose count is not 0 would overflow in fp16 on a GPU.
+ * 0 for the other precisions and backends. */
+long mrcnn_engine_reference_overflows (const mrcnn_engine *engine);
 /* Thresholds may change between runs. */
 mrcnn_status mrcnn_engine_set_thresholds (mrcnn_engine *engine,
     const mrcnn_thresholds *t, mrcnn_error *err);
