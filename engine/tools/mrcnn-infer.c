@@ -506,6 +506,7 @@ out:
   g_free (model_path);
   g_free (opts.model);
   g_free (opts.backend);
+  g_free (opts.precision);
   g_free (opts.json);
   g_free (opts.overlay);
   g_strfreev (opts.images);
