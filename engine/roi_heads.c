@@ -154,6 +154,7 @@ pool (mrcnn_engine *e, const float *boxes, int n, int pooled, float *out_data,
   };
   out->data = out_data;
   out->layout = layout;
+  out->store = MRCNN_STORE_F32;
   return e->be->ops->roi_align (e->be, &d, out, err);
 }
 
@@ -165,7 +166,7 @@ mrcnn_box_head_run (mrcnn_engine *e, mrcnn_error *err)
   e->n_det = 0;
   if (n == 0)
     return MRCNN_OK;
-  mrcnn_fmap feat;
+  mrcnn_fmap feat = { 0 };
   /* fc6 reads the pooled features flattened in NCHW order */
   MRCNN_TRY (pool (e, e->proposals, n, MRCNN_BOX_POOL, e->box_feat,
           MRCNN_LAYOUT_NCHW, &feat, err));
@@ -183,7 +184,7 @@ mrcnn_mask_head_run (mrcnn_engine *e, mrcnn_error *err)
   int n = e->n_det;
   if (n == 0)
     return MRCNN_OK;
-  mrcnn_fmap x, y;
+  mrcnn_fmap x = { 0 }, y = { 0 };
   MRCNN_TRY (pool (e, e->det_boxes, n, MRCNN_MASK_POOL, e->mask_feat[0],
           MRCNN_LAYOUT_NATIVE, &x, err));
   /* The convolutions run on a batch rounded up to a multiple of 8 (at most
