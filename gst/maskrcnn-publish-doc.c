@@ -12,6 +12,7 @@
 
 #include <json-glib/json-glib.h>
 #include <mrcnn/coco_rle.h>
+#include <mrcnn/detection_json.h>
 
 GstMaskRcnnPublishFrame *
 gst_maskrcnn_publish_frame_new (GstBuffer * buffer, guint64 frame,
@@ -61,16 +62,7 @@ add_mask (JsonBuilder * b, const GstMaskRcnnDetection * d, gint w, gint h)
   if (!counts)
     return FALSE;
 
-  json_builder_set_member_name (b, "mask");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "size");
-  json_builder_begin_array (b);
-  json_builder_add_int_value (b, h);
-  json_builder_add_int_value (b, w);
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "counts");
-  json_builder_add_string_value (b, counts);
-  json_builder_end_object (b);
+  mrcnn_detection_json_mask (b, counts, w, h);
   free (counts);
   return TRUE;
 }
@@ -107,22 +99,10 @@ gst_maskrcnn_publish_frame_to_json (const GstMaskRcnnPublishFrame * frame,
   for (l = frame->detections; l; l = l->next) {
     const GstMaskRcnnDetection *d = l->data;
 
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "label");
-    json_builder_add_string_value (b, d->label);
-    json_builder_set_member_name (b, "class_id");
-    json_builder_add_int_value (b, d->class_id);
-    json_builder_set_member_name (b, "score");
-    json_builder_add_double_value (b, d->score);
     /* The pixel window of the box, as the metadata holds it; mrcnn-infer
      * has the engine's float box, of which this is the outward rounding. */
-    json_builder_set_member_name (b, "box");
-    json_builder_begin_array (b);
-    json_builder_add_double_value (b, d->x);
-    json_builder_add_double_value (b, d->y);
-    json_builder_add_double_value (b, (gdouble) d->x + d->width);
-    json_builder_add_double_value (b, (gdouble) d->y + d->height);
-    json_builder_end_array (b);
+    mrcnn_detection_json_begin (b, d->label, d->class_id, d->score, d->x,
+        d->y, (gdouble) d->x + d->width, (gdouble) d->y + d->height);
     json_builder_set_member_name (b, "stale");
     json_builder_add_boolean_value (b, d->stale);
     json_builder_set_member_name (b, "age");

@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 
 #include "mrcnn/mrcnn.h"
+#include "mrcnn/detection_json.h"
 #include "mrcnn/coco_rle.h"
 #include "default_model.h"
 #include "image_io.h"
@@ -112,30 +113,9 @@ static void
 add_detection_json (JsonBuilder *b, const mrcnn_detection *det,
     const char *label, const char *counts, int w, int h)
 {
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "label");
-  json_builder_add_string_value (b, label);
-  json_builder_set_member_name (b, "class_id");
-  json_builder_add_int_value (b, det->class_id);
-  json_builder_set_member_name (b, "score");
-  json_builder_add_double_value (b, det->score);
-  json_builder_set_member_name (b, "box");
-  json_builder_begin_array (b);
-  json_builder_add_double_value (b, det->x1);
-  json_builder_add_double_value (b, det->y1);
-  json_builder_add_double_value (b, det->x2);
-  json_builder_add_double_value (b, det->y2);
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "mask");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "size");
-  json_builder_begin_array (b);
-  json_builder_add_int_value (b, h);
-  json_builder_add_int_value (b, w);
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "counts");
-  json_builder_add_string_value (b, counts);
-  json_builder_end_object (b);
+  mrcnn_detection_json_begin (b, label, det->class_id, det->score, det->x1,
+      det->y1, det->x2, det->y2);
+  mrcnn_detection_json_mask (b, counts, w, h);
   json_builder_end_object (b);
 }
 
