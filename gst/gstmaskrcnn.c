@@ -29,7 +29,6 @@
 
 #include <gst/video/video.h>
 
-#include "default_model.h"
 #include "maskrcnn-convert.h"
 #include "maskrcnn-element.h"
 #include "maskrcnn-meta.h"
@@ -38,8 +37,8 @@
 #include "maskrcnn-cuda.h"
 #endif
 
-GST_DEBUG_CATEGORY_STATIC (gst_mask_rcnn_debug);
-#define GST_CAT_DEFAULT gst_mask_rcnn_debug
+GST_DEBUG_CATEGORY_STATIC (gst_maskrcnn_debug);
+#define GST_CAT_DEFAULT gst_maskrcnn_debug
 
 #define DEFAULT_BACKEND GST_MASK_RCNN_BACKEND_AUTO
 #define DEFAULT_THREADS 0
@@ -112,8 +111,8 @@ struct _GstMaskRcnn
   guint64 last_frame_index;
 };
 
-#define gst_mask_rcnn_parent_class parent_class
-G_DEFINE_TYPE (GstMaskRcnn, gst_mask_rcnn, GST_TYPE_BASE_TRANSFORM);
+#define gst_maskrcnn_parent_class parent_class
+G_DEFINE_TYPE (GstMaskRcnn, gst_maskrcnn, GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (maskrcnn, "maskrcnn", GST_RANK_NONE,
     GST_TYPE_MASK_RCNN);
 
@@ -121,7 +120,7 @@ G_STATIC_ASSERT ((int) GST_MASK_RCNN_PRECISION_BF16 == (int) MRCNN_PRECISION_BF1
 G_STATIC_ASSERT ((int) GST_MASK_RCNN_PRECISION_FP16 == (int) MRCNN_PRECISION_FP16);
 
 GType
-gst_mask_rcnn_precision_get_type (void)
+gst_maskrcnn_precision_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
@@ -143,7 +142,7 @@ gst_mask_rcnn_precision_get_type (void)
 }
 
 GType
-gst_mask_rcnn_backend_get_type (void)
+gst_maskrcnn_backend_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
@@ -250,7 +249,7 @@ post_detections (GstMaskRcnn * self, GstBuffer * buf, guint age)
     running_time = gst_segment_to_running_time (&trans->segment,
         GST_FORMAT_TIME, pts);
   }
-  s = gst_mask_rcnn_instances_to_structure (self->last, pts, stream_time,
+  s = gst_maskrcnn_instances_to_structure (self->last, pts, stream_time,
       running_time, GST_BUFFER_DURATION (buf), age);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
@@ -265,7 +264,7 @@ engine_device (GstMaskRcnn * self, gint device_id)
 {
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   if (self->cuda_ctx)
-    return gst_mask_rcnn_cuda_context_device (self->cuda_ctx);
+    return gst_maskrcnn_cuda_context_device (self->cuda_ctx);
 #endif
   return device_id;
 }
@@ -386,7 +385,7 @@ ensure_cuda_context (GstMaskRcnn * self)
   GST_OBJECT_UNLOCK (self);
   if (backend == GST_MASK_RCNN_BACKEND_CPU || self->cuda_ctx)
     return;
-  if (!gst_mask_rcnn_cuda_ensure_context (GST_ELEMENT (self), device_id,
+  if (!gst_maskrcnn_cuda_ensure_context (GST_ELEMENT (self), device_id,
           &self->cuda_ctx, &why)) {
     GST_INFO_OBJECT (self, "no CUDA context: %s", why);
     g_free (why);
@@ -394,7 +393,7 @@ ensure_cuda_context (GstMaskRcnn * self)
 }
 
 static void
-gst_mask_rcnn_set_context (GstElement * element, GstContext * context)
+gst_maskrcnn_set_context (GstElement * element, GstContext * context)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (element);
   gint device_id;
@@ -402,13 +401,13 @@ gst_mask_rcnn_set_context (GstElement * element, GstContext * context)
   GST_OBJECT_LOCK (self);
   device_id = self->device_id;
   GST_OBJECT_UNLOCK (self);
-  gst_mask_rcnn_cuda_handle_set_context (element, context, device_id,
+  gst_maskrcnn_cuda_handle_set_context (element, context, device_id,
       &self->cuda_ctx);
   GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
 }
 
 static gboolean
-gst_mask_rcnn_query (GstBaseTransform * trans, GstPadDirection direction,
+gst_maskrcnn_query (GstBaseTransform * trans, GstPadDirection direction,
     GstQuery * query)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
@@ -419,7 +418,7 @@ gst_mask_rcnn_query (GstBaseTransform * trans, GstPadDirection direction,
   GST_OBJECT_LOCK (self);
   allow_cuda = self->backend != GST_MASK_RCNN_BACKEND_CPU;
   GST_OBJECT_UNLOCK (self);
-  return gst_mask_rcnn_cuda_transform_query (trans,
+  return gst_maskrcnn_cuda_transform_query (trans,
       GST_BASE_TRANSFORM_CLASS (parent_class), direction, query,
       self->cuda_ctx, allow_cuda);
 }
@@ -428,19 +427,19 @@ gst_mask_rcnn_query (GstBaseTransform * trans, GstPadDirection direction,
  * look for theirs when they start, so that they adopt the primary context
  * the engine needs (maskrcnn-cuda.h). */
 static GstStateChangeReturn
-gst_mask_rcnn_change_state (GstElement * element, GstStateChange transition)
+gst_maskrcnn_change_state (GstElement * element, GstStateChange transition)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (element);
 
   if (transition == GST_STATE_CHANGE_NULL_TO_READY)
     ensure_cuda_context (self);
-  return gst_mask_rcnn_cuda_change_state (element,
+  return gst_maskrcnn_cuda_change_state (element,
       GST_ELEMENT_CLASS (parent_class), transition, &self->cuda_ctx);
 }
 #endif
 
 static gboolean
-gst_mask_rcnn_start (GstBaseTransform * trans)
+gst_maskrcnn_start (GstBaseTransform * trans)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
   mrcnn_error err = { 0, };
@@ -517,7 +516,7 @@ gst_mask_rcnn_start (GstBaseTransform * trans)
 }
 
 static gboolean
-gst_mask_rcnn_stop (GstBaseTransform * trans)
+gst_maskrcnn_stop (GstBaseTransform * trans)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
 
@@ -536,7 +535,7 @@ gst_mask_rcnn_stop (GstBaseTransform * trans)
 }
 
 static gboolean
-gst_mask_rcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+gst_maskrcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     GstCaps * outcaps)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
@@ -551,7 +550,7 @@ gst_mask_rcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   h = GST_VIDEO_INFO_HEIGHT (&info);
   self->cuda_frames = FALSE;
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  self->cuda_frames = gst_mask_rcnn_caps_are_cuda (incaps);
+  self->cuda_frames = gst_maskrcnn_caps_are_cuda (incaps);
 #endif
 
   if (self->cuda_frames && self->engine_kind != MRCNN_BACKEND_CUDA) {
@@ -596,7 +595,7 @@ gst_mask_rcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 }
 
 static gboolean
-gst_mask_rcnn_sink_event (GstBaseTransform * trans, GstEvent * event)
+gst_maskrcnn_sink_event (GstBaseTransform * trans, GstEvent * event)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
 
@@ -620,9 +619,9 @@ check_cuda_buffer (GstMaskRcnn * self, GstBuffer * buf)
 {
   gchar *why = NULL;
   gint device = self->cuda_ctx ?
-      gst_mask_rcnn_cuda_context_device (self->cuda_ctx) : 0;
+      gst_maskrcnn_cuda_context_device (self->cuda_ctx) : 0;
 
-  if (gst_mask_rcnn_cuda_check_buffer (buf, device, &why))
+  if (gst_maskrcnn_cuda_check_buffer (buf, device, &why))
     return TRUE;
   GST_ELEMENT_ERROR (self, STREAM, FAILED,
       ("Cannot read this frame in CUDA memory: %s.", why), (NULL));
@@ -665,7 +664,7 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
             GST_VIDEO_INFO_HEIGHT (&self->info)), (NULL));
     return GST_FLOW_ERROR;
   }
-  if (!gst_mask_rcnn_image_from_frame (&frame, self->cuda_frames, &image)) {
+  if (!gst_maskrcnn_image_from_frame (&frame, self->cuda_frames, &image)) {
     gst_video_frame_unmap (&frame);
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
         ("Unsupported video format %s.", format), (NULL));
@@ -683,7 +682,7 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
 #endif
   gst_video_frame_unmap (&frame);
   if (st == MRCNN_OK) {
-    gboolean ok = gst_mask_rcnn_instances_from_result (self->last, result,
+    gboolean ok = gst_maskrcnn_instances_from_result (self->last, result,
         image.width, image.height, mask_threshold, &err);
     mrcnn_result_free (result);
     if (ok) {
@@ -704,7 +703,7 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
 }
 
 static GstFlowReturn
-gst_mask_rcnn_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+gst_maskrcnn_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
   mrcnn_thresholds thresholds;
@@ -767,7 +766,7 @@ gst_mask_rcnn_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 /* ------------------------------------------------------------ properties */
 
 static void
-gst_mask_rcnn_set_property (GObject * object, guint prop_id,
+gst_maskrcnn_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (object);
@@ -820,7 +819,7 @@ gst_mask_rcnn_set_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_mask_rcnn_get_property (GObject * object, guint prop_id, GValue * value,
+gst_maskrcnn_get_property (GObject * object, guint prop_id, GValue * value,
     GParamSpec * pspec)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (object);
@@ -868,7 +867,7 @@ gst_mask_rcnn_get_property (GObject * object, guint prop_id, GValue * value,
 }
 
 static void
-gst_mask_rcnn_finalize (GObject * object)
+gst_maskrcnn_finalize (GObject * object)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (object);
 
@@ -885,7 +884,7 @@ gst_mask_rcnn_finalize (GObject * object)
 static gchar *default_model;
 
 static void
-gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
+gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -894,14 +893,14 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
   const GParamFlags runtime = flags | GST_PARAM_MUTABLE_PLAYING;
   const GParamFlags ready = flags | GST_PARAM_MUTABLE_READY;
 
-  GST_DEBUG_CATEGORY_INIT (gst_mask_rcnn_debug, "maskrcnn", 0,
+  GST_DEBUG_CATEGORY_INIT (gst_maskrcnn_debug, "maskrcnn", 0,
       "Mask R-CNN instance segmentation");
 
   default_model = mrcnn_default_model_path (NULL);
 
-  gobject_class->set_property = gst_mask_rcnn_set_property;
-  gobject_class->get_property = gst_mask_rcnn_get_property;
-  gobject_class->finalize = gst_mask_rcnn_finalize;
+  gobject_class->set_property = gst_maskrcnn_set_property;
+  gobject_class->get_property = gst_maskrcnn_get_property;
+  gobject_class->finalize = gst_maskrcnn_finalize;
 
   /**
    * GstMaskRcnn:model:
@@ -982,20 +981,20 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
       "Detects and segments object instances with a Mask R-CNN model and "
       "attaches them as region-of-interest metadata with masks",
       "gst-maskrcnn developers");
-  gst_mask_rcnn_element_class_add_pad_templates (element_class);
+  gst_maskrcnn_element_class_add_pad_templates (element_class);
 
-  trans_class->start = GST_DEBUG_FUNCPTR (gst_mask_rcnn_start);
-  trans_class->stop = GST_DEBUG_FUNCPTR (gst_mask_rcnn_stop);
-  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_mask_rcnn_set_caps);
-  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_mask_rcnn_transform_ip);
-  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_mask_rcnn_sink_event);
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_maskrcnn_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_maskrcnn_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_maskrcnn_set_caps);
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_maskrcnn_transform_ip);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_maskrcnn_sink_event);
   trans_class->propose_allocation =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_element_propose_allocation);
+      GST_DEBUG_FUNCPTR (gst_maskrcnn_element_propose_allocation);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  element_class->set_context = GST_DEBUG_FUNCPTR (gst_mask_rcnn_set_context);
+  element_class->set_context = GST_DEBUG_FUNCPTR (gst_maskrcnn_set_context);
   element_class->change_state =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_change_state);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_mask_rcnn_query);
+      GST_DEBUG_FUNCPTR (gst_maskrcnn_change_state);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_maskrcnn_query);
 #endif
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = FALSE;
@@ -1005,7 +1004,7 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
 }
 
 static void
-gst_mask_rcnn_init (GstMaskRcnn * self)
+gst_maskrcnn_init (GstMaskRcnn * self)
 {
   self->model_path = g_strdup (default_model);
   self->backend = DEFAULT_BACKEND;
@@ -1018,7 +1017,7 @@ gst_mask_rcnn_init (GstMaskRcnn * self)
   self->thresholds.mask_threshold = DEFAULT_MASK_THRESHOLD;
   self->interval = DEFAULT_INTERVAL;
   self->post_messages = DEFAULT_POST_MESSAGES;
-  self->last = gst_mask_rcnn_instances_new ();
+  self->last = gst_maskrcnn_instances_new ();
 
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);

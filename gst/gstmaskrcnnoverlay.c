@@ -35,15 +35,14 @@
 #include "maskrcnn-canvas.h"
 #include "maskrcnn-element.h"
 #include "maskrcnn-meta.h"
-#include "overlay_draw.h"
 #include "overlay.h"
 #ifdef GST_MASK_RCNN_HAVE_CUDA
 #include "maskrcnn-cuda.h"
 #include "maskrcnn-overlay-cuda.h"
 #endif
 
-GST_DEBUG_CATEGORY_STATIC (gst_mask_rcnn_overlay_debug);
-#define GST_CAT_DEFAULT gst_mask_rcnn_overlay_debug
+GST_DEBUG_CATEGORY_STATIC (gst_maskrcnn_overlay_debug);
+#define GST_CAT_DEFAULT gst_maskrcnn_overlay_debug
 
 #define DEFAULT_ALPHA 0.5
 #define DEFAULT_DRAW_MASKS TRUE
@@ -102,8 +101,8 @@ struct _GstMaskRcnnOverlay
 #endif
 };
 
-#define gst_mask_rcnn_overlay_parent_class parent_class
-G_DEFINE_TYPE (GstMaskRcnnOverlay, gst_mask_rcnn_overlay,
+#define gst_maskrcnn_overlay_parent_class parent_class
+G_DEFINE_TYPE (GstMaskRcnnOverlay, gst_maskrcnn_overlay,
     GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (maskrcnnoverlay, "maskrcnnoverlay",
     GST_RANK_NONE, GST_TYPE_MASK_RCNN_OVERLAY);
@@ -233,7 +232,7 @@ draw_mask (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
     self->coverage[i] = mrcnn_overlay_mask_alpha (self->coverage[i],
         s->draw_contours ? self->distance[i] : 0, s->line_width,
         s->draw_masks, s->draw_contours, fill);
-  gst_mask_rcnn_canvas_blend_a8 (canvas, inst->x + rx, inst->y + ry, w, h,
+  gst_maskrcnn_canvas_blend_a8 (canvas, inst->x + rx, inst->y + ry, w, h,
       self->coverage, w, rgb);
 }
 
@@ -308,7 +307,7 @@ draw_label (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
   tw = cairo_image_surface_get_width (surface);
   th = cairo_image_surface_get_height (surface);
   caption_position (inst, tw, th, canvas->width, &x, &y);
-  gst_mask_rcnn_canvas_blend_argb32 (canvas, x, y, tw, th,
+  gst_maskrcnn_canvas_blend_argb32 (canvas, x, y, tw, th,
       cairo_image_surface_get_data (surface),
       cairo_image_surface_get_stride (surface));
   cairo_surface_destroy (surface);
@@ -356,7 +355,7 @@ cuda_caption (GstMaskRcnnOverlay * self, const GstMaskRcnnInstance * inst,
   gchar *text = caption_text (inst);
   gchar *key = g_strdup_printf ("%d|%u,%u,%u|%s", self->font_px, rgb[0],
       rgb[1], rgb[2], text);
-  const guint8 *dev = gst_mask_rcnn_overlay_cuda_sprite (self->cuda, key, w,
+  const guint8 *dev = gst_maskrcnn_overlay_cuda_sprite (self->cuda, key, w,
       h, stride);
 
   if (!dev) {
@@ -366,7 +365,7 @@ cuda_caption (GstMaskRcnnOverlay * self, const GstMaskRcnnInstance * inst,
       *w = cairo_image_surface_get_width (surface);
       *h = cairo_image_surface_get_height (surface);
       *stride = cairo_image_surface_get_stride (surface);
-      dev = gst_mask_rcnn_overlay_cuda_add_sprite (self->cuda, key,
+      dev = gst_maskrcnn_overlay_cuda_add_sprite (self->cuda, key,
           cairo_image_surface_get_data (surface), *w, *h, *stride, why);
       cairo_surface_destroy (surface);
     }
@@ -393,8 +392,8 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
   gboolean ok = TRUE, pushed;
   gint i, n = (gint) instances->len;
 
-  if (!gst_mask_rcnn_cuda_check_buffer (buf,
-          gst_mask_rcnn_cuda_context_device (self->cuda_ctx), why))
+  if (!gst_maskrcnn_cuda_check_buffer (buf,
+          gst_maskrcnn_cuda_context_device (self->cuda_ctx), why))
     return FALSE;
   offsets = g_newa (gsize, n + 1);
   region = g_newa (gint, 4 * n);
@@ -412,7 +411,7 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
 
   pushed = gst_cuda_context_push (self->cuda_ctx);
   if (total > 0) {
-    host = gst_mask_rcnn_overlay_cuda_stage (self->cuda, total, why);
+    host = gst_maskrcnn_overlay_cuda_stage (self->cuda, total, why);
     if (!host) {
       ok = FALSE;
       goto out;
@@ -427,7 +426,7 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
               in->height, r[0], r[1], r[2], r[3], host + offsets[i], r[2]))
         memset (host + offsets[i], 0, size);
     }
-    dev_masks = gst_mask_rcnn_overlay_cuda_upload (self->cuda, total, why);
+    dev_masks = gst_maskrcnn_overlay_cuda_upload (self->cuda, total, why);
     if (!dev_masks) {
       ok = FALSE;
       goto out;
@@ -440,7 +439,7 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
     ok = FALSE;
     goto out;
   }
-  if (!gst_mask_rcnn_overlay_cuda_target (&frame, &target)) {
+  if (!gst_maskrcnn_overlay_cuda_target (&frame, &target)) {
     gst_video_frame_unmap (&frame);
     *why = g_strdup_printf ("cannot draw on %s frames in CUDA memory",
         gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info)));
@@ -474,7 +473,7 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
       l.fill = fill;
       l.draw_masks = s->draw_masks;
       l.draw_contours = s->draw_contours;
-      ok = gst_mask_rcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
+      ok = gst_maskrcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
     }
     if (ok && s->draw_boxes) {
       l.kind = MRCNN_OVERLAY_LAYER_BOX;
@@ -483,7 +482,7 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
       l.y = in->y;
       l.w = in->width;
       l.h = in->height;
-      ok = gst_mask_rcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
+      ok = gst_maskrcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
     }
   }
   for (i = n - 1; ok && s->draw_labels && i >= 0; i--) {
@@ -499,13 +498,13 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
       continue;
     }
     caption_position (in, l.w, l.h, target.width, &l.x, &l.y);
-    ok = gst_mask_rcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
+    ok = gst_maskrcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
   }
   /* The frame may be read as soon as it is unmapped. */
   {
     gchar *fw = NULL;
 
-    if (!gst_mask_rcnn_overlay_cuda_finish (self->cuda, &fw)) {
+    if (!gst_maskrcnn_overlay_cuda_finish (self->cuda, &fw)) {
       if (ok)
         *why = fw;
       else
@@ -523,7 +522,7 @@ out:
 #endif
 
 static GstFlowReturn
-gst_mask_rcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+gst_maskrcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
   GstMaskRcnnInstance inst;
@@ -574,7 +573,7 @@ gst_mask_rcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
             GST_VIDEO_INFO_HEIGHT (&self->info)), (NULL));
     return GST_FLOW_ERROR;
   }
-  if (!gst_mask_rcnn_canvas_init (&canvas, &frame)) {
+  if (!gst_maskrcnn_canvas_init (&canvas, &frame)) {
     gst_video_frame_unmap (&frame);
     g_array_free (instances, TRUE);
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
@@ -596,7 +595,7 @@ gst_mask_rcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     if (s.draw_masks || s.draw_contours)
       draw_mask (self, &canvas, in, &s, rgb);
     if (s.draw_boxes)
-      gst_mask_rcnn_canvas_box_outline (&canvas, in->x, in->y, in->width,
+      gst_maskrcnn_canvas_box_outline (&canvas, in->x, in->y, in->width,
           in->height, (gint) s.line_width, rgb);
   }
   /* Captions last, above every mask and box. */
@@ -619,7 +618,7 @@ gst_mask_rcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 /* ------------------------------------------------------------ life cycle */
 
 static gboolean
-gst_mask_rcnn_overlay_start (GstBaseTransform * trans)
+gst_maskrcnn_overlay_start (GstBaseTransform * trans)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
 
@@ -649,7 +648,7 @@ gst_mask_rcnn_overlay_start (GstBaseTransform * trans)
 }
 
 static gboolean
-gst_mask_rcnn_overlay_stop (GstBaseTransform * trans)
+gst_maskrcnn_overlay_stop (GstBaseTransform * trans)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
 
@@ -661,7 +660,7 @@ gst_mask_rcnn_overlay_stop (GstBaseTransform * trans)
   self->scratch_size = 0;
   self->have_info = FALSE;
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  g_clear_pointer (&self->cuda, gst_mask_rcnn_overlay_cuda_free);
+  g_clear_pointer (&self->cuda, gst_maskrcnn_overlay_cuda_free);
 #endif
   return TRUE;
 }
@@ -675,10 +674,10 @@ ensure_cuda (GstMaskRcnnOverlay * self)
 
   if (self->cuda)
     return TRUE;
-  if (gst_mask_rcnn_cuda_ensure_context (GST_ELEMENT (self), -1,
+  if (gst_maskrcnn_cuda_ensure_context (GST_ELEMENT (self), -1,
           &self->cuda_ctx, &why))
-    self->cuda = gst_mask_rcnn_overlay_cuda_new
-        (gst_mask_rcnn_cuda_context_device (self->cuda_ctx), &why);
+    self->cuda = gst_maskrcnn_overlay_cuda_new
+        (gst_maskrcnn_cuda_context_device (self->cuda_ctx), &why);
   if (self->cuda)
     return TRUE;
   GST_ELEMENT_ERROR (self, LIBRARY, INIT,
@@ -690,20 +689,20 @@ ensure_cuda (GstMaskRcnnOverlay * self)
 }
 
 static void
-gst_mask_rcnn_overlay_set_context (GstElement * element, GstContext * context)
+gst_maskrcnn_overlay_set_context (GstElement * element, GstContext * context)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (element);
 
-  gst_mask_rcnn_cuda_handle_set_context (element, context, -1,
+  gst_maskrcnn_cuda_handle_set_context (element, context, -1,
       &self->cuda_ctx);
   GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
 }
 
 static gboolean
-gst_mask_rcnn_overlay_query (GstBaseTransform * trans,
+gst_maskrcnn_overlay_query (GstBaseTransform * trans,
     GstPadDirection direction, GstQuery * query)
 {
-  return gst_mask_rcnn_cuda_transform_query (trans,
+  return gst_maskrcnn_cuda_transform_query (trans,
       GST_BASE_TRANSFORM_CLASS (parent_class), direction, query,
       GST_MASK_RCNN_OVERLAY (trans)->cuda_ctx, TRUE);
 }
@@ -711,7 +710,7 @@ gst_mask_rcnn_overlay_query (GstBaseTransform * trans,
 /* As maskrcnn: the context is looked for from NULL to READY (see
  * maskrcnn-cuda.h); no driver is no error until CUDA caps arrive. */
 static GstStateChangeReturn
-gst_mask_rcnn_overlay_change_state (GstElement * element,
+gst_maskrcnn_overlay_change_state (GstElement * element,
     GstStateChange transition)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (element);
@@ -719,19 +718,19 @@ gst_mask_rcnn_overlay_change_state (GstElement * element,
   if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
     gchar *why = NULL;
 
-    if (gst_mask_rcnn_cuda_load (NULL) &&
-        !gst_mask_rcnn_cuda_ensure_context (element, -1, &self->cuda_ctx,
+    if (gst_maskrcnn_cuda_load (NULL) &&
+        !gst_maskrcnn_cuda_ensure_context (element, -1, &self->cuda_ctx,
             &why))
       GST_INFO_OBJECT (self, "no CUDA context: %s", why);
     g_free (why);
   }
-  return gst_mask_rcnn_cuda_change_state (element,
+  return gst_maskrcnn_cuda_change_state (element,
       GST_ELEMENT_CLASS (parent_class), transition, &self->cuda_ctx);
 }
 #endif
 
 static gboolean
-gst_mask_rcnn_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+gst_maskrcnn_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     GstCaps * outcaps)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
@@ -743,7 +742,7 @@ gst_mask_rcnn_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   }
   self->cuda_frames = FALSE;
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  self->cuda_frames = gst_mask_rcnn_caps_are_cuda (incaps);
+  self->cuda_frames = gst_maskrcnn_caps_are_cuda (incaps);
   if (self->cuda_frames && !ensure_cuda (self)) {
     self->have_info = FALSE;
     return FALSE;
@@ -756,7 +755,7 @@ gst_mask_rcnn_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 /* ------------------------------------------------------------ properties */
 
 static void
-gst_mask_rcnn_overlay_set_property (GObject * object, guint prop_id,
+gst_maskrcnn_overlay_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (object);
@@ -790,7 +789,7 @@ gst_mask_rcnn_overlay_set_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_mask_rcnn_overlay_get_property (GObject * object, guint prop_id,
+gst_maskrcnn_overlay_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (object);
@@ -824,7 +823,7 @@ gst_mask_rcnn_overlay_get_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_mask_rcnn_overlay_finalize (GObject * object)
+gst_maskrcnn_overlay_finalize (GObject * object)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (object);
 
@@ -837,7 +836,7 @@ gst_mask_rcnn_overlay_finalize (GObject * object)
 }
 
 static void
-gst_mask_rcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
+gst_maskrcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -845,12 +844,12 @@ gst_mask_rcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
   const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
       GST_PARAM_MUTABLE_PLAYING;
 
-  GST_DEBUG_CATEGORY_INIT (gst_mask_rcnn_overlay_debug, "maskrcnnoverlay", 0,
+  GST_DEBUG_CATEGORY_INIT (gst_maskrcnn_overlay_debug, "maskrcnnoverlay", 0,
       "Mask R-CNN instance drawing");
 
-  gobject_class->set_property = gst_mask_rcnn_overlay_set_property;
-  gobject_class->get_property = gst_mask_rcnn_overlay_get_property;
-  gobject_class->finalize = gst_mask_rcnn_overlay_finalize;
+  gobject_class->set_property = gst_maskrcnn_overlay_set_property;
+  gobject_class->get_property = gst_maskrcnn_overlay_get_property;
+  gobject_class->finalize = gst_maskrcnn_overlay_finalize;
 
   g_object_class_install_property (gobject_class, PROP_ALPHA,
       g_param_spec_double ("alpha", "Alpha",
@@ -881,27 +880,27 @@ gst_mask_rcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
       "Mask R-CNN overlay", "Filter/Effect/Video",
       "Draws the instance masks, boxes and labels found by maskrcnn",
       "gst-maskrcnn developers");
-  gst_mask_rcnn_element_class_add_pad_templates (element_class);
+  gst_maskrcnn_element_class_add_pad_templates (element_class);
 
-  trans_class->start = GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_start);
-  trans_class->stop = GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_stop);
-  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_set_caps);
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_set_caps);
   trans_class->transform_ip =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_transform_ip);
+      GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_transform_ip);
   trans_class->propose_allocation =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_element_propose_allocation);
+      GST_DEBUG_FUNCPTR (gst_maskrcnn_element_propose_allocation);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   element_class->set_context =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_set_context);
+      GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_set_context);
   element_class->change_state =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_change_state);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_query);
+      GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_change_state);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_query);
 #endif
   trans_class->passthrough_on_same_caps = FALSE;
 }
 
 static void
-gst_mask_rcnn_overlay_init (GstMaskRcnnOverlay * self)
+gst_maskrcnn_overlay_init (GstMaskRcnnOverlay * self)
 {
   self->settings.alpha = DEFAULT_ALPHA;
   self->settings.draw_masks = DEFAULT_DRAW_MASKS;

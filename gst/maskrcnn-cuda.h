@@ -16,7 +16,7 @@
  * context is refused with an error that says so, never read.
  *
  * No driver. gstreamer-cuda opens libcuda at run time: every CUDA call here
- * is behind gst_mask_rcnn_cuda_load(), so the plugin loads and its CPU path
+ * is behind gst_maskrcnn_cuda_load(), so the plugin loads and its CPU path
  * works where no NVIDIA driver is installed.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -40,10 +40,10 @@ G_BEGIN_DECLS
 /* Whether libcuda could be opened (once per process). FALSE where no driver
  * is installed; then *why (static) says so. Nothing else here may be called
  * before this returned TRUE. */
-gboolean gst_mask_rcnn_cuda_load (const gchar ** why);
+gboolean gst_maskrcnn_cuda_load (const gchar ** why);
 
 /* TRUE when caps carry the memory:CUDAMemory feature. */
-gboolean gst_mask_rcnn_caps_are_cuda (const GstCaps * caps);
+gboolean gst_maskrcnn_caps_are_cuda (const GstCaps * caps);
 
 /* Finds the CUDA context to share: one a neighbour already holds (context
  * query, downstream then upstream), else one the application or a bin
@@ -51,14 +51,14 @@ gboolean gst_mask_rcnn_caps_are_cuda (const GstCaps * caps);
  * device `device_id` (-1: the runtime's current device, normally 0), posted
  * with have-context so that neighbours adopt it. *ctx is set through the
  * element's set_context(), which must call
- * gst_mask_rcnn_cuda_handle_set_context(). No-op when *ctx is set. FALSE
+ * gst_maskrcnn_cuda_handle_set_context(). No-op when *ctx is set. FALSE
  * with *why (a new string, caller frees) when no context could be had. */
-gboolean gst_mask_rcnn_cuda_ensure_context (GstElement * element,
+gboolean gst_maskrcnn_cuda_ensure_context (GstElement * element,
     gint device_id, GstCudaContext ** ctx, gchar ** why);
 
 /* set_context() helper: adopts a "gst.cuda.context" GstContext on the same
  * device (any device when device_id is -1). */
-void gst_mask_rcnn_cuda_handle_set_context (GstElement * element,
+void gst_maskrcnn_cuda_handle_set_context (GstElement * element,
     GstContext * context, gint device_id, GstCudaContext ** ctx);
 
 /* query() of an element that derives from GstBaseTransform: answers a
@@ -68,23 +68,23 @@ void gst_mask_rcnn_cuda_handle_set_context (GstElement * element,
  * whose own order prefers system memory, or a hardware decoder) keeps the
  * frames on the device; with `allow_cuda` FALSE (an element that will not
  * take device frames, such as maskrcnn backend=cpu) they are left out. */
-gboolean gst_mask_rcnn_cuda_transform_query (GstBaseTransform * trans,
+gboolean gst_maskrcnn_cuda_transform_query (GstBaseTransform * trans,
     GstBaseTransformClass * parent_class, GstPadDirection direction,
     GstQuery * query, GstCudaContext * ctx, gboolean allow_cuda);
 
 /* change_state() helper, after the element's own NULL to READY work:
  * chains up to `parent_class` and drops *ctx from READY to NULL. */
-GstStateChangeReturn gst_mask_rcnn_cuda_change_state (GstElement * element,
+GstStateChangeReturn gst_maskrcnn_cuda_change_state (GstElement * element,
     GstElementClass * parent_class, GstStateChange transition,
     GstCudaContext ** ctx);
 
 /* The device ordinal of a context. */
-gint gst_mask_rcnn_cuda_context_device (GstCudaContext * ctx);
+gint gst_maskrcnn_cuda_context_device (GstCudaContext * ctx);
 
 /* Checks that `buf` can be read in place by a kernel of the engine: every
  * memory is CUDA memory of a context that is the primary context of the
  * device `device` (the engine's). FALSE with *why (a new string) else. */
-gboolean gst_mask_rcnn_cuda_check_buffer (GstBuffer * buf, gint device,
+gboolean gst_maskrcnn_cuda_check_buffer (GstBuffer * buf, gint device,
     gchar ** why);
 
 G_END_DECLS

@@ -10,7 +10,6 @@
 #include <gst/maskrcnn-meta.h>
 
 #include "gst-test-util.h"
-#include "overlay_draw.h"
 /* the per-pixel math the overlay shares with its CUDA kernel */
 #include "overlay.h"
 
