@@ -25,6 +25,7 @@
 
 #include "gstmaskrcnn.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <gst/video/video.h>
@@ -85,6 +86,12 @@ struct _GstMaskRcnn
   gboolean thresholds_changed;
   guint interval;
   gboolean post_messages;
+  /* From start() to stop(): the settings read at start are in use, so the
+   * properties read only there are refused (see refuse_while_running()).
+   * running_model is the model file in use, which the "model" getter
+   * reports meanwhile. */
+  gboolean running;
+  gchar *running_model;
 
   /* Streaming state, from start() to stop(). */
   mrcnn_model *model;
@@ -439,22 +446,25 @@ gst_maskrcnn_change_state (GstElement * element, GstStateChange transition)
 #endif
 
 static gboolean
-gst_maskrcnn_start (GstBaseTransform * trans)
+start_engine (GstMaskRcnn * self)
 {
-  GstMaskRcnn *self = GST_MASK_RCNN (trans);
   mrcnn_error err = { 0, };
   mrcnn_status st;
   gchar *path;
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->model_path);
+  self->running = TRUE;
   GST_OBJECT_UNLOCK (self);
 
   if (!path || !*path) {
-    gchar *searched = NULL;
+    gchar *searched = NULL, *found;
 
     g_free (path);
-    path = mrcnn_default_model_path (&searched);
+    found = mrcnn_default_model_path (&searched);
+    /* The engine hands out malloc() memory; the element keeps GLib's. */
+    path = g_strdup (found);
+    free (found);
     if (!path) {
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
           ("No model given and the shipped model \"%s\" was not found. "
@@ -462,10 +472,10 @@ gst_maskrcnn_start (GstBaseTransform * trans)
               "MRCNN_MODEL_DIR to the directory holding %s. Looked in:\n%s",
               MRCNN_DEFAULT_MODEL_FILE, MRCNN_DEFAULT_MODEL_FILE,
               searched), (NULL));
-      g_free (searched);
+      free (searched);
       return FALSE;
     }
-    g_free (searched);
+    free (searched);
   }
 
   if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
@@ -492,6 +502,10 @@ gst_maskrcnn_start (GstBaseTransform * trans)
     return FALSE;
   }
   self->opened_path = path;
+  GST_OBJECT_LOCK (self);
+  g_free (self->running_model);
+  self->running_model = g_strdup (path);
+  GST_OBJECT_UNLOCK (self);
   GST_INFO_OBJECT (self, "model %s: %s, %d classes", path,
       mrcnn_model_architecture (self->model),
       mrcnn_model_num_classes (self->model));
@@ -516,6 +530,21 @@ gst_maskrcnn_start (GstBaseTransform * trans)
 }
 
 static gboolean
+gst_maskrcnn_start (GstBaseTransform * trans)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (trans);
+
+  if (start_engine (self))
+    return TRUE;
+  /* GstBaseTransform does not call stop() after a failed start(). */
+  GST_OBJECT_LOCK (self);
+  self->running = FALSE;
+  g_clear_pointer (&self->running_model, g_free);
+  GST_OBJECT_UNLOCK (self);
+  return FALSE;
+}
+
+static gboolean
 gst_maskrcnn_stop (GstBaseTransform * trans)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
@@ -531,6 +560,10 @@ gst_maskrcnn_stop (GstBaseTransform * trans)
   g_clear_pointer (&self->opened_path, g_free);
   g_clear_pointer (&self->no_cuda_reason, g_free);
   self->have_info = FALSE;
+  GST_OBJECT_LOCK (self);
+  self->running = FALSE;
+  g_clear_pointer (&self->running_model, g_free);
+  GST_OBJECT_UNLOCK (self);
   return TRUE;
 }
 
@@ -765,6 +798,51 @@ gst_maskrcnn_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 
 /* ------------------------------------------------------------ properties */
 
+/* The properties read once at start() (GST_PARAM_MUTABLE_READY). */
+static gboolean
+read_at_start (guint prop_id)
+{
+  switch (prop_id) {
+    case PROP_MODEL:
+    case PROP_BACKEND:
+    case PROP_DEVICE_ID:
+    case PROP_THREADS:
+    case PROP_PRECISION:
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+/* A property read only at start, set while the element runs (PAUSED or
+ * PLAYING), would read back as set while the engine kept running with the
+ * old value: it is refused instead, with a warning on the bus that says
+ * what stays in use and how to change it. Called with the object lock held;
+ * returns with it released when it refuses (the warning is posted without
+ * it: posting takes the lock). */
+static gboolean
+refuse_while_running (GstMaskRcnn * self, GParamSpec * pspec,
+    const GValue * value)
+{
+  gchar *wanted, *in_use;
+
+  if (!self->running)
+    return FALSE;
+  wanted = g_strdup_value_contents (value);
+  in_use = g_strdup (self->running_model ? self->running_model : "(none)");
+  GST_OBJECT_UNLOCK (self);
+
+  GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+      ("The \"%s\" property cannot change while maskrcnn is running: %s "
+          "stays as it was (model \"%s\"). Set it before the pipeline "
+          "starts, or set the pipeline to READY, set it, and play again.",
+          pspec->name, wanted, in_use),
+      ("\"%s\" is read only when the element starts", pspec->name));
+  g_free (wanted);
+  g_free (in_use);
+  return TRUE;
+}
+
 static void
 gst_maskrcnn_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
@@ -772,6 +850,8 @@ gst_maskrcnn_set_property (GObject * object, guint prop_id,
   GstMaskRcnn *self = GST_MASK_RCNN (object);
 
   GST_OBJECT_LOCK (self);
+  if (read_at_start (prop_id) && refuse_while_running (self, pspec, value))
+    return;
   switch (prop_id) {
     case PROP_MODEL:
       g_free (self->model_path);
@@ -827,7 +907,10 @@ gst_maskrcnn_get_property (GObject * object, guint prop_id, GValue * value,
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
     case PROP_MODEL:
-      g_value_set_string (value, self->model_path);
+      /* While running: the file in use, also when the property names none
+       * (the shipped model). */
+      g_value_set_string (value, self->running_model ?
+          self->running_model : self->model_path);
       break;
     case PROP_BACKEND:
       g_value_set_enum (value, self->backend);
@@ -873,6 +956,7 @@ gst_maskrcnn_finalize (GObject * object)
 
   g_array_unref (self->last);
   g_free (self->model_path);
+  g_free (self->running_model);
   g_free (self->no_cuda_reason);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   gst_clear_object (&self->cuda_ctx);
@@ -896,7 +980,12 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
   GST_DEBUG_CATEGORY_INIT (gst_maskrcnn_debug, "maskrcnn", 0,
       "Mask R-CNN instance segmentation");
 
-  default_model = mrcnn_default_model_path (NULL);
+  {
+    /* g_strdup: the engine hands out malloc() memory. */
+    char *found = mrcnn_default_model_path (NULL);
+    default_model = g_strdup (found);
+    free (found);
+  }
 
   gobject_class->set_property = gst_maskrcnn_set_property;
   gobject_class->get_property = gst_maskrcnn_get_property;
@@ -905,32 +994,37 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
   /**
    * GstMaskRcnn:model:
    *
-   * The model file. Read when the element starts (READY to PAUSED); a new
-   * value takes effect at the next start.
+   * The model file. Read when the element starts (READY to PAUSED). Set
+   * while the element runs, it is refused with a warning message (the
+   * engine keeps running the model it started with, and the property reads
+   * back the file in use).
    */
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
           "Path of a gst-maskrcnn .safetensors model; empty or NULL for the "
           "shipped model " MRCNN_DEFAULT_MODEL_FILE " (looked up in "
-          "$MRCNN_MODEL_DIR, then the installed data directory). Read at the "
-          "next start", default_model, ready));
+          "$MRCNN_MODEL_DIR, then the installed data directory). Read at "
+          "start; refused with a warning while running. Reads back the file "
+          "in use while running", default_model, ready));
 
   g_object_class_install_property (gobject_class, PROP_BACKEND,
       g_param_spec_enum ("backend", "Backend",
-          "Compute backend; takes effect at the next start",
+          "Compute backend; read at start, refused with a warning while "
+          "running",
           GST_TYPE_MASK_RCNN_BACKEND, DEFAULT_BACKEND, ready));
 
   g_object_class_install_property (gobject_class, PROP_DEVICE_ID,
       g_param_spec_int ("device-id", "Device ID",
           "CUDA device for the cuda backend and the CUDA context shared with "
-          "the neighbours, -1 for the current one; takes effect at the next "
-          "start", -1, G_MAXINT, DEFAULT_DEVICE_ID, ready));
+          "the neighbours, -1 for the current one; read at start, refused "
+          "with a warning while running", -1, G_MAXINT, DEFAULT_DEVICE_ID, ready));
 
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
           "CPU threads of the engine, 0 for all cores (OpenMP's default, "
           "which OMP_NUM_THREADS sets); fewer leave cores to the rest of the "
-          "pipeline. CPU backend only; takes effect at the next start", 0, 1024,
+          "pipeline. CPU backend only; read at start, refused with a warning "
+          "while running", 0, 1024,
           DEFAULT_THREADS, ready));
 
   g_object_class_install_property (gobject_class, PROP_PRECISION,
@@ -939,7 +1033,7 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
           "or bf16 on a CPU with AVX512_BF16 or AMX (about twice the frame "
           "rate, detections within the bounds of docs/precision.md); a "
           "precision the backend or CPU cannot run is an error at start. "
-          "Takes effect at the next start",
+          "Read at start, refused with a warning while running",
           GST_TYPE_MASK_RCNN_PRECISION, DEFAULT_PRECISION, ready));
 
   g_object_class_install_property (gobject_class, PROP_SCORE_THRESHOLD,
