@@ -376,73 +376,22 @@ grow_engine (GstMaskRcnn * self, gint max_width, gint max_height)
 /* ------------------------------------------------------------ CUDA context */
 
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-/* Finds or makes the CUDA context shared with the neighbours, unless the
- * backend is the CPU or no driver is installed. Not having one is no error
- * here: the backend choice and the caps decide whether it was needed. */
+/* For the CUDA wiring shared with maskrcnnoverlay (maskrcnn-cuda.h): the
+ * device-id property, and no device frames with backend=cpu. */
 static void
-ensure_cuda_context (GstMaskRcnn * self)
-{
-  GstMaskRcnnBackend backend;
-  gint device_id;
-  gchar *why = NULL;
-
-  GST_OBJECT_LOCK (self);
-  backend = self->backend;
-  device_id = self->device_id;
-  GST_OBJECT_UNLOCK (self);
-  if (backend == GST_MASK_RCNN_BACKEND_CPU || self->cuda_ctx)
-    return;
-  if (!gst_maskrcnn_cuda_ensure_context (GST_ELEMENT (self), device_id,
-          &self->cuda_ctx, &why)) {
-    GST_INFO_OBJECT (self, "no CUDA context: %s", why);
-    g_free (why);
-  }
-}
-
-static void
-gst_maskrcnn_set_context (GstElement * element, GstContext * context)
-{
-  GstMaskRcnn *self = GST_MASK_RCNN (element);
-  gint device_id;
-
-  GST_OBJECT_LOCK (self);
-  device_id = self->device_id;
-  GST_OBJECT_UNLOCK (self);
-  gst_maskrcnn_cuda_handle_set_context (element, context, device_id,
-      &self->cuda_ctx);
-  GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
-}
-
-static gboolean
-gst_maskrcnn_query (GstBaseTransform * trans, GstPadDirection direction,
-    GstQuery * query)
-{
-  GstMaskRcnn *self = GST_MASK_RCNN (trans);
-  gboolean allow_cuda;
-
-  /* backend=cpu takes no device frames: offering them would only make a
-   * CUDA neighbour fail later, in set_caps */
-  GST_OBJECT_LOCK (self);
-  allow_cuda = self->backend != GST_MASK_RCNN_BACKEND_CPU;
-  GST_OBJECT_UNLOCK (self);
-  return gst_maskrcnn_cuda_transform_query (trans,
-      GST_BASE_TRANSFORM_CLASS (parent_class), direction, query,
-      self->cuda_ctx, allow_cuda);
-}
-
-/* The context is looked for from NULL to READY, before nvcodec neighbours
- * look for theirs when they start, so that they adopt the primary context
- * the engine needs (maskrcnn-cuda.h). */
-static GstStateChangeReturn
-gst_maskrcnn_change_state (GstElement * element, GstStateChange transition)
+cuda_settings (GstElement * element, gint * device_id, gboolean * wants_cuda)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (element);
 
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY)
-    ensure_cuda_context (self);
-  return gst_maskrcnn_cuda_change_state (element,
-      GST_ELEMENT_CLASS (parent_class), transition, &self->cuda_ctx);
+  GST_OBJECT_LOCK (self);
+  *device_id = self->device_id;
+  *wants_cuda = self->backend != GST_MASK_RCNN_BACKEND_CPU;
+  GST_OBJECT_UNLOCK (self);
 }
+
+static const GstMaskRcnnCudaElement cuda_element = {
+  cuda_settings, G_STRUCT_OFFSET (GstMaskRcnn, cuda_ctx)
+};
 #endif
 
 static gboolean
@@ -511,7 +460,7 @@ start_engine (GstMaskRcnn * self)
       mrcnn_model_num_classes (self->model));
 
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  ensure_cuda_context (self);
+  gst_maskrcnn_cuda_element_ensure_context (GST_ELEMENT (self));
 #endif
 
   /* Planned for the engine's default largest frame; set_caps() makes a new
@@ -1085,10 +1034,7 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
   trans_class->propose_allocation =
       GST_DEBUG_FUNCPTR (gst_maskrcnn_element_propose_allocation);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  element_class->set_context = GST_DEBUG_FUNCPTR (gst_maskrcnn_set_context);
-  element_class->change_state =
-      GST_DEBUG_FUNCPTR (gst_maskrcnn_change_state);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_maskrcnn_query);
+  gst_maskrcnn_cuda_element_class_init (element_class, &cuda_element);
 #endif
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = FALSE;

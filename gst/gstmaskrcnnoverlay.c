@@ -33,6 +33,7 @@
 #include <pango/pangocairo.h>
 
 #include "maskrcnn-canvas.h"
+#include "maskrcnn-captions.h"
 #include "maskrcnn-element.h"
 #include "maskrcnn-meta.h"
 #include "overlay.h"
@@ -281,36 +282,79 @@ render_caption (GstMaskRcnnOverlay * self, const gchar * text,
   return surface;
 }
 
-/* Above the box where there is room, else inside its top edge; kept inside
- * the frame horizontally. */
-static void
-caption_position (const GstMaskRcnnInstance * inst, gint tw, gint th,
-    gint frame_width, gint * x, gint * y)
+/* The order captions are placed in: best score first, so that the best
+ * instances get the natural places (above their boxes). Free with g_free. */
+static guint *
+caption_order (GArray * instances)
 {
-  *x = inst->x;
-  *y = inst->y - th >= 0 ? inst->y - th : inst->y;
-  if (*x + tw > frame_width)
-    *x = MAX (0, frame_width - tw);
+  guint i, n = instances->len;
+  gdouble *scores = g_new (gdouble, n);
+  guint *order = g_new (guint, n);
+
+  for (i = 0; i < n; i++)
+    scores[i] = g_array_index (instances, GstMaskRcnnInstance, i).confidence;
+  gst_maskrcnn_caption_order (scores, n, order);
+  g_free (scores);
+  return order;
 }
 
+/* Places instance `in`'s tw x th caption clear of the `n_placed` captions
+ * placed so far (gst_maskrcnn_caption_place()). */
 static void
-draw_label (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
-    const GstMaskRcnnInstance * inst, const guint8 rgb[3])
+caption_position (const GstMaskRcnnInstance * in, gint tw, gint th,
+    gint frame_w, gint frame_h, const GstMaskRcnnRect * placed,
+    guint n_placed, GstMaskRcnnRect * out)
 {
-  gchar *text = caption_text (inst);
-  cairo_surface_t *surface = render_caption (self, text, rgb);
-  gint tw, th, x, y;
+  GstMaskRcnnRect box = { in->x, in->y, in->width, in->height };
 
-  g_free (text);
-  if (!surface)
-    return;
-  tw = cairo_image_surface_get_width (surface);
-  th = cairo_image_surface_get_height (surface);
-  caption_position (inst, tw, th, canvas->width, &x, &y);
-  gst_maskrcnn_canvas_blend_argb32 (canvas, x, y, tw, th,
-      cairo_image_surface_get_data (surface),
-      cairo_image_surface_get_stride (surface));
-  cairo_surface_destroy (surface);
+  gst_maskrcnn_caption_place (&box, tw, th, frame_w, frame_h, placed,
+      n_placed, out);
+}
+
+/* Every caption, above every mask and box: placed best score first so that
+ * none covers another, then drawn lowest score first (where the frame is
+ * too crowded to keep them apart, the best stays readable on top). */
+static void
+draw_labels (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
+    GArray * instances)
+{
+  guint n = instances->len, k, n_placed = 0;
+  guint *order = caption_order (instances);
+  cairo_surface_t **surfaces = g_new0 (cairo_surface_t *, n);
+  GstMaskRcnnRect *rects = g_new0 (GstMaskRcnnRect, n);
+  GstMaskRcnnRect *placed = g_new0 (GstMaskRcnnRect, n);
+
+  for (k = 0; k < n; k++) {
+    guint i = order[k];
+    const GstMaskRcnnInstance *in =
+        &g_array_index (instances, GstMaskRcnnInstance, i);
+    guint8 rgb[3];
+    gchar *text = caption_text (in);
+
+    mrcnn_overlay_class_color (in->class_id, rgb);
+    surfaces[i] = render_caption (self, text, rgb);
+    g_free (text);
+    if (!surfaces[i])
+      continue;
+    caption_position (in, cairo_image_surface_get_width (surfaces[i]),
+        cairo_image_surface_get_height (surfaces[i]), canvas->width,
+        canvas->height, placed, n_placed, &rects[i]);
+    placed[n_placed++] = rects[i];
+  }
+  for (k = n; k-- > 0;) {
+    guint i = order[k];
+
+    if (!surfaces[i])
+      continue;
+    gst_maskrcnn_canvas_blend_argb32 (canvas, rects[i].x, rects[i].y,
+        rects[i].w, rects[i].h, cairo_image_surface_get_data (surfaces[i]),
+        cairo_image_surface_get_stride (surfaces[i]));
+    cairo_surface_destroy (surfaces[i]);
+  }
+  g_free (placed);
+  g_free (rects);
+  g_free (surfaces);
+  g_free (order);
 }
 
 static void
@@ -485,20 +529,55 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
       ok = gst_maskrcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
     }
   }
-  for (i = n - 1; ok && s->draw_labels && i >= 0; i--) {
-    const GstMaskRcnnInstance *in =
-        &g_array_index (instances, GstMaskRcnnInstance, i);
-    mrcnn_overlay_layer l = { 0, };
+  if (ok && s->draw_labels) {
+    /* As draw_labels () on the CPU: placed best first, drawn best last.
+     * Each sprite is fetched again right before its launch: the cache may
+     * be emptied by a later caption's upload, so pointers are not kept. */
+    guint *order = caption_order (instances);
+    GstMaskRcnnRect *rects = g_new0 (GstMaskRcnnRect, n);
+    GstMaskRcnnRect *placed = g_new0 (GstMaskRcnnRect, n);
+    gboolean *have = g_new0 (gboolean, n);
+    guint n_placed = 0;
+    gint k;
 
-    mrcnn_overlay_class_color (in->class_id, l.rgb);
-    l.kind = MRCNN_OVERLAY_LAYER_SPRITE;
-    l.data = cuda_caption (self, in, l.rgb, &l.w, &l.h, &l.stride, why);
-    if (!l.data) {
-      ok = *why == NULL;        /* no surface: skipped, as on the CPU */
-      continue;
+    for (k = 0; ok && k < n; k++) {
+      const GstMaskRcnnInstance *in =
+          &g_array_index (instances, GstMaskRcnnInstance, order[k]);
+      guint8 rgb[3];
+      gint w = 0, h = 0, stride = 0;
+
+      mrcnn_overlay_class_color (in->class_id, rgb);
+      if (!cuda_caption (self, in, rgb, &w, &h, &stride, why)) {
+        ok = *why == NULL;      /* no surface: skipped, as on the CPU */
+        continue;
+      }
+      caption_position (in, w, h, target.width, target.height, placed,
+          n_placed, &rects[order[k]]);
+      placed[n_placed++] = rects[order[k]];
+      have[order[k]] = TRUE;
     }
-    caption_position (in, l.w, l.h, target.width, &l.x, &l.y);
-    ok = gst_maskrcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
+    for (k = n - 1; ok && k >= 0; k--) {
+      const GstMaskRcnnInstance *in =
+          &g_array_index (instances, GstMaskRcnnInstance, order[k]);
+      mrcnn_overlay_layer l = { 0, };
+
+      if (!have[order[k]])
+        continue;
+      mrcnn_overlay_class_color (in->class_id, l.rgb);
+      l.kind = MRCNN_OVERLAY_LAYER_SPRITE;
+      l.data = cuda_caption (self, in, l.rgb, &l.w, &l.h, &l.stride, why);
+      if (!l.data) {
+        ok = *why == NULL;
+        continue;
+      }
+      l.x = rects[order[k]].x;
+      l.y = rects[order[k]].y;
+      ok = gst_maskrcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
+    }
+    g_free (have);
+    g_free (placed);
+    g_free (rects);
+    g_free (order);
   }
   /* The frame may be read as soon as it is unmapped. */
   {
@@ -598,17 +677,8 @@ gst_maskrcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
       gst_maskrcnn_canvas_box_outline (&canvas, in->x, in->y, in->width,
           in->height, (gint) s.line_width, rgb);
   }
-  /* Captions last, above every mask and box. */
-  if (s.draw_labels) {
-    for (i = (gint) instances->len - 1; i >= 0; i--) {
-      const GstMaskRcnnInstance *in =
-          &g_array_index (instances, GstMaskRcnnInstance, i);
-      guint8 rgb[3];
-
-      mrcnn_overlay_class_color (in->class_id, rgb);
-      draw_label (self, &canvas, in, rgb);
-    }
-  }
+  if (s.draw_labels)
+    draw_labels (self, &canvas, instances);
 
   gst_video_frame_unmap (&frame);
   g_array_free (instances, TRUE);
@@ -688,45 +758,18 @@ ensure_cuda (GstMaskRcnnOverlay * self)
   return FALSE;
 }
 
+/* For the CUDA wiring shared with maskrcnn (maskrcnn-cuda.h): any device,
+ * a neighbour's; no driver is no error until CUDA caps arrive. */
 static void
-gst_maskrcnn_overlay_set_context (GstElement * element, GstContext * context)
+cuda_settings (GstElement * element, gint * device_id, gboolean * wants_cuda)
 {
-  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (element);
-
-  gst_maskrcnn_cuda_handle_set_context (element, context, -1,
-      &self->cuda_ctx);
-  GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
+  *device_id = -1;
+  *wants_cuda = TRUE;
 }
 
-static gboolean
-gst_maskrcnn_overlay_query (GstBaseTransform * trans,
-    GstPadDirection direction, GstQuery * query)
-{
-  return gst_maskrcnn_cuda_transform_query (trans,
-      GST_BASE_TRANSFORM_CLASS (parent_class), direction, query,
-      GST_MASK_RCNN_OVERLAY (trans)->cuda_ctx, TRUE);
-}
-
-/* As maskrcnn: the context is looked for from NULL to READY (see
- * maskrcnn-cuda.h); no driver is no error until CUDA caps arrive. */
-static GstStateChangeReturn
-gst_maskrcnn_overlay_change_state (GstElement * element,
-    GstStateChange transition)
-{
-  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (element);
-
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
-    gchar *why = NULL;
-
-    if (gst_maskrcnn_cuda_load (NULL) &&
-        !gst_maskrcnn_cuda_ensure_context (element, -1, &self->cuda_ctx,
-            &why))
-      GST_INFO_OBJECT (self, "no CUDA context: %s", why);
-    g_free (why);
-  }
-  return gst_maskrcnn_cuda_change_state (element,
-      GST_ELEMENT_CLASS (parent_class), transition, &self->cuda_ctx);
-}
+static const GstMaskRcnnCudaElement cuda_element = {
+  cuda_settings, G_STRUCT_OFFSET (GstMaskRcnnOverlay, cuda_ctx)
+};
 #endif
 
 static gboolean
@@ -890,11 +933,7 @@ gst_maskrcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
   trans_class->propose_allocation =
       GST_DEBUG_FUNCPTR (gst_maskrcnn_element_propose_allocation);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  element_class->set_context =
-      GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_set_context);
-  element_class->change_state =
-      GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_change_state);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_query);
+  gst_maskrcnn_cuda_element_class_init (element_class, &cuda_element);
 #endif
   trans_class->passthrough_on_same_caps = FALSE;
 }

@@ -330,3 +330,109 @@ gst_maskrcnn_cuda_check_buffer (GstBuffer * buf, gint device, gchar ** why)
   }
   return TRUE;
 }
+
+/* ------------------------------------------------------------ elements */
+
+static GQuark
+element_quark (void)
+{
+  static GQuark q;
+
+  if (!q)
+    q = g_quark_from_static_string ("gst-maskrcnn-cuda-element");
+  return q;
+}
+
+static const GstMaskRcnnCudaElement *
+element_of (gpointer instance)
+{
+  return g_type_get_qdata (G_TYPE_FROM_INSTANCE (instance), element_quark ());
+}
+
+static GstCudaContext **
+context_of (GstElement * element, const GstMaskRcnnCudaElement * desc)
+{
+  return G_STRUCT_MEMBER_P (element, desc->context_offset);
+}
+
+/* The element's type is final: its parent class is GstBaseTransform's. */
+static gpointer
+parent_class_of (gpointer instance)
+{
+  return g_type_class_peek_parent (G_OBJECT_GET_CLASS (instance));
+}
+
+void
+gst_maskrcnn_cuda_element_ensure_context (GstElement * element)
+{
+  const GstMaskRcnnCudaElement *desc = element_of (element);
+  GstCudaContext **ctx = context_of (element, desc);
+  gint device_id = -1;
+  gboolean wants_cuda = TRUE;
+  const gchar *no_driver = NULL;
+  gchar *why = NULL;
+
+  desc->settings (element, &device_id, &wants_cuda);
+  if (!wants_cuda || *ctx)
+    return;
+  if (!gst_maskrcnn_cuda_load (&no_driver)) {
+    GST_INFO_OBJECT (element, "no CUDA context: %s", no_driver);
+    return;
+  }
+  if (!gst_maskrcnn_cuda_ensure_context (element, device_id, ctx, &why)) {
+    GST_INFO_OBJECT (element, "no CUDA context: %s", why);
+    g_free (why);
+  }
+}
+
+static void
+element_set_context (GstElement * element, GstContext * context)
+{
+  const GstMaskRcnnCudaElement *desc = element_of (element);
+  GstElementClass *parent = parent_class_of (element);
+  gint device_id = -1;
+  gboolean wants_cuda = TRUE;
+
+  desc->settings (element, &device_id, &wants_cuda);
+  gst_maskrcnn_cuda_handle_set_context (element, context, device_id,
+      context_of (element, desc));
+  parent->set_context (element, context);
+}
+
+static gboolean
+element_query (GstBaseTransform * trans, GstPadDirection direction,
+    GstQuery * query)
+{
+  GstElement *element = GST_ELEMENT (trans);
+  const GstMaskRcnnCudaElement *desc = element_of (element);
+  gint device_id = -1;
+  gboolean wants_cuda = TRUE;
+
+  /* An element that takes no device frames does not offer them: that would
+   * only make a CUDA neighbour fail later, in set_caps. */
+  desc->settings (element, &device_id, &wants_cuda);
+  return gst_maskrcnn_cuda_transform_query (trans, parent_class_of (trans),
+      direction, query, *context_of (element, desc), wants_cuda);
+}
+
+static GstStateChangeReturn
+element_change_state (GstElement * element, GstStateChange transition)
+{
+  const GstMaskRcnnCudaElement *desc = element_of (element);
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY)
+    gst_maskrcnn_cuda_element_ensure_context (element);
+  return gst_maskrcnn_cuda_change_state (element, parent_class_of (element),
+      transition, context_of (element, desc));
+}
+
+void
+gst_maskrcnn_cuda_element_class_init (GstElementClass * klass,
+    const GstMaskRcnnCudaElement * element)
+{
+  g_type_set_qdata (G_TYPE_FROM_CLASS (klass), element_quark (),
+      (gpointer) element);
+  klass->set_context = GST_DEBUG_FUNCPTR (element_set_context);
+  klass->change_state = GST_DEBUG_FUNCPTR (element_change_state);
+  GST_BASE_TRANSFORM_CLASS (klass)->query = GST_DEBUG_FUNCPTR (element_query);
+}

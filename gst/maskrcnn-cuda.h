@@ -78,6 +78,33 @@ GstStateChangeReturn gst_maskrcnn_cuda_change_state (GstElement * element,
     GstElementClass * parent_class, GstStateChange transition,
     GstCudaContext ** ctx);
 
+/* The CUDA wiring both elements share, in one place: what an element tells
+ * it about itself. */
+typedef struct
+{
+  /* The device to share a context on (-1: any) and whether the element
+   * takes frames in CUDA memory at all (maskrcnn backend=cpu does not).
+   * Called without the object lock held. */
+  void (*settings) (GstElement * element, gint * device_id,
+      gboolean * wants_cuda);
+  /* Offset of the element's GstCudaContext * (shared, from NULL to READY
+   * until back to NULL) in its instance struct. */
+  glong context_offset;
+} GstMaskRcnnCudaElement;
+
+/* Installs set_context(), change_state() and GstBaseTransform's query() on
+ * `klass`, a final subclass of GstBaseTransform, from its class_init.
+ * `element` must stay valid (static). The context is looked for from NULL
+ * to READY, before nvcodec neighbours look for theirs when they start, so
+ * that they adopt the primary context the engine needs; not finding one is
+ * no error there (the caps decide whether it was needed). */
+void gst_maskrcnn_cuda_element_class_init (GstElementClass * klass,
+    const GstMaskRcnnCudaElement * element);
+
+/* Looks for the element's shared context again (after NULL to READY, e.g.
+ * at start()), as at NULL to READY. */
+void gst_maskrcnn_cuda_element_ensure_context (GstElement * element);
+
 /* The device ordinal of a context. */
 gint gst_maskrcnn_cuda_context_device (GstCudaContext * ctx);
 

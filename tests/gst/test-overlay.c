@@ -369,6 +369,118 @@ GST_END_TEST;
 
 /* Behind a real maskrcnn: pixels change inside the instances' masks and
  * not more than two pixels away from every box (the captions are off). */
+/* Captions of instances whose boxes nearly coincide do not cover each
+ * other: each caption's background (its class colour over the grey frame)
+ * shows, and the rectangles holding each one's background pixels are
+ * disjoint. Drawn where every caption would naturally go just above its
+ * box, at nearly the same place. */
+#define CW 320
+#define CH 240
+
+static gboolean
+near_colour (const guint8 * p, const guint8 want[3])
+{
+  gint c;
+
+  for (c = 0; c < 3; c++)
+    if (ABS ((gint) p[c] - (gint) want[c]) > 3)
+      return FALSE;
+  return TRUE;
+}
+
+GST_START_TEST (test_captions_apart)
+{
+  static const struct
+  {
+    const gchar *label;
+    gint class_id;
+    gdouble score;
+    gint x, y, w, h;
+  } boxes[] = {
+    {"circle", 1, 0.9, 40, 100, 80, 60},
+    {"square", 2, 0.8, 44, 104, 80, 60},
+    {"triangle", 3, 0.7, 48, 100, 60, 40},
+  };
+  const guint n = G_N_ELEMENTS (boxes);
+  GstMaskRcnnInstanceInit init[G_N_ELEMENTS (boxes)];
+  GstHarness *h = gst_harness_new_parse ("maskrcnnoverlay draw-masks=false "
+      "draw-contours=false draw-boxes=false draw-labels=true");
+  gchar *caps = test_caps_string ("RGB", CW, CH);
+  guint8 *grey = g_malloc (CW * CH * 3);
+  GstVideoInfo info;
+  GstBuffer *in, *out;
+  GstVideoFrame f;
+  gint x0[3], y0[3], x1[3], y1[3], count[3] = { 0, 0, 0 };
+  guint8 bg[3][3];
+  guint i, j;
+
+  memset (grey, 128, CW * CH * 3);
+  in = test_buffer_from_rgb (grey, CW, CH, "RGB", &info);
+  g_free (grey);
+  for (i = 0; i < n; i++) {
+    guint8 rgb[3];
+    gint c;
+
+    init[i] = (GstMaskRcnnInstanceInit) {.label = boxes[i].label,
+      .class_id = boxes[i].class_id,.confidence = boxes[i].score,
+      .x = boxes[i].x,.y = boxes[i].y,.width = boxes[i].w,
+      .height = boxes[i].h};
+    /* The caption background: the class colour at 80 % over grey 128. */
+    mrcnn_overlay_class_color (boxes[i].class_id, rgb);
+    for (c = 0; c < 3; c++)
+      bg[i][c] = (guint8) ((rgb[c] * 204 + 128 * 51 + 127) / 255);
+    x0[i] = y0[i] = G_MAXINT;
+    x1[i] = y1[i] = -1;
+  }
+  fail_unless (gst_maskrcnn_buffer_add_instances (in, init, n));
+  gst_harness_set_src_caps_str (h, caps);
+  out = gst_harness_push_and_pull (h, in);
+  fail_unless (out != NULL);
+
+  fail_unless (gst_video_frame_map (&f, &info, out, GST_MAP_READ));
+  for (j = 0; j < CH; j++) {
+    const guint8 *row = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&f, 0)
+        + j * GST_VIDEO_FRAME_PLANE_STRIDE (&f, 0);
+    gint x;
+
+    for (x = 0; x < CW; x++) {
+      for (i = 0; i < n; i++) {
+        if (!near_colour (row + 3 * x, bg[i]))
+          continue;
+        count[i]++;
+        x0[i] = MIN (x0[i], x);
+        x1[i] = MAX (x1[i], x);
+        y0[i] = MIN (y0[i], (gint) j);
+        y1[i] = MAX (y1[i], (gint) j);
+      }
+    }
+  }
+  gst_video_frame_unmap (&f);
+
+  for (i = 0; i < n; i++) {
+    fail_unless (count[i] >= 40, "the %s caption shows %d background "
+        "pixels", boxes[i].label, count[i]);
+    GST_INFO ("%s caption: (%d, %d) - (%d, %d), %d pixels", boxes[i].label,
+        x0[i], y0[i], x1[i], y1[i], count[i]);
+  }
+  for (i = 0; i < n; i++)
+    for (j = i + 1; j < n; j++)
+      fail_unless (x1[i] < x0[j] || x1[j] < x0[i] || y1[i] < y0[j]
+          || y1[j] < y0[i], "the %s caption (%d, %d) - (%d, %d) and the %s "
+          "caption (%d, %d) - (%d, %d) overlap", boxes[i].label, x0[i],
+          y0[i], x1[i], y1[i], boxes[j].label, x0[j], y0[j], x1[j], y1[j]);
+  /* The best instance keeps the natural place: just above its box. */
+  fail_unless (y1[0] < boxes[0].y && y1[0] >= boxes[0].y - 4,
+      "the best caption is not just above its box: rows %d - %d", y0[0],
+      y1[0]);
+
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (caps);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_behind_maskrcnn)
 {
   const gchar *model = test_model_path ();
@@ -454,6 +566,7 @@ overlay_suite (void)
   tcase_add_test (tc, test_nothing_to_draw);
   tcase_add_test (tc, test_boxes_only);
   tcase_add_test (tc, test_box_outline_chroma);
+  tcase_add_test (tc, test_captions_apart);
   tcase_add_test (tc, test_behind_maskrcnn);
   return s;
 }
