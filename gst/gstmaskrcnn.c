@@ -782,10 +782,11 @@ refuse_while_running (GstMaskRcnn * self, GParamSpec * pspec,
   GST_OBJECT_UNLOCK (self);
 
   GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
-      ("The \"%s\" property cannot change while maskrcnn is running: %s "
-          "stays as it was (model \"%s\"). Set it before the pipeline "
-          "starts, or set the pipeline to READY, set it, and play again.",
-          pspec->name, wanted, in_use),
+      ("Ignored %s=%s: \"%s\" cannot change while maskrcnn is running "
+          "(PAUSED or PLAYING), so the element keeps running as it started, "
+          "on model \"%s\". Set it before the pipeline starts, or set the "
+          "pipeline to READY, set it, and play again.", pspec->name, wanted,
+          pspec->name, in_use),
       ("\"%s\" is read only when the element starts", pspec->name));
   g_free (wanted);
   g_free (in_use);
