@@ -39,7 +39,9 @@ fi
 SRC=$WORK/gst-maskrcnn
 mkdir -p "$SRC"
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
-  | xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' \
+  | while IFS= read -r -d '' f; do
+      if [ -e "$f" ]; then printf '%s\0' "$f"; fi   # deleted, not committed
+    done \
   | tar --null -T - -cf -) | tar -xf - -C "$SRC"
 
 unmet=$(cd "$SRC" && dpkg-checkbuilddeps 2>&1 | sed -n 's/.*Unmet build dependencies: //p')
@@ -72,9 +74,9 @@ check_contents() {
   [ -f "$file" ] || fail "package $pkg was not built ($file missing)"
   list=$(dpkg-deb -c "$file" | awk '{print $6}' | sed 's|^\./|/|')
   for pattern in "$@"; do
-    # shellcheck disable=SC2053
     local hit=0
     while IFS= read -r path; do
+      # shellcheck disable=SC2053  # the pattern is a glob on purpose
       [[ $path == $pattern ]] && { hit=1; break; }
     done <<< "$list"
     [ $hit = 1 ] || fail "$pkg: nothing matches $pattern; it holds:
