@@ -45,10 +45,11 @@ fi
 if [ "$FOR" = demo ]; then
   # Debian's python3 for the build's Python hooks; a build that exists keeps
   # the Python it was configured with (tests/run.sh sets the venv's).
+  # Without the test suite, whose test models need torch at build time.
   if [ -f "$BUILD/build.ninja" ]; then
     meson setup --reconfigure "$BUILD" "$@" >/dev/null
   else
-    meson setup "$BUILD" -Dpython=/usr/bin/python3 "$@"
+    meson setup "$BUILD" -Dpython=/usr/bin/python3 -Dtests=false "$@"
   fi
   meson compile -C "$BUILD"
   exit 0
@@ -66,9 +67,10 @@ fi
 # Extra meson options come from the arguments or $MRCNN_SETUP_ARGS
 # (e.g. -Dcuda=enabled, which CI uses so that a CUDA compile error fails it).
 read -r -a extra <<< "${MRCNN_SETUP_ARGS:-}"
+# -Dtests=true: a build the demo made first has the test suite off.
 if [ -f "$BUILD/build.ninja" ]; then
-  meson setup --reconfigure "$BUILD" -Dpython="$VENV/bin/python" "${extra[@]}" "$@" >/dev/null
+  meson setup --reconfigure "$BUILD" -Dpython="$VENV/bin/python" -Dtests=true "${extra[@]}" "$@" >/dev/null
 else
-  meson setup "$BUILD" -Dpython="$VENV/bin/python" "${extra[@]}" "$@"
+  meson setup "$BUILD" -Dpython="$VENV/bin/python" -Dtests=true "${extra[@]}" "$@"
 fi
 meson compile -C "$BUILD"
