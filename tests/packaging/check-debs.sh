@@ -147,8 +147,10 @@ for lib in libmrcnn.so.0 libgstmaskrcnnmeta.so.0; do
 done
 echo "ok: the plugin loads libmrcnn.so.0 and libgstmaskrcnnmeta.so.0 from the packages"
 
-# A frame through the packaged elements on the packaged model.
-out=$(run_in_root gst-launch-1.0 -q videotestsrc num-buffers=2 \
+# A frame through the packaged elements on the packaged model; the source
+# and sink come from the system's plugins, after the packages' directory.
+out=$(run_in_root env GST_PLUGIN_SYSTEM_PATH="$R/usr/lib/$triplet/gstreamer-1.0:/usr/lib/$triplet/gstreamer-1.0" \
+  GST_REGISTRY="$WORK/registry-system.bin" gst-launch-1.0 -q videotestsrc num-buffers=2 \
   ! video/x-raw,width=160,height=120 ! videoconvert ! maskrcnn post-messages=true \
   ! maskrcnnoverlay ! fakesink 2>&1) || fail "a pipeline on the packages failed: $out"
 echo "ok: videotestsrc ! maskrcnn ! maskrcnnoverlay ran from the packages"
