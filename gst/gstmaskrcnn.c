@@ -25,11 +25,11 @@
 
 #include "gstmaskrcnn.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <gst/video/video.h>
 
-#include "default_model.h"
 #include "maskrcnn-convert.h"
 #include "maskrcnn-element.h"
 #include "maskrcnn-meta.h"
@@ -38,8 +38,8 @@
 #include "maskrcnn-cuda.h"
 #endif
 
-GST_DEBUG_CATEGORY_STATIC (gst_mask_rcnn_debug);
-#define GST_CAT_DEFAULT gst_mask_rcnn_debug
+GST_DEBUG_CATEGORY_STATIC (gst_maskrcnn_debug);
+#define GST_CAT_DEFAULT gst_maskrcnn_debug
 
 #define DEFAULT_BACKEND GST_MASK_RCNN_BACKEND_AUTO
 #define DEFAULT_THREADS 0
@@ -86,6 +86,12 @@ struct _GstMaskRcnn
   gboolean thresholds_changed;
   guint interval;
   gboolean post_messages;
+  /* From start() to stop(): the settings read at start are in use, so the
+   * properties read only there are refused (see refuse_while_running()).
+   * running_model is the model file in use, which the "model" getter
+   * reports meanwhile. */
+  gboolean running;
+  gchar *running_model;
 
   /* Streaming state, from start() to stop(). */
   mrcnn_model *model;
@@ -112,8 +118,8 @@ struct _GstMaskRcnn
   guint64 last_frame_index;
 };
 
-#define gst_mask_rcnn_parent_class parent_class
-G_DEFINE_TYPE (GstMaskRcnn, gst_mask_rcnn, GST_TYPE_BASE_TRANSFORM);
+#define gst_maskrcnn_parent_class parent_class
+G_DEFINE_TYPE (GstMaskRcnn, gst_maskrcnn, GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (maskrcnn, "maskrcnn", GST_RANK_NONE,
     GST_TYPE_MASK_RCNN);
 
@@ -121,7 +127,7 @@ G_STATIC_ASSERT ((int) GST_MASK_RCNN_PRECISION_BF16 == (int) MRCNN_PRECISION_BF1
 G_STATIC_ASSERT ((int) GST_MASK_RCNN_PRECISION_FP16 == (int) MRCNN_PRECISION_FP16);
 
 GType
-gst_mask_rcnn_precision_get_type (void)
+gst_maskrcnn_precision_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
@@ -143,7 +149,7 @@ gst_mask_rcnn_precision_get_type (void)
 }
 
 GType
-gst_mask_rcnn_backend_get_type (void)
+gst_maskrcnn_backend_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
@@ -250,7 +256,7 @@ post_detections (GstMaskRcnn * self, GstBuffer * buf, guint age)
     running_time = gst_segment_to_running_time (&trans->segment,
         GST_FORMAT_TIME, pts);
   }
-  s = gst_mask_rcnn_instances_to_structure (self->last, pts, stream_time,
+  s = gst_maskrcnn_instances_to_structure (self->last, pts, stream_time,
       running_time, GST_BUFFER_DURATION (buf), age);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
@@ -265,7 +271,7 @@ engine_device (GstMaskRcnn * self, gint device_id)
 {
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   if (self->cuda_ctx)
-    return gst_mask_rcnn_cuda_context_device (self->cuda_ctx);
+    return gst_maskrcnn_cuda_context_device (self->cuda_ctx);
 #endif
   return device_id;
 }
@@ -370,92 +376,44 @@ grow_engine (GstMaskRcnn * self, gint max_width, gint max_height)
 /* ------------------------------------------------------------ CUDA context */
 
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-/* Finds or makes the CUDA context shared with the neighbours, unless the
- * backend is the CPU or no driver is installed. Not having one is no error
- * here: the backend choice and the caps decide whether it was needed. */
+/* For the CUDA wiring shared with maskrcnnoverlay (maskrcnn-cuda.h): the
+ * device-id property, and no device frames with backend=cpu. */
 static void
-ensure_cuda_context (GstMaskRcnn * self)
-{
-  GstMaskRcnnBackend backend;
-  gint device_id;
-  gchar *why = NULL;
-
-  GST_OBJECT_LOCK (self);
-  backend = self->backend;
-  device_id = self->device_id;
-  GST_OBJECT_UNLOCK (self);
-  if (backend == GST_MASK_RCNN_BACKEND_CPU || self->cuda_ctx)
-    return;
-  if (!gst_mask_rcnn_cuda_ensure_context (GST_ELEMENT (self), device_id,
-          &self->cuda_ctx, &why)) {
-    GST_INFO_OBJECT (self, "no CUDA context: %s", why);
-    g_free (why);
-  }
-}
-
-static void
-gst_mask_rcnn_set_context (GstElement * element, GstContext * context)
-{
-  GstMaskRcnn *self = GST_MASK_RCNN (element);
-  gint device_id;
-
-  GST_OBJECT_LOCK (self);
-  device_id = self->device_id;
-  GST_OBJECT_UNLOCK (self);
-  gst_mask_rcnn_cuda_handle_set_context (element, context, device_id,
-      &self->cuda_ctx);
-  GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
-}
-
-static gboolean
-gst_mask_rcnn_query (GstBaseTransform * trans, GstPadDirection direction,
-    GstQuery * query)
-{
-  GstMaskRcnn *self = GST_MASK_RCNN (trans);
-  gboolean allow_cuda;
-
-  /* backend=cpu takes no device frames: offering them would only make a
-   * CUDA neighbour fail later, in set_caps */
-  GST_OBJECT_LOCK (self);
-  allow_cuda = self->backend != GST_MASK_RCNN_BACKEND_CPU;
-  GST_OBJECT_UNLOCK (self);
-  return gst_mask_rcnn_cuda_transform_query (trans,
-      GST_BASE_TRANSFORM_CLASS (parent_class), direction, query,
-      self->cuda_ctx, allow_cuda);
-}
-
-/* The context is looked for from NULL to READY, before nvcodec neighbours
- * look for theirs when they start, so that they adopt the primary context
- * the engine needs (maskrcnn-cuda.h). */
-static GstStateChangeReturn
-gst_mask_rcnn_change_state (GstElement * element, GstStateChange transition)
+cuda_settings (GstElement * element, gint * device_id, gboolean * wants_cuda)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (element);
 
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY)
-    ensure_cuda_context (self);
-  return gst_mask_rcnn_cuda_change_state (element,
-      GST_ELEMENT_CLASS (parent_class), transition, &self->cuda_ctx);
+  GST_OBJECT_LOCK (self);
+  *device_id = self->device_id;
+  *wants_cuda = self->backend != GST_MASK_RCNN_BACKEND_CPU;
+  GST_OBJECT_UNLOCK (self);
 }
+
+static const GstMaskRcnnCudaElement cuda_element = {
+  cuda_settings, G_STRUCT_OFFSET (GstMaskRcnn, cuda_ctx)
+};
 #endif
 
 static gboolean
-gst_mask_rcnn_start (GstBaseTransform * trans)
+start_engine (GstMaskRcnn * self)
 {
-  GstMaskRcnn *self = GST_MASK_RCNN (trans);
   mrcnn_error err = { 0, };
   mrcnn_status st;
   gchar *path;
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->model_path);
+  self->running = TRUE;
   GST_OBJECT_UNLOCK (self);
 
   if (!path || !*path) {
-    gchar *searched = NULL;
+    gchar *searched = NULL, *found;
 
     g_free (path);
-    path = mrcnn_default_model_path (&searched);
+    found = mrcnn_default_model_path (&searched);
+    /* The engine hands out malloc() memory; the element keeps GLib's. */
+    path = g_strdup (found);
+    free (found);
     if (!path) {
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
           ("No model given and the shipped model \"%s\" was not found. "
@@ -463,10 +421,10 @@ gst_mask_rcnn_start (GstBaseTransform * trans)
               "MRCNN_MODEL_DIR to the directory holding %s. Looked in:\n%s",
               MRCNN_DEFAULT_MODEL_FILE, MRCNN_DEFAULT_MODEL_FILE,
               searched), (NULL));
-      g_free (searched);
+      free (searched);
       return FALSE;
     }
-    g_free (searched);
+    free (searched);
   }
 
   if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
@@ -493,12 +451,16 @@ gst_mask_rcnn_start (GstBaseTransform * trans)
     return FALSE;
   }
   self->opened_path = path;
+  GST_OBJECT_LOCK (self);
+  g_free (self->running_model);
+  self->running_model = g_strdup (path);
+  GST_OBJECT_UNLOCK (self);
   GST_INFO_OBJECT (self, "model %s: %s, %d classes", path,
       mrcnn_model_architecture (self->model),
       mrcnn_model_num_classes (self->model));
 
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  ensure_cuda_context (self);
+  gst_maskrcnn_cuda_element_ensure_context (GST_ELEMENT (self));
 #endif
 
   /* Planned for the engine's default largest frame; set_caps() makes a new
@@ -517,7 +479,22 @@ gst_mask_rcnn_start (GstBaseTransform * trans)
 }
 
 static gboolean
-gst_mask_rcnn_stop (GstBaseTransform * trans)
+gst_maskrcnn_start (GstBaseTransform * trans)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (trans);
+
+  if (start_engine (self))
+    return TRUE;
+  /* GstBaseTransform does not call stop() after a failed start(). */
+  GST_OBJECT_LOCK (self);
+  self->running = FALSE;
+  g_clear_pointer (&self->running_model, g_free);
+  GST_OBJECT_UNLOCK (self);
+  return FALSE;
+}
+
+static gboolean
+gst_maskrcnn_stop (GstBaseTransform * trans)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
 
@@ -532,11 +509,15 @@ gst_mask_rcnn_stop (GstBaseTransform * trans)
   g_clear_pointer (&self->opened_path, g_free);
   g_clear_pointer (&self->no_cuda_reason, g_free);
   self->have_info = FALSE;
+  GST_OBJECT_LOCK (self);
+  self->running = FALSE;
+  g_clear_pointer (&self->running_model, g_free);
+  GST_OBJECT_UNLOCK (self);
   return TRUE;
 }
 
 static gboolean
-gst_mask_rcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+gst_maskrcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     GstCaps * outcaps)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
@@ -551,7 +532,7 @@ gst_mask_rcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   h = GST_VIDEO_INFO_HEIGHT (&info);
   self->cuda_frames = FALSE;
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  self->cuda_frames = gst_mask_rcnn_caps_are_cuda (incaps);
+  self->cuda_frames = gst_maskrcnn_caps_are_cuda (incaps);
 #endif
 
   if (self->cuda_frames && self->engine_kind != MRCNN_BACKEND_CUDA) {
@@ -596,7 +577,7 @@ gst_mask_rcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 }
 
 static gboolean
-gst_mask_rcnn_sink_event (GstBaseTransform * trans, GstEvent * event)
+gst_maskrcnn_sink_event (GstBaseTransform * trans, GstEvent * event)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
 
@@ -620,9 +601,9 @@ check_cuda_buffer (GstMaskRcnn * self, GstBuffer * buf)
 {
   gchar *why = NULL;
   gint device = self->cuda_ctx ?
-      gst_mask_rcnn_cuda_context_device (self->cuda_ctx) : 0;
+      gst_maskrcnn_cuda_context_device (self->cuda_ctx) : 0;
 
-  if (gst_mask_rcnn_cuda_check_buffer (buf, device, &why))
+  if (gst_maskrcnn_cuda_check_buffer (buf, device, &why))
     return TRUE;
   GST_ELEMENT_ERROR (self, STREAM, FAILED,
       ("Cannot read this frame in CUDA memory: %s.", why), (NULL));
@@ -665,7 +646,7 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
             GST_VIDEO_INFO_HEIGHT (&self->info)), (NULL));
     return GST_FLOW_ERROR;
   }
-  if (!gst_mask_rcnn_image_from_frame (&frame, self->cuda_frames, &image)) {
+  if (!gst_maskrcnn_image_from_frame (&frame, self->cuda_frames, &image)) {
     gst_video_frame_unmap (&frame);
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
         ("Unsupported video format %s.", format), (NULL));
@@ -683,7 +664,7 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
 #endif
   gst_video_frame_unmap (&frame);
   if (st == MRCNN_OK) {
-    gboolean ok = gst_mask_rcnn_instances_from_result (self->last, result,
+    gboolean ok = gst_maskrcnn_instances_from_result (self->last, result,
         image.width, image.height, mask_threshold, &err);
     mrcnn_result_free (result);
     if (ok) {
@@ -704,7 +685,7 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
 }
 
 static GstFlowReturn
-gst_mask_rcnn_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+gst_maskrcnn_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
   mrcnn_thresholds thresholds;
@@ -766,13 +747,61 @@ gst_mask_rcnn_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 
 /* ------------------------------------------------------------ properties */
 
+/* The properties read once at start() (GST_PARAM_MUTABLE_READY). */
+static gboolean
+read_at_start (guint prop_id)
+{
+  switch (prop_id) {
+    case PROP_MODEL:
+    case PROP_BACKEND:
+    case PROP_DEVICE_ID:
+    case PROP_THREADS:
+    case PROP_PRECISION:
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+/* A property read only at start, set while the element runs (PAUSED or
+ * PLAYING), would read back as set while the engine kept running with the
+ * old value: it is refused instead, with a warning on the bus that says
+ * what stays in use and how to change it. Called with the object lock held;
+ * returns with it released when it refuses (the warning is posted without
+ * it: posting takes the lock). */
+static gboolean
+refuse_while_running (GstMaskRcnn * self, GParamSpec * pspec,
+    const GValue * value)
+{
+  gchar *wanted, *in_use;
+
+  if (!self->running)
+    return FALSE;
+  wanted = g_strdup_value_contents (value);
+  in_use = g_strdup (self->running_model ? self->running_model : "(none)");
+  GST_OBJECT_UNLOCK (self);
+
+  GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+      ("Ignored %s=%s: \"%s\" cannot change while maskrcnn is running "
+          "(PAUSED or PLAYING), so the element keeps running as it started, "
+          "on model \"%s\". Set it before the pipeline starts, or set the "
+          "pipeline to READY, set it, and play again.", pspec->name, wanted,
+          pspec->name, in_use),
+      ("\"%s\" is read only when the element starts", pspec->name));
+  g_free (wanted);
+  g_free (in_use);
+  return TRUE;
+}
+
 static void
-gst_mask_rcnn_set_property (GObject * object, guint prop_id,
+gst_maskrcnn_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (object);
 
   GST_OBJECT_LOCK (self);
+  if (read_at_start (prop_id) && refuse_while_running (self, pspec, value))
+    return;
   switch (prop_id) {
     case PROP_MODEL:
       g_free (self->model_path);
@@ -820,7 +849,7 @@ gst_mask_rcnn_set_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_mask_rcnn_get_property (GObject * object, guint prop_id, GValue * value,
+gst_maskrcnn_get_property (GObject * object, guint prop_id, GValue * value,
     GParamSpec * pspec)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (object);
@@ -828,7 +857,10 @@ gst_mask_rcnn_get_property (GObject * object, guint prop_id, GValue * value,
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
     case PROP_MODEL:
-      g_value_set_string (value, self->model_path);
+      /* While running: the file in use, also when the property names none
+       * (the shipped model). */
+      g_value_set_string (value, self->running_model ?
+          self->running_model : self->model_path);
       break;
     case PROP_BACKEND:
       g_value_set_enum (value, self->backend);
@@ -868,12 +900,13 @@ gst_mask_rcnn_get_property (GObject * object, guint prop_id, GValue * value,
 }
 
 static void
-gst_mask_rcnn_finalize (GObject * object)
+gst_maskrcnn_finalize (GObject * object)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (object);
 
   g_array_unref (self->last);
   g_free (self->model_path);
+  g_free (self->running_model);
   g_free (self->no_cuda_reason);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   gst_clear_object (&self->cuda_ctx);
@@ -885,7 +918,7 @@ gst_mask_rcnn_finalize (GObject * object)
 static gchar *default_model;
 
 static void
-gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
+gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -894,44 +927,54 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
   const GParamFlags runtime = flags | GST_PARAM_MUTABLE_PLAYING;
   const GParamFlags ready = flags | GST_PARAM_MUTABLE_READY;
 
-  GST_DEBUG_CATEGORY_INIT (gst_mask_rcnn_debug, "maskrcnn", 0,
+  GST_DEBUG_CATEGORY_INIT (gst_maskrcnn_debug, "maskrcnn", 0,
       "Mask R-CNN instance segmentation");
 
-  default_model = mrcnn_default_model_path (NULL);
+  {
+    /* g_strdup: the engine hands out malloc() memory. */
+    char *found = mrcnn_default_model_path (NULL);
+    default_model = g_strdup (found);
+    free (found);
+  }
 
-  gobject_class->set_property = gst_mask_rcnn_set_property;
-  gobject_class->get_property = gst_mask_rcnn_get_property;
-  gobject_class->finalize = gst_mask_rcnn_finalize;
+  gobject_class->set_property = gst_maskrcnn_set_property;
+  gobject_class->get_property = gst_maskrcnn_get_property;
+  gobject_class->finalize = gst_maskrcnn_finalize;
 
   /**
    * GstMaskRcnn:model:
    *
-   * The model file. Read when the element starts (READY to PAUSED); a new
-   * value takes effect at the next start.
+   * The model file. Read when the element starts (READY to PAUSED). Set
+   * while the element runs, it is refused with a warning message (the
+   * engine keeps running the model it started with, and the property reads
+   * back the file in use).
    */
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
           "Path of a gst-maskrcnn .safetensors model; empty or NULL for the "
           "shipped model " MRCNN_DEFAULT_MODEL_FILE " (looked up in "
-          "$MRCNN_MODEL_DIR, then the installed data directory). Read at the "
-          "next start", default_model, ready));
+          "$MRCNN_MODEL_DIR, then the installed data directory). Read at "
+          "start; refused with a warning while running. Reads back the file "
+          "in use while running", default_model, ready));
 
   g_object_class_install_property (gobject_class, PROP_BACKEND,
       g_param_spec_enum ("backend", "Backend",
-          "Compute backend; takes effect at the next start",
+          "Compute backend; read at start, refused with a warning while "
+          "running",
           GST_TYPE_MASK_RCNN_BACKEND, DEFAULT_BACKEND, ready));
 
   g_object_class_install_property (gobject_class, PROP_DEVICE_ID,
       g_param_spec_int ("device-id", "Device ID",
           "CUDA device for the cuda backend and the CUDA context shared with "
-          "the neighbours, -1 for the current one; takes effect at the next "
-          "start", -1, G_MAXINT, DEFAULT_DEVICE_ID, ready));
+          "the neighbours, -1 for the current one; read at start, refused "
+          "with a warning while running", -1, G_MAXINT, DEFAULT_DEVICE_ID, ready));
 
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
           "CPU threads of the engine, 0 for all cores (OpenMP's default, "
           "which OMP_NUM_THREADS sets); fewer leave cores to the rest of the "
-          "pipeline. CPU backend only; takes effect at the next start", 0, 1024,
+          "pipeline. CPU backend only; read at start, refused with a warning "
+          "while running", 0, 1024,
           DEFAULT_THREADS, ready));
 
   g_object_class_install_property (gobject_class, PROP_PRECISION,
@@ -940,7 +983,7 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
           "or bf16 on a CPU with AVX512_BF16 or AMX (about twice the frame "
           "rate, detections within the bounds of docs/precision.md); a "
           "precision the backend or CPU cannot run is an error at start. "
-          "Takes effect at the next start",
+          "Read at start, refused with a warning while running",
           GST_TYPE_MASK_RCNN_PRECISION, DEFAULT_PRECISION, ready));
 
   g_object_class_install_property (gobject_class, PROP_SCORE_THRESHOLD,
@@ -982,20 +1025,17 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
       "Detects and segments object instances with a Mask R-CNN model and "
       "attaches them as region-of-interest metadata with masks",
       "gst-maskrcnn developers");
-  gst_mask_rcnn_element_class_add_pad_templates (element_class);
+  gst_maskrcnn_element_class_add_pad_templates (element_class);
 
-  trans_class->start = GST_DEBUG_FUNCPTR (gst_mask_rcnn_start);
-  trans_class->stop = GST_DEBUG_FUNCPTR (gst_mask_rcnn_stop);
-  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_mask_rcnn_set_caps);
-  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_mask_rcnn_transform_ip);
-  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_mask_rcnn_sink_event);
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_maskrcnn_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_maskrcnn_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_maskrcnn_set_caps);
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_maskrcnn_transform_ip);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_maskrcnn_sink_event);
   trans_class->propose_allocation =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_element_propose_allocation);
+      GST_DEBUG_FUNCPTR (gst_maskrcnn_element_propose_allocation);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  element_class->set_context = GST_DEBUG_FUNCPTR (gst_mask_rcnn_set_context);
-  element_class->change_state =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_change_state);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_mask_rcnn_query);
+  gst_maskrcnn_cuda_element_class_init (element_class, &cuda_element);
 #endif
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = FALSE;
@@ -1005,7 +1045,7 @@ gst_mask_rcnn_class_init (GstMaskRcnnClass * klass)
 }
 
 static void
-gst_mask_rcnn_init (GstMaskRcnn * self)
+gst_maskrcnn_init (GstMaskRcnn * self)
 {
   self->model_path = g_strdup (default_model);
   self->backend = DEFAULT_BACKEND;
@@ -1018,7 +1058,7 @@ gst_mask_rcnn_init (GstMaskRcnn * self)
   self->thresholds.mask_threshold = DEFAULT_MASK_THRESHOLD;
   self->interval = DEFAULT_INTERVAL;
   self->post_messages = DEFAULT_POST_MESSAGES;
-  self->last = gst_mask_rcnn_instances_new ();
+  self->last = gst_maskrcnn_instances_new ();
 
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);

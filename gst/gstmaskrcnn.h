@@ -10,8 +10,8 @@
 
 G_BEGIN_DECLS
 
-#define GST_TYPE_MASK_RCNN (gst_mask_rcnn_get_type ())
-G_DECLARE_FINAL_TYPE (GstMaskRcnn, gst_mask_rcnn, GST, MASK_RCNN,
+#define GST_TYPE_MASK_RCNN (gst_maskrcnn_get_type ())
+G_DECLARE_FINAL_TYPE (GstMaskRcnn, gst_maskrcnn, GST, MASK_RCNN,
     GstBaseTransform);
 
 /**
@@ -26,8 +26,8 @@ typedef enum {
   GST_MASK_RCNN_BACKEND_CUDA,
 } GstMaskRcnnBackend;
 
-#define GST_TYPE_MASK_RCNN_BACKEND (gst_mask_rcnn_backend_get_type ())
-GType gst_mask_rcnn_backend_get_type (void);
+#define GST_TYPE_MASK_RCNN_BACKEND (gst_maskrcnn_backend_get_type ())
+GType gst_maskrcnn_backend_get_type (void);
 
 /**
  * GstMaskRcnnPrecision:
@@ -48,8 +48,8 @@ typedef enum {
   GST_MASK_RCNN_PRECISION_BF16,
 } GstMaskRcnnPrecision;
 
-#define GST_TYPE_MASK_RCNN_PRECISION (gst_mask_rcnn_precision_get_type ())
-GType gst_mask_rcnn_precision_get_type (void);
+#define GST_TYPE_MASK_RCNN_PRECISION (gst_maskrcnn_precision_get_type ())
+GType gst_maskrcnn_precision_get_type (void);
 
 GST_ELEMENT_REGISTER_DECLARE (maskrcnn);
 

@@ -33,17 +33,17 @@
 #include <pango/pangocairo.h>
 
 #include "maskrcnn-canvas.h"
+#include "maskrcnn-captions.h"
 #include "maskrcnn-element.h"
 #include "maskrcnn-meta.h"
-#include "overlay_draw.h"
 #include "overlay.h"
 #ifdef GST_MASK_RCNN_HAVE_CUDA
 #include "maskrcnn-cuda.h"
 #include "maskrcnn-overlay-cuda.h"
 #endif
 
-GST_DEBUG_CATEGORY_STATIC (gst_mask_rcnn_overlay_debug);
-#define GST_CAT_DEFAULT gst_mask_rcnn_overlay_debug
+GST_DEBUG_CATEGORY_STATIC (gst_maskrcnn_overlay_debug);
+#define GST_CAT_DEFAULT gst_maskrcnn_overlay_debug
 
 #define DEFAULT_ALPHA 0.5
 #define DEFAULT_DRAW_MASKS TRUE
@@ -102,8 +102,8 @@ struct _GstMaskRcnnOverlay
 #endif
 };
 
-#define gst_mask_rcnn_overlay_parent_class parent_class
-G_DEFINE_TYPE (GstMaskRcnnOverlay, gst_mask_rcnn_overlay,
+#define gst_maskrcnn_overlay_parent_class parent_class
+G_DEFINE_TYPE (GstMaskRcnnOverlay, gst_maskrcnn_overlay,
     GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (maskrcnnoverlay, "maskrcnnoverlay",
     GST_RANK_NONE, GST_TYPE_MASK_RCNN_OVERLAY);
@@ -233,7 +233,7 @@ draw_mask (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
     self->coverage[i] = mrcnn_overlay_mask_alpha (self->coverage[i],
         s->draw_contours ? self->distance[i] : 0, s->line_width,
         s->draw_masks, s->draw_contours, fill);
-  gst_mask_rcnn_canvas_blend_a8 (canvas, inst->x + rx, inst->y + ry, w, h,
+  gst_maskrcnn_canvas_blend_a8 (canvas, inst->x + rx, inst->y + ry, w, h,
       self->coverage, w, rgb);
 }
 
@@ -282,36 +282,79 @@ render_caption (GstMaskRcnnOverlay * self, const gchar * text,
   return surface;
 }
 
-/* Above the box where there is room, else inside its top edge; kept inside
- * the frame horizontally. */
-static void
-caption_position (const GstMaskRcnnInstance * inst, gint tw, gint th,
-    gint frame_width, gint * x, gint * y)
+/* The order captions are placed in: best score first, so that the best
+ * instances get the natural places (above their boxes). Free with g_free. */
+static guint *
+caption_order (GArray * instances)
 {
-  *x = inst->x;
-  *y = inst->y - th >= 0 ? inst->y - th : inst->y;
-  if (*x + tw > frame_width)
-    *x = MAX (0, frame_width - tw);
+  guint i, n = instances->len;
+  gdouble *scores = g_new (gdouble, n);
+  guint *order = g_new (guint, n);
+
+  for (i = 0; i < n; i++)
+    scores[i] = g_array_index (instances, GstMaskRcnnInstance, i).confidence;
+  gst_maskrcnn_caption_order (scores, n, order);
+  g_free (scores);
+  return order;
 }
 
+/* Places instance `in`'s tw x th caption clear of the `n_placed` captions
+ * placed so far (gst_maskrcnn_caption_place()). */
 static void
-draw_label (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
-    const GstMaskRcnnInstance * inst, const guint8 rgb[3])
+caption_position (const GstMaskRcnnInstance * in, gint tw, gint th,
+    gint frame_w, gint frame_h, const GstMaskRcnnRect * placed,
+    guint n_placed, GstMaskRcnnRect * out)
 {
-  gchar *text = caption_text (inst);
-  cairo_surface_t *surface = render_caption (self, text, rgb);
-  gint tw, th, x, y;
+  GstMaskRcnnRect box = { in->x, in->y, in->width, in->height };
 
-  g_free (text);
-  if (!surface)
-    return;
-  tw = cairo_image_surface_get_width (surface);
-  th = cairo_image_surface_get_height (surface);
-  caption_position (inst, tw, th, canvas->width, &x, &y);
-  gst_mask_rcnn_canvas_blend_argb32 (canvas, x, y, tw, th,
-      cairo_image_surface_get_data (surface),
-      cairo_image_surface_get_stride (surface));
-  cairo_surface_destroy (surface);
+  gst_maskrcnn_caption_place (&box, tw, th, frame_w, frame_h, placed,
+      n_placed, out);
+}
+
+/* Every caption, above every mask and box: placed best score first so that
+ * none covers another, then drawn lowest score first (where the frame is
+ * too crowded to keep them apart, the best stays readable on top). */
+static void
+draw_labels (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
+    GArray * instances)
+{
+  guint n = instances->len, k, n_placed = 0;
+  guint *order = caption_order (instances);
+  cairo_surface_t **surfaces = g_new0 (cairo_surface_t *, n);
+  GstMaskRcnnRect *rects = g_new0 (GstMaskRcnnRect, n);
+  GstMaskRcnnRect *placed = g_new0 (GstMaskRcnnRect, n);
+
+  for (k = 0; k < n; k++) {
+    guint i = order[k];
+    const GstMaskRcnnInstance *in =
+        &g_array_index (instances, GstMaskRcnnInstance, i);
+    guint8 rgb[3];
+    gchar *text = caption_text (in);
+
+    mrcnn_overlay_class_color (in->class_id, rgb);
+    surfaces[i] = render_caption (self, text, rgb);
+    g_free (text);
+    if (!surfaces[i])
+      continue;
+    caption_position (in, cairo_image_surface_get_width (surfaces[i]),
+        cairo_image_surface_get_height (surfaces[i]), canvas->width,
+        canvas->height, placed, n_placed, &rects[i]);
+    placed[n_placed++] = rects[i];
+  }
+  for (k = n; k-- > 0;) {
+    guint i = order[k];
+
+    if (!surfaces[i])
+      continue;
+    gst_maskrcnn_canvas_blend_argb32 (canvas, rects[i].x, rects[i].y,
+        rects[i].w, rects[i].h, cairo_image_surface_get_data (surfaces[i]),
+        cairo_image_surface_get_stride (surfaces[i]));
+    cairo_surface_destroy (surfaces[i]);
+  }
+  g_free (placed);
+  g_free (rects);
+  g_free (surfaces);
+  g_free (order);
 }
 
 static void
@@ -356,7 +399,7 @@ cuda_caption (GstMaskRcnnOverlay * self, const GstMaskRcnnInstance * inst,
   gchar *text = caption_text (inst);
   gchar *key = g_strdup_printf ("%d|%u,%u,%u|%s", self->font_px, rgb[0],
       rgb[1], rgb[2], text);
-  const guint8 *dev = gst_mask_rcnn_overlay_cuda_sprite (self->cuda, key, w,
+  const guint8 *dev = gst_maskrcnn_overlay_cuda_sprite (self->cuda, key, w,
       h, stride);
 
   if (!dev) {
@@ -366,7 +409,7 @@ cuda_caption (GstMaskRcnnOverlay * self, const GstMaskRcnnInstance * inst,
       *w = cairo_image_surface_get_width (surface);
       *h = cairo_image_surface_get_height (surface);
       *stride = cairo_image_surface_get_stride (surface);
-      dev = gst_mask_rcnn_overlay_cuda_add_sprite (self->cuda, key,
+      dev = gst_maskrcnn_overlay_cuda_add_sprite (self->cuda, key,
           cairo_image_surface_get_data (surface), *w, *h, *stride, why);
       cairo_surface_destroy (surface);
     }
@@ -393,8 +436,8 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
   gboolean ok = TRUE, pushed;
   gint i, n = (gint) instances->len;
 
-  if (!gst_mask_rcnn_cuda_check_buffer (buf,
-          gst_mask_rcnn_cuda_context_device (self->cuda_ctx), why))
+  if (!gst_maskrcnn_cuda_check_buffer (buf,
+          gst_maskrcnn_cuda_context_device (self->cuda_ctx), why))
     return FALSE;
   offsets = g_newa (gsize, n + 1);
   region = g_newa (gint, 4 * n);
@@ -412,7 +455,7 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
 
   pushed = gst_cuda_context_push (self->cuda_ctx);
   if (total > 0) {
-    host = gst_mask_rcnn_overlay_cuda_stage (self->cuda, total, why);
+    host = gst_maskrcnn_overlay_cuda_stage (self->cuda, total, why);
     if (!host) {
       ok = FALSE;
       goto out;
@@ -427,7 +470,7 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
               in->height, r[0], r[1], r[2], r[3], host + offsets[i], r[2]))
         memset (host + offsets[i], 0, size);
     }
-    dev_masks = gst_mask_rcnn_overlay_cuda_upload (self->cuda, total, why);
+    dev_masks = gst_maskrcnn_overlay_cuda_upload (self->cuda, total, why);
     if (!dev_masks) {
       ok = FALSE;
       goto out;
@@ -440,7 +483,7 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
     ok = FALSE;
     goto out;
   }
-  if (!gst_mask_rcnn_overlay_cuda_target (&frame, &target)) {
+  if (!gst_maskrcnn_overlay_cuda_target (&frame, &target)) {
     gst_video_frame_unmap (&frame);
     *why = g_strdup_printf ("cannot draw on %s frames in CUDA memory",
         gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info)));
@@ -474,7 +517,7 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
       l.fill = fill;
       l.draw_masks = s->draw_masks;
       l.draw_contours = s->draw_contours;
-      ok = gst_mask_rcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
+      ok = gst_maskrcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
     }
     if (ok && s->draw_boxes) {
       l.kind = MRCNN_OVERLAY_LAYER_BOX;
@@ -483,29 +526,64 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
       l.y = in->y;
       l.w = in->width;
       l.h = in->height;
-      ok = gst_mask_rcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
+      ok = gst_maskrcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
     }
   }
-  for (i = n - 1; ok && s->draw_labels && i >= 0; i--) {
-    const GstMaskRcnnInstance *in =
-        &g_array_index (instances, GstMaskRcnnInstance, i);
-    mrcnn_overlay_layer l = { 0, };
+  if (ok && s->draw_labels) {
+    /* As draw_labels () on the CPU: placed best first, drawn best last.
+     * Each sprite is fetched again right before its launch: the cache may
+     * be emptied by a later caption's upload, so pointers are not kept. */
+    guint *order = caption_order (instances);
+    GstMaskRcnnRect *rects = g_new0 (GstMaskRcnnRect, n);
+    GstMaskRcnnRect *placed = g_new0 (GstMaskRcnnRect, n);
+    gboolean *have = g_new0 (gboolean, n);
+    guint n_placed = 0;
+    gint k;
 
-    mrcnn_overlay_class_color (in->class_id, l.rgb);
-    l.kind = MRCNN_OVERLAY_LAYER_SPRITE;
-    l.data = cuda_caption (self, in, l.rgb, &l.w, &l.h, &l.stride, why);
-    if (!l.data) {
-      ok = *why == NULL;        /* no surface: skipped, as on the CPU */
-      continue;
+    for (k = 0; ok && k < n; k++) {
+      const GstMaskRcnnInstance *in =
+          &g_array_index (instances, GstMaskRcnnInstance, order[k]);
+      guint8 rgb[3];
+      gint w = 0, h = 0, stride = 0;
+
+      mrcnn_overlay_class_color (in->class_id, rgb);
+      if (!cuda_caption (self, in, rgb, &w, &h, &stride, why)) {
+        ok = *why == NULL;      /* no surface: skipped, as on the CPU */
+        continue;
+      }
+      caption_position (in, w, h, target.width, target.height, placed,
+          n_placed, &rects[order[k]]);
+      placed[n_placed++] = rects[order[k]];
+      have[order[k]] = TRUE;
     }
-    caption_position (in, l.w, l.h, target.width, &l.x, &l.y);
-    ok = gst_mask_rcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
+    for (k = n - 1; ok && k >= 0; k--) {
+      const GstMaskRcnnInstance *in =
+          &g_array_index (instances, GstMaskRcnnInstance, order[k]);
+      mrcnn_overlay_layer l = { 0, };
+
+      if (!have[order[k]])
+        continue;
+      mrcnn_overlay_class_color (in->class_id, l.rgb);
+      l.kind = MRCNN_OVERLAY_LAYER_SPRITE;
+      l.data = cuda_caption (self, in, l.rgb, &l.w, &l.h, &l.stride, why);
+      if (!l.data) {
+        ok = *why == NULL;
+        continue;
+      }
+      l.x = rects[order[k]].x;
+      l.y = rects[order[k]].y;
+      ok = gst_maskrcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
+    }
+    g_free (have);
+    g_free (placed);
+    g_free (rects);
+    g_free (order);
   }
   /* The frame may be read as soon as it is unmapped. */
   {
     gchar *fw = NULL;
 
-    if (!gst_mask_rcnn_overlay_cuda_finish (self->cuda, &fw)) {
+    if (!gst_maskrcnn_overlay_cuda_finish (self->cuda, &fw)) {
       if (ok)
         *why = fw;
       else
@@ -523,7 +601,7 @@ out:
 #endif
 
 static GstFlowReturn
-gst_mask_rcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+gst_maskrcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
   GstMaskRcnnInstance inst;
@@ -574,7 +652,7 @@ gst_mask_rcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
             GST_VIDEO_INFO_HEIGHT (&self->info)), (NULL));
     return GST_FLOW_ERROR;
   }
-  if (!gst_mask_rcnn_canvas_init (&canvas, &frame)) {
+  if (!gst_maskrcnn_canvas_init (&canvas, &frame)) {
     gst_video_frame_unmap (&frame);
     g_array_free (instances, TRUE);
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
@@ -596,20 +674,11 @@ gst_mask_rcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     if (s.draw_masks || s.draw_contours)
       draw_mask (self, &canvas, in, &s, rgb);
     if (s.draw_boxes)
-      gst_mask_rcnn_canvas_box_outline (&canvas, in->x, in->y, in->width,
+      gst_maskrcnn_canvas_box_outline (&canvas, in->x, in->y, in->width,
           in->height, (gint) s.line_width, rgb);
   }
-  /* Captions last, above every mask and box. */
-  if (s.draw_labels) {
-    for (i = (gint) instances->len - 1; i >= 0; i--) {
-      const GstMaskRcnnInstance *in =
-          &g_array_index (instances, GstMaskRcnnInstance, i);
-      guint8 rgb[3];
-
-      mrcnn_overlay_class_color (in->class_id, rgb);
-      draw_label (self, &canvas, in, rgb);
-    }
-  }
+  if (s.draw_labels)
+    draw_labels (self, &canvas, instances);
 
   gst_video_frame_unmap (&frame);
   g_array_free (instances, TRUE);
@@ -619,7 +688,7 @@ gst_mask_rcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 /* ------------------------------------------------------------ life cycle */
 
 static gboolean
-gst_mask_rcnn_overlay_start (GstBaseTransform * trans)
+gst_maskrcnn_overlay_start (GstBaseTransform * trans)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
 
@@ -649,7 +718,7 @@ gst_mask_rcnn_overlay_start (GstBaseTransform * trans)
 }
 
 static gboolean
-gst_mask_rcnn_overlay_stop (GstBaseTransform * trans)
+gst_maskrcnn_overlay_stop (GstBaseTransform * trans)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
 
@@ -661,7 +730,7 @@ gst_mask_rcnn_overlay_stop (GstBaseTransform * trans)
   self->scratch_size = 0;
   self->have_info = FALSE;
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  g_clear_pointer (&self->cuda, gst_mask_rcnn_overlay_cuda_free);
+  g_clear_pointer (&self->cuda, gst_maskrcnn_overlay_cuda_free);
 #endif
   return TRUE;
 }
@@ -675,10 +744,10 @@ ensure_cuda (GstMaskRcnnOverlay * self)
 
   if (self->cuda)
     return TRUE;
-  if (gst_mask_rcnn_cuda_ensure_context (GST_ELEMENT (self), -1,
+  if (gst_maskrcnn_cuda_ensure_context (GST_ELEMENT (self), -1,
           &self->cuda_ctx, &why))
-    self->cuda = gst_mask_rcnn_overlay_cuda_new
-        (gst_mask_rcnn_cuda_context_device (self->cuda_ctx), &why);
+    self->cuda = gst_maskrcnn_overlay_cuda_new
+        (gst_maskrcnn_cuda_context_device (self->cuda_ctx), &why);
   if (self->cuda)
     return TRUE;
   GST_ELEMENT_ERROR (self, LIBRARY, INIT,
@@ -689,49 +758,22 @@ ensure_cuda (GstMaskRcnnOverlay * self)
   return FALSE;
 }
 
+/* For the CUDA wiring shared with maskrcnn (maskrcnn-cuda.h): any device,
+ * a neighbour's; no driver is no error until CUDA caps arrive. */
 static void
-gst_mask_rcnn_overlay_set_context (GstElement * element, GstContext * context)
+cuda_settings (GstElement * element, gint * device_id, gboolean * wants_cuda)
 {
-  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (element);
-
-  gst_mask_rcnn_cuda_handle_set_context (element, context, -1,
-      &self->cuda_ctx);
-  GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
+  *device_id = -1;
+  *wants_cuda = TRUE;
 }
 
-static gboolean
-gst_mask_rcnn_overlay_query (GstBaseTransform * trans,
-    GstPadDirection direction, GstQuery * query)
-{
-  return gst_mask_rcnn_cuda_transform_query (trans,
-      GST_BASE_TRANSFORM_CLASS (parent_class), direction, query,
-      GST_MASK_RCNN_OVERLAY (trans)->cuda_ctx, TRUE);
-}
-
-/* As maskrcnn: the context is looked for from NULL to READY (see
- * maskrcnn-cuda.h); no driver is no error until CUDA caps arrive. */
-static GstStateChangeReturn
-gst_mask_rcnn_overlay_change_state (GstElement * element,
-    GstStateChange transition)
-{
-  GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (element);
-
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
-    gchar *why = NULL;
-
-    if (gst_mask_rcnn_cuda_load (NULL) &&
-        !gst_mask_rcnn_cuda_ensure_context (element, -1, &self->cuda_ctx,
-            &why))
-      GST_INFO_OBJECT (self, "no CUDA context: %s", why);
-    g_free (why);
-  }
-  return gst_mask_rcnn_cuda_change_state (element,
-      GST_ELEMENT_CLASS (parent_class), transition, &self->cuda_ctx);
-}
+static const GstMaskRcnnCudaElement cuda_element = {
+  cuda_settings, G_STRUCT_OFFSET (GstMaskRcnnOverlay, cuda_ctx)
+};
 #endif
 
 static gboolean
-gst_mask_rcnn_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+gst_maskrcnn_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     GstCaps * outcaps)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
@@ -743,7 +785,7 @@ gst_mask_rcnn_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   }
   self->cuda_frames = FALSE;
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  self->cuda_frames = gst_mask_rcnn_caps_are_cuda (incaps);
+  self->cuda_frames = gst_maskrcnn_caps_are_cuda (incaps);
   if (self->cuda_frames && !ensure_cuda (self)) {
     self->have_info = FALSE;
     return FALSE;
@@ -756,7 +798,7 @@ gst_mask_rcnn_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 /* ------------------------------------------------------------ properties */
 
 static void
-gst_mask_rcnn_overlay_set_property (GObject * object, guint prop_id,
+gst_maskrcnn_overlay_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (object);
@@ -790,7 +832,7 @@ gst_mask_rcnn_overlay_set_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_mask_rcnn_overlay_get_property (GObject * object, guint prop_id,
+gst_maskrcnn_overlay_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (object);
@@ -824,7 +866,7 @@ gst_mask_rcnn_overlay_get_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_mask_rcnn_overlay_finalize (GObject * object)
+gst_maskrcnn_overlay_finalize (GObject * object)
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (object);
 
@@ -837,7 +879,7 @@ gst_mask_rcnn_overlay_finalize (GObject * object)
 }
 
 static void
-gst_mask_rcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
+gst_maskrcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -845,12 +887,12 @@ gst_mask_rcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
   const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
       GST_PARAM_MUTABLE_PLAYING;
 
-  GST_DEBUG_CATEGORY_INIT (gst_mask_rcnn_overlay_debug, "maskrcnnoverlay", 0,
+  GST_DEBUG_CATEGORY_INIT (gst_maskrcnn_overlay_debug, "maskrcnnoverlay", 0,
       "Mask R-CNN instance drawing");
 
-  gobject_class->set_property = gst_mask_rcnn_overlay_set_property;
-  gobject_class->get_property = gst_mask_rcnn_overlay_get_property;
-  gobject_class->finalize = gst_mask_rcnn_overlay_finalize;
+  gobject_class->set_property = gst_maskrcnn_overlay_set_property;
+  gobject_class->get_property = gst_maskrcnn_overlay_get_property;
+  gobject_class->finalize = gst_maskrcnn_overlay_finalize;
 
   g_object_class_install_property (gobject_class, PROP_ALPHA,
       g_param_spec_double ("alpha", "Alpha",
@@ -881,27 +923,23 @@ gst_mask_rcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
       "Mask R-CNN overlay", "Filter/Effect/Video",
       "Draws the instance masks, boxes and labels found by maskrcnn",
       "gst-maskrcnn developers");
-  gst_mask_rcnn_element_class_add_pad_templates (element_class);
+  gst_maskrcnn_element_class_add_pad_templates (element_class);
 
-  trans_class->start = GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_start);
-  trans_class->stop = GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_stop);
-  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_set_caps);
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_set_caps);
   trans_class->transform_ip =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_transform_ip);
+      GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_transform_ip);
   trans_class->propose_allocation =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_element_propose_allocation);
+      GST_DEBUG_FUNCPTR (gst_maskrcnn_element_propose_allocation);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  element_class->set_context =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_set_context);
-  element_class->change_state =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_change_state);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_mask_rcnn_overlay_query);
+  gst_maskrcnn_cuda_element_class_init (element_class, &cuda_element);
 #endif
   trans_class->passthrough_on_same_caps = FALSE;
 }
 
 static void
-gst_mask_rcnn_overlay_init (GstMaskRcnnOverlay * self)
+gst_maskrcnn_overlay_init (GstMaskRcnnOverlay * self)
 {
   self->settings.alpha = DEFAULT_ALPHA;
   self->settings.draw_masks = DEFAULT_DRAW_MASKS;

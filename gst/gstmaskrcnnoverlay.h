@@ -10,8 +10,8 @@
 
 G_BEGIN_DECLS
 
-#define GST_TYPE_MASK_RCNN_OVERLAY (gst_mask_rcnn_overlay_get_type ())
-G_DECLARE_FINAL_TYPE (GstMaskRcnnOverlay, gst_mask_rcnn_overlay, GST,
+#define GST_TYPE_MASK_RCNN_OVERLAY (gst_maskrcnn_overlay_get_type ())
+G_DECLARE_FINAL_TYPE (GstMaskRcnnOverlay, gst_maskrcnn_overlay, GST,
     MASK_RCNN_OVERLAY, GstBaseTransform);
 
 GST_ELEMENT_REGISTER_DECLARE (maskrcnnoverlay);

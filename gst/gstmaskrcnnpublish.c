@@ -28,8 +28,8 @@
 #include "maskrcnn-publish-mqtt.h"
 
 /* Shared with maskrcnn-publish-mqtt.c. */
-GST_DEBUG_CATEGORY (gst_mask_rcnn_publish_debug);
-#define GST_CAT_DEFAULT gst_mask_rcnn_publish_debug
+GST_DEBUG_CATEGORY (gst_maskrcnn_publish_debug);
+#define GST_CAT_DEFAULT gst_maskrcnn_publish_debug
 
 #define DEFAULT_METHOD GST_MASK_RCNN_PUBLISH_METHOD_FILE
 #define DEFAULT_ADDRESS "127.0.0.1:1883"
@@ -104,13 +104,13 @@ struct _GstMaskRcnnPublish
   GThread *worker;
 };
 
-G_DEFINE_TYPE (GstMaskRcnnPublish, gst_mask_rcnn_publish,
+G_DEFINE_TYPE (GstMaskRcnnPublish, gst_maskrcnn_publish,
     GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (maskrcnnpublish, "maskrcnnpublish",
     GST_RANK_NONE, GST_TYPE_MASK_RCNN_PUBLISH);
 
 GType
-gst_mask_rcnn_publish_method_get_type (void)
+gst_maskrcnn_publish_method_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
@@ -341,7 +341,7 @@ clear_run_settings (GstMaskRcnnPublish * self)
 }
 
 static gboolean
-gst_mask_rcnn_publish_start (GstBaseTransform * trans)
+gst_maskrcnn_publish_start (GstBaseTransform * trans)
 {
   GstMaskRcnnPublish *self = GST_MASK_RCNN_PUBLISH (trans);
   gchar *client_id;
@@ -398,7 +398,7 @@ fail:
 }
 
 static gboolean
-gst_mask_rcnn_publish_stop (GstBaseTransform * trans)
+gst_maskrcnn_publish_stop (GstBaseTransform * trans)
 {
   GstMaskRcnnPublish *self = GST_MASK_RCNN_PUBLISH (trans);
 
@@ -425,7 +425,7 @@ gst_mask_rcnn_publish_stop (GstBaseTransform * trans)
 }
 
 static gboolean
-gst_mask_rcnn_publish_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+gst_maskrcnn_publish_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     GstCaps * outcaps)
 {
   GstMaskRcnnPublish *self = GST_MASK_RCNN_PUBLISH (trans);
@@ -444,7 +444,7 @@ gst_mask_rcnn_publish_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 }
 
 static GstFlowReturn
-gst_mask_rcnn_publish_transform_ip (GstBaseTransform * trans,
+gst_maskrcnn_publish_transform_ip (GstBaseTransform * trans,
     GstBuffer * buffer)
 {
   GstMaskRcnnPublish *self = GST_MASK_RCNN_PUBLISH (trans);
@@ -494,7 +494,7 @@ gst_mask_rcnn_publish_transform_ip (GstBaseTransform * trans,
 }
 
 static gboolean
-gst_mask_rcnn_publish_sink_event (GstBaseTransform * trans, GstEvent * event)
+gst_maskrcnn_publish_sink_event (GstBaseTransform * trans, GstEvent * event)
 {
   GstMaskRcnnPublish *self = GST_MASK_RCNN_PUBLISH (trans);
 
@@ -502,12 +502,12 @@ gst_mask_rcnn_publish_sink_event (GstBaseTransform * trans, GstEvent * event)
    * EOS is complete), within DRAIN_TIMEOUT_S. */
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->worker)
     drain (self);
-  return GST_BASE_TRANSFORM_CLASS (gst_mask_rcnn_publish_parent_class)
+  return GST_BASE_TRANSFORM_CLASS (gst_maskrcnn_publish_parent_class)
       ->sink_event (trans, event);
 }
 
 static void
-gst_mask_rcnn_publish_set_property (GObject * object, guint prop_id,
+gst_maskrcnn_publish_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
   GstMaskRcnnPublish *self = GST_MASK_RCNN_PUBLISH (object);
@@ -554,7 +554,7 @@ gst_mask_rcnn_publish_set_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_mask_rcnn_publish_get_property (GObject * object, guint prop_id,
+gst_maskrcnn_publish_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec)
 {
   GstMaskRcnnPublish *self = GST_MASK_RCNN_PUBLISH (object);
@@ -616,7 +616,7 @@ gst_mask_rcnn_publish_get_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_mask_rcnn_publish_finalize (GObject * object)
+gst_maskrcnn_publish_finalize (GObject * object)
 {
   GstMaskRcnnPublish *self = GST_MASK_RCNN_PUBLISH (object);
 
@@ -628,11 +628,11 @@ gst_mask_rcnn_publish_finalize (GObject * object)
   clear_run_settings (self);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
-  G_OBJECT_CLASS (gst_mask_rcnn_publish_parent_class)->finalize (object);
+  G_OBJECT_CLASS (gst_maskrcnn_publish_parent_class)->finalize (object);
 }
 
 static void
-gst_mask_rcnn_publish_class_init (GstMaskRcnnPublishClass * klass)
+gst_maskrcnn_publish_class_init (GstMaskRcnnPublishClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -641,12 +641,12 @@ gst_mask_rcnn_publish_class_init (GstMaskRcnnPublishClass * klass)
       GST_PARAM_MUTABLE_READY;
   const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
 
-  GST_DEBUG_CATEGORY_INIT (gst_mask_rcnn_publish_debug, "maskrcnnpublish", 0,
+  GST_DEBUG_CATEGORY_INIT (gst_maskrcnn_publish_debug, "maskrcnnpublish", 0,
       "Mask R-CNN instances published as JSON");
 
-  gobject_class->set_property = gst_mask_rcnn_publish_set_property;
-  gobject_class->get_property = gst_mask_rcnn_publish_get_property;
-  gobject_class->finalize = gst_mask_rcnn_publish_finalize;
+  gobject_class->set_property = gst_maskrcnn_publish_set_property;
+  gobject_class->get_property = gst_maskrcnn_publish_get_property;
+  gobject_class->finalize = gst_maskrcnn_publish_finalize;
 
   g_object_class_install_property (gobject_class, PROP_METHOD,
       g_param_spec_enum ("method", "Method",
@@ -710,13 +710,13 @@ gst_mask_rcnn_publish_class_init (GstMaskRcnnPublishClass * klass)
       "or an MQTT broker, passing the frames through untouched",
       "gst-maskrcnn developers");
 
-  trans_class->start = GST_DEBUG_FUNCPTR (gst_mask_rcnn_publish_start);
-  trans_class->stop = GST_DEBUG_FUNCPTR (gst_mask_rcnn_publish_stop);
-  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_mask_rcnn_publish_set_caps);
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_maskrcnn_publish_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_maskrcnn_publish_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_maskrcnn_publish_set_caps);
   trans_class->transform_ip =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_publish_transform_ip);
+      GST_DEBUG_FUNCPTR (gst_maskrcnn_publish_transform_ip);
   trans_class->sink_event =
-      GST_DEBUG_FUNCPTR (gst_mask_rcnn_publish_sink_event);
+      GST_DEBUG_FUNCPTR (gst_maskrcnn_publish_sink_event);
   trans_class->passthrough_on_same_caps = TRUE;
   trans_class->transform_ip_on_passthrough = TRUE;
 
@@ -724,7 +724,7 @@ gst_mask_rcnn_publish_class_init (GstMaskRcnnPublishClass * klass)
 }
 
 static void
-gst_mask_rcnn_publish_init (GstMaskRcnnPublish * self)
+gst_maskrcnn_publish_init (GstMaskRcnnPublish * self)
 {
   self->method = DEFAULT_METHOD;
   self->address = g_strdup (DEFAULT_ADDRESS);

@@ -22,11 +22,11 @@ typedef enum {
 } GstMaskRcnnPublishMethod;
 
 #define GST_TYPE_MASK_RCNN_PUBLISH_METHOD \
-  (gst_mask_rcnn_publish_method_get_type ())
-GType gst_mask_rcnn_publish_method_get_type (void);
+  (gst_maskrcnn_publish_method_get_type ())
+GType gst_maskrcnn_publish_method_get_type (void);
 
-#define GST_TYPE_MASK_RCNN_PUBLISH (gst_mask_rcnn_publish_get_type ())
-G_DECLARE_FINAL_TYPE (GstMaskRcnnPublish, gst_mask_rcnn_publish, GST,
+#define GST_TYPE_MASK_RCNN_PUBLISH (gst_maskrcnn_publish_get_type ())
+G_DECLARE_FINAL_TYPE (GstMaskRcnnPublish, gst_maskrcnn_publish, GST,
     MASK_RCNN_PUBLISH, GstBaseTransform);
 
 GST_ELEMENT_REGISTER_DECLARE (maskrcnnpublish);

@@ -80,7 +80,7 @@ source_next (const Source * s, gint i0, gint i1, gint j0, gint j1)
 }
 
 gboolean
-gst_mask_rcnn_canvas_init (GstMaskRcnnCanvas * c, GstVideoFrame * frame)
+gst_maskrcnn_canvas_init (GstMaskRcnnCanvas * c, GstVideoFrame * frame)
 {
   const GstVideoFormatInfo *finfo = frame->info.finfo;
   GstVideoColorMatrix matrix = frame->info.colorimetry.matrix;
@@ -257,7 +257,7 @@ blend (GstMaskRcnnCanvas * c, gint x, gint y, gint w, gint h, Source * s)
 }
 
 void
-gst_mask_rcnn_canvas_blend_a8 (GstMaskRcnnCanvas * c, gint x, gint y,
+gst_maskrcnn_canvas_blend_a8 (GstMaskRcnnCanvas * c, gint x, gint y,
     gint w, gint h, const guint8 * alpha, gint stride, const guint8 rgb[3])
 {
   Source s = { .kind = SOURCE_A8, .data = alpha, .stride = stride,
@@ -267,7 +267,7 @@ gst_mask_rcnn_canvas_blend_a8 (GstMaskRcnnCanvas * c, gint x, gint y,
 }
 
 void
-gst_mask_rcnn_canvas_box_outline (GstMaskRcnnCanvas * c, gint x, gint y,
+gst_maskrcnn_canvas_box_outline (GstMaskRcnnCanvas * c, gint x, gint y,
     gint w, gint h, gint line_width, const guint8 rgb[3])
 {
   Source s = { .kind = SOURCE_BOX, .rgb = {rgb[0], rgb[1], rgb[2]},
@@ -277,7 +277,7 @@ gst_mask_rcnn_canvas_box_outline (GstMaskRcnnCanvas * c, gint x, gint y,
 }
 
 void
-gst_mask_rcnn_canvas_blend_argb32 (GstMaskRcnnCanvas * c, gint x, gint y,
+gst_maskrcnn_canvas_blend_argb32 (GstMaskRcnnCanvas * c, gint x, gint y,
     gint w, gint h, const guint8 * argb, gint stride)
 {
   Source s = { .kind = SOURCE_ARGB32, .data = argb, .stride = stride };

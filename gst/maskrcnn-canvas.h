@@ -36,12 +36,12 @@ typedef struct {
 
 /* Prepares drawing onto a frame mapped for writing. Returns FALSE for a
  * format the canvas cannot draw on. The canvas borrows the frame. */
-gboolean gst_mask_rcnn_canvas_init (GstMaskRcnnCanvas * canvas,
+gboolean gst_maskrcnn_canvas_init (GstMaskRcnnCanvas * canvas,
     GstVideoFrame * frame);
 
 /* Blends `rgb` over the w x h region at (x, y), weighted per pixel by the
  * 8-bit coverage `alpha` (w x h bytes, `stride` per row; not kept). */
-void gst_mask_rcnn_canvas_blend_a8 (GstMaskRcnnCanvas * canvas, gint x,
+void gst_maskrcnn_canvas_blend_a8 (GstMaskRcnnCanvas * canvas, gint x,
     gint y, gint w, gint h, const guint8 * alpha, gint stride,
     const guint8 rgb[3]);
 
@@ -49,12 +49,12 @@ void gst_mask_rcnn_canvas_blend_a8 (GstMaskRcnnCanvas * canvas, gint x,
  * pixels wide inside the box (mrcnn_overlay_box_thickness ()), in one pass:
  * on 4:2:0 YUV a chroma sample where two sides meet is blended once, by the
  * mean coverage of its four luma pixels, as on the GPU. */
-void gst_mask_rcnn_canvas_box_outline (GstMaskRcnnCanvas * canvas, gint x,
+void gst_maskrcnn_canvas_box_outline (GstMaskRcnnCanvas * canvas, gint x,
     gint y, gint w, gint h, gint line_width, const guint8 rgb[3]);
 
 /* Composites a cairo CAIRO_FORMAT_ARGB32 image (premultiplied, native
  * endian 32-bit pixels, `stride` bytes per row; not kept) at (x, y). */
-void gst_mask_rcnn_canvas_blend_argb32 (GstMaskRcnnCanvas * canvas, gint x,
+void gst_maskrcnn_canvas_blend_argb32 (GstMaskRcnnCanvas * canvas, gint x,
     gint y, gint w, gint h, const guint8 * argb, gint stride);
 
 G_END_DECLS

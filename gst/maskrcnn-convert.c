@@ -45,7 +45,7 @@ pixel_format (GstVideoFormat format, mrcnn_pixel_format * out)
 }
 
 gboolean
-gst_mask_rcnn_image_from_frame (const GstVideoFrame * frame,
+gst_maskrcnn_image_from_frame (const GstVideoFrame * frame,
     gboolean on_device, mrcnn_image * image)
 {
   guint p;
@@ -72,7 +72,7 @@ instance_clear (gpointer data)
 }
 
 GArray *
-gst_mask_rcnn_instances_new (void)
+gst_maskrcnn_instances_new (void)
 {
   GArray *a = g_array_new (FALSE, TRUE, sizeof (GstMaskRcnnInstanceInit));
 
@@ -96,7 +96,7 @@ detection_window (const mrcnn_detection * d, gint frame_w, gint frame_h,
 }
 
 gboolean
-gst_mask_rcnn_instances_from_result (GArray * instances,
+gst_maskrcnn_instances_from_result (GArray * instances,
     const mrcnn_result * result, gint frame_w, gint frame_h,
     gfloat mask_threshold, mrcnn_error * err)
 {
@@ -140,7 +140,7 @@ gst_mask_rcnn_instances_from_result (GArray * instances,
 }
 
 GstStructure *
-gst_mask_rcnn_instances_to_structure (const GArray * instances,
+gst_maskrcnn_instances_to_structure (const GArray * instances,
     GstClockTime pts, GstClockTime stream_time, GstClockTime running_time,
     GstClockTime duration, guint age)
 {

@@ -13,8 +13,8 @@
 #include <gst/cuda/gstcudaloader.h>
 #include <gst/cuda/gstcudautils.h>
 
-GST_DEBUG_CATEGORY_STATIC (gst_mask_rcnn_cuda_debug);
-#define GST_CAT_DEFAULT gst_mask_rcnn_cuda_debug
+GST_DEBUG_CATEGORY_STATIC (gst_maskrcnn_cuda_debug);
+#define GST_CAT_DEFAULT gst_maskrcnn_cuda_debug
 
 #define MAX_DEVICES 64
 
@@ -23,12 +23,12 @@ static GMutex primary_lock;
 static CUcontext primary[MAX_DEVICES];
 
 gboolean
-gst_mask_rcnn_cuda_load (const gchar ** why)
+gst_maskrcnn_cuda_load (const gchar ** why)
 {
   static gsize once = 0;
 
   if (g_once_init_enter (&once)) {
-    GST_DEBUG_CATEGORY_INIT (gst_mask_rcnn_cuda_debug, "maskrcnncuda", 0,
+    GST_DEBUG_CATEGORY_INIT (gst_maskrcnn_cuda_debug, "maskrcnncuda", 0,
         "gst-maskrcnn CUDA context and memory");
     loaded = gst_cuda_load_library ();
     GST_INFO ("libcuda %s", loaded ? "loaded" : "not available");
@@ -41,7 +41,7 @@ gst_mask_rcnn_cuda_load (const gchar ** why)
 }
 
 gboolean
-gst_mask_rcnn_caps_are_cuda (const GstCaps * caps)
+gst_maskrcnn_caps_are_cuda (const GstCaps * caps)
 {
   GstCapsFeatures *f;
 
@@ -122,10 +122,10 @@ primary_context (gint device, gchar ** why)
 }
 
 void
-gst_mask_rcnn_cuda_handle_set_context (GstElement * element,
+gst_maskrcnn_cuda_handle_set_context (GstElement * element,
     GstContext * context, gint device_id, GstCudaContext ** ctx)
 {
-  if (!gst_mask_rcnn_cuda_load (NULL))
+  if (!gst_maskrcnn_cuda_load (NULL))
     return;
   gst_cuda_handle_set_context (element, context, device_id, ctx);
 }
@@ -153,7 +153,7 @@ cuda_first (GstCaps * caps, gboolean allow_cuda)
 }
 
 gboolean
-gst_mask_rcnn_cuda_transform_query (GstBaseTransform * trans,
+gst_maskrcnn_cuda_transform_query (GstBaseTransform * trans,
     GstBaseTransformClass * parent_class, GstPadDirection direction,
     GstQuery * query, GstCudaContext * ctx, gboolean allow_cuda)
 {
@@ -177,7 +177,7 @@ gst_mask_rcnn_cuda_transform_query (GstBaseTransform * trans,
 }
 
 GstStateChangeReturn
-gst_mask_rcnn_cuda_change_state (GstElement * element,
+gst_maskrcnn_cuda_change_state (GstElement * element,
     GstElementClass * parent_class, GstStateChange transition,
     GstCudaContext ** ctx)
 {
@@ -189,7 +189,7 @@ gst_mask_rcnn_cuda_change_state (GstElement * element,
 }
 
 gint
-gst_mask_rcnn_cuda_context_device (GstCudaContext * ctx)
+gst_maskrcnn_cuda_context_device (GstCudaContext * ctx)
 {
   guint id = 0;
 
@@ -228,7 +228,7 @@ query_pads (GstElement * element, GstQuery * query, GstPadDirection dir)
 }
 
 gboolean
-gst_mask_rcnn_cuda_ensure_context (GstElement * element, gint device_id,
+gst_maskrcnn_cuda_ensure_context (GstElement * element, gint device_id,
     GstCudaContext ** ctx, gchar ** why)
 {
   const gchar *no_driver = NULL;
@@ -241,7 +241,7 @@ gst_mask_rcnn_cuda_ensure_context (GstElement * element, gint device_id,
 
   if (*ctx)
     return TRUE;
-  if (!gst_mask_rcnn_cuda_load (&no_driver)) {
+  if (!gst_maskrcnn_cuda_load (&no_driver)) {
     *why = g_strdup (no_driver);
     return FALSE;
   }
@@ -265,7 +265,7 @@ gst_mask_rcnn_cuda_ensure_context (GstElement * element, gint device_id,
             GST_CUDA_CONTEXT_TYPE));
   if (*ctx) {
     GST_INFO_OBJECT (element, "sharing CUDA context %" GST_PTR_FORMAT
-        " (device %d)", *ctx, gst_mask_rcnn_cuda_context_device (*ctx));
+        " (device %d)", *ctx, gst_maskrcnn_cuda_context_device (*ctx));
     return TRUE;
   }
 
@@ -294,7 +294,7 @@ gst_mask_rcnn_cuda_ensure_context (GstElement * element, gint device_id,
 }
 
 gboolean
-gst_mask_rcnn_cuda_check_buffer (GstBuffer * buf, gint device, gchar ** why)
+gst_maskrcnn_cuda_check_buffer (GstBuffer * buf, gint device, gchar ** why)
 {
   CUcontext want;
   guint i, n = gst_buffer_n_memory (buf);
@@ -324,9 +324,115 @@ gst_mask_rcnn_cuda_check_buffer (GstBuffer * buf, gint device, gchar ** why)
           "maskrcnn/maskrcnnoverlay share theirs, e.g. place them in the "
           "same pipeline before it starts)",
           gst_cuda_context_get_handle (cmem->context),
-          gst_mask_rcnn_cuda_context_device (cmem->context), device);
+          gst_maskrcnn_cuda_context_device (cmem->context), device);
       return FALSE;
     }
   }
   return TRUE;
+}
+
+/* ------------------------------------------------------------ elements */
+
+static GQuark
+element_quark (void)
+{
+  static GQuark q;
+
+  if (!q)
+    q = g_quark_from_static_string ("gst-maskrcnn-cuda-element");
+  return q;
+}
+
+static const GstMaskRcnnCudaElement *
+element_of (gpointer instance)
+{
+  return g_type_get_qdata (G_TYPE_FROM_INSTANCE (instance), element_quark ());
+}
+
+static GstCudaContext **
+context_of (GstElement * element, const GstMaskRcnnCudaElement * desc)
+{
+  return G_STRUCT_MEMBER_P (element, desc->context_offset);
+}
+
+/* The element's type is final: its parent class is GstBaseTransform's. */
+static gpointer
+parent_class_of (gpointer instance)
+{
+  return g_type_class_peek_parent (G_OBJECT_GET_CLASS (instance));
+}
+
+void
+gst_maskrcnn_cuda_element_ensure_context (GstElement * element)
+{
+  const GstMaskRcnnCudaElement *desc = element_of (element);
+  GstCudaContext **ctx = context_of (element, desc);
+  gint device_id = -1;
+  gboolean wants_cuda = TRUE;
+  const gchar *no_driver = NULL;
+  gchar *why = NULL;
+
+  desc->settings (element, &device_id, &wants_cuda);
+  if (!wants_cuda || *ctx)
+    return;
+  if (!gst_maskrcnn_cuda_load (&no_driver)) {
+    GST_INFO_OBJECT (element, "no CUDA context: %s", no_driver);
+    return;
+  }
+  if (!gst_maskrcnn_cuda_ensure_context (element, device_id, ctx, &why)) {
+    GST_INFO_OBJECT (element, "no CUDA context: %s", why);
+    g_free (why);
+  }
+}
+
+static void
+element_set_context (GstElement * element, GstContext * context)
+{
+  const GstMaskRcnnCudaElement *desc = element_of (element);
+  GstElementClass *parent = parent_class_of (element);
+  gint device_id = -1;
+  gboolean wants_cuda = TRUE;
+
+  desc->settings (element, &device_id, &wants_cuda);
+  gst_maskrcnn_cuda_handle_set_context (element, context, device_id,
+      context_of (element, desc));
+  parent->set_context (element, context);
+}
+
+static gboolean
+element_query (GstBaseTransform * trans, GstPadDirection direction,
+    GstQuery * query)
+{
+  GstElement *element = GST_ELEMENT (trans);
+  const GstMaskRcnnCudaElement *desc = element_of (element);
+  gint device_id = -1;
+  gboolean wants_cuda = TRUE;
+
+  /* An element that takes no device frames does not offer them: that would
+   * only make a CUDA neighbour fail later, in set_caps. */
+  desc->settings (element, &device_id, &wants_cuda);
+  return gst_maskrcnn_cuda_transform_query (trans, parent_class_of (trans),
+      direction, query, *context_of (element, desc), wants_cuda);
+}
+
+static GstStateChangeReturn
+element_change_state (GstElement * element, GstStateChange transition)
+{
+  const GstMaskRcnnCudaElement *desc = element_of (element);
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY)
+    gst_maskrcnn_cuda_element_ensure_context (element);
+  return gst_maskrcnn_cuda_change_state (element, parent_class_of (element),
+      transition, context_of (element, desc));
+}
+
+void
+gst_maskrcnn_cuda_element_class_init (GstElementClass * klass,
+    const GstMaskRcnnCudaElement * element)
+{
+  g_type_set_qdata (G_TYPE_FROM_CLASS (klass), element_quark (),
+      (gpointer) element);
+  klass->set_context = GST_DEBUG_FUNCPTR (element_set_context);
+  klass->change_state = GST_DEBUG_FUNCPTR (element_change_state);
+  GST_BASE_TRANSFORM_CLASS (klass)->query = GST_DEBUG_FUNCPTR (element_query);
 }

@@ -16,7 +16,7 @@
  * context is refused with an error that says so, never read.
  *
  * No driver. gstreamer-cuda opens libcuda at run time: every CUDA call here
- * is behind gst_mask_rcnn_cuda_load(), so the plugin loads and its CPU path
+ * is behind gst_maskrcnn_cuda_load(), so the plugin loads and its CPU path
  * works where no NVIDIA driver is installed.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -40,10 +40,10 @@ G_BEGIN_DECLS
 /* Whether libcuda could be opened (once per process). FALSE where no driver
  * is installed; then *why (static) says so. Nothing else here may be called
  * before this returned TRUE. */
-gboolean gst_mask_rcnn_cuda_load (const gchar ** why);
+gboolean gst_maskrcnn_cuda_load (const gchar ** why);
 
 /* TRUE when caps carry the memory:CUDAMemory feature. */
-gboolean gst_mask_rcnn_caps_are_cuda (const GstCaps * caps);
+gboolean gst_maskrcnn_caps_are_cuda (const GstCaps * caps);
 
 /* Finds the CUDA context to share: one a neighbour already holds (context
  * query, downstream then upstream), else one the application or a bin
@@ -51,14 +51,14 @@ gboolean gst_mask_rcnn_caps_are_cuda (const GstCaps * caps);
  * device `device_id` (-1: the runtime's current device, normally 0), posted
  * with have-context so that neighbours adopt it. *ctx is set through the
  * element's set_context(), which must call
- * gst_mask_rcnn_cuda_handle_set_context(). No-op when *ctx is set. FALSE
+ * gst_maskrcnn_cuda_handle_set_context(). No-op when *ctx is set. FALSE
  * with *why (a new string, caller frees) when no context could be had. */
-gboolean gst_mask_rcnn_cuda_ensure_context (GstElement * element,
+gboolean gst_maskrcnn_cuda_ensure_context (GstElement * element,
     gint device_id, GstCudaContext ** ctx, gchar ** why);
 
 /* set_context() helper: adopts a "gst.cuda.context" GstContext on the same
  * device (any device when device_id is -1). */
-void gst_mask_rcnn_cuda_handle_set_context (GstElement * element,
+void gst_maskrcnn_cuda_handle_set_context (GstElement * element,
     GstContext * context, gint device_id, GstCudaContext ** ctx);
 
 /* query() of an element that derives from GstBaseTransform: answers a
@@ -68,23 +68,50 @@ void gst_mask_rcnn_cuda_handle_set_context (GstElement * element,
  * whose own order prefers system memory, or a hardware decoder) keeps the
  * frames on the device; with `allow_cuda` FALSE (an element that will not
  * take device frames, such as maskrcnn backend=cpu) they are left out. */
-gboolean gst_mask_rcnn_cuda_transform_query (GstBaseTransform * trans,
+gboolean gst_maskrcnn_cuda_transform_query (GstBaseTransform * trans,
     GstBaseTransformClass * parent_class, GstPadDirection direction,
     GstQuery * query, GstCudaContext * ctx, gboolean allow_cuda);
 
 /* change_state() helper, after the element's own NULL to READY work:
  * chains up to `parent_class` and drops *ctx from READY to NULL. */
-GstStateChangeReturn gst_mask_rcnn_cuda_change_state (GstElement * element,
+GstStateChangeReturn gst_maskrcnn_cuda_change_state (GstElement * element,
     GstElementClass * parent_class, GstStateChange transition,
     GstCudaContext ** ctx);
 
+/* The CUDA wiring both elements share, in one place: what an element tells
+ * it about itself. */
+typedef struct
+{
+  /* The device to share a context on (-1: any) and whether the element
+   * takes frames in CUDA memory at all (maskrcnn backend=cpu does not).
+   * Called without the object lock held. */
+  void (*settings) (GstElement * element, gint * device_id,
+      gboolean * wants_cuda);
+  /* Offset of the element's GstCudaContext * (shared, from NULL to READY
+   * until back to NULL) in its instance struct. */
+  glong context_offset;
+} GstMaskRcnnCudaElement;
+
+/* Installs set_context(), change_state() and GstBaseTransform's query() on
+ * `klass`, a final subclass of GstBaseTransform, from its class_init.
+ * `element` must stay valid (static). The context is looked for from NULL
+ * to READY, before nvcodec neighbours look for theirs when they start, so
+ * that they adopt the primary context the engine needs; not finding one is
+ * no error there (the caps decide whether it was needed). */
+void gst_maskrcnn_cuda_element_class_init (GstElementClass * klass,
+    const GstMaskRcnnCudaElement * element);
+
+/* Looks for the element's shared context again (after NULL to READY, e.g.
+ * at start()), as at NULL to READY. */
+void gst_maskrcnn_cuda_element_ensure_context (GstElement * element);
+
 /* The device ordinal of a context. */
-gint gst_mask_rcnn_cuda_context_device (GstCudaContext * ctx);
+gint gst_maskrcnn_cuda_context_device (GstCudaContext * ctx);
 
 /* Checks that `buf` can be read in place by a kernel of the engine: every
  * memory is CUDA memory of a context that is the primary context of the
  * device `device` (the engine's). FALSE with *why (a new string) else. */
-gboolean gst_mask_rcnn_cuda_check_buffer (GstBuffer * buf, gint device,
+gboolean gst_maskrcnn_cuda_check_buffer (GstBuffer * buf, gint device,
     gchar ** why);
 
 G_END_DECLS

@@ -20,14 +20,14 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_STATIC_CAPS (GST_MASK_RCNN_CAPS));
 
 void
-gst_mask_rcnn_element_class_add_pad_templates (GstElementClass * klass)
+gst_maskrcnn_element_class_add_pad_templates (GstElementClass * klass)
 {
   gst_element_class_add_static_pad_template (klass, &sink_template);
   gst_element_class_add_static_pad_template (klass, &src_template);
 }
 
 gboolean
-gst_mask_rcnn_element_propose_allocation (GstBaseTransform * trans,
+gst_maskrcnn_element_propose_allocation (GstBaseTransform * trans,
     GstQuery * decide_query, GstQuery * query)
 {
   GstBaseTransformClass *base =

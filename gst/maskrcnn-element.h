@@ -13,12 +13,12 @@ G_BEGIN_DECLS
 
 /* Adds the "sink" and "src" pad templates, both GST_MASK_RCNN_CAPS (the
  * elements work in place, so the caps are the same on both sides). */
-void gst_mask_rcnn_element_class_add_pad_templates (GstElementClass * klass);
+void gst_maskrcnn_element_class_add_pad_templates (GstElementClass * klass);
 
 /* propose_allocation() of an element that derives directly from
  * GstBaseTransform: GstBaseTransform's proposal, plus GstVideoMeta, since
  * frames are read through GstVideoFrame (any strides and offsets). */
-gboolean gst_mask_rcnn_element_propose_allocation (GstBaseTransform * trans,
+gboolean gst_maskrcnn_element_propose_allocation (GstBaseTransform * trans,
     GstQuery * decide_query, GstQuery * query);
 
 G_END_DECLS

@@ -53,7 +53,7 @@ sprite_free (gpointer data)
 }
 
 GstMaskRcnnOverlayCuda *
-gst_mask_rcnn_overlay_cuda_new (gint device, gchar ** why)
+gst_maskrcnn_overlay_cuda_new (gint device, gchar ** why)
 {
   GstMaskRcnnOverlayCuda *oc = g_new0 (GstMaskRcnnOverlayCuda, 1);
 
@@ -63,14 +63,14 @@ gst_mask_rcnn_overlay_cuda_new (gint device, gchar ** why)
   if (!cuda_ok (cudaSetDevice (device), "cudaSetDevice", why) ||
       !cuda_ok (cudaStreamCreateWithFlags (&oc->stream,
               cudaStreamNonBlocking), "cudaStreamCreateWithFlags", why)) {
-    gst_mask_rcnn_overlay_cuda_free (oc);
+    gst_maskrcnn_overlay_cuda_free (oc);
     return NULL;
   }
   return oc;
 }
 
 void
-gst_mask_rcnn_overlay_cuda_free (GstMaskRcnnOverlayCuda * oc)
+gst_maskrcnn_overlay_cuda_free (GstMaskRcnnOverlayCuda * oc)
 {
   if (!oc)
     return;
@@ -88,7 +88,7 @@ gst_mask_rcnn_overlay_cuda_free (GstMaskRcnnOverlayCuda * oc)
 }
 
 gboolean
-gst_mask_rcnn_overlay_cuda_target (const GstVideoFrame * frame,
+gst_maskrcnn_overlay_cuda_target (const GstVideoFrame * frame,
     mrcnn_overlay_target * t)
 {
   const GstVideoFormatInfo *finfo = frame->info.finfo;
@@ -136,7 +136,7 @@ gst_mask_rcnn_overlay_cuda_target (const GstVideoFrame * frame,
 }
 
 guint8 *
-gst_mask_rcnn_overlay_cuda_stage (GstMaskRcnnOverlayCuda * oc, gsize size,
+gst_maskrcnn_overlay_cuda_stage (GstMaskRcnnOverlayCuda * oc, gsize size,
     gchar ** why)
 {
   gsize want;
@@ -163,7 +163,7 @@ gst_mask_rcnn_overlay_cuda_stage (GstMaskRcnnOverlayCuda * oc, gsize size,
 }
 
 const guint8 *
-gst_mask_rcnn_overlay_cuda_upload (GstMaskRcnnOverlayCuda * oc, gsize size,
+gst_maskrcnn_overlay_cuda_upload (GstMaskRcnnOverlayCuda * oc, gsize size,
     gchar ** why)
 {
   if (size == 0)
@@ -176,7 +176,7 @@ gst_mask_rcnn_overlay_cuda_upload (GstMaskRcnnOverlayCuda * oc, gsize size,
 }
 
 const guint8 *
-gst_mask_rcnn_overlay_cuda_sprite (GstMaskRcnnOverlayCuda * oc,
+gst_maskrcnn_overlay_cuda_sprite (GstMaskRcnnOverlayCuda * oc,
     const gchar * key, gint * w, gint * h, gint * stride)
 {
   Sprite *s = g_hash_table_lookup (oc->sprites, key);
@@ -190,7 +190,7 @@ gst_mask_rcnn_overlay_cuda_sprite (GstMaskRcnnOverlayCuda * oc,
 }
 
 const guint8 *
-gst_mask_rcnn_overlay_cuda_add_sprite (GstMaskRcnnOverlayCuda * oc,
+gst_maskrcnn_overlay_cuda_add_sprite (GstMaskRcnnOverlayCuda * oc,
     const gchar * key, const guint8 * argb, gint w, gint h, gint stride,
     gchar ** why)
 {
@@ -221,7 +221,7 @@ gst_mask_rcnn_overlay_cuda_add_sprite (GstMaskRcnnOverlayCuda * oc,
 }
 
 gboolean
-gst_mask_rcnn_overlay_cuda_draw (GstMaskRcnnOverlayCuda * oc,
+gst_maskrcnn_overlay_cuda_draw (GstMaskRcnnOverlayCuda * oc,
     const mrcnn_overlay_target * target, const mrcnn_overlay_layer * layer,
     gchar ** why)
 {
@@ -230,7 +230,7 @@ gst_mask_rcnn_overlay_cuda_draw (GstMaskRcnnOverlayCuda * oc,
 }
 
 gboolean
-gst_mask_rcnn_overlay_cuda_finish (GstMaskRcnnOverlayCuda * oc, gchar ** why)
+gst_maskrcnn_overlay_cuda_finish (GstMaskRcnnOverlayCuda * oc, gchar ** why)
 {
   return cuda_ok (cudaSetDevice (oc->device), "cudaSetDevice", why) &&
       cuda_ok (cudaStreamSynchronize (oc->stream), "cudaStreamSynchronize",

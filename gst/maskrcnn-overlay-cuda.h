@@ -25,43 +25,43 @@ G_BEGIN_DECLS
 typedef struct _GstMaskRcnnOverlayCuda GstMaskRcnnOverlayCuda;
 
 /* A stream on CUDA device `device`. NULL with *why (new string) on
- * failure. Free with gst_mask_rcnn_overlay_cuda_free(). */
-GstMaskRcnnOverlayCuda *gst_mask_rcnn_overlay_cuda_new (gint device,
+ * failure. Free with gst_maskrcnn_overlay_cuda_free(). */
+GstMaskRcnnOverlayCuda *gst_maskrcnn_overlay_cuda_new (gint device,
     gchar ** why);
-void gst_mask_rcnn_overlay_cuda_free (GstMaskRcnnOverlayCuda * oc);
+void gst_maskrcnn_overlay_cuda_free (GstMaskRcnnOverlayCuda * oc);
 
 /* Describes a frame mapped with GST_MAP_CUDA (plane pointers are device
  * pointers) to the kernel. FALSE for a format it cannot draw on. */
-gboolean gst_mask_rcnn_overlay_cuda_target (const GstVideoFrame * frame,
+gboolean gst_maskrcnn_overlay_cuda_target (const GstVideoFrame * frame,
     mrcnn_overlay_target * target);
 
 /* Host staging of `size` bytes for this frame's masks (previous contents
  * are lost). NULL with *why on failure. */
-guint8 *gst_mask_rcnn_overlay_cuda_stage (GstMaskRcnnOverlayCuda * oc,
+guint8 *gst_maskrcnn_overlay_cuda_stage (GstMaskRcnnOverlayCuda * oc,
     gsize size, gchar ** why);
 
 /* Copies the staged bytes to the device; returns the device address of
  * the staging's first byte (valid until the next stage call). */
-const guint8 *gst_mask_rcnn_overlay_cuda_upload (GstMaskRcnnOverlayCuda *
+const guint8 *gst_maskrcnn_overlay_cuda_upload (GstMaskRcnnOverlayCuda *
     oc, gsize size, gchar ** why);
 
 /* The device copy of a caption sprite by key, or NULL when not cached. */
-const guint8 *gst_mask_rcnn_overlay_cuda_sprite (GstMaskRcnnOverlayCuda * oc,
+const guint8 *gst_maskrcnn_overlay_cuda_sprite (GstMaskRcnnOverlayCuda * oc,
     const gchar * key, gint * w, gint * h, gint * stride);
 
 /* Uploads an ARGB32 sprite (w x h, stride bytes per row) under `key` and
  * returns its device copy. NULL with *why on failure. */
-const guint8 *gst_mask_rcnn_overlay_cuda_add_sprite (GstMaskRcnnOverlayCuda *
+const guint8 *gst_maskrcnn_overlay_cuda_add_sprite (GstMaskRcnnOverlayCuda *
     oc, const gchar * key, const guint8 * argb, gint w, gint h, gint stride,
     gchar ** why);
 
 /* Queues one layer; FALSE with *why when the launch failed. */
-gboolean gst_mask_rcnn_overlay_cuda_draw (GstMaskRcnnOverlayCuda * oc,
+gboolean gst_maskrcnn_overlay_cuda_draw (GstMaskRcnnOverlayCuda * oc,
     const mrcnn_overlay_target * target, const mrcnn_overlay_layer * layer,
     gchar ** why);
 
 /* Waits for everything queued; FALSE with *why on a CUDA error. */
-gboolean gst_mask_rcnn_overlay_cuda_finish (GstMaskRcnnOverlayCuda * oc,
+gboolean gst_maskrcnn_overlay_cuda_finish (GstMaskRcnnOverlayCuda * oc,
     gchar ** why);
 
 G_END_DECLS

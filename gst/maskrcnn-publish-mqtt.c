@@ -18,8 +18,8 @@
 
 #include <mosquitto.h>
 
-GST_DEBUG_CATEGORY_EXTERN (gst_mask_rcnn_publish_debug);
-#define GST_CAT_DEFAULT gst_mask_rcnn_publish_debug
+GST_DEBUG_CATEGORY_EXTERN (gst_maskrcnn_publish_debug);
+#define GST_CAT_DEFAULT gst_maskrcnn_publish_debug
 
 #define MQTT_DEFAULT_PORT 1883
 #define MQTT_KEEPALIVE_S 30

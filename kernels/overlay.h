@@ -88,6 +88,32 @@ mrcnn_overlay_unpremultiply (uint32_t p, uint8_t rgb[3])
   return (uint8_t) a;
 }
 
+/* ---------------------------------------------------------------- colours */
+
+/* A distinct, stable colour for a class id (any int), as RGB: the same in
+ * maskrcnnoverlay (CPU and CUDA frames) and mrcnn-infer --overlay. */
+MRCNN_HD void
+mrcnn_overlay_class_color (int class_id, uint8_t rgb[3])
+{
+  /* Golden-ratio steps around the hue circle keep neighbouring ids far
+   * apart; full saturation and value stay visible on most photos. */
+  unsigned u = (unsigned) class_id;
+  double hue = fmod (u * 0.618033988749895, 1.0) * 6.0;
+  int sector = (int) hue;
+  double f = hue - sector;
+  uint8_t up = (uint8_t) lround (255.0 * f);
+  uint8_t down = (uint8_t) lround (255.0 * (1.0 - f));
+
+  switch (sector % 6) {
+    case 0: rgb[0] = 255; rgb[1] = up; rgb[2] = 0; break;
+    case 1: rgb[0] = down; rgb[1] = 255; rgb[2] = 0; break;
+    case 2: rgb[0] = 0; rgb[1] = 255; rgb[2] = up; break;
+    case 3: rgb[0] = 0; rgb[1] = down; rgb[2] = 255; break;
+    case 4: rgb[0] = up; rgb[1] = 0; rgb[2] = 255; break;
+    default: rgb[0] = 255; rgb[1] = 0; rgb[2] = down; break;
+  }
+}
+
 /* ---------------------------------------------------------------- masks */
 
 /* Chessboard distance from mask pixel (x, y) of a w x h box-relative mask

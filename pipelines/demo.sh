@@ -14,7 +14,8 @@ OUT=$(mkdir -p "${1:-$ROOT/demo-output}" && cd "${1:-$ROOT/demo-output}" && pwd)
 CLIP=$ROOT/data/shapes-640x360.webm
 
 echo "== setting up (packages, build) ..."
-bash "$ROOT/tools/setup.sh" > "$OUT/setup.log" 2>&1 || {
+# Only what the demo needs (Debian packages; no torch, nothing from PyPI).
+MRCNN_SETUP_FOR=demo bash "$ROOT/tools/setup.sh" > "$OUT/setup.log" 2>&1 || {
   echo "setup failed; see $OUT/setup.log" >&2
   tail -20 "$OUT/setup.log" >&2
   exit 1

@@ -17,9 +17,12 @@ if [ -f "$MRCNN_BUILD_DIR/gst/libgstmaskrcnn.so" ]; then
   export LD_LIBRARY_PATH="$MRCNN_BUILD_DIR/gst${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
+# Sourced into the user's shell: `return`, never `exit` (which would close
+# that shell), and no shell options set here. Run as a script by mistake,
+# `return` fails outside a function and the script ends with status 1.
 if ! gst-inspect-1.0 maskrcnn >/dev/null 2>&1; then
   echo "The maskrcnn GStreamer plugin was not found: build the project" \
-       "(meson setup build && ninja -C build) or set MRCNN_BUILD_DIR to" \
-       "your build directory." >&2
-  exit 1
+       "(meson setup build && ninja -C build), set MRCNN_BUILD_DIR to" \
+       "your build directory, or install the packages (see README.md)." >&2
+  return 1 2>/dev/null || exit 1
 fi

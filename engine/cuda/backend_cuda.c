@@ -7,6 +7,7 @@
  * its buffers once) and from the handful of buffers made here at creation
  * (the cuDNN workspace) or by frame_reserve / postproc_new at engine
  * creation; running a frame allocates nothing. */
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,6 +277,44 @@ workspace_bytes (void)
   return (size_t) mb << 20;
 }
 
+/* Why cudaGetDeviceCount() found no device, in words a user can act on. The
+ * runtime says "CUDA driver version is insufficient" both where the driver
+ * is too old and where there is no NVIDIA driver at all (it could not load
+ * libcuda.so.1); the second is by far the common case (a machine without
+ * an NVIDIA GPU), so it is told apart by loading libcuda.so.1 here. */
+static mrcnn_status
+no_device (cudaError_t e, mrcnn_error *err)
+{
+  if (e == cudaErrorInsufficientDriver) {
+    void *libcuda = dlopen ("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+    int driver = 0, runtime = 0;
+
+    if (libcuda == NULL)
+      return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+          "no NVIDIA driver is installed on this machine (libcuda.so.1 "
+          "could not be loaded), so there is no CUDA device: run on a "
+          "machine with an NVIDIA GPU and its driver, or use the CPU "
+          "backend");
+    dlclose (libcuda);
+    cudaDriverGetVersion (&driver);
+    cudaRuntimeGetVersion (&runtime);
+    cudaGetLastError ();
+    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+        "the NVIDIA driver is too old for this build: it supports CUDA "
+        "%d.%d, gst-maskrcnn was built with CUDA %d.%d; update the driver, "
+        "or use the CPU backend", driver / 1000, driver % 1000 / 10,
+        runtime / 1000, runtime % 1000 / 10);
+  }
+  if (e == cudaErrorNoDevice || e == cudaSuccess)
+    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+        "no CUDA device: the NVIDIA driver is installed but finds no GPU "
+        "(is one visible to this process? CUDA_VISIBLE_DEVICES=%s); use the "
+        "CPU backend", getenv ("CUDA_VISIBLE_DEVICES") ?
+        getenv ("CUDA_VISIBLE_DEVICES") : "(not set)");
+  return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+      "no CUDA device: %s (%s)", cudaGetErrorString (e), cudaGetErrorName (e));
+}
+
 static mrcnn_status
 cuda_setup (mrcnn_backend_cuda *cu, int device_id, mrcnn_error *err)
 {
@@ -283,9 +322,7 @@ cuda_setup (mrcnn_backend_cuda *cu, int device_id, mrcnn_error *err)
   cudaError_t e = cudaGetDeviceCount (&count);
   if (e != cudaSuccess || count == 0) {
     cudaGetLastError ();
-    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-        "no CUDA device: %s", e != cudaSuccess ? cudaGetErrorString (e)
-        : "the driver reports none");
+    return no_device (e, err);
   }
   if (device_id < -1 || device_id >= count)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,

@@ -27,7 +27,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# mrcnn_torch.py sits next to this file; realpath: also when run through
+# the installed mrcnn-export-torchvision symlink.
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import mrcnn_torch as M  # noqa: E402
 
 import torch  # noqa: E402

@@ -15,7 +15,6 @@
 #include "mrcnn/mrcnn.h"
 #include "mrcnn/detection_json.h"
 #include "mrcnn/coco_rle.h"
-#include "default_model.h"
 #include "image_io.h"
 #include "overlay_draw.h"
 
@@ -394,15 +393,17 @@ main (int argc, char **argv)
     model_path = g_strdup (opts.model);
   } else {
     char *searched = NULL;
-    model_path = mrcnn_default_model_path (&searched);
-    if (model_path == NULL) {
+    char *found = mrcnn_default_model_path (&searched);
+    if (found == NULL) {
       g_printerr ("mrcnn-infer: no --model given and the default model "
           "%s was not found. Looked in:\n%sPass --model FILE or set "
           "MRCNN_MODEL_DIR.\n", MRCNN_DEFAULT_MODEL_FILE, searched);
-      g_free (searched);
+      free (searched);
       goto out;
     }
-    g_free (searched);
+    model_path = g_strdup (found);
+    free (found);
+    free (searched);
   }
 
   /* Headers first: the engine plans its memory once, for the largest

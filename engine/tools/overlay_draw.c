@@ -5,28 +5,6 @@
 #include <stddef.h>
 
 void
-mrcnn_overlay_class_color (int class_id, uint8_t rgb[3])
-{
-  /* Golden-ratio steps around the hue circle keep neighbouring ids far
-   * apart; full saturation and value stay visible on most photos. */
-  unsigned u = (unsigned) class_id;
-  double hue = fmod (u * 0.618033988749895, 1.0) * 6.0;
-  int sector = (int) hue;
-  double f = hue - sector;
-  uint8_t up = (uint8_t) lround (255.0 * f);
-  uint8_t down = (uint8_t) lround (255.0 * (1.0 - f));
-
-  switch (sector % 6) {
-    case 0: rgb[0] = 255; rgb[1] = up; rgb[2] = 0; break;
-    case 1: rgb[0] = down; rgb[1] = 255; rgb[2] = 0; break;
-    case 2: rgb[0] = 0; rgb[1] = 255; rgb[2] = up; break;
-    case 3: rgb[0] = 0; rgb[1] = down; rgb[2] = 255; break;
-    case 4: rgb[0] = up; rgb[1] = 0; rgb[2] = 255; break;
-    default: rgb[0] = 255; rgb[1] = 0; rgb[2] = down; break;
-  }
-}
-
-void
 mrcnn_overlay_draw_mask (uint8_t *rgb, int w, int h, int stride,
     const uint8_t *mask, int mask_stride, const uint8_t color[3],
     float alpha)

@@ -1,17 +1,18 @@
 /* Minimal CPU drawing on packed RGB images for mrcnn-infer --overlay:
  * translucent instance masks and box outlines. The maskrcnnoverlay
- * GStreamer element has its own drawing; this is only for still images. */
+ * GStreamer element has its own drawing; this is only for still images.
+ * Class colours: mrcnn_overlay_class_color () in kernels/overlay.h, shared
+ * with the element. */
 #ifndef MRCNN_TOOLS_OVERLAY_DRAW_H
 #define MRCNN_TOOLS_OVERLAY_DRAW_H
 
 #include <stdint.h>
 
+#include "overlay.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* A distinct, stable colour for a class id (any int), as RGB. */
-void mrcnn_overlay_class_color (int class_id, uint8_t rgb[3]);
 
 /* Blends `color` with weight `alpha` (clamped to 0..1) into the pixels of
  * the w x h RGB image where the w x h mask (row major, mask_stride bytes per

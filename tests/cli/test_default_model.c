@@ -2,13 +2,14 @@
  * the model, is reported when it does not, and the list of places names
  * every directory that was looked at. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
 
 #include "cli_test.h"
-#include "default_model.h"
+#include "mrcnn/mrcnn.h"
 
 int
 main (void)
@@ -27,13 +28,13 @@ main (void)
       "MRCNN_MODEL_DIR holding the model: got %s", found ? found : "NULL");
   CHECK (searched != NULL && strstr (searched, model) != NULL,
       "the list names the file found: %s", searched);
-  g_free (found);
-  g_free (searched);
+  free (found);
+  free (searched);
 
   /* No searched list wanted: still works. */
   found = mrcnn_default_model_path (NULL);
   CHECK (found != NULL, "NULL searched argument");
-  g_free (found);
+  free (found);
 
   /* An empty MRCNN_MODEL_DIR falls through to the other places; whatever
    * they hold, the empty directory is in the list and is not the answer. */
@@ -46,8 +47,8 @@ main (void)
       "the list names the empty MRCNN_MODEL_DIR: %s", searched);
   printf ("looked in, with an empty MRCNN_MODEL_DIR:\n%s-> %s\n", searched,
       found ? found : "(none)");
-  g_free (found);
-  g_free (searched);
+  free (found);
+  free (searched);
 
   /* A directory named like the model is not a model. */
   g_remove (model);
@@ -56,15 +57,15 @@ main (void)
   found = mrcnn_default_model_path (&searched);
   CHECK (found == NULL || strcmp (found, model) != 0,
       "a directory taken for the model file");
-  g_free (found);
-  g_free (searched);
+  free (found);
+  free (searched);
 
   g_unsetenv ("MRCNN_MODEL_DIR");
   found = mrcnn_default_model_path (&searched);
   CHECK (strstr (searched, "not set") != NULL,
       "an unset MRCNN_MODEL_DIR is reported: %s", searched);
-  g_free (found);
-  g_free (searched);
+  free (found);
+  free (searched);
 
   g_rmdir (model);
   g_rmdir (empty);

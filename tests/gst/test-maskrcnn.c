@@ -7,6 +7,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
+#include <gmodule.h>
 
 #include <gst/maskrcnn-meta.h>
 #include "mrcnn/mrcnn.h"
@@ -588,6 +589,80 @@ GST_START_TEST (test_through_videoscale)
 
 GST_END_TEST;
 
+/* The properties read at start, set while the element runs: refused with a
+ * warning that names the property and the model in use; the getters keep
+ * reporting what runs, frames keep their instances; in READY the new value
+ * is taken. */
+GST_START_TEST (test_start_properties_while_running)
+{
+  GstHarness *h = harness ("score-threshold=0.0 max-detections=20");
+  GstElement *e = maskrcnn_of (h);
+  GstBus *bus = test_attach_bus (h->element);
+  GstVideoInfo info;
+  GstBuffer *out;
+  GstMessage *msg;
+  GError *err = NULL;
+  gchar *got = NULL, *debug = NULL;
+  gint backend = -1, device_id = 0;
+
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=RGB,width=160,height=120,framerate=30/1");
+  out = gst_harness_push_and_pull (h, test_scene_buffer (160, 120, "RGB",
+          &info));
+  fail_unless (gst_maskrcnn_buffer_get_n_instances (out) > 0);
+  gst_buffer_unref (out);
+
+  g_object_set (e, "model", "/nonexistent/other.safetensors", NULL);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL, "no warning for a model set while running");
+  gst_message_parse_warning (msg, &err, &debug);
+  fail_unless (g_error_matches (err, GST_LIBRARY_ERROR,
+          GST_LIBRARY_ERROR_SETTINGS), "%s", err->message);
+  fail_unless (strstr (err->message, "\"model\"") != NULL, "%s",
+      err->message);
+  fail_unless (strstr (err->message, model_path) != NULL, "%s", err->message);
+  fail_unless (strstr (err->message, "READY") != NULL, "%s", err->message);
+  g_clear_error (&err);
+  g_free (debug);
+  gst_message_unref (msg);
+  g_object_get (e, "model", &got, NULL);
+  fail_unless_equals_string (got, model_path);
+  g_free (got);
+
+  gst_util_set_object_arg (G_OBJECT (e), "backend", "cuda");
+  g_object_set (e, "device-id", 3, NULL);
+  g_object_get (e, "backend", &backend, "device-id", &device_id, NULL);
+  fail_unless_equals_int (backend, 1 /* cpu */ );
+  fail_unless_equals_int (device_id, -1);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL, "no warning for backend set while running");
+  gst_message_unref (msg);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL, "no warning for device-id set while running");
+  gst_message_unref (msg);
+
+  /* The old model still runs on the next frame. */
+  out = gst_harness_push_and_pull (h, test_scene_buffer (160, 120, "RGB",
+          &info));
+  fail_unless (gst_maskrcnn_buffer_get_n_instances (out) > 0);
+  gst_buffer_unref (out);
+
+  /* Stopped (READY), the new value is taken and reads back. */
+  fail_unless (gst_element_set_state (h->element, GST_STATE_READY) ==
+      GST_STATE_CHANGE_SUCCESS);
+  g_object_set (e, "model", "/nonexistent/other.safetensors", NULL);
+  g_object_get (e, "model", &got, NULL);
+  fail_unless_equals_string (got, "/nonexistent/other.safetensors");
+  g_free (got);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING) == NULL);
+
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 /* backend=cuda either works (a CUDA build on a GPU) or fails the state
  * change with an error that says so. */
 GST_START_TEST (test_cuda_backend)
@@ -608,6 +683,21 @@ GST_START_TEST (test_cuda_backend)
     fail_unless (strstr (err->message, "cuda") != NULL, "%s", err->message);
     fail_unless (strstr (err->message, model_path) != NULL, "%s",
         err->message);
+#ifdef GST_MASK_RCNN_HAVE_CUDA
+    {
+      /* Without any NVIDIA driver the error says so, not that a driver
+       * version is insufficient. */
+      GModule *libcuda = g_module_open ("libcuda.so.1", G_MODULE_BIND_LAZY);
+      if (libcuda == NULL)
+        fail_unless (strstr (err->message, "no NVIDIA driver is installed")
+            != NULL, "%s", err->message);
+      else
+        g_module_close (libcuda);
+    }
+#else
+    fail_unless (strstr (err->message, "no CUDA backend") != NULL, "%s",
+        err->message);
+#endif
     GST_INFO ("cuda unavailable: %s", err->message);
     g_error_free (err);
     gst_message_unref (msg);
@@ -637,6 +727,7 @@ maskrcnn_suite (void)
   tcase_add_test (tc, test_sizes);
   tcase_add_test (tc, test_through_videoscale);
   tcase_add_test (tc, test_cuda_backend);
+  tcase_add_test (tc, test_start_properties_while_running);
   return s;
 }
 

@@ -10,7 +10,6 @@
 #include <gst/maskrcnn-meta.h>
 
 #include "gst-test-util.h"
-#include "overlay_draw.h"
 /* the per-pixel math the overlay shares with its CUDA kernel */
 #include "overlay.h"
 
@@ -370,6 +369,146 @@ GST_END_TEST;
 
 /* Behind a real maskrcnn: pixels change inside the instances' masks and
  * not more than two pixels away from every box (the captions are off). */
+/* Captions of instances whose boxes nearly coincide do not cover each
+ * other: each caption shows whole (as many background pixels, its class
+ * colour over the grey frame, as when drawn alone), and the rectangles
+ * holding each one's background pixels are disjoint. Every caption would
+ * naturally go just above its box, at nearly the same place. */
+#define CW 320
+#define CH 240
+
+typedef struct
+{
+  const gchar *label;
+  gint class_id;
+  gdouble score;
+  gint x, y, w, h;
+} CaptionBox;
+
+static const CaptionBox caption_boxes[] = {
+  {"circle", 1, 0.9, 40, 100, 80, 60},
+  {"square", 2, 0.8, 44, 104, 80, 60},
+  {"triangle", 3, 0.7, 48, 100, 60, 40},
+};
+
+#define N_CAPTION_BOXES G_N_ELEMENTS (caption_boxes)
+
+static gboolean
+near_colour (const guint8 * p, const guint8 want[3])
+{
+  gint c;
+
+  for (c = 0; c < 3; c++)
+    if (ABS ((gint) p[c] - (gint) want[c]) > 3)
+      return FALSE;
+  return TRUE;
+}
+
+/* Draws the captions of the boxes whose bit is set in `which` on a grey
+ * RGB frame; per box, the count and bounding rectangle of the pixels of
+ * its caption's background colour. */
+static void
+draw_captions (guint which, gint count[], gint x0[], gint y0[], gint x1[],
+    gint y1[])
+{
+  GstMaskRcnnInstanceInit init[N_CAPTION_BOXES];
+  GstHarness *h = gst_harness_new_parse ("maskrcnnoverlay draw-masks=false "
+      "draw-contours=false draw-boxes=false draw-labels=true");
+  gchar *caps = test_caps_string ("RGB", CW, CH);
+  guint8 *grey = g_malloc (CW * CH * 3);
+  guint8 bg[N_CAPTION_BOXES][3];
+  GstVideoInfo info;
+  GstBuffer *in, *out;
+  GstVideoFrame f;
+  guint i, n = 0;
+  gint x, y;
+
+  memset (grey, 128, CW * CH * 3);
+  in = test_buffer_from_rgb (grey, CW, CH, "RGB", &info);
+  g_free (grey);
+  for (i = 0; i < N_CAPTION_BOXES; i++) {
+    const CaptionBox *b = &caption_boxes[i];
+    guint8 rgb[3];
+    gint c;
+
+    /* The caption background: the class colour at 80 % over grey 128. */
+    mrcnn_overlay_class_color (b->class_id, rgb);
+    for (c = 0; c < 3; c++)
+      bg[i][c] = (guint8) ((rgb[c] * 204 + 128 * 51 + 127) / 255);
+    count[i] = 0;
+    x0[i] = y0[i] = G_MAXINT;
+    x1[i] = y1[i] = -1;
+    if (which & (1u << i))
+      init[n++] = (GstMaskRcnnInstanceInit) {.label = b->label,
+        .class_id = b->class_id,.confidence = b->score,.x = b->x,.y = b->y,
+        .width = b->w,.height = b->h};
+  }
+  fail_unless (gst_maskrcnn_buffer_add_instances (in, init, n));
+  gst_harness_set_src_caps_str (h, caps);
+  out = gst_harness_push_and_pull (h, in);
+  fail_unless (out != NULL);
+
+  fail_unless (gst_video_frame_map (&f, &info, out, GST_MAP_READ));
+  for (y = 0; y < CH; y++) {
+    const guint8 *row = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&f, 0)
+        + y * GST_VIDEO_FRAME_PLANE_STRIDE (&f, 0);
+
+    for (x = 0; x < CW; x++) {
+      for (i = 0; i < N_CAPTION_BOXES; i++) {
+        if (!near_colour (row + 3 * x, bg[i]))
+          continue;
+        count[i]++;
+        x0[i] = MIN (x0[i], x);
+        x1[i] = MAX (x1[i], x);
+        y0[i] = MIN (y0[i], y);
+        y1[i] = MAX (y1[i], y);
+      }
+    }
+  }
+  gst_video_frame_unmap (&f);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (caps);
+}
+
+GST_START_TEST (test_captions_apart)
+{
+  gint alone[N_CAPTION_BOXES], count[N_CAPTION_BOXES];
+  gint x0[N_CAPTION_BOXES], y0[N_CAPTION_BOXES], x1[N_CAPTION_BOXES],
+      y1[N_CAPTION_BOXES], unused[N_CAPTION_BOXES];
+  guint i, j;
+
+  for (i = 0; i < N_CAPTION_BOXES; i++) {
+    gint c[N_CAPTION_BOXES];
+
+    draw_captions (1u << i, c, unused, unused, unused, unused);
+    alone[i] = c[i];
+    fail_unless (alone[i] >= 40, "the %s caption alone shows %d background "
+        "pixels", caption_boxes[i].label, alone[i]);
+  }
+  draw_captions ((1u << N_CAPTION_BOXES) - 1, count, x0, y0, x1, y1);
+
+  for (i = 0; i < N_CAPTION_BOXES; i++) {
+    GST_INFO ("%s caption: (%d, %d) - (%d, %d), %d pixels (%d alone)",
+        caption_boxes[i].label, x0[i], y0[i], x1[i], y1[i], count[i],
+        alone[i]);
+    fail_unless_equals_int (count[i], alone[i]);
+  }
+  for (i = 0; i < N_CAPTION_BOXES; i++)
+    for (j = i + 1; j < N_CAPTION_BOXES; j++)
+      fail_unless (x1[i] < x0[j] || x1[j] < x0[i] || y1[i] < y0[j]
+          || y1[j] < y0[i], "the %s caption (%d, %d) - (%d, %d) and the %s "
+          "caption (%d, %d) - (%d, %d) overlap", caption_boxes[i].label,
+          x0[i], y0[i], x1[i], y1[i], caption_boxes[j].label, x0[j], y0[j],
+          x1[j], y1[j]);
+  /* The best instance keeps the natural place: just above its box. */
+  fail_unless (y1[0] < caption_boxes[0].y && y1[0] >= caption_boxes[0].y - 4,
+      "the best caption is not just above its box: rows %d - %d", y0[0],
+      y1[0]);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_behind_maskrcnn)
 {
   const gchar *model = test_model_path ();
@@ -455,6 +594,7 @@ overlay_suite (void)
   tcase_add_test (tc, test_nothing_to_draw);
   tcase_add_test (tc, test_boxes_only);
   tcase_add_test (tc, test_box_outline_chroma);
+  tcase_add_test (tc, test_captions_apart);
   tcase_add_test (tc, test_behind_maskrcnn);
   return s;
 }

@@ -47,6 +47,22 @@ const char *mrcnn_status_name (mrcnn_status status);
 
 typedef struct mrcnn_model mrcnn_model;
 
+/* File name of the model shipped with gst-maskrcnn (the synthetic-shapes
+ * Mask R-CNN), used when a program or element is given no model. */
+#define MRCNN_DEFAULT_MODEL_FILE "shapes.safetensors"
+
+/* Looks for MRCNN_DEFAULT_MODEL_FILE, in this order:
+ *   1. the directory named by the environment variable MRCNN_MODEL_DIR;
+ *   2. the source tree's models/ directory, only when this engine library
+ *      runs from the project's build tree (uninstalled);
+ *   3. the installed data directory (<prefix>/share/gst-maskrcnn).
+ * Returns the first existing regular file as a new string the caller frees
+ * with free(), or NULL when there is none. If `searched` is not NULL it
+ * receives, in both cases, a new string (free with free()) listing every
+ * place looked at, one per line, indented by two spaces: ready to append to
+ * an error message. */
+char *mrcnn_default_model_path (char **searched);
+
 /* Opens and validates a model. On success *out owns the mapping; free it with
  * mrcnn_model_free() after every engine made from it is freed. */
 mrcnn_status mrcnn_model_open (const char *path, mrcnn_model **out,

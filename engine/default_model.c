@@ -1,8 +1,11 @@
-/* See default_model.h. The build system passes the places as defines:
+/* mrcnn_default_model_path() (mrcnn.h). The build system passes the places
+ * as defines:
  *   MRCNN_SOURCE_MODEL_DIR   the source tree's models/ directory
  *   MRCNN_BUILD_ROOT         the build tree, to tell uninstalled runs
- *   MRCNN_DEFAULT_MODEL_DIR  the installed data directory */
-#include "default_model.h"
+ *   MRCNN_DEFAULT_MODEL_DIR  the installed data directory
+ * It lives in the engine library so that every program that links the
+ * engine (mrcnn-infer, the GStreamer plugin) looks in the same places. */
+#include "mrcnn/mrcnn.h"
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -12,8 +15,8 @@
 #include <glib.h>
 
 #if defined(MRCNN_SOURCE_MODEL_DIR) && defined(MRCNN_BUILD_ROOT)
-/* The file holding this code: the executable, or the plugin module that
- * linked this helper in. */
+/* The file holding this code: the engine library, wherever it was loaded
+ * from (by a program or by the GStreamer plugin). */
 static char *
 this_module_path (void)
 {
@@ -26,9 +29,9 @@ this_module_path (void)
   return g_file_read_link ("/proc/self/exe", NULL);
 }
 
-/* An installed program must not pick up a model from a source tree that
- * happens to still exist, so the source tree only counts for programs
- * running from inside the build tree. */
+/* An installed library must not pick up a model from a source tree that
+ * happens to still exist, so the source tree only counts when the library
+ * itself runs from inside the build tree. */
 static gboolean
 running_uninstalled (void)
 {
@@ -81,7 +84,7 @@ mrcnn_default_model_path (char **searched)
       found = try_dir (MRCNN_SOURCE_MODEL_DIR, "source tree", log);
     else
       g_string_append_printf (log, "  %s (source tree: skipped, this "
-          "program is installed)\n", MRCNN_SOURCE_MODEL_DIR);
+          "engine library is installed)\n", MRCNN_SOURCE_MODEL_DIR);
   }
 #endif
 
@@ -91,9 +94,14 @@ mrcnn_default_model_path (char **searched)
         log);
 #endif
 
+  /* The public API hands out malloc() memory: callers need not use GLib. */
   if (searched != NULL)
-    *searched = g_string_free (log, FALSE);
-  else
-    g_string_free (log, TRUE);
+    *searched = strdup (log->str);
+  g_string_free (log, TRUE);
+  if (found != NULL) {
+    char *copy = strdup (found);
+    g_free (found);
+    found = copy;
+  }
   return found;
 }
