@@ -327,6 +327,11 @@ create_engine_on (GstMaskRcnn * self, mrcnn_backend_kind kind,
   GST_INFO_OBJECT (self, "engine on %s, planned for frames up to %dx%d",
       backend_name (self->engine_kind), self->planned_width,
       self->planned_height);
+  if (self->engine_kind == MRCNN_BACKEND_CPU && !g_getenv ("OMP_WAIT_POLICY"))
+    GST_INFO_OBJECT (self, "OMP_WAIT_POLICY is not set: the CPU engine's "
+        "threads spin while they wait, which collapses the frame rate when "
+        "other processes share the cores; export OMP_WAIT_POLICY=passive "
+        "before the process starts (docs/performance.md, Threads under load)");
   return TRUE;
 }
 

@@ -17,6 +17,13 @@ if [ -f "$MRCNN_BUILD_DIR/gst/libgstmaskrcnn.so" ]; then
   export LD_LIBRARY_PATH="$MRCNN_BUILD_DIR/gst${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
+# GNU OpenMP's threads spin at every barrier by default; when other
+# processes share the cores that collapses the engine's frame rate (2-13
+# frames/s against 18-28 with passive waiting for the shipped model beside
+# two busy processes; 4% slower when idle: docs/performance.md). OpenMP reads
+# this once, when a process starts; a value the user chose is kept.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+
 # Sourced into the user's shell: `return`, never `exit` (which would close
 # that shell), and no shell options set here. Run as a script by mistake,
 # `return` fails outside a function and the script ends with status 1.

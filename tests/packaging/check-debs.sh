@@ -90,7 +90,7 @@ check_contents gstreamer1.0-maskrcnn "$(deb gstreamer1.0-maskrcnn)" \
 check_contents libmrcnn0 "$(deb libmrcnn0)" \
   "/usr/lib/$triplet/libmrcnn.so.0" "/usr/lib/$triplet/libmrcnn.so.0.*"
 check_contents libmrcnn-dev "$(deb libmrcnn-dev)" \
-  "/usr/include/mrcnn/mrcnn.h" "/usr/include/mrcnn/coco_rle.h" \
+  "/usr/include/mrcnn/mrcnn.h" "/usr/include/mrcnn/coco_rle.h" "/usr/include/mrcnn/detection_json.h" \
   "/usr/lib/$triplet/libmrcnn.so"
 check_contents libgstmaskrcnnmeta0 "$(deb libgstmaskrcnnmeta0)" \
   "/usr/lib/$triplet/libgstmaskrcnnmeta.so.0" \
