@@ -1,5 +1,5 @@
-/* CPU backend: memory, convolutions through oneDNN, fully connected layers
- * through an optimized BLAS. The per-element ops are in ops_cpu.c. */
+/* CPU backend: memory, convolutions and fully connected layers through
+ * oneDNN (in the layout and at the precision it runs fastest on this CPU). The per-element ops are in ops_cpu.c. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
