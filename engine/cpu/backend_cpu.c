@@ -1,5 +1,6 @@
 /* CPU backend: memory, convolutions and fully connected layers through
- * oneDNN (in the layout and at the precision it runs fastest on this CPU). The per-element ops are in ops_cpu.c. */
+ * oneDNN, in the layout its fastest kernels for this CPU want. The
+ * per-element ops are in ops_cpu.c. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
