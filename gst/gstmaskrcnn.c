@@ -985,8 +985,9 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
   g_object_class_install_property (gobject_class, PROP_PRECISION,
       g_param_spec_enum ("precision", "Precision",
           "Arithmetic of the convolutions and fully connected layers: fp32, "
-          "or bf16 on a CPU with AVX512_BF16 or AMX (about twice the frame "
-          "rate, detections within the bounds of docs/precision.md); a "
+          "or bf16 on a CPU with AVX512_BF16 or AMX (with AMX 1.5 to 2 times "
+          "the frame rate, detections within the bounds of "
+          "docs/precision.md); a "
           "precision the backend or CPU cannot run is an error at start. "
           "Read at start, refused with a warning while running",
           GST_TYPE_MASK_RCNN_PRECISION, DEFAULT_PRECISION, ready));
