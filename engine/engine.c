@@ -148,16 +148,15 @@ check_precision (const mrcnn_engine_config *cfg, mrcnn_error *err)
   if (p == MRCNN_PRECISION_BF16 && cfg->backend == MRCNN_BACKEND_CUDA)
     return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
         "precision bf16 runs on the CPU backend only; on CUDA use fp32");
-  if ((p == MRCNN_PRECISION_TF32 || p == MRCNN_PRECISION_FP16)
-      && cfg->backend == MRCNN_BACKEND_CPU)
+  if (p != MRCNN_PRECISION_TF32 && p != MRCNN_PRECISION_FP16)
+    return MRCNN_OK;
+  if (cfg->backend == MRCNN_BACKEND_CPU)
     return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
         "precision %s is a CUDA precision; the CPU backend runs fp32, or "
         "bf16 on a CPU with AVX512_BF16 or AMX", name);
-  if (p == MRCNN_PRECISION_TF32 || p == MRCNN_PRECISION_FP16)
-    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-        "precision %s is not available in this version: the CUDA backend "
-        "runs fp32 only", name);
-  return MRCNN_OK;
+  return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+      "precision %s is not available in this version: the CUDA backend "
+      "runs fp32 only", name);
 }
 
 static mrcnn_status

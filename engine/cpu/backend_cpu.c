@@ -129,14 +129,11 @@ cpu_frame_reserve (mrcnn_backend *be, int max_width, int max_height,
 
 /* ---------------------------------------------------------------- precision */
 
-/* The emulated reference rounds n floats in place to the precision's type
- * (a no-op at fp32 and on the real bf16 path, where oneDNN stores bf16). At
- * fp16, values that overflow to infinity are counted. */
+/* Rounds n floats in place to the precision's 16-bit type (nothing at
+ * fp32); at fp16, finite values that overflow to infinity are counted. */
 static void
-cpu_round (mrcnn_backend_cpu *cpu, float *p, size_t n)
+round_to_precision (mrcnn_backend_cpu *cpu, float *p, size_t n)
 {
-  if (!cpu->emulate)
-    return;
   long over = 0;
   if (cpu->precision == MRCNN_PRECISION_BF16) {
 #pragma omp parallel for schedule(static)
@@ -153,21 +150,22 @@ cpu_round (mrcnn_backend_cpu *cpu, float *p, size_t n)
   cpu->overflows += over;
 }
 
+/* The emulated reference rounds activations where the real path stores the
+ * reduced type (oneDNN itself does on the real bf16 path). */
+static void
+cpu_round (mrcnn_backend_cpu *cpu, float *p, size_t n)
+{
+  if (cpu->emulate)
+    round_to_precision (cpu, p, n);
+}
+
 /* Rounds weights once, at load, for both the real and the emulated path:
  * oneDNN's conversion of rounded values to bf16 is then exact, so both
  * compute with the same weights. */
 static void
 round_weights (mrcnn_backend_cpu *cpu, float *w, size_t n)
 {
-  if (cpu->precision == MRCNN_PRECISION_BF16)
-    for (size_t i = 0; i < n; i++)
-      w[i] = mrcnn_bf16_round (w[i]);
-  else if (cpu->precision == MRCNN_PRECISION_FP16)
-    for (size_t i = 0; i < n; i++) {
-      float r = mrcnn_fp16_round (w[i]);
-      cpu->overflows += isinf (r) && !isinf (w[i]);
-      w[i] = r;
-    }
+  round_to_precision (cpu, w, n);
 }
 
 /* The backend's scratch, grown when a larger input comes (so only in the
@@ -185,12 +183,6 @@ scratch_reserve (mrcnn_backend_cpu *cpu, size_t bytes, mrcnn_error *err)
         "cannot allocate %zu MiB of host memory for reduced-precision inputs",
         bytes >> 20);
   return MRCNN_OK;
-}
-
-static dnnl_data_type_t
-store_dt (const mrcnn_backend_cpu *cpu, int store)
-{
-  return store == MRCNN_STORE_REDUCED ? cpu->reduced_dt : dnnl_f32;
 }
 
 /* ---------------------------------------------------------------- weights */
@@ -371,7 +363,7 @@ plan_create (mrcnn_backend_cpu *cpu, mrcnn_conv *c, conv_plan *p,
    * kernels have no plain-input form (the stem's 3-channel image would run
    * its reference code): such an input is reordered to nhwc; the blocked
    * kernels read it as it is. */
-  dnnl_data_type_t in_dt = store_dt (cpu, in->store);
+  dnnl_data_type_t in_dt = mrcnn_cpu_store_dt (cpu, in);
   int relayout = in->layout != MRCNN_LAYOUT_NATIVE
       && cpu->native_tag == dnnl_nhwc;
   int convert = in_dt != cpu->compute_dt || relayout
@@ -382,7 +374,7 @@ plan_create (mrcnn_backend_cpu *cpu, mrcnn_conv *c, conv_plan *p,
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 4, sd, cpu->compute_dt,
           relayout ? dnnl_nhwc : layout_tag (cpu, in->layout)), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&dst_md, 4, dd,
-          store_dt (cpu, out->store), layout_tag (cpu, out->layout)), err);
+          mrcnn_cpu_store_dt (cpu, out), layout_tag (cpu, out->layout)), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&wei_any, 4, wd, cpu->compute_dt,
           dnnl_format_tag_any), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&bias_md, 1, bd, dnnl_f32, dnnl_x), err);
@@ -778,37 +770,28 @@ mrcnn_backend_cpu_kernels (mrcnn_backend *be)
   return ((mrcnn_backend_cpu *) be)->kernels;
 }
 
-/* Which precisions this CPU can run: bf16 needs oneDNN's bf16 kernels
- * (AVX512_BF16 or AMX; DNNL_MAX_CPU_ISA may hide them). */
+/* What only the CPU backend can tell: whether this CPU has kernels for the
+ * precision. bf16 needs oneDNN's bf16 kernels (AVX512_BF16 or AMX;
+ * DNNL_MAX_CPU_ISA may hide them). Which precisions belong to which backend
+ * and which have a reference is the engine's rule (check_precision in
+ * engine.c), applied before a backend is made. */
 static mrcnn_status
 check_precision (mrcnn_backend_cpu *cpu, dnnl_cpu_isa_t isa, mrcnn_error *err)
 {
-  const char *name = mrcnn_precision_name (cpu->precision);
-  if (cpu->emulate) {
-    if (cpu->precision != MRCNN_PRECISION_BF16
-        && cpu->precision != MRCNN_PRECISION_FP16)
-      return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-          "precision %s has no CPU reference", name);
+  if (cpu->emulate || cpu->precision == MRCNN_PRECISION_FP32)
     return MRCNN_OK;
-  }
-  switch (cpu->precision) {
-    case MRCNN_PRECISION_FP32:
-      return MRCNN_OK;
-    case MRCNN_PRECISION_BF16:
-      if (((unsigned) isa & dnnl_cpu_isa_avx512_core_bf16)
-          == dnnl_cpu_isa_avx512_core_bf16) {
-        cpu->compute_dt = cpu->reduced_dt = dnnl_bf16;
-        return MRCNN_OK;
-      }
-      return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-          "precision bf16 needs a CPU with AVX512_BF16 or AMX; oneDNN runs "
-          "%s kernels on this one (the most it may use can also be capped by "
-          "DNNL_MAX_CPU_ISA); use precision fp32", isa_name (isa));
-    default:
-      return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-          "precision %s is a CUDA precision; the CPU backend runs fp32, or "
-          "bf16 on a CPU with AVX512_BF16 or AMX", name);
-  }
+  if (cpu->precision != MRCNN_PRECISION_BF16)
+    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+        "the CPU backend has no %s kernels",
+        mrcnn_precision_name (cpu->precision));
+  if (((unsigned) isa & dnnl_cpu_isa_avx512_core_bf16)
+      != dnnl_cpu_isa_avx512_core_bf16)
+    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+        "precision bf16 needs a CPU with AVX512_BF16 or AMX; oneDNN runs "
+        "%s kernels on this one (the most it may use can also be capped by "
+        "DNNL_MAX_CPU_ISA); use precision fp32", isa_name (isa));
+  cpu->compute_dt = cpu->reduced_dt = dnnl_bf16;
+  return MRCNN_OK;
 }
 
 static void

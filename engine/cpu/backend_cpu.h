@@ -25,6 +25,14 @@ typedef struct {
 } mrcnn_backend_cpu;
 
 void mrcnn_cpu_set_threads (int n);
+
+/* The data type a map is stored in: the precision's 16-bit type for
+ * MRCNN_STORE_REDUCED maps at bf16, float32 otherwise. */
+static inline dnnl_data_type_t
+mrcnn_cpu_store_dt (const mrcnn_backend_cpu *cpu, const mrcnn_fmap *f)
+{
+  return f->store == MRCNN_STORE_REDUCED ? cpu->reduced_dt : dnnl_f32;
+}
 /* Channels per block of the native layout (8 or 16), or 0 for nhwc. */
 int mrcnn_cpu_layout_lanes (const mrcnn_backend_cpu *cpu);
 

@@ -90,7 +90,7 @@ check_f32 (const mrcnn_backend *be, const mrcnn_fmap *f, const char *op,
     mrcnn_error *err)
 {
   const mrcnn_backend_cpu *cpu = (const mrcnn_backend_cpu *) be;
-  if (f->store == MRCNN_STORE_REDUCED && cpu->reduced_dt != dnnl_f32)
+  if (mrcnn_cpu_store_dt (cpu, f) != dnnl_f32)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "%s: the CPU op reads float32 maps, not bf16", op);
   return MRCNN_OK;
@@ -151,8 +151,7 @@ mrcnn_cpu_max_pool (mrcnn_backend *be, const mrcnn_fmap *in, int k, int s,
   out->w = (in->w + 2 * p - k) / s + 1;
   const int H = in->h, W = in->w, OH = out->h, OW = out->w, V = lanes (be, in);
   const int planes = planes_of (be, in);
-  const int bf16 = in->store == MRCNN_STORE_REDUCED
-      && cpu->reduced_dt == dnnl_bf16;
+  const int bf16 = mrcnn_cpu_store_dt (cpu, in) == dnnl_bf16;
   const size_t esz = bf16 ? sizeof (uint16_t) : sizeof (float);
 #pragma omp parallel for schedule(static)
   for (int pc = 0; pc < planes; pc++) {
@@ -292,8 +291,7 @@ mrcnn_cpu_to_nchw (mrcnn_backend *be, const mrcnn_fmap *in, mrcnn_fmap *out,
   out->w = in->w;
   out->layout = MRCNN_LAYOUT_NCHW;
   const mrcnn_backend_cpu *cpu = (const mrcnn_backend_cpu *) be;
-  const dnnl_data_type_t dt = in->store == MRCNN_STORE_REDUCED
-      ? cpu->reduced_dt : dnnl_f32;
+  const dnnl_data_type_t dt = mrcnn_cpu_store_dt (cpu, in);
   if (in->layout == MRCNN_LAYOUT_NCHW && dt == dnnl_f32) {
     if (out->data != in->data)
       memcpy (out->data, in->data, mrcnn_fmap_numel (in) * sizeof (float));

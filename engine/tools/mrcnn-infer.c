@@ -31,6 +31,7 @@ typedef struct {
   double mask_threshold;   /* NAN: the model's default */
   int threads;
   char *precision;
+  mrcnn_precision precision_value;  /* parsed from precision (default fp32) */
   gboolean emulate;
   char *json;
   char *overlay;
@@ -343,7 +344,8 @@ parse_options (int *argc, char ***argv, options *opts)
     rc = usage_error ("--threads must be 0 (all cores) or more, not %d",
         opts->threads);
   } else if (opts->precision != NULL
-      && !mrcnn_precision_from_name (opts->precision, &(mrcnn_precision) { 0 })) {
+      && !mrcnn_precision_from_name (opts->precision,
+          &opts->precision_value)) {
     rc = usage_error ("unknown --precision '%s': use fp32, tf32, fp16 or bf16",
         opts->precision);
   } else if (opts->backend != NULL && strcmp (opts->backend, "auto") != 0
@@ -431,8 +433,7 @@ main (int argc, char **argv)
   mrcnn_engine_config_init (&cfg, model);
   cfg.backend = parse_backend (opts.backend);
   cfg.num_threads = opts.threads;
-  if (opts.precision)
-    mrcnn_precision_from_name (opts.precision, &cfg.precision);
+  cfg.precision = opts.precision_value;
   cfg.emulate_precision = opts.emulate;
   cfg.max_width = max_w;
   cfg.max_height = max_h;
