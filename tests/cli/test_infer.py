@@ -448,6 +448,15 @@ def main():
             rc, out, err = run(infer, ["--model", model, "--backend", "cpu", "--precision", prec, a])
             check(rc == 1 and "precision %s is a CUDA precision" % prec in err,
                   "%s on the CPU: rc %d, stderr %r" % (prec, rc, err))
+        # the engine refuses these before any device is touched: the same on
+        # machines with and without a GPU
+        for prec in ("fp16", "tf32"):
+            rc, out, err = run(infer, ["--model", model, "--backend", "cuda", "--precision", prec, a])
+            check(rc == 1 and "precision %s is not available in this version" % prec in err,
+                  "%s on CUDA: rc %d, stderr %r" % (prec, rc, err))
+        rc, out, err = run(infer, ["--model", model, "--backend", "cuda", "--precision", "bf16", a])
+        check(rc == 1 and "precision bf16 runs on the CPU backend only" in err,
+              "bf16 on CUDA: rc %d, stderr %r" % (rc, err))
         rc, out, err = run(infer, ["--model", model, "--precision", "fp32", "--emulate", a])
         check(rc == 1 and "precision fp32 has no CPU reference" in err,
               "--emulate at fp32: rc %d, stderr %r" % (rc, err))
