@@ -103,17 +103,19 @@ free_slot (int a, int b, int c)
 }
 
 mrcnn_status
-mrcnn_body_run (mrcnn_engine *e, mrcnn_error *err)
+mrcnn_body_run (const mrcnn_engine *e, mrcnn_context *ctx,
+    const mrcnn_fmap *input, mrcnn_fmap laterals[MRCNN_FPN_LEVELS],
+    mrcnn_error *err)
 {
   const mrcnn_arch *a = e->arch;
   mrcnn_backend *be = e->be;
   /* the body's maps go only from one convolution (or the stem's pooling)
    * to the next: stored in the precision's own type */
-  mrcnn_fmap x = { e->act[1], .layout = MRCNN_LAYOUT_NATIVE,
+  mrcnn_fmap x = { ctx->act[1], .layout = MRCNN_LAYOUT_NATIVE,
     .store = MRCNN_STORE_REDUCED };
   mrcnn_fmap t = x;
-  t.data = e->act[0];
-  MRCNN_TRY (be->ops->conv_run (be, e->stem, &e->in_map, 0, &t, err));
+  t.data = ctx->act[0];
+  MRCNN_TRY (be->ops->conv_run (be, e->stem, input, 0, &t, err));
   MRCNN_TRY (be->ops->max_pool (be, &t, 3, 2, 1, &x, err));
   int xi = 1;
   for (int l = 0, bi = 0; l < 4; l++) {
@@ -123,10 +125,10 @@ mrcnn_body_run (mrcnn_engine *e, mrcnn_error *err)
       int t2 = free_slot (xi, t1, -1);
       int di = free_slot (xi, t1, t2);
       mrcnn_fmap f1 = x, f2 = x, id = x;
-      f1.data = e->act[t1];
-      f2.data = e->act[t2];
+      f1.data = ctx->act[t1];
+      f2.data = ctx->act[t2];
       if (b->down) {
-        id.data = e->act[di];
+        id.data = ctx->act[di];
         MRCNN_TRY (be->ops->conv_run (be, b->down, &x, 0, &id, err));
       }
       MRCNN_TRY (be->ops->conv_run (be, b->conv1, &x, 0, &f1, err));
@@ -139,7 +141,7 @@ mrcnn_body_run (mrcnn_engine *e, mrcnn_error *err)
       x = id;
       xi = b->down ? di : xi;
     }
-    MRCNN_TRY (mrcnn_fpn_lateral (e, l, &x, err));
+    MRCNN_TRY (mrcnn_fpn_lateral (e, ctx, l, &x, &laterals[l], err));
   }
   return MRCNN_OK;
 }

@@ -160,6 +160,10 @@ typedef struct {
   /* out: nboxes x C x pooled x pooled, in out->layout. */
   mrcnn_status (*roi_align) (mrcnn_backend *be, const mrcnn_roi_align_desc *d,
       mrcnn_fmap *out, mrcnn_error *err);
+  /* Image i of a batch of float32 maps (any layout), as a map of one image
+   * that shares the batch's memory. */
+  void (*image_view) (mrcnn_backend *be, const mrcnn_fmap *batch, int i,
+      mrcnn_fmap *out);
   /* Copies in (any layout) into out->data as plain NCHW. */
   mrcnn_status (*to_nchw) (mrcnn_backend *be, const mrcnn_fmap *in,
       mrcnn_fmap *out, mrcnn_error *err);

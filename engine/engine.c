@@ -20,6 +20,7 @@ mrcnn_engine_config_init (mrcnn_engine_config *cfg, const mrcnn_model *model)
   cfg->num_threads = 0;
   cfg->max_width = 3840;
   cfg->max_height = 2160;
+  cfg->max_batch = 1;
   if (model) {
     cfg->thresholds = model->defaults;
   } else {
@@ -76,6 +77,21 @@ check_thresholds (const mrcnn_thresholds *t, mrcnn_error *err)
   return MRCNN_OK;
 }
 
+/* Thresholds for a run of this engine: valid, and no more detections than
+ * its buffers were planned for. */
+static mrcnn_status
+check_thresholds_for (const mrcnn_engine *e, const mrcnn_thresholds *t,
+    mrcnn_error *err)
+{
+  MRCNN_TRY (check_thresholds (t, err));
+  if (t->max_detections > e->cfg.thresholds.max_detections)
+    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
+        "max detections %d exceeds the %d this engine was created for; "
+        "create a new engine", t->max_detections,
+        e->cfg.thresholds.max_detections);
+  return MRCNN_OK;
+}
+
 mrcnn_status
 mrcnn_engine_set_thresholds (mrcnn_engine *e, const mrcnn_thresholds *t,
     mrcnn_error *err)
@@ -83,13 +99,10 @@ mrcnn_engine_set_thresholds (mrcnn_engine *e, const mrcnn_thresholds *t,
   if (!e || !t)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "mrcnn_engine_set_thresholds: NULL argument");
-  MRCNN_TRY (check_thresholds (t, err));
-  if (t->max_detections > e->cfg.thresholds.max_detections)
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "max detections %d exceeds the %d this engine was created for; "
-        "create a new engine", t->max_detections,
-        e->cfg.thresholds.max_detections);
+  MRCNN_TRY (check_thresholds_for (e, t, err));
+  g_mutex_lock (&e->lock);
   e->th = *t;
+  g_mutex_unlock (&e->lock);
   return MRCNN_OK;
 }
 
@@ -183,70 +196,99 @@ make_backend (mrcnn_engine *e, mrcnn_error *err)
   return MRCNN_OK;
 }
 
+static void
+context_free (mrcnn_backend *be, mrcnn_context *c)
+{
+  if (!c)
+    return;
+  float **bufs[] = { &c->image, &c->act[0], &c->act[1], &c->act[2],
+    &c->act[3], &c->rpn_hidden, &c->box_feat, &c->fc6_out, &c->fc7_out,
+    &c->pred_out, &c->proposals, &c->det_boxes, &c->det_scores,
+    (float **) &c->det_labels, &c->mask_feat[0], &c->mask_feat[1],
+    &c->mask_up, &c->mask_probs };
+  for (size_t i = 0; i < G_N_ELEMENTS (bufs); i++)
+    if (*bufs[i])
+      be->ops->release (be, *bufs[i]);
+  for (int l = 0; l < MRCNN_LEVELS; l++) {
+    if (l < MRCNN_FPN_LEVELS && c->lateral[l])
+      be->ops->release (be, c->lateral[l]);
+    if (c->pyramid[l])
+      be->ops->release (be, c->pyramid[l]);
+    if (c->rpn_raw[l])
+      be->ops->release (be, c->rpn_raw[l]);
+  }
+  g_free (c->host_scratch);
+  g_free (c);
+}
+
+/* Plans the buffers of one forward pass of max_batch frames, each up to the
+ * model's largest input (its min_size x max_size, padded). */
 static mrcnn_status
-plan_buffers (mrcnn_engine *e, mrcnn_error *err)
+context_new (const mrcnn_engine *e, int max_batch, mrcnn_context **out,
+    mrcnn_error *err)
 {
   const mrcnn_model *m = e->model;
   const mrcnn_arch *a = e->arch;
   mrcnn_backend *be = e->be;
+  mrcnn_context *c = g_new0 (mrcnn_context, 1);
+  const size_t B = (size_t) max_batch;
   int short_pad = round_up32 (m->min_size), long_pad = round_up32 (m->max_size);
-  e->max_pad_w = e->max_pad_h = long_pad;
-  e->max_area = (size_t) short_pad * long_pad;
-  size_t area = e->max_area;
+  mrcnn_status st = MRCNN_OK;
+#define ALLOC(n, p) \
+  do { if (st == MRCNN_OK) st = be->ops->alloc (be, (n), (p), err); } while (0)
+  c->max_batch = max_batch;
+  c->max_pad_w = c->max_pad_h = long_pad;
+  c->max_area = (size_t) short_pad * long_pad;
+  size_t area = c->max_area;
 
-  MRCNN_TRY (be->ops->alloc (be, 3 * area, &e->image, err));
-  e->act_size = mrcnn_body_max_activation (a, area);
+  ALLOC (B * 3 * area, &c->image);
+  c->act_size = B * mrcnn_body_max_activation (a, area);
   for (int i = 0; i < 4; i++)
-    MRCNN_TRY (be->ops->alloc (be, e->act_size, &e->act[i], err));
-  size_t total_anchor_locs = 0;
+    ALLOC (c->act_size, &c->act[i]);
   for (int l = 0; l < MRCNN_LEVELS; l++) {
     int s = 4 << l;
-    size_t lvl_area = (size_t) (short_pad / s + 1) * (long_pad / s + 1);
+    size_t lvl_area = B * (short_pad / s + 1) * (long_pad / s + 1);
     if (l < MRCNN_FPN_LEVELS)
-      MRCNN_TRY (be->ops->alloc (be, (size_t) mrcnn_ch_pad (a->fpn_ch) * lvl_area,
-              &e->lateral[l], err));
-    MRCNN_TRY (be->ops->alloc (be, (size_t) mrcnn_ch_pad (a->fpn_ch) * lvl_area,
-            &e->pyramid[l], err));
-    MRCNN_TRY (be->ops->alloc (be, (size_t) mrcnn_ch_pad (5 * a->num_anchors)
-            * lvl_area, &e->rpn_raw[l], err));
-    total_anchor_locs += lvl_area;
+      ALLOC ((size_t) mrcnn_ch_pad (a->fpn_ch) * lvl_area, &c->lateral[l]);
+    ALLOC ((size_t) mrcnn_ch_pad (a->fpn_ch) * lvl_area, &c->pyramid[l]);
+    ALLOC ((size_t) mrcnn_ch_pad (5 * a->num_anchors) * lvl_area,
+        &c->rpn_raw[l]);
   }
-  size_t p2_area = (size_t) (short_pad / 4 + 1) * (long_pad / 4 + 1);
-  MRCNN_TRY (be->ops->alloc (be, (size_t) mrcnn_ch_pad (a->fpn_ch) * p2_area,
-          &e->rpn_hidden, err));
+  size_t p2_area = B * (short_pad / 4 + 1) * (long_pad / 4 + 1);
+  ALLOC ((size_t) mrcnn_ch_pad (a->fpn_ch) * p2_area, &c->rpn_hidden);
 
-  int R = m->rpn_post_nms_top_n;
-  int D = e->cfg.thresholds.max_detections;
-  int C = a->num_classes;
-  MRCNN_TRY (be->ops->alloc (be, (size_t) R * a->box_in, &e->box_feat, err));
-  MRCNN_TRY (be->ops->alloc (be, (size_t) R * a->representation, &e->fc6_out, err));
-  MRCNN_TRY (be->ops->alloc (be, (size_t) R * a->representation, &e->fc7_out, err));
-  MRCNN_TRY (be->ops->alloc (be, (size_t) R * 5 * C, &e->pred_out, err));
-  MRCNN_TRY (be->ops->alloc (be, (size_t) R * 4, &e->proposals, err));
-  MRCNN_TRY (be->ops->alloc (be, (size_t) D * 4, &e->det_boxes, err));
-  MRCNN_TRY (be->ops->alloc (be, (size_t) D, &e->det_scores, err));
-  float *labels;
-  MRCNN_TRY (be->ops->alloc (be, (size_t) D, &labels, err));
-  e->det_labels = (int *) labels;   /* ints of a float's size */
-  int mc = mrcnn_ch_pad (MAX (a->mask_ch, a->fpn_ch));
+  size_t R = B * m->rpn_post_nms_top_n;
+  size_t D = B * e->cfg.thresholds.max_detections;
+  size_t C = a->num_classes, M = MRCNN_MASK_POOL;
+  ALLOC (R * a->box_in, &c->box_feat);
+  ALLOC (R * a->representation, &c->fc6_out);
+  ALLOC (R * a->representation, &c->fc7_out);
+  ALLOC (R * 5 * C, &c->pred_out);
+  ALLOC (R * 4, &c->proposals);
+  ALLOC (D * 4, &c->det_boxes);
+  ALLOC (D, &c->det_scores);
+  ALLOC (D, (float **) &c->det_labels);   /* ints of a float's size */
+  size_t mc = mrcnn_ch_pad (MAX (a->mask_ch, a->fpn_ch));
   for (int i = 0; i < 2; i++)
-    MRCNN_TRY (be->ops->alloc (be, (size_t) D * mc * MRCNN_MASK_POOL
-            * MRCNN_MASK_POOL, &e->mask_feat[i], err));
-  MRCNN_TRY (be->ops->alloc (be, (size_t) D * mrcnn_ch_pad (a->mask_deconv_ch) * 4
-          * MRCNN_MASK_POOL * MRCNN_MASK_POOL, &e->mask_up, err));
-  MRCNN_TRY (be->ops->alloc (be, (size_t) D * 4 * MRCNN_MASK_POOL
-          * MRCNN_MASK_POOL, &e->mask_probs, err));
-
-  MRCNN_TRY (be->ops->frame_reserve (be, e->cfg.max_width, e->cfg.max_height,
-          err));
+    ALLOC (D * mc * M * M, &c->mask_feat[i]);
+  ALLOC (D * mrcnn_ch_pad (a->mask_deconv_ch) * 4 * M * M, &c->mask_up);
+  ALLOC (D * 4 * M * M, &c->mask_probs);
+#undef ALLOC
 
   /* host side: downloads of the results (proposals, detections, masks) and
    * of a debug feature map's channels */
-  e->host_scratch_size = MAX (MAX ((size_t) R * 4, area),
-      (size_t) D * 4 * MRCNN_MASK_POOL * MRCNN_MASK_POOL);
-  e->host_scratch = g_try_new (float, e->host_scratch_size);
-  if (!e->host_scratch)
-    return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY, "cannot allocate host buffers");
+  c->host_scratch_size = MAX (MAX (R * 4, area), D * 4 * M * M);
+  if (st == MRCNN_OK) {
+    c->host_scratch = g_try_new (float, c->host_scratch_size);
+    if (!c->host_scratch)
+      st = mrcnn_fail (err, MRCNN_ERR_NO_MEMORY,
+          "cannot allocate host buffers");
+  }
+  if (st != MRCNN_OK) {
+    context_free (be, c);
+    return st;
+  }
+  *out = c;
   return MRCNN_OK;
 }
 
@@ -257,28 +299,14 @@ mrcnn_engine_free (mrcnn_engine *e)
     return;
   if (e->be) {
     mrcnn_backend *be = e->be;
+    context_free (be, e->ctx);
     mrcnn_body_free (e);
     mrcnn_fpn_free (e);
     mrcnn_rpn_free (e);
     mrcnn_roi_heads_free (e);
-    float **bufs[] = { &e->image, &e->act[0], &e->act[1], &e->act[2], &e->act[3],
-      &e->rpn_hidden, &e->box_feat, &e->fc6_out, &e->fc7_out, &e->pred_out,
-      &e->proposals, &e->det_boxes, &e->det_scores, (float **) &e->det_labels,
-      &e->mask_feat[0], &e->mask_feat[1], &e->mask_up, &e->mask_probs };
-    for (size_t i = 0; i < G_N_ELEMENTS (bufs); i++)
-      if (*bufs[i])
-        be->ops->release (be, *bufs[i]);
-    for (int l = 0; l < MRCNN_LEVELS; l++) {
-      if (l < MRCNN_FPN_LEVELS && e->lateral[l])
-        be->ops->release (be, e->lateral[l]);
-      if (e->pyramid[l])
-        be->ops->release (be, e->pyramid[l]);
-      if (e->rpn_raw[l])
-        be->ops->release (be, e->rpn_raw[l]);
-    }
     be->ops->destroy (be);
   }
-  g_free (e->host_scratch);
+  g_mutex_clear (&e->lock);
   g_free (e);
 }
 
@@ -306,14 +334,22 @@ mrcnn_engine_new (const mrcnn_model *model, const mrcnn_engine_config *cfg,
   MRCNN_TRY (check_thresholds (&cfg->thresholds, err));
   MRCNN_TRY (check_precision (cfg, err));
 
+  if (cfg->max_batch < 1 || cfg->max_batch > MRCNN_BATCH_MAX)
+    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
+        "max_batch %d is outside 1 .. %d", cfg->max_batch, MRCNN_BATCH_MAX);
+
   mrcnn_engine *e = g_new0 (mrcnn_engine, 1);
+  g_mutex_init (&e->lock);
   e->model = model;
   e->arch = &model->arch;
   e->cfg = *cfg;
   e->th = cfg->thresholds;
   mrcnn_status st = make_backend (e, err);
   if (st == MRCNN_OK)
-    st = plan_buffers (e, err);
+    st = context_new (e, cfg->max_batch, &e->ctx, err);
+  if (st == MRCNN_OK)
+    st = e->be->ops->frame_reserve (e->be, cfg->max_width, cfg->max_height,
+        err);
   if (st == MRCNN_OK)
     st = mrcnn_body_init (e, err);
   if (st == MRCNN_OK)
@@ -383,55 +419,160 @@ now_ms (void)
   return (double) g_get_monotonic_time () / 1000.0;
 }
 
+/* Downloads n floats of backend memory into dst (host). */
 static mrcnn_status
-make_result (mrcnn_engine *e, mrcnn_result **out, mrcnn_error *err)
+fetch (const mrcnn_engine *e, const mrcnn_context *ctx, const float *src,
+    size_t n, float *dst, mrcnn_error *err)
 {
-  mrcnn_backend *be = e->be;
+  if (n == 0)
+    return MRCNN_OK;
+  const float *p = e->be->ops->download (e->be, src, n, ctx->host_scratch, err);
+  if (!p)
+    return err ? err->status : MRCNN_ERR_BACKEND;
+  memcpy (dst, p, n * sizeof (float));
+  return MRCNN_OK;
+}
+
+/* Image i's detections and masks as a result in frame pixels. */
+static mrcnn_status
+make_result (const mrcnn_engine *e, const mrcnn_context *ctx,
+    const mrcnn_batch *b, const mrcnn_detections *dets, const float *probs,
+    int i, mrcnn_result **out, mrcnn_error *err)
+{
+  const mrcnn_frame_geometry *f = &b->frame[i];
+  const int n = dets->rows.count[i], first = dets->rows.start[i];
+  const int M = MRCNN_MASK_SIZE;
   mrcnn_result *r = g_new0 (mrcnn_result, 1);
-  int n = e->n_det, M = 2 * MRCNN_MASK_POOL;
-  r->image_w = e->img_w;
-  r->image_h = e->img_h;
+  r->image_w = f->img_w;
+  r->image_h = f->img_h;
   r->n = n;
   r->mask_size = M;
   r->det = g_new0 (mrcnn_detection, MAX (n, 1));
   r->mask_probs = g_new (float, (size_t) MAX (n, 1) * M * M);
+  float *boxes = g_new (float, (size_t) MAX (n, 1) * 6);
+  float *scores = boxes + (size_t) n * 4;
+  int *labels = (int *) (scores + n);
+  mrcnn_status st = fetch (e, ctx, dets->boxes + (size_t) first * 4,
+      (size_t) n * 4, boxes, err);
+  if (st == MRCNN_OK)
+    st = fetch (e, ctx, dets->scores + first, n, scores, err);
+  if (st == MRCNN_OK)
+    st = fetch (e, ctx, (const float *) dets->labels + first, n,
+        (float *) labels, err);
+  if (st == MRCNN_OK)
+    st = fetch (e, ctx, probs + (size_t) first * M * M, (size_t) n * M * M,
+        r->mask_probs, err);
   /* GeneralizedRCNNTransform.postprocess: float32 ratio per axis */
-  float rw = (float) e->img_w / (float) e->res_w;
-  float rh = (float) e->img_h / (float) e->res_h;
-  /* the detections and their masks are what comes back from the backend */
-  const float *p = n ? be->ops->download (be, e->det_boxes, (size_t) n * 4,
-      e->host_scratch, err) : e->host_scratch;
-  for (int i = 0; p && i < n; i++) {
-    const float *b = p + 4 * i;
-    mrcnn_detection *d = &r->det[i];
-    d->x1 = b[0] * rw;
-    d->y1 = b[1] * rh;
-    d->x2 = b[2] * rw;
-    d->y2 = b[3] * rh;
-  }
-  if (p && n)
-    p = be->ops->download (be, e->det_scores, n, e->host_scratch, err);
-  for (int i = 0; p && i < n; i++)
-    r->det[i].score = p[i];
-  if (p && n)
-    p = be->ops->download (be, (const float *) e->det_labels, n,
-        e->host_scratch, err);
-  for (int i = 0; p && i < n; i++) {
-    mrcnn_detection *d = &r->det[i];
-    d->class_id = ((const int *) p)[i];
+  float rw = (float) f->img_w / (float) f->res_w;
+  float rh = (float) f->img_h / (float) f->res_h;
+  for (int k = 0; st == MRCNN_OK && k < n; k++) {
+    mrcnn_detection *d = &r->det[k];
+    d->x1 = boxes[4 * k] * rw;
+    d->y1 = boxes[4 * k + 1] * rh;
+    d->x2 = boxes[4 * k + 2] * rw;
+    d->y2 = boxes[4 * k + 3] * rh;
+    d->score = scores[k];
+    d->class_id = labels[k];
     d->label = mrcnn_model_class_label (e->model, d->class_id);
   }
-  if (p && n)
-    p = be->ops->download (be, e->mask_probs, (size_t) n * M * M,
-        e->host_scratch, err);
-  if (!p) {
+  g_free (boxes);
+  if (st != MRCNN_OK) {
     mrcnn_result_free (r);
-    return err ? err->status : MRCNN_ERR_BACKEND;
+    return st;
   }
-  if (n)
-    memcpy (r->mask_probs, p, (size_t) n * M * M * sizeof (float));
   *out = r;
   return MRCNN_OK;
+}
+
+/* One forward pass of a planned batch (the engine's lock held). */
+static mrcnn_status
+forward (mrcnn_engine *e, const mrcnn_image *images,
+    const mrcnn_thresholds *th, const mrcnn_batch *b, mrcnn_result **results,
+    mrcnn_error *err)
+{
+  mrcnn_context *ctx = e->ctx;
+  mrcnn_backend *be = e->be;
+  mrcnn_fmap input, laterals[MRCNN_FPN_LEVELS], pyramid[MRCNN_LEVELS];
+  mrcnn_proposals props;
+  mrcnn_detections dets;
+  float *probs;
+  double t[8];
+  /* a stage's time ends when the backend has finished its work (sync) */
+  t[0] = now_ms ();
+  MRCNN_TRY (mrcnn_preprocess_run (e, ctx, images, b, &input, err));
+  MRCNN_TRY (be->ops->sync (be, err));
+  t[1] = now_ms ();
+  MRCNN_TRY (mrcnn_body_run (e, ctx, &input, laterals, err));
+  MRCNN_TRY (be->ops->sync (be, err));
+  t[2] = now_ms ();
+  MRCNN_TRY (mrcnn_fpn_run (e, ctx, laterals, pyramid, err));
+  MRCNN_TRY (be->ops->sync (be, err));
+  t[3] = now_ms ();
+  MRCNN_TRY (mrcnn_rpn_run (e, ctx, pyramid, b, &props, err));
+  t[4] = now_ms ();
+  MRCNN_TRY (mrcnn_box_head_run (e, ctx, pyramid, b, &props, th, &dets, err));
+  t[5] = now_ms ();
+  MRCNN_TRY (mrcnn_mask_head_run (e, ctx, pyramid, b, &dets, &probs, err));
+  MRCNN_TRY (be->ops->sync (be, err));
+  t[6] = now_ms ();
+  for (int i = 0; i < b->n; i++) {
+    mrcnn_status st = make_result (e, ctx, b, &dets, probs, i, &results[i],
+        err);
+    if (st != MRCNN_OK) {
+      for (int k = 0; k < i; k++) {
+        mrcnn_result_free (results[k]);
+        results[k] = NULL;
+      }
+      return st;
+    }
+  }
+  t[7] = now_ms ();
+  for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
+    e->stage_ms[s] = t[s + 1] - t[s];
+  ctx->input = input;
+  memcpy (ctx->pyr, pyramid, sizeof pyramid);
+  ctx->props = props;
+  ctx->dets = dets;
+  ctx->have_run = 1;
+  return MRCNN_OK;
+}
+
+mrcnn_status
+mrcnn_engine_run_batch (mrcnn_engine *e, const mrcnn_image *images,
+    const mrcnn_thresholds *thresholds, int n, mrcnn_result **results,
+    mrcnn_error *err)
+{
+  if (!e || !images || !results)
+    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
+        "mrcnn_engine_run_batch: NULL argument");
+  if (n < 1 || n > e->ctx->max_batch)
+    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
+        "a batch of %d frames; this engine takes 1 to %d (max_batch)", n,
+        e->ctx->max_batch);
+  for (int i = 0; i < n; i++)
+    results[i] = NULL;
+  mrcnn_thresholds th[MRCNN_BATCH_MAX];
+  for (int i = 0; i < n; i++) {
+    mrcnn_error ierr = { 0 };
+    mrcnn_status st = check_image (e, &images[i], &ierr);
+    if (st == MRCNN_OK && thresholds)
+      st = check_thresholds_for (e, &thresholds[i], &ierr);
+    if (st != MRCNN_OK)
+      return n == 1 ? mrcnn_fail (err, st, "%s", ierr.message)
+          : mrcnn_fail (err, st, "frame %d of the batch: %s", i, ierr.message);
+  }
+
+  g_mutex_lock (&e->lock);
+  for (int i = 0; i < n; i++)
+    th[i] = thresholds ? thresholds[i] : e->th;
+  mrcnn_batch b;
+  e->ctx->have_run = 0;
+  memset (e->stage_ms, 0, sizeof e->stage_ms);
+  mrcnn_status st = mrcnn_batch_plan (e, e->ctx, images, n, &b, err);
+  if (st == MRCNN_OK)
+    st = forward (e, images, th, &b, results, err);
+  g_mutex_unlock (&e->lock);
+  return st;
 }
 
 mrcnn_status
@@ -441,41 +582,13 @@ mrcnn_engine_run (mrcnn_engine *e, const mrcnn_image *img, mrcnn_result **out,
   if (!e || !img || !out)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "mrcnn_engine_run: NULL argument");
-  *out = NULL;
-  MRCNN_TRY (check_image (e, img, err));
-  e->have_run = 0;
-  memset (e->stage_ms, 0, sizeof e->stage_ms);
+  return mrcnn_engine_run_batch (e, img, NULL, 1, out, err);
+}
 
-  /* a stage's time ends when the backend has finished its work (sync) */
-  mrcnn_backend *be = e->be;
-  double t0 = now_ms ();
-  MRCNN_TRY (mrcnn_preprocess_run (e, img, err));
-  MRCNN_TRY (be->ops->sync (be, err));
-  double t1 = now_ms ();
-  MRCNN_TRY (mrcnn_body_run (e, err));
-  MRCNN_TRY (be->ops->sync (be, err));
-  double t2 = now_ms ();
-  MRCNN_TRY (mrcnn_fpn_run (e, err));
-  MRCNN_TRY (be->ops->sync (be, err));
-  double t3 = now_ms ();
-  MRCNN_TRY (mrcnn_rpn_run (e, err));
-  double t4 = now_ms ();
-  MRCNN_TRY (mrcnn_box_head_run (e, err));
-  double t5 = now_ms ();
-  MRCNN_TRY (mrcnn_mask_head_run (e, err));
-  MRCNN_TRY (be->ops->sync (be, err));
-  double t6 = now_ms ();
-  MRCNN_TRY (make_result (e, out, err));
-  double t7 = now_ms ();
-  e->stage_ms[MRCNN_STAGE_PREPROCESS] = t1 - t0;
-  e->stage_ms[MRCNN_STAGE_BACKBONE] = t2 - t1;
-  e->stage_ms[MRCNN_STAGE_FPN] = t3 - t2;
-  e->stage_ms[MRCNN_STAGE_RPN] = t4 - t3;
-  e->stage_ms[MRCNN_STAGE_BOX_HEAD] = t5 - t4;
-  e->stage_ms[MRCNN_STAGE_MASK_HEAD] = t6 - t5;
-  e->stage_ms[MRCNN_STAGE_PASTE] = t7 - t6;
-  e->have_run = 1;
-  return MRCNN_OK;
+int
+mrcnn_engine_max_batch (const mrcnn_engine *e)
+{
+  return e ? e->ctx->max_batch : 0;
 }
 
 mrcnn_status
@@ -485,37 +598,39 @@ mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
   if (!e || !name || !data || !shape || !ndim)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "mrcnn_engine_debug_tensor: NULL argument");
-  if (!e->have_run)
+  const mrcnn_context *ctx = e->ctx;
+  if (!ctx->have_run)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "mrcnn_engine_debug_tensor: the engine has not run yet");
   const float *src = NULL;
   size_t n = 0;
-  int M = 2 * MRCNN_MASK_POOL;
+  int M = MRCNN_MASK_SIZE;
   mrcnn_fmap f = { 0 };
   int level;
   *ndim = 0;
   if (strcmp (name, "image") == 0) {
-    f = e->in_map;
+    f = ctx->input;
   } else if (sscanf (name, "fpn%d", &level) == 1 && level >= 0
       && level < MRCNN_LEVELS) {
-    f = e->pyr[level];
+    f = ctx->pyr[level];
   } else if (strcmp (name, "proposals") == 0) {
-    n = (size_t) e->n_props * 4;
-    src = n ? e->be->ops->download (e->be, e->proposals, n, e->host_scratch,
-        err) : NULL;
+    /* the first frame's */
+    n = (size_t) ctx->props.rows.count[0] * 4;
+    src = n ? e->be->ops->download (e->be, ctx->props.boxes, n,
+        ctx->host_scratch, err) : NULL;
     if (n && !src)
       return err ? err->status : MRCNN_ERR_BACKEND;
     *ndim = 2;
-    shape[0] = e->n_props;
+    shape[0] = ctx->props.rows.count[0];
     shape[1] = 4;
   } else if (strcmp (name, "mask_probs") == 0) {
-    n = (size_t) e->n_det * M * M;
-    src = n ? e->be->ops->download (e->be, e->mask_probs, n, e->host_scratch,
-        err) : NULL;
+    n = (size_t) ctx->dets.rows.count[0] * M * M;
+    src = n ? e->be->ops->download (e->be, ctx->mask_probs, n,
+        ctx->host_scratch, err) : NULL;
     if (n && !src)
       return err ? err->status : MRCNN_ERR_BACKEND;
     *ndim = 3;
-    shape[0] = e->n_det;
+    shape[0] = ctx->dets.rows.count[0];
     shape[1] = shape[2] = M;
   } else {
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
@@ -540,7 +655,7 @@ mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
     for (size_t off = 0; st == MRCNN_OK && off < n; off += (size_t) f.h * f.w) {
       size_t len = (size_t) f.h * f.w;
       const float *p = be->ops->download (be, plain + off, len,
-          e->host_scratch, err);
+          ctx->host_scratch, err);
       if (!p)
         st = err ? err->status : MRCNN_ERR_BACKEND;
       else

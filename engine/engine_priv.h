@@ -1,4 +1,17 @@
-/* The engine object and the stage entry points (one file per stage). */
+/* The engine (the network, made once and shared), its context (what one
+ * forward pass of up to max_batch frames needs) and the stage entry points
+ * (one file per stage). Each stage takes its inputs and returns its outputs
+ * as arguments, in detectron2's order:
+ *
+ *   preprocess (frames)                 -> input          preprocess.c
+ *   body (input)                        -> laterals       backbone.c
+ *   fpn (laterals)                      -> pyramid        fpn.c
+ *   rpn (pyramid)                       -> proposals      rpn.c
+ *   box head (pyramid, proposals)       -> detections     roi_heads.c
+ *   mask head (pyramid, detections)     -> mask probs     roi_heads.c
+ *
+ * Feature maps hold the whole batch (n frames); proposals and detections are
+ * rows of backend arrays, image after image (mrcnn_rows). */
 #ifndef MRCNN_ENGINE_PRIV_H
 #define MRCNN_ENGINE_PRIV_H
 
@@ -7,6 +20,8 @@
 #define MRCNN_LEVELS 5  /* P2..P6 */
 #define MRCNN_BOX_POOL 7
 #define MRCNN_MASK_POOL 14
+#define MRCNN_MASK_SIZE (2 * MRCNN_MASK_POOL)
+#define MRCNN_BATCH_MAX 64  /* bound on max_batch */
 
 typedef struct {
   mrcnn_conv *conv1, *conv2, *conv3, *down;
@@ -20,17 +35,78 @@ struct mrcnn_result {
   float *mask_probs;   /* n x M x M */
 };
 
+/* The geometry of one batch, as GeneralizedRCNNTransform makes it: each
+ * frame resized on its own, all padded to one size. */
+typedef struct {
+  int img_w, img_h;        /* the frame */
+  int res_w, res_h;        /* resized, before padding */
+} mrcnn_frame_geometry;
+
+typedef struct {
+  int n;                               /* frames */
+  mrcnn_frame_geometry frame[MRCNN_BATCH_MAX];
+  int pad_w, pad_h;                    /* the common padded input */
+  int res_w_max, res_h_max;            /* MultiScaleRoIAlign's input shape:
+                                        * the largest resized size */
+} mrcnn_batch;
+
+/* Per-image runs of rows in a backend array (proposals, detections):
+ * image i owns rows start[i] .. start[i] + count[i] - 1. */
+typedef struct {
+  int start[MRCNN_BATCH_MAX], count[MRCNN_BATCH_MAX];
+  int total;
+} mrcnn_rows;
+
+typedef struct {
+  float *boxes;          /* backend, total x 4, resized-image pixels */
+  mrcnn_rows rows;
+} mrcnn_proposals;
+
+typedef struct {
+  float *boxes;          /* backend, total x 4, resized-image pixels */
+  float *scores;         /* backend, total */
+  int *labels;           /* backend, total */
+  mrcnn_rows rows;
+} mrcnn_detections;
+
+/* What one forward pass needs: buffers planned once for max_batch frames of
+ * the model's largest input. */
+typedef struct {
+  int max_batch;
+  int max_pad_w, max_pad_h;   /* per orientation bound, each a multiple of 32 */
+  size_t max_area;            /* bound on pad_w * pad_h of one frame */
+
+  float *image;
+  float *act[4];
+  size_t act_size;
+  float *lateral[MRCNN_FPN_LEVELS];
+  float *pyramid[MRCNN_LEVELS];
+  float *rpn_hidden;
+  float *rpn_raw[MRCNN_LEVELS];   /* native layout */
+  float *proposals;               /* max_batch x post_nms_top_n x 4 */
+  float *box_feat, *fc6_out, *fc7_out, *pred_out;
+  float *det_boxes, *det_scores;  /* max_batch x max_detections (x 4) */
+  int *det_labels;                /* (allocated as floats) */
+  float *mask_feat[2], *mask_up, *mask_probs;
+
+  float *host_scratch;            /* for backend downloads */
+  size_t host_scratch_size;
+
+  /* the last run, for mrcnn_engine_debug_tensor */
+  int have_run;
+  mrcnn_fmap input, pyr[MRCNN_LEVELS];
+  mrcnn_proposals props;
+  mrcnn_detections dets;
+} mrcnn_context;
+
+/* The network, made once from the model and only read by runs. */
 struct mrcnn_engine {
   const mrcnn_model *model;
   const mrcnn_arch *arch;
   mrcnn_backend *be;
   mrcnn_backend_kind kind;
   mrcnn_engine_config cfg;
-  mrcnn_thresholds th;
-
-  /* planned sizes */
-  int max_pad_w, max_pad_h;   /* per orientation bound, each a multiple of 32 */
-  size_t max_area;            /* bound on pad_w * pad_h */
+  mrcnn_thresholds th;            /* mrcnn_engine_set_thresholds */
 
   /* layers */
   mrcnn_conv *stem;
@@ -41,72 +117,81 @@ struct mrcnn_engine {
   mrcnn_conv *mask_conv[MRCNN_MASK_CONVS];
   mrcnn_conv *mask_deconv;
   float *deconv_b, *logit_w, *logit_b;  /* backend memory */
-
-  /* backend buffers, planned once */
-  float *image;
-  float *act[4];
-  size_t act_size;
-  float *lateral[MRCNN_FPN_LEVELS];
-  float *pyramid[MRCNN_LEVELS];
-  float *rpn_hidden;
-  float *rpn_raw[MRCNN_LEVELS];   /* native layout */
-  float *proposals;               /* post_nms_top_n x 4 */
-  float *box_feat, *fc6_out, *fc7_out, *pred_out;
-  float *det_boxes, *det_scores;  /* max_detections (x 4), resized image */
-  int *det_labels;                /* max_detections (allocated as floats) */
-  float *mask_feat[2], *mask_up, *mask_probs;
   mrcnn_postproc *postproc;       /* the RPN's and the box head's */
 
-  /* host scratch, planned once */
-  float *host_scratch;      /* for backend downloads */
-  size_t host_scratch_size;
-  int n_props, n_det;       /* counts of the last run */
-
-  /* last run */
-  mrcnn_fmap in_map, pyr[MRCNN_LEVELS];
-  int img_w, img_h, res_w, res_h;
-  int have_run;
+  /* runs are serialized: one backend (thread pool or stream), one context */
+  GMutex lock;
+  mrcnn_context *ctx;
   double stage_ms[MRCNN_STAGE_COUNT];
 };
 
 /* preprocess.c */
 void mrcnn_preprocess_geometry (const mrcnn_model *m, int in_w, int in_h,
     mrcnn_preprocess_desc *d);
-mrcnn_status mrcnn_preprocess_run (mrcnn_engine *e, const mrcnn_image *img,
+/* Fills the batch geometry of n frames; fails when the common padded size
+ * does not fit the context. */
+mrcnn_status mrcnn_batch_plan (const mrcnn_engine *e, const mrcnn_context *ctx,
+    const mrcnn_image *images, int n, mrcnn_batch *b, mrcnn_error *err);
+/* Frames -> input (n x 3 x pad_h x pad_w in ctx->image). */
+mrcnn_status mrcnn_preprocess_run (const mrcnn_engine *e, mrcnn_context *ctx,
+    const mrcnn_image *images, const mrcnn_batch *b, mrcnn_fmap *input,
     mrcnn_error *err);
 
 /* backbone.c */
 mrcnn_status mrcnn_body_init (mrcnn_engine *e, mrcnn_error *err);
 void mrcnn_body_free (mrcnn_engine *e);
 size_t mrcnn_body_max_activation (const mrcnn_arch *a, size_t area);
-/* Runs the ResNet body; calls the FPN's lateral 1x1 conv on each stage output
- * as soon as it exists so stage outputs need no storage of their own. */
-mrcnn_status mrcnn_body_run (mrcnn_engine *e, mrcnn_error *err);
+/* Runs the ResNet body on input; the FPN's lateral 1x1 conv runs on each
+ * stage output as soon as it exists (mrcnn_fpn_lateral), so that stage
+ * outputs need no storage of their own: laterals[k] receives level k's. */
+mrcnn_status mrcnn_body_run (const mrcnn_engine *e, mrcnn_context *ctx,
+    const mrcnn_fmap *input, mrcnn_fmap laterals[MRCNN_FPN_LEVELS],
+    mrcnn_error *err);
 
 /* fpn.c */
 mrcnn_status mrcnn_fpn_init (mrcnn_engine *e, mrcnn_error *err);
 void mrcnn_fpn_free (mrcnn_engine *e);
-mrcnn_status mrcnn_fpn_lateral (mrcnn_engine *e, int level,
-    const mrcnn_fmap *stage_out, mrcnn_error *err);
-mrcnn_status mrcnn_fpn_run (mrcnn_engine *e, mrcnn_error *err);
+mrcnn_status mrcnn_fpn_lateral (const mrcnn_engine *e, mrcnn_context *ctx,
+    int level, const mrcnn_fmap *stage_out, mrcnn_fmap *lateral,
+    mrcnn_error *err);
+/* The top-down pathway (laterals are summed in place) -> P2..P6. */
+mrcnn_status mrcnn_fpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
+    mrcnn_fmap laterals[MRCNN_FPN_LEVELS], mrcnn_fmap pyramid[MRCNN_LEVELS],
+    mrcnn_error *err);
 
 /* rpn.c */
 mrcnn_status mrcnn_rpn_init (mrcnn_engine *e, mrcnn_error *err);
 void mrcnn_rpn_free (mrcnn_engine *e);
-mrcnn_status mrcnn_rpn_run (mrcnn_engine *e, mrcnn_error *err);
+/* Proposals of every image of the batch, image after image. */
+mrcnn_status mrcnn_rpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
+    const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
+    mrcnn_proposals *out, mrcnn_error *err);
 
 /* roi_heads.c */
 mrcnn_status mrcnn_roi_heads_init (mrcnn_engine *e, mrcnn_error *err);
 void mrcnn_roi_heads_free (mrcnn_engine *e);
-/* MultiScaleRoIAlign's level mapping and spatial scales for this input. */
-void mrcnn_roi_levels (const mrcnn_engine *e, float scales[4], int *k_min,
-    int *k_max);
-mrcnn_status mrcnn_box_head_run (mrcnn_engine *e, mrcnn_error *err);
-mrcnn_status mrcnn_mask_head_run (mrcnn_engine *e, mrcnn_error *err);
+/* MultiScaleRoIAlign's level mapping and spatial scales for this batch. */
+void mrcnn_roi_levels (const mrcnn_fmap pyramid[MRCNN_LEVELS],
+    const mrcnn_batch *b, float scales[4], int *k_min, int *k_max);
+/* The box head over all images' proposals, then each image's detections
+ * with its own thresholds th[i]. */
+mrcnn_status mrcnn_box_head_run (const mrcnn_engine *e, mrcnn_context *ctx,
+    const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
+    const mrcnn_proposals *props, const mrcnn_thresholds *th,
+    mrcnn_detections *out, mrcnn_error *err);
+/* The mask head over all images' detections: *probs receives backend
+ * memory of dets->rows.total x M x M probabilities. */
+mrcnn_status mrcnn_mask_head_run (const mrcnn_engine *e, mrcnn_context *ctx,
+    const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
+    const mrcnn_detections *dets, float **probs, mrcnn_error *err);
 
 /* postprocess.c */
-/* RoIHeads.postprocess_detections of the box head's predictions (pred_out)
- * into det_boxes / det_scores / det_labels and n_det, through the backend. */
-mrcnn_status mrcnn_box_postprocess (mrcnn_engine *e, mrcnn_error *err);
+/* RoIHeads.postprocess_detections of one image's box-head predictions
+ * (pred: its rows, n_props x 5C) into detections written from row `first`
+ * of out's arrays; *count receives how many. */
+mrcnn_status mrcnn_box_postprocess (const mrcnn_engine *e,
+    const float *proposals, const float *pred, int n_props,
+    const mrcnn_frame_geometry *f, const mrcnn_thresholds *th,
+    const mrcnn_detections *out, int first, int *count, mrcnn_error *err);
 
 #endif

@@ -41,34 +41,28 @@ mrcnn_fpn_free (mrcnn_engine *e)
 
 
 mrcnn_status
-mrcnn_fpn_lateral (mrcnn_engine *e, int level, const mrcnn_fmap *stage_out,
-    mrcnn_error *err)
+mrcnn_fpn_lateral (const mrcnn_engine *e, mrcnn_context *ctx, int level,
+    const mrcnn_fmap *stage_out, mrcnn_fmap *lateral, mrcnn_error *err)
 {
-  mrcnn_fmap *out = &e->pyr[level];
-  /* the lateral goes into its own buffer; pyr[] gets the output later */
-  mrcnn_fmap lat = { e->lateral[level], .layout = MRCNN_LAYOUT_NATIVE };
-  MRCNN_TRY (e->be->ops->conv_run (e->be, e->fpn_inner[level], stage_out, 0,
-          &lat, err));
-  *out = lat;
-  return MRCNN_OK;
+  *lateral = (mrcnn_fmap) { ctx->lateral[level], .layout = MRCNN_LAYOUT_NATIVE };
+  return e->be->ops->conv_run (e->be, e->fpn_inner[level], stage_out, 0,
+      lateral, err);
 }
 
 mrcnn_status
-mrcnn_fpn_run (mrcnn_engine *e, mrcnn_error *err)
+mrcnn_fpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
+    mrcnn_fmap laterals[MRCNN_FPN_LEVELS], mrcnn_fmap pyramid[MRCNN_LEVELS],
+    mrcnn_error *err)
 {
   mrcnn_backend *be = e->be;
-  mrcnn_fmap lat[MRCNN_FPN_LEVELS];
-  for (int k = 0; k < MRCNN_FPN_LEVELS; k++)
-    lat[k] = e->pyr[k];   /* set by mrcnn_fpn_lateral */
   for (int k = MRCNN_FPN_LEVELS - 1; k >= 0; k--) {
     if (k < MRCNN_FPN_LEVELS - 1)
-      MRCNN_TRY (be->ops->upsample_add (be, &lat[k + 1], &lat[k], err));
-    e->pyr[k].data = e->pyramid[k];
-    e->pyr[k].layout = MRCNN_LAYOUT_NATIVE;
-    MRCNN_TRY (be->ops->conv_run (be, e->fpn_layer[k], &lat[k], 0, &e->pyr[k],
-            err));
+      MRCNN_TRY (be->ops->upsample_add (be, &laterals[k + 1], &laterals[k],
+              err));
+    pyramid[k] = (mrcnn_fmap) { ctx->pyramid[k], .layout = MRCNN_LAYOUT_NATIVE };
+    MRCNN_TRY (be->ops->conv_run (be, e->fpn_layer[k], &laterals[k], 0,
+            &pyramid[k], err));
   }
-  e->pyr[4].data = e->pyramid[4];
-  e->pyr[4].layout = MRCNN_LAYOUT_NATIVE;
-  return be->ops->max_pool (be, &e->pyr[3], 1, 2, 0, &e->pyr[4], err);
+  pyramid[4] = (mrcnn_fmap) { ctx->pyramid[4], .layout = MRCNN_LAYOUT_NATIVE };
+  return be->ops->max_pool (be, &pyramid[3], 1, 2, 0, &pyramid[4], err);
 }

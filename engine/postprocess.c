@@ -5,12 +5,15 @@
 #include "engine_priv.h"
 
 mrcnn_status
-mrcnn_box_postprocess (mrcnn_engine *e, mrcnn_error *err)
+mrcnn_box_postprocess (const mrcnn_engine *e, const float *proposals,
+    const float *pred, int n_props, const mrcnn_frame_geometry *f,
+    const mrcnn_thresholds *th, const mrcnn_detections *out, int first,
+    int *count, mrcnn_error *err)
 {
-  e->n_det = 0;
-  if (e->n_props == 0)
+  *count = 0;
+  if (n_props == 0)
     return MRCNN_OK;
-  return e->be->ops->detect (e->be, e->postproc, e->proposals, e->pred_out,
-      e->n_props, &e->th, e->res_w, e->res_h, e->det_boxes, e->det_scores,
-      e->det_labels, &e->n_det, err);
+  return e->be->ops->detect (e->be, e->postproc, proposals, pred, n_props, th,
+      f->res_w, f->res_h, out->boxes + (size_t) first * 4, out->scores + first,
+      out->labels + first, count, err);
 }

@@ -1,4 +1,5 @@
-/* Preprocessing: GeneralizedRCNNTransform's normalize, resize and pad. */
+/* Preprocessing: GeneralizedRCNNTransform's normalize, resize and batching
+ * (each frame resized on its own, then all zero-padded to one size). */
 #include "engine_priv.h"
 #include "preprocess.h"
 
@@ -13,20 +14,52 @@ mrcnn_preprocess_geometry (const mrcnn_model *m, int in_w, int in_h,
 }
 
 mrcnn_status
-mrcnn_preprocess_run (mrcnn_engine *e, const mrcnn_image *img, mrcnn_error *err)
+mrcnn_batch_plan (const mrcnn_engine *e, const mrcnn_context *ctx,
+    const mrcnn_image *images, int n, mrcnn_batch *b, mrcnn_error *err)
 {
-  mrcnn_preprocess_desc d;
-  mrcnn_preprocess_geometry (e->model, img->width, img->height, &d);
-  if ((size_t) d.pad_w * d.pad_h > e->max_area || d.pad_w > e->max_pad_w
-      || d.pad_h > e->max_pad_h)
+  /* batch_images: the largest resized height and width, each rounded up to
+   * the size divisibility 32 */
+  *b = (mrcnn_batch) { .n = n };
+  for (int i = 0; i < n; i++) {
+    mrcnn_preprocess_desc d;
+    mrcnn_preprocess_geometry (e->model, images[i].width, images[i].height, &d);
+    b->frame[i] = (mrcnn_frame_geometry) { images[i].width, images[i].height,
+      d.pp.out_w, d.pp.out_h };
+    b->pad_w = MAX (b->pad_w, d.pad_w);
+    b->pad_h = MAX (b->pad_h, d.pad_h);
+    b->res_w_max = MAX (b->res_w_max, d.pp.out_w);
+    b->res_h_max = MAX (b->res_h_max, d.pp.out_h);
+  }
+  /* the context holds max_batch frames of max_area each: a batch that mixes
+   * orientations pads each frame beyond one frame's area, which fits while
+   * the whole batch does */
+  size_t area = (size_t) b->pad_w * b->pad_h;
+  if (b->pad_w > ctx->max_pad_w || b->pad_h > ctx->max_pad_h
+      || area * n > ctx->max_area * ctx->max_batch)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "frame %dx%d resizes to %dx%d, beyond the planned input",
-        img->width, img->height, d.pp.out_w, d.pp.out_h);
-  e->img_w = img->width;
-  e->img_h = img->height;
-  e->res_w = d.pp.out_w;
-  e->res_h = d.pp.out_h;
-  e->in_map.data = e->image;
-  e->in_map.layout = MRCNN_LAYOUT_NCHW;
-  return e->be->ops->preprocess (e->be, img, &d, &e->in_map, err);
+        "%d frame(s) padded to a common %dx%d exceed the input planned for "
+        "%d frame(s) of %zu pixels; batch frames of one orientation, or "
+        "create the engine with a larger max_batch", n, b->pad_w, b->pad_h,
+        ctx->max_batch, ctx->max_area);
+  return MRCNN_OK;
+}
+
+mrcnn_status
+mrcnn_preprocess_run (const mrcnn_engine *e, mrcnn_context *ctx,
+    const mrcnn_image *images, const mrcnn_batch *b, mrcnn_fmap *input,
+    mrcnn_error *err)
+{
+  size_t frame_floats = (size_t) 3 * b->pad_w * b->pad_h;
+  for (int i = 0; i < b->n; i++) {
+    mrcnn_preprocess_desc d;
+    mrcnn_preprocess_geometry (e->model, images[i].width, images[i].height, &d);
+    d.pad_w = b->pad_w;
+    d.pad_h = b->pad_h;
+    mrcnn_fmap one = { ctx->image + i * frame_floats,
+      .layout = MRCNN_LAYOUT_NCHW };
+    MRCNN_TRY (e->be->ops->preprocess (e->be, &images[i], &d, &one, err));
+  }
+  *input = (mrcnn_fmap) { ctx->image, b->n, 3, b->pad_h, b->pad_w,
+    MRCNN_LAYOUT_NCHW, MRCNN_STORE_F32 };
+  return MRCNN_OK;
 }

@@ -127,82 +127,117 @@ mrcnn_roi_heads_free (mrcnn_engine *e)
 
 /* MultiScaleRoIAlign infers each level's scale as 2^round(log2(feature
  * height / image height)) in float32, with the image height being the
- * resized (unpadded) one, and maps boxes to levels k_min..k_max. */
+ * largest resized (unpadded) height of the batch, and maps boxes to levels
+ * k_min..k_max. */
 void
-mrcnn_roi_levels (const mrcnn_engine *e, float scales[4], int *k_min,
-    int *k_max)
+mrcnn_roi_levels (const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
+    float scales[4], int *k_min, int *k_max)
 {
   for (int l = 0; l < MRCNN_FPN_LEVELS; l++) {
-    float approx = (float) ((double) e->pyr[l].h / (double) e->res_h);
+    float approx = (float) ((double) pyramid[l].h / (double) b->res_h_max);
     scales[l] = exp2f (nearbyintf (log2f (approx)));
   }
   *k_min = (int) -log2f (scales[0]);
   *k_max = (int) -log2f (scales[MRCNN_FPN_LEVELS - 1]);
 }
 
+/* MultiScaleRoIAlign of every image's rows of `boxes` from that image's
+ * features, into one map of rows->total ROIs (image after image). */
 static mrcnn_status
-pool (mrcnn_engine *e, const float *boxes, int n, int pooled, float *out_data,
-    mrcnn_layout layout, mrcnn_fmap *out, mrcnn_error *err)
+pool (const mrcnn_engine *e, const mrcnn_fmap pyramid[MRCNN_LEVELS],
+    const mrcnn_batch *b, const float *boxes, const mrcnn_rows *rows,
+    int pooled, float *out_data, mrcnn_layout layout, mrcnn_fmap *out,
+    mrcnn_error *err)
 {
+  mrcnn_backend *be = e->be;
   float scales[4];
   int k_min, k_max;
-  mrcnn_roi_levels (e, scales, &k_min, &k_max);
-  mrcnn_roi_align_desc d = {
-    .features = e->pyr, .scales = scales, .nlevels = MRCNN_FPN_LEVELS,
-    .k_min = k_min, .k_max = k_max, .boxes = boxes, .nboxes = n,
-    .pooled = pooled, .sampling_ratio = 2,
-  };
-  out->data = out_data;
-  out->layout = layout;
-  out->store = MRCNN_STORE_F32;
-  return e->be->ops->roi_align (e->be, &d, out, err);
+  mrcnn_roi_levels (pyramid, b, scales, &k_min, &k_max);
+  *out = (mrcnn_fmap) { out_data, rows->total, pyramid[0].c, pooled, pooled,
+    layout, MRCNN_STORE_F32 };
+  for (int i = 0; i < b->n; i++) {
+    if (rows->count[i] == 0)
+      continue;
+    mrcnn_fmap features[MRCNN_FPN_LEVELS], part;
+    for (int l = 0; l < MRCNN_FPN_LEVELS; l++)
+      be->ops->image_view (be, &pyramid[l], i, &features[l]);
+    be->ops->image_view (be, out, rows->start[i], &part);
+    mrcnn_roi_align_desc d = {
+      .features = features, .scales = scales, .nlevels = MRCNN_FPN_LEVELS,
+      .k_min = k_min, .k_max = k_max,
+      .boxes = boxes + (size_t) rows->start[i] * 4, .nboxes = rows->count[i],
+      .pooled = pooled, .sampling_ratio = 2,
+    };
+    MRCNN_TRY (be->ops->roi_align (be, &d, &part, err));
+  }
+  out->n = rows->total;
+  return MRCNN_OK;
 }
 
 mrcnn_status
-mrcnn_box_head_run (mrcnn_engine *e, mrcnn_error *err)
+mrcnn_box_head_run (const mrcnn_engine *e, mrcnn_context *ctx,
+    const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
+    const mrcnn_proposals *props, const mrcnn_thresholds *th,
+    mrcnn_detections *out, mrcnn_error *err)
 {
   mrcnn_backend *be = e->be;
-  int n = e->n_props;
-  e->n_det = 0;
-  if (n == 0)
-    return MRCNN_OK;
-  mrcnn_fmap feat = { 0 };
-  /* fc6 reads the pooled features flattened in NCHW order */
-  MRCNN_TRY (pool (e, e->proposals, n, MRCNN_BOX_POOL, e->box_feat,
-          MRCNN_LAYOUT_NCHW, &feat, err));
-  MRCNN_TRY (be->ops->linear_run (be, e->fc6, e->box_feat, n, e->fc6_out, err));
-  MRCNN_TRY (be->ops->linear_run (be, e->fc7, e->fc6_out, n, e->fc7_out, err));
-  MRCNN_TRY (be->ops->linear_run (be, e->predictor, e->fc7_out, n, e->pred_out,
-          err));
-  return mrcnn_box_postprocess (e, err);
+  const int n = props->rows.total, C = e->arch->num_classes;
+  *out = (mrcnn_detections) { ctx->det_boxes, ctx->det_scores,
+    ctx->det_labels };
+  if (n > 0) {
+    mrcnn_fmap feat;
+    /* fc6 reads the pooled features flattened in NCHW order */
+    MRCNN_TRY (pool (e, pyramid, b, props->boxes, &props->rows,
+            MRCNN_BOX_POOL, ctx->box_feat, MRCNN_LAYOUT_NCHW, &feat, err));
+    MRCNN_TRY (be->ops->linear_run (be, e->fc6, ctx->box_feat, n,
+            ctx->fc6_out, err));
+    MRCNN_TRY (be->ops->linear_run (be, e->fc7, ctx->fc6_out, n,
+            ctx->fc7_out, err));
+    MRCNN_TRY (be->ops->linear_run (be, e->predictor, ctx->fc7_out, n,
+            ctx->pred_out, err));
+  }
+  for (int i = 0; i < b->n; i++) {
+    int first = props->rows.start[i], count = 0;
+    MRCNN_TRY (mrcnn_box_postprocess (e, props->boxes + (size_t) first * 4,
+            ctx->pred_out + (size_t) first * 5 * C, props->rows.count[i],
+            &b->frame[i], &th[i], out, out->rows.total, &count, err));
+    out->rows.start[i] = out->rows.total;
+    out->rows.count[i] = count;
+    out->rows.total += count;
+  }
+  return MRCNN_OK;
 }
 
 mrcnn_status
-mrcnn_mask_head_run (mrcnn_engine *e, mrcnn_error *err)
+mrcnn_mask_head_run (const mrcnn_engine *e, mrcnn_context *ctx,
+    const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
+    const mrcnn_detections *dets, float **probs, mrcnn_error *err)
 {
   mrcnn_backend *be = e->be;
-  int n = e->n_det;
+  const int n = dets->rows.total;
+  *probs = ctx->mask_probs;
   if (n == 0)
     return MRCNN_OK;
-  mrcnn_fmap x = { 0 }, y = { 0 };
-  MRCNN_TRY (pool (e, e->det_boxes, n, MRCNN_MASK_POOL, e->mask_feat[0],
-          MRCNN_LAYOUT_NATIVE, &x, err));
+  mrcnn_fmap x, y = { 0 };
+  MRCNN_TRY (pool (e, pyramid, b, dets->boxes, &dets->rows, MRCNN_MASK_POOL,
+          ctx->mask_feat[0], MRCNN_LAYOUT_NATIVE, &x, err));
   /* The convolutions run on a batch rounded up to a multiple of 8 (at most
-   * max_detections, which the buffers hold), so that a video's changing
-   * detection counts meet a few prepared shapes instead of a new one each
-   * frame. Each ROI is its own image: the rows past n never touch the first
-   * n, whose results mask_probs alone reads. */
-  x.n = MIN ((n + 7) / 8 * 8, e->cfg.thresholds.max_detections);
+   * what the buffers hold), so that a video's changing detection counts meet
+   * a few prepared shapes instead of a new one each frame. Each ROI is its
+   * own image: the rows past n never touch the first n, whose results
+   * mask_probs alone reads. */
+  x.n = MIN ((n + 7) / 8 * 8,
+      ctx->max_batch * e->cfg.thresholds.max_detections);
   for (int k = 0; k < MRCNN_MASK_CONVS; k++) {
-    y.data = e->mask_feat[(k + 1) % 2];
+    y.data = ctx->mask_feat[(k + 1) % 2];
     y.layout = MRCNN_LAYOUT_NATIVE;
     y.store = MRCNN_STORE_REDUCED;  /* read by the next convolution only */
     MRCNN_TRY (be->ops->conv_run (be, e->mask_conv[k], &x, 0, &y, err));
     x = y;
   }
-  mrcnn_fmap up = { e->mask_up, .layout = MRCNN_LAYOUT_NATIVE };
+  mrcnn_fmap up = { ctx->mask_up, .layout = MRCNN_LAYOUT_NATIVE };
   MRCNN_TRY (be->ops->conv_run (be, e->mask_deconv, &x, 0, &up, err));
   up.n = n;
   return be->ops->mask_probs (be, &up, e->deconv_b, e->logit_w, e->logit_b,
-      e->det_labels, e->mask_probs, err);
+      dets->labels, ctx->mask_probs, err);
 }

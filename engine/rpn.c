@@ -86,19 +86,36 @@ mrcnn_rpn_free (mrcnn_engine *e)
 }
 
 mrcnn_status
-mrcnn_rpn_run (mrcnn_engine *e, mrcnn_error *err)
+mrcnn_rpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
+    const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
+    mrcnn_proposals *out, mrcnn_error *err)
 {
   mrcnn_backend *be = e->be;
   mrcnn_fmap head[MRCNN_LEVELS];
   for (int l = 0; l < MRCNN_LEVELS; l++) {
     /* the shared 3x3 conv's output feeds the fused 1x1 head only */
-    mrcnn_fmap hidden = { e->rpn_hidden, .layout = MRCNN_LAYOUT_NATIVE,
+    mrcnn_fmap hidden = { ctx->rpn_hidden, .layout = MRCNN_LAYOUT_NATIVE,
       .store = MRCNN_STORE_REDUCED };
-    head[l] = (mrcnn_fmap) { e->rpn_raw[l], .layout = MRCNN_LAYOUT_NATIVE };
-    MRCNN_TRY (be->ops->conv_run (be, e->rpn_conv, &e->pyr[l], 0, &hidden,
+    head[l] = (mrcnn_fmap) { ctx->rpn_raw[l], .layout = MRCNN_LAYOUT_NATIVE };
+    MRCNN_TRY (be->ops->conv_run (be, e->rpn_conv, &pyramid[l], 0, &hidden,
             err));
     MRCNN_TRY (be->ops->conv_run (be, e->rpn_out, &hidden, 0, &head[l], err));
   }
-  return be->ops->rpn_proposals (be, e->postproc, head, e->in_map.w,
-      e->in_map.h, e->res_w, e->res_h, e->proposals, &e->n_props, err);
+  /* filter_proposals per image: anchors on the batch's common grid, boxes
+   * clipped to the image's own resized size */
+  out->boxes = ctx->proposals;
+  out->rows.total = 0;
+  for (int i = 0; i < b->n; i++) {
+    mrcnn_fmap one[MRCNN_LEVELS];
+    for (int l = 0; l < MRCNN_LEVELS; l++)
+      be->ops->image_view (be, &head[l], i, &one[l]);
+    int n = 0;
+    MRCNN_TRY (be->ops->rpn_proposals (be, e->postproc, one, b->pad_w,
+            b->pad_h, b->frame[i].res_w, b->frame[i].res_h,
+            out->boxes + (size_t) out->rows.total * 4, &n, err));
+    out->rows.start[i] = out->rows.total;
+    out->rows.count[i] = n;
+    out->rows.total += n;
+  }
+  return MRCNN_OK;
 }

@@ -827,6 +827,7 @@ static const mrcnn_backend_ops cpu_ops = {
   .max_pool = mrcnn_cpu_max_pool,
   .upsample_add = mrcnn_cpu_upsample_add,
   .roi_align = mrcnn_cpu_roi_align,
+  .image_view = mrcnn_cpu_image_view,
   .to_nchw = mrcnn_cpu_to_nchw,
   .mask_probs = mrcnn_cpu_mask_probs,
   .postproc_new = mrcnn_cpu_postproc_new,

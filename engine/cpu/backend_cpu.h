@@ -44,6 +44,8 @@ mrcnn_status mrcnn_cpu_upsample_add (mrcnn_backend *be, const mrcnn_fmap *top,
     mrcnn_fmap *lateral, mrcnn_error *err);
 mrcnn_status mrcnn_cpu_roi_align (mrcnn_backend *be,
     const mrcnn_roi_align_desc *d, mrcnn_fmap *out, mrcnn_error *err);
+void mrcnn_cpu_image_view (mrcnn_backend *be, const mrcnn_fmap *batch, int i,
+    mrcnn_fmap *out);
 mrcnn_status mrcnn_cpu_to_nchw (mrcnn_backend *be, const mrcnn_fmap *in,
     mrcnn_fmap *out, mrcnn_error *err);
 /* One oneDNN reorder between two descriptions of the same tensor. */

@@ -83,6 +83,17 @@ elem (const mrcnn_backend *be, const mrcnn_fmap *f, int n, int c, int y, int x)
   return (((size_t) (n * CB + c / V) * f->h + y) * f->w + x) * V + c % V;
 }
 
+void
+mrcnn_cpu_image_view (mrcnn_backend *be, const mrcnn_fmap *batch, int i,
+    mrcnn_fmap *out)
+{
+  /* every layout keeps an image's planes together (see elem()) */
+  const size_t per_image = elem (be, batch, 1, 0, 0, 0);
+  *out = *batch;
+  out->n = 1;
+  out->data = batch->data + (size_t) i * per_image;
+}
+
 /* The element-wise ops read and write float32: a map stored in bf16 is for
  * convolutions (and max_pool) only. */
 static mrcnn_status

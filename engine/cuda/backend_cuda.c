@@ -259,6 +259,7 @@ static const mrcnn_backend_ops cuda_ops = {
   .max_pool = mrcnn_cuda_max_pool_op,
   .upsample_add = mrcnn_cuda_upsample_add_op,
   .roi_align = mrcnn_cuda_roi_align_op,
+  .image_view = mrcnn_cuda_image_view,
   .to_nchw = mrcnn_cuda_to_nchw_op,
   .mask_probs = mrcnn_cuda_mask_probs_op,
   .postproc_new = mrcnn_cuda_postproc_new_op,

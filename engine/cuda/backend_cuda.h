@@ -191,6 +191,8 @@ mrcnn_status mrcnn_cuda_upsample_add_op (mrcnn_backend *be,
     const mrcnn_fmap *top, mrcnn_fmap *lateral, mrcnn_error *err);
 mrcnn_status mrcnn_cuda_roi_align_op (mrcnn_backend *be,
     const mrcnn_roi_align_desc *d, mrcnn_fmap *out, mrcnn_error *err);
+void mrcnn_cuda_image_view (mrcnn_backend *be, const mrcnn_fmap *batch,
+    int i, mrcnn_fmap *out);
 mrcnn_status mrcnn_cuda_to_nchw_op (mrcnn_backend *be, const mrcnn_fmap *in,
     mrcnn_fmap *out, mrcnn_error *err);
 mrcnn_status mrcnn_cuda_mask_probs_op (mrcnn_backend *be,

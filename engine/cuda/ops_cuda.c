@@ -151,6 +151,16 @@ mrcnn_cuda_roi_align_op (mrcnn_backend *be, const mrcnn_roi_align_desc *d,
   return MRCNN_OK;
 }
 
+void
+mrcnn_cuda_image_view (mrcnn_backend *be, const mrcnn_fmap *batch, int i,
+    mrcnn_fmap *out)
+{
+  /* every map on this backend is plain NCHW, float32 */
+  *out = *batch;
+  out->n = 1;
+  out->data = batch->data + (size_t) i * batch->c * batch->h * batch->w;
+}
+
 mrcnn_status
 mrcnn_cuda_to_nchw_op (mrcnn_backend *be, const mrcnn_fmap *in,
     mrcnn_fmap *out, mrcnn_error *err)

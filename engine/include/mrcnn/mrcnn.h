@@ -122,6 +122,9 @@ typedef struct {
   mrcnn_precision precision;  /* default FP32; a precision the backend or
                                * the CPU cannot run is refused by
                                * mrcnn_engine_new with MRCNN_ERR_UNSUPPORTED */
+  int max_batch;          /* most frames one mrcnn_engine_run_batch() call
+                           * runs in one forward pass (default 1); memory is
+                           * planned for that many frames at creation */
   int emulate_precision;  /* CPU reference of a reduced precision: computes
                            * in float32 on any CPU, rounding weights and
                            * activations to bf16 / fp16 wherever that
@@ -130,7 +133,7 @@ typedef struct {
 } mrcnn_engine_config;
 
 /* Fills cfg with defaults: AUTO backend, device -1, all cores, 3840x2160
- * frames, and the model's default thresholds (model may be NULL: then
+ * frames, batches of 1, and the model's default thresholds (model may be NULL: then
  * torchvision's defaults 0.05 / 0.5 / 100 / 0.5). */
 void mrcnn_engine_config_init (mrcnn_engine_config *cfg,
     const mrcnn_model *model);
@@ -204,11 +207,34 @@ typedef struct {
 
 typedef struct mrcnn_result mrcnn_result;
 
-/* Runs the network on one frame. *out is a new result the caller frees with
- * mrcnn_result_free(). The frame may be any size from 2x2 up to the engine's
+/* Runs the network on one frame (a batch of one). *out is a new result the
+ * caller frees with mrcnn_result_free(). The frame may be any size from 2x2 up to the engine's
  * max_width x max_height. */
 mrcnn_status mrcnn_engine_run (mrcnn_engine *engine, const mrcnn_image *image,
     mrcnn_result **out, mrcnn_error *err);
+
+/* Runs the network on n frames (1 <= n <= the engine's max_batch) in one
+ * forward pass, as torchvision's batched forward does: the frames are
+ * resized one by one and zero-padded to a common size (the largest resized
+ * width and height, each rounded up to 32), so that a frame's results depend
+ * on its own pixels and on that common size only. Frames of one size give
+ * each exactly the results mrcnn_engine_run() gives it alone; frames of
+ * different sizes give what torchvision's model([img0, img1, ...]) gives.
+ * thresholds is NULL (every frame uses the engine's, as
+ * mrcnn_engine_set_thresholds() set them) or holds n entries, one per frame
+ * (each with no more max_detections than the engine was created with).
+ * results must hold n pointers; each receives a new result (free each with
+ * mrcnn_result_free()). On failure no result is returned (all are NULL).
+ *
+ * An engine may be shared by threads: runs of one engine are serialized
+ * (they share its thread pool or CUDA stream and its buffers), so a thread
+ * that calls this while another thread's run is in progress waits for it. */
+mrcnn_status mrcnn_engine_run_batch (mrcnn_engine *engine,
+    const mrcnn_image *images, const mrcnn_thresholds *thresholds, int n,
+    mrcnn_result **results, mrcnn_error *err);
+
+/* The most frames one mrcnn_engine_run_batch() call takes. */
+int mrcnn_engine_max_batch (const mrcnn_engine *engine);
 
 /* Stage timings of the last run (ms), MRCNN_STAGE_COUNT entries. */
 void mrcnn_engine_stage_times (const mrcnn_engine *engine, double *ms);
