@@ -2,7 +2,11 @@
 # One parity test: export a random-init model, run torchvision and the engine
 # on the same images, compare.
 #
-# usage: run_parity.sh NAME MRCNN_DUMP WORKDIR -- EXPORTER ARGS...
+# usage: run_parity.sh NAME MRCNN_DUMP WORKDIR [--batch STEM,STEM...] -- EXPORTER ARGS...
+#
+# --batch runs the named test images (make_images.py --list) as one batch on
+# both sides: torchvision's model([img0, img1, ...]) and one
+# mrcnn_engine_run_batch, padded to their common size.
 #
 # The exported model is cached in WORKDIR under a key made of the exporter's
 # arguments and the sources of the exporter, so a rerun skips the export and
@@ -14,6 +18,11 @@ name=$1
 dump=$2
 workdir=$3
 shift 3
+batch=
+if [ "${1:-}" = "--batch" ]; then
+  batch=$2
+  shift 2
+fi
 [ "${1:-}" = "--" ] && shift
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,14 +59,23 @@ out=$workdir/$name
 rm -rf "$out"
 mkdir -p "$out/ref" "$out/ours"
 "$python" "$here/make_images.py" "$images"
-set -- "$images"/*.png
+if [ -n "$batch" ]; then
+  set --
+  for stem in $(echo "$batch" | tr ',' ' '); do
+    set -- "$@" "$images/$stem.png"
+  done
+  batch_flag=--batch
+else
+  set -- "$images"/*.png
+  batch_flag=
+fi
 
 t=$(now)
-"$python" "$here/tv_reference.py" --model "$model" --out "$out/ref" "$@"
+"$python" "$here/tv_reference.py" --model "$model" --out "$out/ref" $batch_flag "$@"
 echo "parity $name: torchvision in $(elapsed "$t")s"
 
 t=$(now)
-"$dump" "$model" "$out/ours" "$@"
+"$dump" $batch_flag "$model" "$out/ours" "$@"
 echo "parity $name: engine in $(elapsed "$t")s"
 
 exec "$python" "$here/compare.py" "$out/ref" "$out/ours"
