@@ -212,7 +212,8 @@ def compare_image(stem, ref, ours_dir):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python3 -m " + __spec__.name, description=__doc__.split("\n\n")[0])
     p.add_argument("ref_dir")
     p.add_argument("ours_dir")
     a = p.parse_args(argv)

@@ -149,7 +149,8 @@ def run_torchvision(a, model, x, warmup):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python3 -m " + __spec__.name, description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--image")
     ap.add_argument("--width", type=int, default=640)

@@ -167,8 +167,9 @@ def compare_table(named):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python3 -m " + __spec__.name, description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=os.path.join(ROOT, "models", "shapes.safetensors"))
     p.add_argument("--infer", default=os.path.join(ROOT, "build", "engine", "tools", "mrcnn-infer"),
                    help="the C engine's CLI (default build/engine/tools/mrcnn-infer)")

@@ -391,7 +391,8 @@ def write_dataset(out_dir, count, seed, start=0, frame_sizes=FRAME_SIZES, log=No
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python3 -m " + __spec__.name, description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output directory (images/ and annotations.json)")
     p.add_argument("--count", type=int, default=300, help="number of images (default 300)")
     p.add_argument("--seed", type=int, default=2, help="stream seed (training uses 1; default 2, held out)")

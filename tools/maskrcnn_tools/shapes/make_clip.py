@@ -102,7 +102,8 @@ def render_frames(width, height, frames, fps, seed, ground_truth=None):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python3 -m " + __spec__.name, description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=os.path.join(ROOT, "data", "shapes-640x360.webm"))
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=360)

@@ -331,8 +331,9 @@ def train(a):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python3 -m " + __spec__.name, description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workdir", default="/tmp/shapes-train", help="checkpoints (default /tmp/shapes-train)")
     p.add_argument("--out", default=os.path.join(ROOT, "models", "shapes.safetensors"),
                    help="exported model (default models/shapes.safetensors; '' to skip)")
