@@ -35,8 +35,8 @@ def main():
         h, w = int(h), int(w)
         mask = [int(b) for b in bits]
         if coco_mask is not None:
-            rle = {"size": [h, w], "counts": counts.encode()}
-            got = coco_mask.decode(rle).reshape(-1).tolist()
+            coco_rle = {"size": [h, w], "counts": counts.encode()}
+            got = coco_mask.decode(coco_rle).reshape(-1).tolist()
             arr = np.asfortranarray(np.array(mask, dtype=np.uint8).reshape(h, w))
             same_string = coco_mask.encode(arr)["counts"].decode() == counts
         else:
