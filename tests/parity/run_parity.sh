@@ -9,9 +9,10 @@
 # mrcnn_engine_run_batch, padded to their common size.
 #
 # The exported model is cached in WORKDIR under a key made of the exporter's
-# arguments and the sources of the exporter, so a rerun skips the export and
-# any change to the exporter makes a fresh one. Exit code 77 (skipped) when
-# the Python side (torch, torchvision, PIL) is not available.
+# arguments and the sources of the exporter (maskrcnn_tools' export_torchvision
+# and torch_model), so a rerun skips the export and any change to the exporter
+# makes a fresh one. Exit code 77 (skipped) when the Python side (torch,
+# torchvision, PIL) is not available.
 set -eu
 
 name=$1
@@ -28,7 +29,10 @@ fi
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 python=${PYTHON:-/usr/bin/python3}
-tools=$src/engine/tools
+pkg=$src/tools/maskrcnn_tools
+# the Python tools' package (tools/maskrcnn_tools), for every python3 below
+export PYTHONPATH=$src/tools${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONDONTWRITEBYTECODE=1
 
 if ! "$python" -c 'import torch, torchvision, numpy, PIL' 2>/dev/null; then
   echo "parity $name: SKIP: $python cannot import torch, torchvision, numpy and PIL"
@@ -36,7 +40,7 @@ if ! "$python" -c 'import torch, torchvision, numpy, PIL' 2>/dev/null; then
 fi
 
 mkdir -p "$workdir"
-key=$( { printf '%s\n' "$@"; cat "$tools/export-torchvision.py" "$tools/mrcnn_torch.py"; } \
+key=$( { printf '%s\n' "$@"; cat "$pkg/export_torchvision.py" "$pkg/torch_model.py"; } \
   | sha256sum | cut -c1-16)
 model=$workdir/$name-$key.safetensors
 
@@ -47,7 +51,7 @@ if [ -f "$model" ]; then
   echo "parity $name: cached model $model"
 else
   t=$(now)
-  "$python" "$tools/export-torchvision.py" "$@" --out "$model.part" --quiet
+  "$python" -m maskrcnn_tools.export_torchvision "$@" --out "$model.part" --quiet
   # the exporter writes a temporary file and renames it; keep the cache
   # entry complete by renaming once more only after it validated
   mv "$model.part" "$model"
@@ -78,4 +82,4 @@ t=$(now)
 "$dump" $batch_flag "$model" "$out/ours" "$@"
 echo "parity $name: engine in $(elapsed "$t")s"
 
-exec "$python" "$here/compare.py" "$out/ref" "$out/ours"
+exec "$python" -m maskrcnn_tools.compare_dumps "$out/ref" "$out/ours"

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """torchvision reference outputs of a gst-maskrcnn model, for the parity test.
 
-Builds the model with mrcnn_torch.model_from_safetensors (widths from the
-tensor shapes, thresholds and sizes from the metadata) and runs torchvision's
-eval path on each image one stage at a time, as GeneralizedRCNN.forward does.
+Builds the model with maskrcnn_tools.torch_model.model_from_safetensors
+(widths from the tensor shapes, thresholds and sizes from the metadata) and
+runs torchvision's eval path on each image one stage at a time, as
+GeneralizedRCNN.forward does.
 Writes OUTDIR/<image stem>.npz with:
 
   image        1x3xHpxWp float32  normalised, resized, zero-padded batch tensor
@@ -22,7 +23,7 @@ With --batch, all images go through one batched forward, as
 model([img0, img1, ...]) runs them: padded to their common size; each
 image's arrays are its slice of the batch.
 
-usage: tv_reference.py --model FILE --out DIR [--batch] [--verify-forward] IMAGE...
+usage: PYTHONPATH=tools tv_reference.py --model FILE --out DIR [--batch] [--verify-forward] IMAGE...
 """
 
 import argparse
@@ -35,9 +36,7 @@ import torch
 import torchvision.transforms.functional as TF
 from PIL import Image
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "engine", "tools"))
-import mrcnn_torch as M  # noqa: E402
+from maskrcnn_tools import torch_model as M
 
 
 def load_image(path):

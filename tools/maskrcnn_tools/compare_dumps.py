@@ -1,5 +1,4 @@
-#!/usr/bin/python3
-"""Compares the engine's dump (mrcnn-dump) with torchvision's (tv_reference.py).
+"""Compares the engine's dump (mrcnn-dump) with torchvision's (tests/parity/tv_reference.py).
 
 Per image, with the tolerances below:
   image        preprocessed batch tensor: max |ours - ref| <= 1e-5
@@ -18,7 +17,7 @@ Per image, with the tolerances below:
   rounding, so a box also passes with every coordinate within 0.01 px, and a
   mask with fewer than 3 differing pixels.
 
-usage: compare.py REF_DIR OURS_DIR     (exit status 1 on any failure)
+usage: python3 -m maskrcnn_tools.compare_dumps REF_DIR OURS_DIR     (exit status 1 on any failure)
 """
 
 import argparse
@@ -213,7 +212,8 @@ def compare_image(stem, ref, ours_dir):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python3 -m " + __spec__.name, description=__doc__.split("\n\n")[0])
     p.add_argument("ref_dir")
     p.add_argument("ours_dir")
     a = p.parse_args(argv)
