@@ -2,7 +2,11 @@
 # One parity test: export a random-init model, run torchvision and the engine
 # on the same images, compare.
 #
-# usage: run_parity.sh NAME MRCNN_DUMP WORKDIR -- EXPORTER ARGS...
+# usage: run_parity.sh NAME MRCNN_DUMP WORKDIR [OPTIONS] -- EXPORTER ARGS...
+#
+# OPTIONS: --photos (the photographs of photos/ instead of the synthetic
+# images), --rpn-scale S / --cls-scale S / --cls-background B (saturate.py:
+# scores that tie exactly), --strict (compare.py --strict: every detection needs a partner).
 #
 # The exported model is cached in WORKDIR under a key made of the exporter's
 # arguments and the sources of the exporter, so a rerun skips the export and
@@ -14,6 +18,18 @@ name=$1
 dump=$2
 workdir=$3
 shift 3
+photos= strict= rpn_scale=1 cls_scale=1 cls_bg=0
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+  case $1 in
+    --photos) photos=--photos ;;
+    --strict) strict=--strict ;;
+    --rpn-scale) rpn_scale=$2; shift ;;
+    --cls-scale) cls_scale=$2; shift ;;
+    --cls-background) cls_bg=$2; shift ;;
+    *) echo "run_parity.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
 [ "${1:-}" = "--" ] && shift
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,7 +43,8 @@ if ! "$python" -c 'import torch, torchvision, numpy, PIL' 2>/dev/null; then
 fi
 
 mkdir -p "$workdir"
-key=$( { printf '%s\n' "$@"; cat "$tools/export-torchvision.py" "$tools/mrcnn_torch.py"; } \
+key=$( { printf '%s\n' "$@" "$rpn_scale" "$cls_scale" "$cls_bg";
+  cat "$tools/export-torchvision.py" "$tools/mrcnn_torch.py" "$here/saturate.py"; } \
   | sha256sum | cut -c1-16)
 model=$workdir/$name-$key.safetensors
 
@@ -39,17 +56,21 @@ if [ -f "$model" ]; then
 else
   t=$(now)
   "$python" "$tools/export-torchvision.py" "$@" --out "$model.part" --quiet
+  if [ "$rpn_scale" != 1 ] || [ "$cls_scale" != 1 ] || [ "$cls_bg" != 0 ]; then
+    "$python" "$here/saturate.py" "$model.part" --rpn-scale "$rpn_scale" \
+      --cls-scale "$cls_scale" --cls-background "$cls_bg"
+  fi
   # the exporter writes a temporary file and renames it; keep the cache
   # entry complete by renaming once more only after it validated
   mv "$model.part" "$model"
   echo "parity $name: exported in $(elapsed "$t")s"
 fi
 
-images=$workdir/images
+images=$workdir/images${photos:+-photos}
 out=$workdir/$name
 rm -rf "$out"
 mkdir -p "$out/ref" "$out/ours"
-"$python" "$here/make_images.py" "$images"
+"$python" "$here/make_images.py" "$images" $photos
 set -- "$images"/*.png
 
 t=$(now)
@@ -60,4 +81,4 @@ t=$(now)
 "$dump" "$model" "$out/ours" "$@"
 echo "parity $name: engine in $(elapsed "$t")s"
 
-exec "$python" "$here/compare.py" "$out/ref" "$out/ours"
+exec "$python" "$here/compare.py" $strict "$out/ref" "$out/ours"
