@@ -2,11 +2,14 @@
 # One parity test: export a random-init model, run torchvision and the engine
 # on the same images, compare.
 #
-# usage: run_parity.sh NAME MRCNN_DUMP WORKDIR [--batch STEM,STEM...] -- EXPORTER ARGS...
+# usage: run_parity.sh NAME MRCNN_DUMP WORKDIR [OPTIONS] -- EXPORTER ARGS...
 #
-# --batch runs the named test images (make_images.py --list) as one batch on
+# OPTIONS: --photos (the photographs of photos/ instead of the synthetic
+# images), --rpn-scale S / --cls-scale S / --cls-background B (saturate.py:
+# scores that tie exactly), --strict (compare_dumps --strict: every detection
+# needs a partner), --batch STEM,STEM... (the named images as one batch on
 # both sides: torchvision's model([img0, img1, ...]) and one
-# mrcnn_engine_run_batch, padded to their common size.
+# mrcnn_engine_run_batch, padded to their common size).
 #
 # The exported model is cached in WORKDIR under a key made of the exporter's
 # arguments and the sources of the exporter (maskrcnn_tools' export_torchvision
@@ -19,11 +22,19 @@ name=$1
 dump=$2
 workdir=$3
 shift 3
-batch=
-if [ "${1:-}" = "--batch" ]; then
-  batch=$2
-  shift 2
-fi
+photos= strict= rpn_scale=1 cls_scale=1 cls_bg=0 batch=
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+  case $1 in
+    --photos) photos=--photos ;;
+    --strict) strict=--strict ;;
+    --rpn-scale) rpn_scale=$2; shift ;;
+    --cls-scale) cls_scale=$2; shift ;;
+    --cls-background) cls_bg=$2; shift ;;
+    --batch) batch=$2; shift ;;
+    *) echo "run_parity.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
 [ "${1:-}" = "--" ] && shift
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,7 +51,8 @@ if ! "$python" -c 'import torch, torchvision, numpy, PIL' 2>/dev/null; then
 fi
 
 mkdir -p "$workdir"
-key=$( { printf '%s\n' "$@"; cat "$pkg/export_torchvision.py" "$pkg/torch_model.py"; } \
+key=$( { printf '%s\n' "$@" "$rpn_scale" "$cls_scale" "$cls_bg";
+  cat "$pkg/export_torchvision.py" "$pkg/torch_model.py" "$here/saturate.py"; } \
   | sha256sum | cut -c1-16)
 model=$workdir/$name-$key.safetensors
 
@@ -52,17 +64,21 @@ if [ -f "$model" ]; then
 else
   t=$(now)
   "$python" -m maskrcnn_tools.export_torchvision "$@" --out "$model.part" --quiet
+  if [ "$rpn_scale" != 1 ] || [ "$cls_scale" != 1 ] || [ "$cls_bg" != 0 ]; then
+    "$python" "$here/saturate.py" "$model.part" --rpn-scale "$rpn_scale" \
+      --cls-scale "$cls_scale" --cls-background "$cls_bg"
+  fi
   # the exporter writes a temporary file and renames it; keep the cache
   # entry complete by renaming once more only after it validated
   mv "$model.part" "$model"
   echo "parity $name: exported in $(elapsed "$t")s"
 fi
 
-images=$workdir/images
+images=$workdir/images${photos:+-photos}
 out=$workdir/$name
 rm -rf "$out"
 mkdir -p "$out/ref" "$out/ours"
-"$python" "$here/make_images.py" "$images"
+"$python" "$here/make_images.py" "$images" $photos
 if [ -n "$batch" ]; then
   set --
   for stem in $(echo "$batch" | tr ',' ' '); do
@@ -82,4 +98,4 @@ t=$(now)
 "$dump" $batch_flag "$model" "$out/ours" "$@"
 echo "parity $name: engine in $(elapsed "$t")s"
 
-exec "$python" -m maskrcnn_tools.compare_dumps "$out/ref" "$out/ours"
+exec "$python" -m maskrcnn_tools.compare_dumps $strict "$out/ref" "$out/ours"
