@@ -50,6 +50,7 @@ struct _GstMaskRcnnShared
   gchar *creator;               /* name of the element that made the engine */
   gchar *no_cuda_reason;
   mrcnn_backend_kind kind;
+  gint device;                  /* the engine's CUDA device, -1: current */
 
   /* The batcher, under lock. */
   GMutex lock;
@@ -253,6 +254,7 @@ gst_maskrcnn_shared_set_engine (GstMaskRcnnSharedUser * user,
   sh->engine = engine;
   sh->cfg = *cfg;
   sh->kind = mrcnn_engine_backend (engine);
+  sh->device = cfg->device_id;
   sh->settings = *s;
   sh->settings.model = g_strdup (s->model);
   sh->creator = creator;
@@ -281,7 +283,7 @@ gst_maskrcnn_shared_no_cuda_reason (GstMaskRcnnSharedUser * user)
 gint
 gst_maskrcnn_shared_device (GstMaskRcnnSharedUser * user)
 {
-  return user->sh->cfg.device_id;
+  return user->sh->device;
 }
 
 gint
