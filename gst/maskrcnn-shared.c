@@ -85,11 +85,15 @@ gst_maskrcnn_shared_settings_clear (GstMaskRcnnSharedSettings * s)
 GstMaskRcnnSharedUser *
 gst_maskrcnn_shared_join (const gchar * id, GstElement * element)
 {
+  static gsize debug_once = 0;
   GstMaskRcnnShared *sh = NULL;
   GstMaskRcnnSharedUser *user;
 
-  GST_DEBUG_CATEGORY_INIT (maskrcnn_shared_debug, "maskrcnnshared", 0,
-      "maskrcnn engines shared between elements, and their batches");
+  if (g_once_init_enter (&debug_once)) {
+    GST_DEBUG_CATEGORY_INIT (maskrcnn_shared_debug, "maskrcnnshared", 0,
+        "maskrcnn engines shared between elements, and their batches");
+    g_once_init_leave (&debug_once, 1);
+  }
 
   g_mutex_lock (&registry_lock);
   if (id) {

@@ -38,7 +38,8 @@ typedef struct _GstMaskRcnnSharedUser GstMaskRcnnSharedUser;
  * Strings are owned by the struct (gst_maskrcnn_shared_settings_clear()). */
 typedef struct
 {
-  gchar *model;                 /* the file opened, after the default lookup */
+  gchar *model;                 /* the file opened, after the default
+                                 * lookup, as an absolute path */
   gint backend;                 /* GstMaskRcnnBackend (the property) */
   gint device_id;               /* the property */
   gint threads;

@@ -275,7 +275,8 @@ gst_maskrcnn_start_engine (GstMaskRcnn * self)
   GST_OBJECT_LOCK (self);
   id = g_strdup (self->instance_id && *self->instance_id ?
       self->instance_id : NULL);
-  settings.model = g_strdup (path);
+  /* "models/x" and "/abs/models/x" name one model. */
+  settings.model = g_canonicalize_filename (path, NULL);
   settings.backend = self->backend;
   settings.device_id = self->device_id;
   settings.threads = self->threads;

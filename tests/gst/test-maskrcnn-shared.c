@@ -394,7 +394,31 @@ GST_START_TEST (test_settings_must_agree)
     gst_object_unref (e);
   }
 
-  /* Other thresholds: starts, and runs. */
+  /* Other thresholds, and the model named another way: starts, and
+   * runs. */
+  {
+    GstElement *m = gst_bin_get_by_name (GST_BIN (first->element), "m");
+    gchar *model = NULL, *dir, *base, *props;
+    GstHarness *second;
+    GstBuffer *out;
+
+    g_object_get (m, "model", &model, NULL);
+    gst_object_unref (m);
+    fail_unless (model != NULL);
+    dir = g_path_get_dirname (model);
+    base = g_path_get_basename (model);
+    props = g_strdup_printf ("model-instance-id=agree model=\"%s/./%s\" "
+        "score-threshold=0.2 nms-threshold=0.3 mask-threshold=0.7", dir, base);
+    second = harness (props, W, H);
+    out = gst_harness_push_and_pull (second, make_frame (0, 0, W, H));
+    fail_unless (out != NULL);
+    gst_buffer_unref (out);
+    gst_harness_teardown (second);
+    g_free (props);
+    g_free (dir);
+    g_free (base);
+    g_free (model);
+  }
   {
     GstHarness *second = harness ("model-instance-id=agree "
         "score-threshold=0.2 nms-threshold=0.3 mask-threshold=0.7", W, H);
