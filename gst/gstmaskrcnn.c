@@ -719,8 +719,9 @@ gst_maskrcnn_query (GstBaseTransform * trans, GstPadDirection direction,
     return FALSE;
   if (direction != GST_PAD_SRC || GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
     return TRUE;
+  /* A batch of one is always full: its frame never waits. */
   GST_OBJECT_LOCK (self);
-  extra = self->batch_timeout * GST_MSECOND;
+  extra = self->batch_size > 1 ? self->batch_timeout * GST_MSECOND : 0;
   GST_OBJECT_UNLOCK (self);
   gst_query_parse_latency (query, &live, &min, &max);
   min += extra;
@@ -893,8 +894,9 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
       g_param_spec_uint ("batch-timeout", "Batch timeout",
           "Milliseconds a frame may wait for its batch to fill before the "
           "batch runs with what it has; it adds to the latency (reported in "
-          "the latency query). A batch runs at once when full or when every "
-          "streaming element sharing the engine has a frame waiting",
+          "the latency query when batch-size is above 1). A batch runs at "
+          "once when full or when every streaming element sharing the engine "
+          "has a frame waiting",
           0, 10000, DEFAULT_BATCH_TIMEOUT, runtime));
 
   gst_element_class_set_static_metadata (element_class,
