@@ -273,12 +273,6 @@ gst_maskrcnn_shared_backend (GstMaskRcnnSharedUser * user)
 }
 
 const gchar *
-gst_maskrcnn_shared_model_path (GstMaskRcnnSharedUser * user)
-{
-  return user->sh->settings.model;
-}
-
-const gchar *
 gst_maskrcnn_shared_no_cuda_reason (GstMaskRcnnSharedUser * user)
 {
   return user->sh->no_cuda_reason;
@@ -294,12 +288,6 @@ gint
 gst_maskrcnn_shared_max_detections (GstMaskRcnnSharedUser * user)
 {
   return user->sh->settings.max_detections;
-}
-
-gint
-gst_maskrcnn_shared_batch_size (GstMaskRcnnSharedUser * user)
-{
-  return user->sh->settings.batch_size;
 }
 
 gboolean

@@ -88,13 +88,11 @@ void gst_maskrcnn_shared_set_engine (GstMaskRcnnSharedUser * user,
 
 /* Facts of the shared engine (valid while the user is joined). */
 mrcnn_backend_kind gst_maskrcnn_shared_backend (GstMaskRcnnSharedUser * user);
-const gchar *gst_maskrcnn_shared_model_path (GstMaskRcnnSharedUser * user);
 const gchar *gst_maskrcnn_shared_no_cuda_reason (GstMaskRcnnSharedUser *
     user);
 /* The CUDA device the engine was created on (-1: the runtime's current). */
 gint gst_maskrcnn_shared_device (GstMaskRcnnSharedUser * user);
 gint gst_maskrcnn_shared_max_detections (GstMaskRcnnSharedUser * user);
-gint gst_maskrcnn_shared_batch_size (GstMaskRcnnSharedUser * user);
 
 /* Makes sure the engine takes frames of w x h: replaces it, between
  * batches, by one planned for the larger size when it does not. On failure
