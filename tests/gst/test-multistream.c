@@ -4,7 +4,14 @@
  * that no frame is lost) into N maskrcnn elements that share one engine
  * (the same model-instance-id) and batch frames of different streams.
  *
- *   test-gst-multistream CLIP MODEL
+ *   test-gst-multistream [--files] CLIP MODEL
+ *
+ * --files reads each stream from the clip itself (filesrc) instead, with
+ * the same lengths and checks: the element's threads are the same, and
+ * rtspsrc is left out. The ThreadSanitizer run uses it: under TSan every
+ * thread runs several times slower, and rtspsrc's RTP sessions then time
+ * their sources out and stalled inside GStreamer (rtpbin removing pads
+ * against rtspsrc's state change) in every run we tried.
  *
  * Environment: MRCNN_MULTISTREAM_STREAMS (default 4), _FRAMES (frames of
  * the longest stream, default 30), _BATCH (batch-size, default the number
@@ -275,6 +282,48 @@ serve (gpointer loop)
   return NULL;
 }
 
+/* The server on 127.0.0.1, a port the kernel picks: one mount per stream,
+ * each its own media (not shared), so that every client gets the clip from
+ * its first frame; identity ends each after the stream's own number of
+ * frames. NULL when it did not start. */
+static GstRTSPServer *
+start_server (const gchar * clip, Stream * streams, guint n,
+    GMainLoop ** loop, GThread ** thread, guint * source_id, gint * port)
+{
+  GstRTSPServer *server = gst_rtsp_server_new ();
+  GstRTSPMountPoints *mounts = gst_rtsp_server_get_mount_points (server);
+  GMainContext *ctx;
+
+  gst_rtsp_server_set_address (server, "127.0.0.1");
+  gst_rtsp_server_set_service (server, "0");
+  for (guint i = 0; i < n; i++) {
+    GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
+    gchar *launch = g_strdup_printf ("( filesrc location=\"%s\" ! "
+        "matroskademux ! identity eos-after=%u ! rtpvp8pay name=pay0 pt=96 )",
+        clip, streams[i].expected + 1);
+    gchar *path = g_strdup_printf ("/s%u", i);
+    gst_rtsp_media_factory_set_launch (factory, launch);
+    gst_rtsp_media_factory_set_shared (factory, FALSE);
+    gst_rtsp_media_factory_set_protocols (factory, GST_RTSP_LOWER_TRANS_TCP);
+    gst_rtsp_mount_points_add_factory (mounts, path, factory);
+    g_free (launch);
+    g_free (path);
+  }
+  g_object_unref (mounts);
+  ctx = g_main_context_new ();
+  *loop = g_main_loop_new (ctx, FALSE);
+  g_main_context_unref (ctx);
+  *source_id = gst_rtsp_server_attach (server, ctx);
+  *port = gst_rtsp_server_get_bound_port (server);
+  if (*source_id == 0 || *port <= 0) {
+    fail ("the RTSP server did not start on 127.0.0.1");
+    g_object_unref (server);
+    return NULL;
+  }
+  *thread = g_thread_new ("rtsp-server", serve, *loop);
+  return server;
+}
+
 static gboolean
 have_factories (const gchar * const *names)
 {
@@ -300,26 +349,26 @@ main (int argc, char **argv)
   };
   const gchar *clip, *model;
   guint n_streams, frames, batch, timeout_s, shared;
+  gboolean files;
   GstElement *probe_element, *pipeline;
   GObjectClass *klass;
   Stream reference, *streams;
   GstRTSPServer *server;
-  GstRTSPMountPoints *mounts;
+  GMainLoop *server_loop = NULL;
   GString *desc;
   GError *err = NULL;
-  GMainContext *server_ctx;
-  GMainLoop *server_loop;
   GThread *server_thread;
-  guint source_id;
-  gint port;
+  guint source_id = 0;
+  gint port = 0;
 
   gst_init (&argc, &argv);
-  if (argc != 3) {
-    g_printerr ("usage: %s CLIP MODEL\n", argv[0]);
+  files = argc == 4 && strcmp (argv[1], "--files") == 0;
+  if (argc != 3 + files) {
+    g_printerr ("usage: %s [--files] CLIP MODEL\n", argv[0]);
     return 2;
   }
-  clip = argv[1];
-  model = argv[2];
+  clip = argv[1 + files];
+  model = argv[2 + files];
   n_streams = env_uint ("MRCNN_MULTISTREAM_STREAMS", 4);
   frames = env_uint ("MRCNN_MULTISTREAM_FRAMES", 30);
   batch = env_uint ("MRCNN_MULTISTREAM_BATCH", n_streams);
@@ -373,57 +422,41 @@ main (int argc, char **argv)
       reference.label_counts[0], reference.label_counts[1],
       reference.label_counts[2]);
 
-  /* The server: one mount per stream, each its own media (not shared), so
-   * that every client gets the clip from its first frame. identity ends
-   * each stream after its own number of frames. */
-  server = gst_rtsp_server_new ();
-  gst_rtsp_server_set_address (server, "127.0.0.1");
-  gst_rtsp_server_set_service (server, "0");
-  mounts = gst_rtsp_server_get_mount_points (server);
+  server = NULL;
+  server_thread = NULL;
   streams = g_new0 (Stream, n_streams);
-  for (guint i = 0; i < n_streams; i++) {
-    GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
+  for (guint i = 0; i < n_streams; i++)
     /* Lengths from `frames` down to about half of it. */
-    guint len = frames - i * (frames / (2 * n_streams));
-    gchar *launch = g_strdup_printf ("( filesrc location=\"%s\" ! "
-        "matroskademux ! identity eos-after=%u ! rtpvp8pay name=pay0 pt=96 )",
-        clip, len + 1);
-    gchar *path = g_strdup_printf ("/s%u", i);
-    gst_rtsp_media_factory_set_launch (factory, launch);
-    gst_rtsp_media_factory_set_shared (factory, FALSE);
-    gst_rtsp_media_factory_set_protocols (factory, GST_RTSP_LOWER_TRANS_TCP);
-    gst_rtsp_mount_points_add_factory (mounts, path, factory);
-    stream_init (&streams[i], i, len);
-    g_free (launch);
-    g_free (path);
+    stream_init (&streams[i], i, frames - i * (frames / (2 * n_streams)));
+  if (!files) {
+    server = start_server (clip, streams, n_streams, &server_loop,
+        &server_thread, &source_id, &port);
+    if (server == NULL)
+      return 1;
   }
-  g_object_unref (mounts);
-  server_ctx = g_main_context_new ();
-  server_loop = g_main_loop_new (server_ctx, FALSE);
-  source_id = gst_rtsp_server_attach (server, server_ctx);
-  port = gst_rtsp_server_get_bound_port (server);
-  if (source_id == 0 || port <= 0) {
-    fail ("the RTSP server did not start on 127.0.0.1");
-    return 1;
-  }
-  server_thread = g_thread_new ("rtsp-server", serve, server_loop);
+  if (!files)
+    g_print ("RTSP server on 127.0.0.1:%d\n", port);
   if (shared)
-    g_print ("RTSP server on 127.0.0.1:%d, %u streams, one engine, "
-        "batch-size %u\n", port, n_streams, batch);
+    g_print ("%u streams, one engine, batch-size %u\n", n_streams, batch);
   else
-    g_print ("RTSP server on 127.0.0.1:%d, %u streams, one engine each\n",
-        port, n_streams);
+    g_print ("%u streams, one engine each\n", n_streams);
 
   /* The receivers: one pipeline, N branches, one engine. The queue gives
    * each maskrcnn a streaming thread of its own, apart from rtspsrc's. */
   gchar *sharing = shared ? g_strdup_printf ("model-instance-id="
       "test-multistream batch-size=%u", batch) : g_strdup ("");
   desc = g_string_new (NULL);
-  for (guint i = 0; i < n_streams; i++)
-    g_string_append_printf (desc, "rtspsrc location=rtsp://127.0.0.1:%d/s%u "
-        "protocols=tcp latency=200 ! rtpvp8depay ! vp8dec ! videoconvert ! "
-        "queue ! maskrcnn name=m%u model=\"%s\" %s ! "
-        "fakesink name=sink%u sync=false  ", port, i, i, model, sharing, i);
+  for (guint i = 0; i < n_streams; i++) {
+    if (files)
+      g_string_append_printf (desc, "filesrc location=\"%s\" ! matroskademux"
+          " ! identity eos-after=%u ! vp8dec", clip, streams[i].expected + 1);
+    else
+      g_string_append_printf (desc, "rtspsrc location=rtsp://127.0.0.1:%d/s%u"
+          " protocols=tcp latency=200 ! rtpvp8depay ! vp8dec", port, i);
+    g_string_append_printf (desc, " ! videoconvert ! queue ! maskrcnn name=m%u"
+        " model=\"%s\" %s ! fakesink name=sink%u sync=false  ", i, model,
+        sharing, i);
+  }
   g_free (sharing);
   pipeline = gst_parse_launch (desc->str, &err);
   g_string_free (desc, TRUE);
@@ -440,12 +473,14 @@ main (int argc, char **argv)
   run_until_done (pipeline, streams, n_streams, timeout_s);
   gdouble secs = (g_get_monotonic_time () - t0) / 1e6;
   gst_object_unref (pipeline);
-  g_main_loop_quit (server_loop);
-  g_thread_join (server_thread);
-  g_source_destroy (g_main_context_find_source_by_id (server_ctx, source_id));
-  g_object_unref (server);
-  g_main_loop_unref (server_loop);
-  g_main_context_unref (server_ctx);
+  if (server) {
+    GMainContext *ctx = g_main_loop_get_context (server_loop);
+    g_main_loop_quit (server_loop);
+    g_thread_join (server_thread);
+    g_source_destroy (g_main_context_find_source_by_id (ctx, source_id));
+    g_object_unref (server);
+    g_main_loop_unref (server_loop);
+  }
 
   /* Batched forward passes may run other oneDNN kernels than single frames,
    * so a score at the threshold can fall on the other side: one instance
@@ -489,8 +524,8 @@ main (int argc, char **argv)
   guint total = 0;
   for (guint i = 0; i < n_streams; i++)
     total += streams[i].frames;
-  g_print ("%u frames in %.1f s (%.1f frames/s, paced by the server's "
-      "real-time sending)\n", total, secs, total / secs);
+  g_print ("%u frames in %.1f s (%.1f frames/s%s)\n", total, secs,
+      total / secs, files ? "" : ", paced by the server's real-time sending");
 
   for (guint i = 0; i < n_streams; i++)
     stream_clear (&streams[i]);
