@@ -93,11 +93,12 @@ asan_registry() {
 }
 
 asan_tests() {
-  # Every C test of the unit, integration (CLI) and gst suites; not the
+  # Every C test of the unit, integration (CLI) and gst suites (with the
+  # multi-stream test on files, not its RTSP variant); not the
   # Python-only exporter test and not the parity suite (mostly model export
   # and torchvision; run it with `tests/sanitize.sh asan --suite parity`).
   mapfile -t tests < <(meson test -C "$ASAN_BUILD" --list 2>/dev/null \
-    | sed -n 's/^gst-maskrcnn:\(unit\|integration\|gst\)\(+[a-z]*\)* \/ //p' \
+    | sed -n 's/^gst-maskrcnn:\(unit\|integration\|gst\|gst+multistream\) \/ //p' \
     | grep -vx exporter)
   [ $# -gt 0 ] && tests=("$@")
   echo "== ASan+UBSan: ${#tests[@]} tests"
