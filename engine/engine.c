@@ -569,8 +569,23 @@ mrcnn_engine_run_batch (mrcnn_engine *e, const mrcnn_image *images,
   e->ctx->have_run = 0;
   memset (e->stage_ms, 0, sizeof e->stage_ms);
   mrcnn_status st = mrcnn_batch_plan (e, e->ctx, images, n, &b, err);
-  if (st == MRCNN_OK)
-    st = forward (e, images, th, &b, results, err);
+  double ms[MRCNN_STAGE_COUNT] = { 0 };
+  for (int first = 0; st == MRCNN_OK && first < n; first += b.part_size) {
+    mrcnn_batch part;
+    int count = MIN (b.part_size, n - first);
+    mrcnn_batch_part (&b, first, count, &part);
+    st = forward (e, images + first, th + first, &part, results + first, err);
+    for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
+      ms[s] += e->stage_ms[s];
+  }
+  if (st == MRCNN_OK) {
+    memcpy (e->stage_ms, ms, sizeof ms);
+  } else {
+    for (int i = 0; i < n; i++) {
+      mrcnn_result_free (results[i]);
+      results[i] = NULL;
+    }
+  }
   g_mutex_unlock (&e->lock);
   return st;
 }
@@ -593,7 +608,7 @@ mrcnn_engine_max_batch (const mrcnn_engine *e)
 
 mrcnn_status
 mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
-    float **data, int shape[4], int *ndim, mrcnn_error *err)
+    int frame, float **data, int shape[4], int *ndim, mrcnn_error *err)
 {
   if (!e || !name || !data || !shape || !ndim)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
@@ -602,6 +617,10 @@ mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
   if (!ctx->have_run)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "mrcnn_engine_debug_tensor: the engine has not run yet");
+  if (frame < 0 || frame >= ctx->input.n)
+    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
+        "mrcnn_engine_debug_tensor: frame %d of a forward pass of %d", frame,
+        ctx->input.n);
   const float *src = NULL;
   size_t n = 0;
   int M = MRCNN_MASK_SIZE;
@@ -609,28 +628,29 @@ mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
   int level;
   *ndim = 0;
   if (strcmp (name, "image") == 0) {
-    f = ctx->input;
+    e->be->ops->image_view (e->be, &ctx->input, frame, &f);
   } else if (sscanf (name, "fpn%d", &level) == 1 && level >= 0
       && level < MRCNN_LEVELS) {
-    f = ctx->pyr[level];
+    e->be->ops->image_view (e->be, &ctx->pyr[level], frame, &f);
   } else if (strcmp (name, "proposals") == 0) {
-    /* the first frame's */
-    n = (size_t) ctx->props.rows.count[0] * 4;
-    src = n ? e->be->ops->download (e->be, ctx->props.boxes, n,
+    n = (size_t) ctx->props.rows.count[frame] * 4;
+    src = n ? e->be->ops->download (e->be, ctx->props.boxes
+        + (size_t) ctx->props.rows.start[frame] * 4, n,
         ctx->host_scratch, err) : NULL;
     if (n && !src)
       return err ? err->status : MRCNN_ERR_BACKEND;
     *ndim = 2;
-    shape[0] = ctx->props.rows.count[0];
+    shape[0] = ctx->props.rows.count[frame];
     shape[1] = 4;
   } else if (strcmp (name, "mask_probs") == 0) {
-    n = (size_t) ctx->dets.rows.count[0] * M * M;
-    src = n ? e->be->ops->download (e->be, ctx->mask_probs, n,
+    n = (size_t) ctx->dets.rows.count[frame] * M * M;
+    src = n ? e->be->ops->download (e->be, ctx->mask_probs
+        + (size_t) ctx->dets.rows.start[frame] * M * M, n,
         ctx->host_scratch, err) : NULL;
     if (n && !src)
       return err ? err->status : MRCNN_ERR_BACKEND;
     *ndim = 3;
-    shape[0] = ctx->dets.rows.count[0];
+    shape[0] = ctx->dets.rows.count[frame];
     shape[1] = shape[2] = M;
   } else {
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,

@@ -48,6 +48,8 @@ typedef struct {
   int pad_w, pad_h;                    /* the common padded input */
   int res_w_max, res_h_max;            /* MultiScaleRoIAlign's input shape:
                                         * the largest resized size */
+  int part_size;                       /* frames per forward pass that fit
+                                        * the context at this size */
 } mrcnn_batch;
 
 /* Per-image runs of rows in a backend array (proposals, detections):
@@ -132,6 +134,11 @@ void mrcnn_preprocess_geometry (const mrcnn_model *m, int in_w, int in_h,
  * does not fit the context. */
 mrcnn_status mrcnn_batch_plan (const mrcnn_engine *e, const mrcnn_context *ctx,
     const mrcnn_image *images, int n, mrcnn_batch *b, mrcnn_error *err);
+/* Frames first .. first + count - 1 of b, with b's common geometry: a part
+ * of a batch runs exactly as it would inside the whole batch, since every
+ * frame's computation depends on its own pixels and that geometry only. */
+void mrcnn_batch_part (const mrcnn_batch *b, int first, int count,
+    mrcnn_batch *part);
 /* Frames -> input (n x 3 x pad_h x pad_w in ctx->image). */
 mrcnn_status mrcnn_preprocess_run (const mrcnn_engine *e, mrcnn_context *ctx,
     const mrcnn_image *images, const mrcnn_batch *b, mrcnn_fmap *input,

@@ -129,7 +129,7 @@ meta_json (meta_ctx *c, const char *key, gboolean required, JsonNode **out)
     if (required)
       return mrcnn_fail (c->err, MRCNN_ERR_FORMAT,
           "model '%s': metadata field '%s' is missing; export the model with "
-          "engine/tools/export-torchvision.py", c->path, key);
+          "mrcnn-export-torchvision", c->path, key);
     return MRCNN_OK;
   }
   const char *why = json_text_check (s, strlen (s));
@@ -223,7 +223,7 @@ parse_metadata (mrcnn_model *m, JsonObject *meta, mrcnn_error *err)
   if (!meta)
     return mrcnn_fail (err, MRCNN_ERR_FORMAT,
         "model '%s': the safetensors file has no __metadata__; it is not a "
-        "gst-maskrcnn model (export one with engine/tools/export-torchvision.py)",
+        "gst-maskrcnn model (export one with mrcnn-export-torchvision)",
         m->path);
   const char *fmt = meta_string (&c, "format");
   if (!fmt || strcmp (fmt, "gst-maskrcnn") != 0)

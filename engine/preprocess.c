@@ -3,6 +3,8 @@
 #include "engine_priv.h"
 #include "preprocess.h"
 
+#include <string.h>
+
 void
 mrcnn_preprocess_geometry (const mrcnn_model *m, int in_w, int in_h,
     mrcnn_preprocess_desc *d)
@@ -30,18 +32,29 @@ mrcnn_batch_plan (const mrcnn_engine *e, const mrcnn_context *ctx,
     b->res_w_max = MAX (b->res_w_max, d.pp.out_w);
     b->res_h_max = MAX (b->res_h_max, d.pp.out_h);
   }
-  /* the context holds max_batch frames of max_area each: a batch that mixes
-   * orientations pads each frame beyond one frame's area, which fits while
-   * the whole batch does */
+  /* the context holds max_batch frames of max_area each; a batch that
+   * mixes orientations pads every frame beyond one frame's area and runs in
+   * parts (mrcnn_batch_part), which is exact as long as one frame of the
+   * common size fits */
   size_t area = (size_t) b->pad_w * b->pad_h;
   if (b->pad_w > ctx->max_pad_w || b->pad_h > ctx->max_pad_h
-      || area * n > ctx->max_area * ctx->max_batch)
+      || area > ctx->max_area * ctx->max_batch)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "%d frame(s) padded to a common %dx%d exceed the input planned for "
+        "frames padded to a common %dx%d exceed the input planned for "
         "%d frame(s) of %zu pixels; batch frames of one orientation, or "
-        "create the engine with a larger max_batch", n, b->pad_w, b->pad_h,
+        "create the engine with a larger max_batch", b->pad_w, b->pad_h,
         ctx->max_batch, ctx->max_area);
+  b->part_size = (int) MIN ((size_t) n, ctx->max_area * ctx->max_batch / area);
   return MRCNN_OK;
+}
+
+void
+mrcnn_batch_part (const mrcnn_batch *b, int first, int count, mrcnn_batch *part)
+{
+  *part = *b;
+  part->n = count;
+  memmove (part->frame, b->frame + first, sizeof *b->frame * count);
+  part->part_size = count;
 }
 
 mrcnn_status

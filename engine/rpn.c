@@ -54,8 +54,10 @@ mrcnn_rpn_init (mrcnn_engine *e, mrcnn_error *err)
       mrcnn_anchor_base (m->anchor_sizes[l], m->aspect_ratios[r],
           cell + ((size_t) l * A + r) * 4);
   size_t locs[MRCNN_LEVELS];
-  int short_pad = (m->min_size + 31) / 32 * 32;
   int long_pad = (m->max_size + 31) / 32 * 32;
+  /* a batch that mixes orientations pads every frame to a square */
+  int short_pad = e->cfg.max_batch > 1 ? long_pad
+      : (m->min_size + 31) / 32 * 32;
   for (int l = 0; l < MRCNN_LEVELS; l++) {
     int s = 4 << l;
     locs[l] = (size_t) (short_pad / s + 1) * (long_pad / s + 1);

@@ -23,7 +23,7 @@
 #include "config.h"
 #endif
 
-#include "gstmaskrcnn.h"
+#include "gstmaskrcnn-priv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +33,13 @@
 #include "maskrcnn-convert.h"
 #include "maskrcnn-element.h"
 #include "maskrcnn-meta.h"
+#include "maskrcnn-shared.h"
 #include "mrcnn/mrcnn.h"
 #ifdef GST_MASK_RCNN_HAVE_CUDA
 #include "maskrcnn-cuda.h"
 #endif
 
-GST_DEBUG_CATEGORY_STATIC (gst_maskrcnn_debug);
+GST_DEBUG_CATEGORY (gst_maskrcnn_debug);
 #define GST_CAT_DEFAULT gst_maskrcnn_debug
 
 #define DEFAULT_BACKEND GST_MASK_RCNN_BACKEND_AUTO
@@ -51,6 +52,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_maskrcnn_debug);
 #define DEFAULT_MASK_THRESHOLD 0.5
 #define DEFAULT_INTERVAL 1
 #define DEFAULT_POST_MESSAGES FALSE
+#define DEFAULT_MODEL_INSTANCE_ID NULL
+#define DEFAULT_BATCH_SIZE 1
+#define DEFAULT_BATCH_TIMEOUT 0
 
 /* Upper bound of max-detections: far above any useful count, low enough
  * that an engine planned for it stays small. */
@@ -70,53 +74,11 @@ enum
   PROP_MASK_THRESHOLD,
   PROP_INTERVAL,
   PROP_POST_MESSAGES,
+  PROP_MODEL_INSTANCE_ID,
+  PROP_BATCH_SIZE,
+  PROP_BATCH_TIMEOUT,
 };
 
-struct _GstMaskRcnn
-{
-  GstBaseTransform parent;
-
-  /* Properties, under the object lock. */
-  gchar *model_path;
-  GstMaskRcnnBackend backend;
-  gint device_id;
-  gint threads;                 /* CPU engine threads, 0 = all cores */
-  GstMaskRcnnPrecision precision;
-  mrcnn_thresholds thresholds;
-  gboolean thresholds_changed;
-  guint interval;
-  gboolean post_messages;
-  /* From start() to stop(): the settings read at start are in use, so the
-   * properties read only there are refused (see refuse_while_running()).
-   * running_model is the model file in use, which the "model" getter
-   * reports meanwhile. */
-  gboolean running;
-  gchar *running_model;
-
-  /* Streaming state, from start() to stop(). */
-  mrcnn_model *model;
-  gchar *opened_path;
-  mrcnn_engine *engine;
-  gint planned_width, planned_height;
-  mrcnn_backend_kind engine_kind;      /* chosen at start(), kept */
-  GstVideoInfo info;
-  gboolean have_info;
-  gboolean cuda_frames;         /* caps have memory:CUDAMemory */
-  guint64 frame_index;          /* frames since the caps were set */
-
-  /* Why the engine is not on CUDA (backend=auto fell back), for errors. */
-  gchar *no_cuda_reason;
-#ifdef GST_MASK_RCNN_HAVE_CUDA
-  /* Shared with the neighbours, from NULL to READY until back to NULL. */
-  GstCudaContext *cuda_ctx;
-#endif
-
-  /* The last result, carried to the frames between runs. Labels point into
-   * the model; masks are owned references. */
-  GArray *last;                 /* of GstMaskRcnnInstanceInit */
-  gboolean have_last;
-  guint64 last_frame_index;
-};
 
 #define gst_maskrcnn_parent_class parent_class
 G_DEFINE_TYPE (GstMaskRcnn, gst_maskrcnn, GST_TYPE_BASE_TRANSFORM);
@@ -165,47 +127,6 @@ gst_maskrcnn_backend_get_type (void)
     g_once_init_leave (&type, t);
   }
   return type;
-}
-
-/* ------------------------------------------------------------ errors */
-
-/* Posts an error whose domain and code are only known at run time; text
- * and debug are taken. */
-#define POST_ERROR(self, domain, code, text, debug) \
-  gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR, \
-      domain, code, text, debug, __FILE__, GST_FUNCTION, __LINE__)
-
-static void
-model_error_code (mrcnn_status status, GQuark * domain, gint * code)
-{
-  switch (status) {
-    case MRCNN_ERR_IO:
-      *domain = GST_RESOURCE_ERROR;
-      *code = GST_RESOURCE_ERROR_OPEN_READ;
-      break;
-    case MRCNN_ERR_FORMAT:
-    case MRCNN_ERR_MODEL:
-      *domain = GST_RESOURCE_ERROR;
-      *code = GST_RESOURCE_ERROR_READ;
-      break;
-    default:
-      *domain = GST_LIBRARY_ERROR;
-      *code = GST_LIBRARY_ERROR_INIT;
-      break;
-  }
-}
-
-static const gchar *
-backend_name (mrcnn_backend_kind kind)
-{
-  switch (kind) {
-    case MRCNN_BACKEND_CPU:
-      return "cpu";
-    case MRCNN_BACKEND_CUDA:
-      return "cuda";
-    default:
-      return "auto";
-  }
 }
 
 /* ------------------------------------------------------------ results */
@@ -262,122 +183,6 @@ post_detections (GstMaskRcnn * self, GstBuffer * buf, guint age)
       gst_message_new_element (GST_OBJECT (self), s));
 }
 
-/* ------------------------------------------------------------ engine */
-
-/* The device the engine must use: the shared context's, so that frames in
- * CUDA memory are on the engine's device; else the device-id property. */
-static gint
-engine_device (GstMaskRcnn * self, gint device_id)
-{
-#ifdef GST_MASK_RCNN_HAVE_CUDA
-  if (self->cuda_ctx)
-    return gst_maskrcnn_cuda_context_device (self->cuda_ctx);
-#endif
-  return device_id;
-}
-
-/* Makes an engine on `kind` (CPU or CUDA). `quiet`: a failure is returned
- * in *err_out without posting an error (backend=auto tries CUDA first). */
-static gboolean
-create_engine_on (GstMaskRcnn * self, mrcnn_backend_kind kind,
-    gint max_width, gint max_height, gboolean quiet, mrcnn_error * err_out)
-{
-  mrcnn_engine_config cfg;
-  mrcnn_error err = { 0, };
-  mrcnn_status st;
-
-  if (self->engine)
-    mrcnn_engine_free (self->engine);
-  self->engine = NULL;
-
-  mrcnn_engine_config_init (&cfg, self->model);
-  cfg.backend = kind;
-  GST_OBJECT_LOCK (self);
-  cfg.device_id = self->device_id;
-  cfg.num_threads = self->threads;
-  cfg.precision = (mrcnn_precision) self->precision;
-  cfg.thresholds = self->thresholds;
-  self->thresholds_changed = FALSE;
-  GST_OBJECT_UNLOCK (self);
-  if (kind == MRCNN_BACKEND_CUDA)
-    cfg.device_id = engine_device (self, cfg.device_id);
-  if (max_width > 0 && max_height > 0) {
-    cfg.max_width = max_width;
-    cfg.max_height = max_height;
-  }
-
-  st = mrcnn_engine_new (self->model, &cfg, &self->engine, &err);
-  if (st != MRCNN_OK) {
-    self->engine = NULL;
-    if (err_out)
-      *err_out = err;
-    if (quiet)
-      return FALSE;
-    POST_ERROR (self, GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_INIT,
-        g_strdup_printf ("Could not set up the %s backend for model \"%s\" "
-            "(frames up to %dx%d): %s", backend_name (cfg.backend),
-            self->opened_path, cfg.max_width, cfg.max_height, err.message),
-        g_strdup_printf ("mrcnn_engine_new: %s",
-            mrcnn_status_name (st)));
-    return FALSE;
-  }
-  self->planned_width = cfg.max_width;
-  self->planned_height = cfg.max_height;
-  self->engine_kind = mrcnn_engine_backend (self->engine);
-  GST_INFO_OBJECT (self, "engine on %s, planned for frames up to %dx%d",
-      backend_name (self->engine_kind), self->planned_width,
-      self->planned_height);
-  if (self->engine_kind == MRCNN_BACKEND_CPU && !g_getenv ("OMP_WAIT_POLICY"))
-    GST_INFO_OBJECT (self, "OMP_WAIT_POLICY is not set: the CPU engine's "
-        "threads spin while they wait, which collapses the frame rate when "
-        "other processes share the cores; export OMP_WAIT_POLICY=passive "
-        "before the process starts (docs/performance.md, Threads under load)");
-  return TRUE;
-}
-
-/* The first engine of a run: the backend property decides; backend=auto
- * takes CUDA where this build has it and a device answers, else the CPU,
- * and says why in a warning. */
-static gboolean
-create_engine (GstMaskRcnn * self, gint max_width, gint max_height)
-{
-  GstMaskRcnnBackend backend;
-  mrcnn_error err = { 0, };
-
-  GST_OBJECT_LOCK (self);
-  backend = self->backend;
-  GST_OBJECT_UNLOCK (self);
-  g_clear_pointer (&self->no_cuda_reason, g_free);
-
-  switch (backend) {
-    case GST_MASK_RCNN_BACKEND_CPU:
-      self->no_cuda_reason = g_strdup ("the backend property is \"cpu\"");
-      return create_engine_on (self, MRCNN_BACKEND_CPU, max_width,
-          max_height, FALSE, NULL);
-    case GST_MASK_RCNN_BACKEND_CUDA:
-      return create_engine_on (self, MRCNN_BACKEND_CUDA, max_width,
-          max_height, FALSE, NULL);
-    default:
-      break;
-  }
-  if (create_engine_on (self, MRCNN_BACKEND_CUDA, max_width, max_height,
-          TRUE, &err))
-    return TRUE;
-  self->no_cuda_reason = g_strdup (err.message);
-  GST_WARNING_OBJECT (self, "backend=auto: running on the CPU because the "
-      "CUDA backend is not available: %s", err.message);
-  return create_engine_on (self, MRCNN_BACKEND_CPU, max_width, max_height,
-      FALSE, NULL);
-}
-
-/* A bigger engine for bigger frames, on the backend already chosen. */
-static gboolean
-grow_engine (GstMaskRcnn * self, gint max_width, gint max_height)
-{
-  return create_engine_on (self, self->engine_kind, max_width, max_height,
-      FALSE, NULL);
-}
-
 /* ------------------------------------------------------------ CUDA context */
 
 #ifdef GST_MASK_RCNN_HAVE_CUDA
@@ -399,96 +204,14 @@ static const GstMaskRcnnCudaElement cuda_element = {
 };
 #endif
 
-static gboolean
-start_engine (GstMaskRcnn * self)
-{
-  mrcnn_error err = { 0, };
-  mrcnn_status st;
-  gchar *path;
-
-  GST_OBJECT_LOCK (self);
-  path = g_strdup (self->model_path);
-  self->running = TRUE;
-  GST_OBJECT_UNLOCK (self);
-
-  if (!path || !*path) {
-    gchar *searched = NULL, *found;
-
-    g_free (path);
-    found = mrcnn_default_model_path (&searched);
-    /* The engine hands out malloc() memory; the element keeps GLib's. */
-    path = g_strdup (found);
-    free (found);
-    if (!path) {
-      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-          ("No model given and the shipped model \"%s\" was not found. "
-              "Set the \"model\" property to a .safetensors model, or "
-              "MRCNN_MODEL_DIR to the directory holding %s. Looked in:\n%s",
-              MRCNN_DEFAULT_MODEL_FILE, MRCNN_DEFAULT_MODEL_FILE,
-              searched), (NULL));
-      free (searched);
-      return FALSE;
-    }
-    free (searched);
-  }
-
-  if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("Model file \"%s\" does not exist.", path),
-        ("Set the \"model\" property to a .safetensors file made by "
-            "gst-maskrcnn's export tool."));
-    g_free (path);
-    return FALSE;
-  }
-
-  st = mrcnn_model_open (path, &self->model, &err);
-  if (st != MRCNN_OK) {
-    GQuark domain;
-    gint code;
-
-    self->model = NULL;
-    model_error_code (st, &domain, &code);
-    POST_ERROR (self, domain, code,
-        g_strdup_printf ("Could not load model \"%s\": %s", path,
-            err.message), g_strdup_printf ("mrcnn_model_open: %s",
-            mrcnn_status_name (st)));
-    g_free (path);
-    return FALSE;
-  }
-  self->opened_path = path;
-  GST_OBJECT_LOCK (self);
-  g_free (self->running_model);
-  self->running_model = g_strdup (path);
-  GST_OBJECT_UNLOCK (self);
-  GST_INFO_OBJECT (self, "model %s: %s, %d classes", path,
-      mrcnn_model_architecture (self->model),
-      mrcnn_model_num_classes (self->model));
-
-#ifdef GST_MASK_RCNN_HAVE_CUDA
-  gst_maskrcnn_cuda_element_ensure_context (GST_ELEMENT (self));
-#endif
-
-  /* Planned for the engine's default largest frame; set_caps() makes a new
-   * engine only for frames beyond it. Made here so that a backend that
-   * cannot start fails the state change, not the first caps. */
-  if (!create_engine (self, 0, 0)) {
-    mrcnn_model_free (self->model);
-    self->model = NULL;
-    g_clear_pointer (&self->opened_path, g_free);
-    return FALSE;
-  }
-
-  self->have_info = FALSE;
-  self->frame_index = 0;
-  return TRUE;
-}
+/* ------------------------------------------------------------ streaming */
 
 static gboolean
 gst_maskrcnn_start (GstBaseTransform * trans)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
 
-  if (start_engine (self))
+  if (gst_maskrcnn_start_engine (self))
     return TRUE;
   /* GstBaseTransform does not call stop() after a failed start(). */
   GST_OBJECT_LOCK (self);
@@ -504,13 +227,10 @@ gst_maskrcnn_stop (GstBaseTransform * trans)
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
 
   clear_last (self);
-  /* The engine before the model it was made from. */
-  if (self->engine)
-    mrcnn_engine_free (self->engine);
-  self->engine = NULL;
-  if (self->model)
-    mrcnn_model_free (self->model);
-  self->model = NULL;
+  /* The last element to leave frees the engine. */
+  if (self->shared)
+    gst_maskrcnn_shared_leave (self->shared);
+  self->shared = NULL;
   g_clear_pointer (&self->opened_path, g_free);
   g_clear_pointer (&self->no_cuda_reason, g_free);
   self->have_info = FALSE;
@@ -527,7 +247,9 @@ gst_maskrcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 {
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
   GstVideoInfo info;
-  gint w, h;
+  mrcnn_backend_kind kind;
+  mrcnn_error err = { 0, };
+  gint w, h, pw = 0, ph = 0;
 
   if (!gst_video_info_from_caps (&info, incaps)) {
     GST_ERROR_OBJECT (self, "invalid caps %" GST_PTR_FORMAT, incaps);
@@ -540,16 +262,20 @@ gst_maskrcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   self->cuda_frames = gst_maskrcnn_caps_are_cuda (incaps);
 #endif
 
-  if (self->cuda_frames && self->engine_kind != MRCNN_BACKEND_CUDA) {
+  if (!self->shared)
+    return FALSE;
+  kind = gst_maskrcnn_shared_backend (self->shared);
+  if (self->cuda_frames && kind != MRCNN_BACKEND_CUDA) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT,
         ("Frames arrive in CUDA memory but the engine runs on the CPU: %s. "
             "Run on a machine with an NVIDIA GPU and driver, or keep the "
             "frames in system memory (cudadownload before maskrcnn).",
-            self->no_cuda_reason ? self->no_cuda_reason : "no CUDA"),
+            gst_maskrcnn_shared_no_cuda_reason (self->shared) ?
+            gst_maskrcnn_shared_no_cuda_reason (self->shared) : "no CUDA"),
         ("caps %" GST_PTR_FORMAT, incaps));
     return FALSE;
   }
-  if (!self->cuda_frames && self->engine_kind == MRCNN_BACKEND_CUDA) {
+  if (!self->cuda_frames && kind == MRCNN_BACKEND_CUDA) {
     GstMaskRcnnBackend backend;
 
     GST_OBJECT_LOCK (self);
@@ -563,14 +289,16 @@ gst_maskrcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
           "the copy");
   }
 
-  /* Grow only: an engine planned for a larger frame serves smaller ones. */
-  if (!self->engine || w > self->planned_width || h > self->planned_height) {
-    GST_INFO_OBJECT (self, "%dx%d frames exceed the planned %dx%d, "
-        "making a new engine", w, h, self->planned_width,
-        self->planned_height);
-    if (!(self->engine ? grow_engine : create_engine) (self,
-            MAX (w, self->planned_width), MAX (h, self->planned_height)))
-      return FALSE;
+  /* Grow only: an engine planned for a larger frame serves smaller ones.
+   * A shared engine grows for all its elements. */
+  if (!gst_maskrcnn_shared_reserve (self->shared, w, h, &pw, &ph, &err)) {
+    POST_ERROR (self, GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_INIT,
+        g_strdup_printf ("Could not set up the %s backend for model \"%s\" "
+            "(frames up to %dx%d): %s", gst_maskrcnn_backend_name (kind),
+            self->opened_path, pw, ph, err.message),
+        g_strdup_printf ("mrcnn_engine_new: %s",
+            mrcnn_status_name (err.status)));
+    return FALSE;
   }
 
   /* A carried result is in the old frame's coordinates. */
@@ -588,10 +316,25 @@ gst_maskrcnn_sink_event (GstBaseTransform * trans, GstEvent * event)
 
   /* After a seek or a new stream the carried result shows another scene. */
   switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_START:
+      /* Not serialized: the streaming thread may be waiting for a batch. */
+      if (self->shared)
+        gst_maskrcnn_shared_set_flushing (self->shared, TRUE);
+      break;
     case GST_EVENT_FLUSH_STOP:
+      if (self->shared)
+        gst_maskrcnn_shared_set_flushing (self->shared, FALSE);
+      clear_last (self);
+      self->frame_index = 0;
+      break;
     case GST_EVENT_STREAM_START:
       clear_last (self);
       self->frame_index = 0;
+      break;
+    case GST_EVENT_EOS:
+      /* No frame follows: the others' batches need not wait for one. */
+      if (self->shared)
+        gst_maskrcnn_shared_set_streaming (self->shared, FALSE);
       break;
     default:
       break;
@@ -605,8 +348,13 @@ static gboolean
 check_cuda_buffer (GstMaskRcnn * self, GstBuffer * buf)
 {
   gchar *why = NULL;
-  gint device = self->cuda_ctx ?
-      gst_maskrcnn_cuda_context_device (self->cuda_ctx) : 0;
+  gint device = gst_maskrcnn_shared_device (self->shared);
+
+  /* -1: the engine took the runtime's current device, which is the one of
+   * the context its elements share (check_shared_device()), else 0. */
+  if (device < 0)
+    device = self->cuda_ctx ?
+        gst_maskrcnn_cuda_context_device (self->cuda_ctx) : 0;
 
   if (gst_maskrcnn_cuda_check_buffer (buf, device, &why))
     return TRUE;
@@ -623,7 +371,8 @@ check_cuda_buffer (GstMaskRcnn * self, GstBuffer * buf)
  * context is current around the engine's calls; it is the device's primary
  * context, the one the engine's runtime calls use (maskrcnn-cuda.h). */
 static GstFlowReturn
-run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
+run_engine (GstMaskRcnn * self, GstBuffer * buf,
+    const mrcnn_thresholds * th)
 {
   GstVideoFrame frame;
   mrcnn_image image;
@@ -632,8 +381,10 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
   mrcnn_status st;
   GstMapFlags flags = GST_MAP_READ;
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  gboolean pushed = FALSE;
+  gpointer cuda_ctx = NULL;
 #endif
+  GstMaskRcnnSharedReturn sret;
+  guint timeout;
   const gchar *format =
       gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info));
 
@@ -658,19 +409,27 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf, gfloat mask_threshold)
     return GST_FLOW_NOT_NEGOTIATED;
   }
 
+  GST_OBJECT_LOCK (self);
+  timeout = self->batch_timeout;
+  GST_OBJECT_UNLOCK (self);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  if (self->cuda_frames && self->cuda_ctx)
-    pushed = gst_cuda_context_push (self->cuda_ctx);
-#endif
-  st = mrcnn_engine_run (self->engine, &image, &result, &err);
-#ifdef GST_MASK_RCNN_HAVE_CUDA
-  if (pushed)
-    gst_cuda_context_pop (NULL);
+  if (self->cuda_frames)
+    cuda_ctx = self->cuda_ctx;
+  sret = gst_maskrcnn_shared_run (self->shared, &image, th, timeout, cuda_ctx,
+      &result, &err);
+#else
+  sret = gst_maskrcnn_shared_run (self->shared, &image, th, timeout, NULL,
+      &result, &err);
 #endif
   gst_video_frame_unmap (&frame);
-  if (st == MRCNN_OK) {
+  if (sret == GST_MASK_RCNN_SHARED_FLUSHING) {
+    GST_DEBUG_OBJECT (self, "flushing: frame dropped");
+    return GST_FLOW_FLUSHING;
+  }
+  st = err.status;
+  if (sret == GST_MASK_RCNN_SHARED_OK) {
     gboolean ok = gst_maskrcnn_instances_from_result (self->last, result,
-        image.width, image.height, mask_threshold, &err);
+        image.width, image.height, th->mask_threshold, &err);
     mrcnn_result_free (result);
     if (ok) {
       self->have_last = TRUE;
@@ -694,34 +453,34 @@ gst_maskrcnn_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstMaskRcnn *self = GST_MASK_RCNN (trans);
   mrcnn_thresholds thresholds;
-  gboolean thresholds_changed, post;
+  gboolean post;
   guint interval, age = 0;
-  gint w, h;
+  gint w, h, max_detections;
 
-  if (!self->have_info || !self->engine)
+  if (!self->have_info || !self->shared)
     return GST_FLOW_NOT_NEGOTIATED;
 
   GST_OBJECT_LOCK (self);
   thresholds = self->thresholds;
-  thresholds_changed = self->thresholds_changed;
-  self->thresholds_changed = FALSE;
   interval = self->interval;
   post = self->post_messages;
   GST_OBJECT_UNLOCK (self);
 
-  if (thresholds_changed) {
-    mrcnn_error err = { 0, };
-    mrcnn_status st = mrcnn_engine_set_thresholds (self->engine, &thresholds,
-        &err);
-    if (st != MRCNN_OK) {
-      POST_ERROR (self, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
-          g_strdup_printf ("Could not apply the thresholds (score %.3f, "
-              "nms %.3f, max-detections %d, mask %.3f): %s",
-              thresholds.score_threshold, thresholds.nms_threshold,
-              thresholds.max_detections, thresholds.mask_threshold,
-              err.message), g_strdup (mrcnn_status_name (st)));
-      return GST_FLOW_ERROR;
-    }
+  /* Thresholds go with each frame (elements sharing an engine may differ);
+   * only the engine's planned detections bound them. */
+  max_detections = gst_maskrcnn_shared_max_detections (self->shared);
+  if (thresholds.max_detections > max_detections) {
+    POST_ERROR (self, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
+        g_strdup_printf ("Could not apply the thresholds (score %.3f, "
+            "nms %.3f, max-detections %d, mask %.3f): max detections %d "
+            "exceeds the %d this engine was created for; set max-detections "
+            "before the element starts to raise it",
+            thresholds.score_threshold, thresholds.nms_threshold,
+            thresholds.max_detections, thresholds.mask_threshold,
+            thresholds.max_detections, max_detections),
+        g_strdup (mrcnn_status_name (MRCNN_ERR_INVALID_ARG)));
+    gst_maskrcnn_shared_set_streaming (self->shared, FALSE);
+    return GST_FLOW_ERROR;
   }
 
   w = GST_VIDEO_INFO_WIDTH (&self->info);
@@ -736,9 +495,14 @@ gst_maskrcnn_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     self->have_last = TRUE;
     self->last_frame_index = self->frame_index;
   } else {
-    GstFlowReturn ret = run_engine (self, buf, thresholds.mask_threshold);
-    if (ret != GST_FLOW_OK)
+    GstFlowReturn ret = run_engine (self, buf, &thresholds);
+    if (ret != GST_FLOW_OK) {
+      /* Upstream stops on an error: the others' batches must not wait for
+       * this element's next frame. */
+      if (ret != GST_FLOW_FLUSHING)
+        gst_maskrcnn_shared_set_streaming (self->shared, FALSE);
       return ret;
+    }
   }
 
   GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %u instances, age %u",
@@ -762,6 +526,8 @@ read_at_start (guint prop_id)
     case PROP_DEVICE_ID:
     case PROP_THREADS:
     case PROP_PRECISION:
+    case PROP_MODEL_INSTANCE_ID:
+    case PROP_BATCH_SIZE:
       return TRUE;
     default:
       return FALSE;
@@ -826,25 +592,31 @@ gst_maskrcnn_set_property (GObject * object, guint prop_id,
       break;
     case PROP_SCORE_THRESHOLD:
       self->thresholds.score_threshold = g_value_get_float (value);
-      self->thresholds_changed = TRUE;
       break;
     case PROP_NMS_THRESHOLD:
       self->thresholds.nms_threshold = g_value_get_float (value);
-      self->thresholds_changed = TRUE;
       break;
     case PROP_MAX_DETECTIONS:
       self->thresholds.max_detections = g_value_get_int (value);
-      self->thresholds_changed = TRUE;
       break;
     case PROP_MASK_THRESHOLD:
       self->thresholds.mask_threshold = g_value_get_float (value);
-      self->thresholds_changed = TRUE;
       break;
     case PROP_INTERVAL:
       self->interval = g_value_get_uint (value);
       break;
     case PROP_POST_MESSAGES:
       self->post_messages = g_value_get_boolean (value);
+      break;
+    case PROP_MODEL_INSTANCE_ID:
+      g_free (self->instance_id);
+      self->instance_id = g_value_dup_string (value);
+      break;
+    case PROP_BATCH_SIZE:
+      self->batch_size = g_value_get_int (value);
+      break;
+    case PROP_BATCH_TIMEOUT:
+      self->batch_timeout = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -897,6 +669,15 @@ gst_maskrcnn_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_POST_MESSAGES:
       g_value_set_boolean (value, self->post_messages);
       break;
+    case PROP_MODEL_INSTANCE_ID:
+      g_value_set_string (value, self->instance_id);
+      break;
+    case PROP_BATCH_SIZE:
+      g_value_set_int (value, self->batch_size);
+      break;
+    case PROP_BATCH_TIMEOUT:
+      g_value_set_uint (value, self->batch_timeout);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -912,11 +693,59 @@ gst_maskrcnn_finalize (GObject * object)
   g_array_unref (self->last);
   g_free (self->model_path);
   g_free (self->running_model);
+  g_free (self->instance_id);
   g_free (self->no_cuda_reason);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   gst_clear_object (&self->cuda_ctx);
 #endif
   G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static gboolean (*chain_query) (GstBaseTransform * trans,
+    GstPadDirection direction, GstQuery * query);
+static GstStateChangeReturn (*chain_change_state) (GstElement * element,
+    GstStateChange transition);
+
+/* A frame may wait batch-timeout for its batch: downstream must know. */
+static gboolean
+gst_maskrcnn_query (GstBaseTransform * trans, GstPadDirection direction,
+    GstQuery * query)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (trans);
+  GstClockTime min, max, extra;
+  gboolean live;
+
+  if (!chain_query (trans, direction, query))
+    return FALSE;
+  if (direction != GST_PAD_SRC || GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
+    return TRUE;
+  /* A batch of one is always full: its frame never waits. */
+  GST_OBJECT_LOCK (self);
+  extra = self->batch_size > 1 ? self->batch_timeout * GST_MSECOND : 0;
+  GST_OBJECT_UNLOCK (self);
+  gst_query_parse_latency (query, &live, &min, &max);
+  min += extra;
+  if (GST_CLOCK_TIME_IS_VALID (max))
+    max += extra;
+  GST_DEBUG_OBJECT (self, "latency: %" GST_TIME_FORMAT " with a batch "
+      "timeout of %" GST_TIME_FORMAT, GST_TIME_ARGS (min),
+      GST_TIME_ARGS (extra));
+  gst_query_set_latency (query, live, min, max);
+  return TRUE;
+}
+
+/* Going to READY deactivates the pads, which waits for the streaming
+ * thread: a frame waiting for its batch must give up first. */
+static GstStateChangeReturn
+gst_maskrcnn_change_state (GstElement * element, GstStateChange transition)
+{
+  GstMaskRcnn *self = GST_MASK_RCNN (element);
+
+  /* self->shared is set and cleared by start() and stop(), which run in
+   * the state changes of this thread. */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY && self->shared)
+    gst_maskrcnn_shared_set_flushing (self->shared, TRUE);
+  return chain_change_state (element, transition);
 }
 
 /* The shipped model's path, looked up once for the property's default. */
@@ -1026,6 +855,50 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
           "instances (label, class-id, score, x, y, width, height)",
           DEFAULT_POST_MESSAGES, runtime));
 
+  /**
+   * GstMaskRcnn:model-instance-id:
+   *
+   * Elements of one process with the same id share one engine (one model
+   * mapping, one set of weights, one CPU thread pool or CUDA stream) and
+   * their frames are batched together. They must agree on model, backend,
+   * device-id, threads, precision, batch-size and max-detections; an
+   * element that differs fails to start with an error naming the setting.
+   */
+  g_object_class_install_property (gobject_class, PROP_MODEL_INSTANCE_ID,
+      g_param_spec_string ("model-instance-id", "Model instance ID",
+          "Elements with the same id share one engine and batch their "
+          "frames together; they must agree on model, backend, device-id, "
+          "threads, precision, batch-size and max-detections (else the "
+          "later one fails at start), thresholds may differ. NULL or empty: "
+          "an engine of the element's own. Read at start",
+          DEFAULT_MODEL_INSTANCE_ID, ready));
+
+  /**
+   * GstMaskRcnn:batch-size:
+   *
+   * Most frames per forward pass. Each element waits for its frame's
+   * result before it takes the next, so an element adds at most one frame
+   * to a batch: batches of several frames come from several elements that
+   * share an engine (model-instance-id).
+   */
+  g_object_class_install_property (gobject_class, PROP_BATCH_SIZE,
+      g_param_spec_int ("batch-size", "Batch size",
+          "Most frames per forward pass, of one size each (so every frame "
+          "gets the detections it gets alone). An element contributes one "
+          "frame per batch (it waits for its result), so batches of several "
+          "frames need several elements sharing an engine "
+          "(model-instance-id). Memory is planned for this many frames. "
+          "Read at start", 1, 64, DEFAULT_BATCH_SIZE, ready));
+
+  g_object_class_install_property (gobject_class, PROP_BATCH_TIMEOUT,
+      g_param_spec_uint ("batch-timeout", "Batch timeout",
+          "Milliseconds a frame may wait for its batch to fill before the "
+          "batch runs with what it has; it adds to the latency (reported in "
+          "the latency query when batch-size is above 1). A batch runs at "
+          "once when full or when every streaming element sharing the engine "
+          "has a frame waiting",
+          0, 10000, DEFAULT_BATCH_TIMEOUT, runtime));
+
   gst_element_class_set_static_metadata (element_class,
       "Mask R-CNN instance segmentation", "Filter/Analyzer/Video",
       "Detects and segments object instances with a Mask R-CNN model and "
@@ -1043,6 +916,11 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   gst_maskrcnn_cuda_element_class_init (element_class, &cuda_element);
 #endif
+  /* Chained to what the CUDA wiring (or GstBaseTransform) installed. */
+  chain_query = trans_class->query;
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_maskrcnn_query);
+  chain_change_state = element_class->change_state;
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_maskrcnn_change_state);
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = FALSE;
 
@@ -1064,6 +942,9 @@ gst_maskrcnn_init (GstMaskRcnn * self)
   self->thresholds.mask_threshold = DEFAULT_MASK_THRESHOLD;
   self->interval = DEFAULT_INTERVAL;
   self->post_messages = DEFAULT_POST_MESSAGES;
+  self->instance_id = g_strdup (DEFAULT_MODEL_INSTANCE_ID);
+  self->batch_size = DEFAULT_BATCH_SIZE;
+  self->batch_timeout = DEFAULT_BATCH_TIMEOUT;
   self->last = gst_maskrcnn_instances_new ();
 
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);

@@ -9,9 +9,10 @@
  * float ovr with the threshold as a double; mrcnn_nms_threshold() gives the
  * float that decides the same for every ovr. A NaN ovr suppresses nothing.
  *
- * Greedy order: torchvision sorts by descending score with an unstable sort,
- * so boxes of equal score may come out in either order; callers sort once
- * and pass the boxes in that order.
+ * Greedy order: torchvision 0.14's nms sorts by descending score with a
+ * stable sort (equal scores in index order); callers sort once and pass the
+ * boxes in that order. What batched_nms returns is ordered otherwise when it
+ * loops over the groups: see kernels/topk.h.
  *
  * batched_nms (per level in the RPN, per class in the box head) on the CPU
  * with at most 1000 boxes (4000 numbers) does not loop over the groups: it

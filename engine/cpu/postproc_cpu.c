@@ -11,8 +11,7 @@
 #include "anchors.h"
 #include "box_decode.h"
 #include "nms.h"
-
-typedef struct { float v; int i; } heap_item;
+#include "topk.h"
 
 struct mrcnn_postproc {
   int nlevels, A, pre_nms_top_n, post_nms_top_n, num_classes, max_det;
@@ -21,7 +20,7 @@ struct mrcnn_postproc {
   float *cell_anchors;        /* nlevels x A x 4 */
   float *plain;               /* one level's head output as NCHW */
   float *objf;                /* one level's objectness, (y, x, anchor) */
-  heap_item *heap;            /* pre_nms_top_n */
+  mrcnn_rank_item *rank;      /* max (largest level, cap): top-k and sorts */
   int cap;                    /* candidates */
   float *cand_boxes, *cand_scores, *nms_area, *nms_boxes;
   int *cand_idx, *cand_level, *nms_keep, *nms_group, *nms_pos;
@@ -38,7 +37,7 @@ mrcnn_cpu_postproc_free (mrcnn_backend *be, mrcnn_postproc *pp)
   g_free (pp->cell_anchors);
   g_free (pp->plain);
   g_free (pp->objf);
-  g_free (pp->heap);
+  g_free (pp->rank);
   g_free (pp->cand_boxes);
   g_free (pp->cand_scores);
   g_free (pp->nms_area);
@@ -92,7 +91,7 @@ mrcnn_cpu_postproc_new (mrcnn_backend *be, const mrcnn_postproc_desc *d,
   pp->cap = (int) cap;
   pp->plain = g_try_new (float, 5 * max_level);
   pp->objf = g_try_new (float, max_level);
-  pp->heap = g_try_new (heap_item, d->pre_nms_top_n);
+  pp->rank = g_try_new (mrcnn_rank_item, MAX (max_level, cap));
   pp->cand_boxes = g_try_new (float, cap * 4);
   pp->cand_scores = g_try_new (float, cap);
   pp->nms_area = g_try_new (float, cap);
@@ -106,7 +105,7 @@ mrcnn_cpu_postproc_new (mrcnn_backend *be, const mrcnn_postproc_desc *d,
   pp->nms_start = g_try_new (int, pp->ngroups + 1);
   pp->nms_fill = g_try_new (int, pp->ngroups + 1);
   pp->nms_suppressed = g_try_new (uint8_t, cap);
-  if (!pp->plain || !pp->objf || !pp->heap || !pp->cand_boxes
+  if (!pp->plain || !pp->objf || !pp->rank || !pp->cand_boxes
       || !pp->cand_scores || !pp->nms_area || !pp->nms_boxes || !pp->cand_idx
       || !pp->cand_level || !pp->nms_keep || !pp->nms_group || !pp->nms_pos
       || !pp->nms_start || !pp->nms_fill || !pp->nms_suppressed) {
@@ -120,55 +119,16 @@ mrcnn_cpu_postproc_new (mrcnn_backend *be, const mrcnn_postproc_desc *d,
 
 /* ---------------------------------------------------------------- top-k */
 
-/* Indices of the k largest values of v[0..n), in descending order of value
- * (ties: lower index first), via a size-k min-heap. */
-static inline int
-item_less (heap_item a, heap_item b)
-{
-  /* "a ranks below b": smaller value, or same value and larger index */
-  return a.v < b.v || (a.v == b.v && a.i > b.i);
-}
-
-static void
-sift_down (heap_item *h, int n, int i)
-{
-  for (;;) {
-    int l = 2 * i + 1, r = l + 1, s = i;
-    if (l < n && item_less (h[l], h[s]))
-      s = l;
-    if (r < n && item_less (h[r], h[s]))
-      s = r;
-    if (s == i)
-      return;
-    heap_item t = h[i];
-    h[i] = h[s];
-    h[s] = t;
-    i = s;
-  }
-}
-
+/* Indices of the k largest values of v[0..n) in the order torch.topk gives
+ * them on the CPU, ties included (kernels/topk.h). */
 static int
-top_k (const float *v, int n, int k, heap_item *heap, int *out)
+top_k (const float *v, int n, int k, mrcnn_rank_item *items, int *out)
 {
-  if (k > n)
-    k = n;
+  for (int i = 0; i < n; i++)
+    items[i] = (mrcnn_rank_item) { v[i], i };
+  k = mrcnn_rank_topk (items, n, k);
   for (int i = 0; i < k; i++)
-    heap[i] = (heap_item) { v[i], i };
-  for (int i = k / 2 - 1; i >= 0; i--)
-    sift_down (heap, k, i);
-  for (int i = k; i < n; i++) {
-    heap_item it = { v[i], i };
-    if (item_less (heap[0], it)) {
-      heap[0] = it;
-      sift_down (heap, k, 0);
-    }
-  }
-  /* pop ascending into the tail of out: out ends up descending */
-  for (int m = k; m > 0; m--) {
-    out[m - 1] = heap[0].i;
-    heap[0] = heap[m - 1];
-    sift_down (heap, m - 1, 0);
-  }
+    out[i] = items[i].i;
   return k;
 }
 
@@ -188,8 +148,16 @@ cmp_desc (gconstpointer pa, gconstpointer pb, gpointer key_ptr)
 
 /* Greedy NMS over candidates grouped by `group` (class or level) the way
  * torchvision's batched_nms does it, including its coordinate-offset variant
- * for small inputs. keep receives indices sorted by descending score (ties:
- * lower index first); returns the count. */
+ * for small inputs. keep receives the kept indices in torchvision's order;
+ * returns the count.
+ *
+ * torchvision's nms sorts stably, so within a group the greedy order is
+ * (score descending, index ascending) in both variants. The order of the
+ * result differs: the offset variant returns nms's own order (stable), the
+ * per-group loop returns the kept indices in index order re-sorted with
+ * torch's unstable sort(descending=True), whose order of equal scores is
+ * introsort's (mrcnn_rank_sort). With saturated scores that order decides
+ * which candidates the top-n cut keeps. */
 static int
 batched_nms (mrcnn_postproc *pp, const float *boxes, const float *scores,
     const int *group, int n, double iou_threshold, int *keep)
@@ -255,25 +223,40 @@ batched_nms (mrcnn_postproc *pp, const float *boxes, const float *scores,
             sup[q] = 1;
         }
       }
-    int nk = 0;
+  } else {
+    for (int r = 0; r < n; r++) {
+      if (sup[r])
+        continue;
+      int gr = sgroup[r];
+      for (int q = r + 1; q < n; q++) {
+        if (sup[q] || (skip_other_groups && sgroup[q] != gr))
+          continue;
+        if (mrcnn_box_suppresses (sb + r * 4, area[r], sb + q * 4, area[q],
+                thr))
+          sup[q] = 1;
+      }
+    }
+  }
+  int nk = 0;
+  if (offset_trick) {
     for (int r = 0; r < n; r++)
       if (!sup[r])
         keep[nk++] = order[r];
     return nk;
   }
-  int nk = 0;
-  for (int r = 0; r < n; r++) {
-    if (sup[r])
-      continue;
-    keep[nk++] = order[r];
-    int gr = sgroup[r];
-    for (int q = r + 1; q < n; q++) {
-      if (sup[q] || (skip_other_groups && sgroup[q] != gr))
-        continue;
-      if (mrcnn_box_suppresses (sb + r * 4, area[r], sb + q * 4, area[q], thr))
-        sup[q] = 1;
-    }
-  }
+  /* the kept candidates in index order, then torch's sort */
+  int *kept = pp->nms_pos;
+  memset (kept, 0, (size_t) n * sizeof *kept);
+  for (int r = 0; r < n; r++)
+    if (!sup[r])
+      kept[order[r]] = 1;
+  mrcnn_rank_item *it = pp->rank;
+  for (int i = 0; i < n; i++)
+    if (kept[i])
+      it[nk++] = (mrcnn_rank_item) { scores[i], i };
+  mrcnn_rank_sort (it, nk);
+  for (int j = 0; j < nk; j++)
+    keep[j] = it[j].i;
   return nk;
 }
 
@@ -307,7 +290,7 @@ mrcnn_cpu_rpn_proposals (mrcnn_backend *be, mrcnn_postproc *pp,
       for (int x = 0; x < W; x++)
         for (int a = 0; a < A; a++)
           objf[(y * W + x) * A + a] = raw[(size_t) a * HW + y * W + x];
-    int k = top_k (objf, n, pp->pre_nms_top_n, pp->heap, pp->cand_idx + ncand);
+    int k = top_k (objf, n, pp->pre_nms_top_n, pp->rank, pp->cand_idx + ncand);
 
     int stride_x = pad_w / W, stride_y = pad_h / H;
     for (int j = 0; j < k; j++) {

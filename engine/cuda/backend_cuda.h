@@ -65,6 +65,7 @@ typedef struct {
   size_t mask_words;          /* capacity in 64-bit words */
   int *seg_begin, *seg_end;   /* max (nlevels, num_classes) */
   int *counters;              /* n_valid, n_keep, count */
+  void *rank;                 /* mrcnn_rank_item scratch (kernels/topk.h) */
   float *max_coord;
   void *cub_temp;
   size_t cub_temp_bytes;

@@ -3,15 +3,23 @@
  * kernels/box_decode.cu and kernels/nms.cu. Mirrors the CPU backend's host
  * code step for step (see engine/cpu/postproc_cpu.c):
  *
- * RPN   keys (objectness in (y, x, anchor) order) -> per-level stable sort,
- *       descending -> the top pre_nms_top_n of each level decoded, clipped,
+ * RPN   keys (objectness in (y, x, anchor) order) -> per-level top-k in
+ *       torch's order (one thread, kernels/topk.h) -> the top pre_nms_top_n
+ *       of each level decoded, clipped,
  *       scored, filtered (flags, no compaction: a level's candidates stay in
  *       score order) -> count and largest coordinate of the survivors (they
  *       decide torchvision's offset variant) -> NMS per level -> the kept
- *       candidates in global score order (stable sort) -> post_nms_top_n.
+ *       candidates in torchvision's order -> post_nms_top_n.
  * boxes candidates (proposal, class) -> stable sort by (class, score desc)
- *       -> class segments -> NMS per class -> kept in global score order ->
+ *       -> class segments -> NMS per class -> kept in torchvision's order ->
  *       max_detections.
+ * torchvision's order of the kept candidates: (score desc, index asc) when
+ * batched_nms offsets the boxes (<= 1000 candidates: the stable radix sort),
+ * else torch's unstable sort of the kept candidates taken in index order,
+ * whose order of equal scores only the same introsort steps reproduce: one
+ * thread runs kernels/topk.h on them, as the CPU backend does. The top-k and
+ * that sort are sequential; saturated scores make them decide what
+ * survives, so exactness wins over speed here.
  * Only the final count is read back (4 bytes, the stream's one
  * synchronisation point in each function); the caller needs it to size the
  * next stage's launches. */
@@ -21,6 +29,7 @@
 
 #include "backend_cuda.h"
 #include "nms.h"
+#include "topk.h"
 
 #define TRY(call) MRCNN_CUDA_SITE_TRY (site, call)
 
@@ -36,8 +45,6 @@ cub_temp_bytes (const mrcnn_cuda_postproc_plan *p, size_t *bytes,
     mrcnn_cuda_site *site)
 {
   size_t a = 0, b = 0, c = 0;
-  TRY (cub::DeviceRadixSort::SortPairsDescending (NULL, a, (const float *) NULL,
-          (float *) NULL, (const int *) NULL, (int *) NULL, p->max_level_anchors));
   TRY (cub::DeviceRadixSort::SortPairs (NULL, b, (const uint64_t *) NULL,
           (uint64_t *) NULL, (const int *) NULL, (int *) NULL,
           p->max_det_cand > 0 ? p->max_det_cand : 1));
@@ -65,7 +72,7 @@ mrcnn_cuda_postproc_release (mrcnn_cuda_postproc_plan *p)
     p->det_scores, p->det_valid, p->det_keys, p->det_keys_sorted, p->det_vals,
     p->det_perm, p->keep, p->keep_key, p->keep_key_sorted, p->order_in,
     p->order, p->mask, p->seg_begin, p->seg_end, p->counters, p->max_coord,
-    p->cub_temp };
+    p->cub_temp, p->rank };
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     if (bufs[i])
       cudaFree (bufs[i]);
@@ -82,6 +89,7 @@ mrcnn_cuda_postproc_release (mrcnn_cuda_postproc_plan *p)
   p->seg_begin = p->seg_end = p->counters = NULL;
   p->max_coord = NULL;
   p->cub_temp = NULL;
+  p->rank = NULL;
   p->host_count = NULL;
 }
 
@@ -123,6 +131,8 @@ postproc_alloc (mrcnn_cuda_postproc_plan *p, mrcnn_cuda_site *site)
   TRY (dalloc (&p->seg_end, segs, site));
   TRY (dalloc (&p->counters, 4, site));
   TRY (dalloc (&p->max_coord, 1, site));
+  const int rank_n = p->max_level_anchors > nc ? p->max_level_anchors : nc;
+  TRY (dalloc ((mrcnn_rank_item **) &p->rank, rank_n, site));
   TRY (cub_temp_bytes (p, &p->cub_temp_bytes, site));
   TRY (cudaMalloc (&p->cub_temp, p->cub_temp_bytes));
   TRY (cudaMallocHost ((void **) &p->host_count, sizeof (int)));
@@ -165,8 +175,52 @@ read_count (mrcnn_cuda_postproc_plan *p, int *n, cudaStream_t stream,
   return cudaSuccess;
 }
 
-/* keep flags of n candidates -> the first k in descending score order
- * (ties: lower candidate index first, as the CPU's sort), into out_*. */
+/* torch.topk of one level's n logits: keys_out[0..k) and vals_out[0..k)
+ * receive the values and their indices in torch's order. One thread: the
+ * order is that of a sequential algorithm. */
+__global__ void
+mrcnn_rank_topk_kernel (const float *keys, int n, int k,
+    mrcnn_rank_item *items, float *keys_out, int *vals_out)
+{
+  if (blockIdx.x != 0 || threadIdx.x != 0)
+    return;
+  for (int j = 0; j < n; j++) {
+    items[j].v = keys[j];
+    items[j].i = j;
+  }
+  k = mrcnn_rank_topk (items, n, k);
+  for (int j = 0; j < k; j++) {
+    keys_out[j] = items[j].v;
+    vals_out[j] = items[j].i;
+  }
+}
+
+/* batched_nms' per-group form (more than 1000 valid candidates): order[0..)
+ * becomes the kept candidates in index order re-sorted by torch's unstable
+ * sort. Otherwise order keeps the stable (score desc, index asc) order the
+ * radix sort gave, which is the offset form's. */
+__global__ void
+mrcnn_rank_kept_kernel (const uint8_t *keep, const float *scores, int n,
+    const int *n_valid, mrcnn_rank_item *items, int *order)
+{
+  if (blockIdx.x != 0 || threadIdx.x != 0)
+    return;
+  if ((long long) *n_valid * 4 <= 4000)
+    return;
+  int m = 0;
+  for (int i = 0; i < n; i++)
+    if (keep[i]) {
+      items[m].v = scores[i];
+      items[m].i = i;
+      m++;
+    }
+  mrcnn_rank_sort (items, m);
+  for (int j = 0; j < m; j++)
+    order[j] = items[j].i;
+}
+
+/* keep flags of n candidates -> the first k in torchvision's order (see the
+ * top of this file), into out_*. */
 static cudaError_t
 select_kept (mrcnn_cuda_postproc_plan *p, int n, const float *boxes,
     const float *scores, int k, int num_classes, float *out_boxes,
@@ -177,6 +231,9 @@ select_kept (mrcnn_cuda_postproc_plan *p, int n, const float *boxes,
           stream));
   SORT (cub::DeviceRadixSort::SortPairs, p->keep_key, p->keep_key_sorted,
       p->order_in, p->order, n, 0, 32, stream);
+  mrcnn_rank_kept_kernel<<<1, 1, 0, stream>>> (p->keep, scores, n,
+      p->counters, (mrcnn_rank_item *) p->rank, p->order);
+  TRY (cudaGetLastError ());
   TRY (mrcnn_cuda_count_max (p->keep, NULL, n, p->counters + 1, NULL,
           stream));
   TRY (mrcnn_cuda_gather_top (p->order, p->counters + 1, k, boxes, scores,
@@ -229,9 +286,10 @@ mrcnn_cuda_postproc_rpn (mrcnn_cuda_postproc_plan *p,
           stream));
   for (int l = 0; l < p->nlevels; l++) {
     const int off = rp.key_off[l], na = f->h[l] * f->w[l] * p->num_anchors;
-    SORT (cub::DeviceRadixSort::SortPairsDescending, p->keys + off,
-        p->keys_sorted + off, p->vals + off, p->vals_sorted + off, na, 0, 32,
-        stream);
+    mrcnn_rank_topk_kernel<<<1, 1, 0, stream>>> (p->keys + off, na,
+        p->pre_nms_top_n, (mrcnn_rank_item *) p->rank, p->keys_sorted + off,
+        p->vals_sorted + off);
+    TRY (cudaGetLastError ());
   }
   TRY (mrcnn_cuda_rpn_decode (&rp, p->keys_sorted, p->vals_sorted,
           p->rpn_boxes, p->rpn_scores, p->rpn_valid, stream));

@@ -2,18 +2,18 @@
 """End-to-end test of mrcnn-infer with a real engine and model.
 
 The model comes from $MRCNN_TEST_MODEL, or is exported here with random
-weights by engine/tools/export-torchvision.py (needs python3-torch and
-python3-torchvision; without them, or without the exporter, the test is
-reported as skipped, exit code 77).
+weights by maskrcnn_tools.export_torchvision (needs python3-torch and
+python3-torchvision; without them the test is reported as skipped, exit
+code 77).
 
 Checks: exit codes; the JSON document's schema and types; that each mask
-decodes (pycocotools when importable, else rle_ref.py) to the image's size
+decodes (pycocotools when importable, else maskrcnn_tools.rle) to the image's size
 and lies inside its box (widened by the margin torchvision's mask paste
 adds); the text output; overlay files and their naming; and that errors for
 a missing or corrupt model, missing or corrupt images, bad options and an
 unwritable output name the file and use the documented exit code.
 
-usage: test_infer.py --infer PATH --source-root DIR --build-dir DIR
+usage: PYTHONPATH=tools test_infer.py --infer PATH --source-root DIR --build-dir DIR
 """
 import argparse
 import json
@@ -27,9 +27,7 @@ import sys
 import tempfile
 import zlib
 
-sys.dont_write_bytecode = True  # keep the source tree clean
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rle_ref import decode_own  # noqa: E402
+from maskrcnn_tools import rle
 
 SKIP = 77
 
@@ -150,10 +148,6 @@ def get_model(opts, tmp):
             sys.exit(1)
         print("model from MRCNN_TEST_MODEL:", model)
         return model
-    exporter = os.path.join(opts.source_root, "engine", "tools", "export-torchvision.py")
-    if not os.path.isfile(exporter):
-        print("SKIP: no MRCNN_TEST_MODEL and no exporter at %s" % exporter)
-        sys.exit(SKIP)
     probe = subprocess.run(["/usr/bin/python3", "-c", "import torch, torchvision"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if probe.returncode != 0:
@@ -161,13 +155,15 @@ def get_model(opts, tmp):
               "to export one")
         sys.exit(SKIP)
     out = os.path.join(opts.build_dir, "cli-model.safetensors")
-    cmd = ["/usr/bin/python3", exporter, "--random-init", "--seed", "1",
+    cmd = ["/usr/bin/python3", "-m", "maskrcnn_tools.export_torchvision", "--random-init", "--seed", "1",
            "--arch", "maskrcnn_resnet18_fpn", "--body-widths", "16,16,32,64,128",
            "--fpn-channels", "64", "--representation-size", "256",
            "--mask-channels", "64", "--num-classes", "4", "--quiet", "--out", out]
     print("exporting a test model:", " ".join(cmd), flush=True)
+    # (the package from this source tree, whatever this process was given)
+    env = dict(os.environ, PYTHONPATH=os.path.join(opts.source_root, "tools"))
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       universal_newlines=True)
+                       universal_newlines=True, env=env)
     if p.returncode != 0 or not os.path.isfile(out):
         print(p.stdout)
         print("FAIL: the exporter failed (exit %d)" % p.returncode)
@@ -182,7 +178,7 @@ def decode_mask(counts, h, w):
         m = coco_mask.decode({"size": [h, w], "counts": counts.encode()})
         return m.reshape(-1).tolist()
     except ImportError:
-        return decode_own(counts, h, w)
+        return list(rle.decode(counts, h, w))
 
 
 def is_number(v):
@@ -288,7 +284,7 @@ def main():
         import pycocotools  # noqa: F401
         print("decoding masks with pycocotools")
     except ImportError:
-        print("decoding masks with rle_ref.py (pycocotools not importable)")
+        print("decoding masks with maskrcnn_tools.rle (pycocotools not importable)")
 
     tmp = tempfile.mkdtemp(prefix="mrcnn-cli-infer-")
     try:

@@ -2,18 +2,16 @@
 """Decodes the COCO compressed RLE strings that rle_helper prints and checks
 that they give back the masks. Uses pycocotools when it is importable (and
 then also checks that pycocotools encodes each mask to the same string);
-otherwise the independent decoder of rle_ref.py.
+otherwise the independent decoder of maskrcnn_tools.rle.
 
-usage: test_rle_decode.py RLE_HELPER
+usage: PYTHONPATH=tools test_rle_decode.py RLE_HELPER
 """
 import os
 import random
 import subprocess
 import sys
 
-sys.dont_write_bytecode = True  # keep the source tree clean
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rle_ref import decode_own  # noqa: E402
+from maskrcnn_tools import rle
 
 
 def main():
@@ -37,13 +35,13 @@ def main():
         h, w = int(h), int(w)
         mask = [int(b) for b in bits]
         if coco_mask is not None:
-            rle = {"size": [h, w], "counts": counts.encode()}
-            got = coco_mask.decode(rle).reshape(-1).tolist()
+            coco_rle = {"size": [h, w], "counts": counts.encode()}
+            got = coco_mask.decode(coco_rle).reshape(-1).tolist()
             arr = np.asfortranarray(np.array(mask, dtype=np.uint8).reshape(h, w))
             same_string = coco_mask.encode(arr)["counts"].decode() == counts
         else:
             try:
-                got = decode_own(counts, h, w)
+                got = list(rle.decode(counts, h, w))
             except ValueError as e:
                 got = "undecodable: %s" % e
             same_string = True

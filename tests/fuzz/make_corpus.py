@@ -28,7 +28,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-EXPORTER = os.path.join(ROOT, "engine", "tools", "export-torchvision.py")
+# the exporter from this tree's tools/ (the maskrcnn_tools package)
+EXPORTER_ENV = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "tools"), PYTHONDONTWRITEBYTECODE="1")
 
 
 def safetensors(header, data=b""):
@@ -56,12 +57,13 @@ def model_seeds(out):
     os.makedirs(out, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "tiny.safetensors")
-        subprocess.run([sys.executable, EXPORTER, "--random-init", "--seed", "1",
+        subprocess.run([sys.executable, "-m", "maskrcnn_tools.export_torchvision",
+                        "--random-init", "--seed", "1",
                         "--arch", "maskrcnn_resnet18_fpn", "--body-widths", "4,4,4,4,4",
                         "--fpn-channels", "4", "--representation-size", "4",
                         "--mask-channels", "4", "--num-classes", "2",
                         "--min-size", "64", "--max-size", "96", "--dtype", "f16",
-                        "--out", path, "--quiet"], check=True)
+                        "--out", path, "--quiet"], check=True, env=EXPORTER_ENV)
         with open(path, "rb") as f:
             valid = f.read()
     seeds = {"valid-r18-f16.safetensors": valid}

@@ -2,25 +2,21 @@
 """torchvision eager on the GPU, stage by stage, on a gst-maskrcnn model file.
 
 The same weights (the .safetensors file the engine loads, turned back into
-torchvision's MaskRCNN by engine/tools/mrcnn_torch.py), the same image, and
+torchvision's MaskRCNN by maskrcnn_tools.torch_model), the same image, and
 the same stage boundaries as mrcnn-bench: each stage ends with
 torch.cuda.synchronize (), as the engine's stage timings end with the
 backend's sync. The frame starts in host memory as uint8, as mrcnn-bench's
 does. fp32; --tf32 allows TensorFloat-32 in convolutions and matrix products
 (PyTorch's own default allows it in cuDNN convolutions).
 
-usage: bench_torchvision.py --model M --image PNG [--frames N] [--warmup K]
-                            [--tf32] [--cudnn-benchmark] [--json OUT]
+usage: PYTHONPATH=tools bench_torchvision.py --model M --image PNG
+           [--frames N] [--warmup K] [--tf32] [--cudnn-benchmark] [--json OUT]
 """
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "engine", "tools"))
 
 STAGES = ["preprocess", "backbone", "fpn", "rpn", "box_head", "mask_head", "paste"]
 
@@ -42,7 +38,7 @@ def main(argv):
     from PIL import Image
     from torchvision.models.detection.roi_heads import maskrcnn_inference
 
-    import mrcnn_torch as M
+    from maskrcnn_tools import torch_model as M
 
     torch.backends.cudnn.allow_tf32 = a.tf32
     torch.backends.cuda.matmul.allow_tf32 = a.tf32

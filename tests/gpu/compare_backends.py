@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """End to end, CUDA backend vs CPU backend: mrcnn-dump's output of both,
-compared with tests/parity/compare.py's checks and tolerances (the ones the
+compared with maskrcnn_tools.compare_dumps' checks and tolerances (the ones the
 CPU backend meets against torchvision), the CPU dump taking torchvision's
 place as the reference.
 
-usage: compare_backends.py MODEL CPU_DUMP_DIR CUDA_DUMP_DIR
+usage: PYTHONPATH=tools compare_backends.py MODEL CPU_DUMP_DIR CUDA_DUMP_DIR
 """
 import os
 import sys
@@ -12,11 +12,8 @@ import tempfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "parity"))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "engine", "tools"))
-import compare  # noqa: E402
-import mrcnn_torch as M  # noqa: E402
+from maskrcnn_tools import compare_dumps
+from maskrcnn_tools import torch_model as M
 
 
 def main(argv):
@@ -37,7 +34,7 @@ def main(argv):
             arrays["detections_per_img"] = np.int32(md["box_detections_per_img"])
             arrays["mask_threshold"] = np.float32(md["mask_threshold"])
             np.savez(os.path.join(ref, s + ".npz"), **arrays)
-        return compare.main([ref, cuda_dir])
+        return compare_dumps.main([ref, cuda_dir])
 
 
 if __name__ == "__main__":

@@ -23,6 +23,10 @@ LOGS=$WORK/logs   # per-step logs: packed into $OUT/logs.tar.gz at the end
 mkdir -p "$OUT"
 exec > >(tee "$OUT/run.log") 2>&1
 export PYTHONUNBUFFERED=1
+# the Python tools' package (tools/maskrcnn_tools) for the exporter and the
+# comparison scripts; no __pycache__ in the tree
+export PYTHONPATH=$src/tools${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONDONTWRITEBYTECODE=1
 
 declare -a RESULTS=()
 # MRCNN_GPU_SKIP: steps to leave out (parity e2e r50 elements memcheck oom bench),
@@ -111,7 +115,7 @@ e2e() {   # name model
   awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="${#IMAGES[@]}" \
     'BEGIN { printf "dumps: cpu %.1f s, cuda %.1f s for %d images\n", b - a, c - b, n }'
   if "$PYTHON" "$src/tests/gpu/compare_backends.py" "$model" "$d/cpu" "$d/cuda"; then
-    record "e2e $name" PASS "${#IMAGES[@]} images within compare.py's tolerances"
+    record "e2e $name" PASS "${#IMAGES[@]} images within compare_dumps' tolerances"
   else
     record "e2e $name" FAIL "see e2e.log"
   fi
@@ -129,7 +133,7 @@ fi
 if want r50; then
 step "export a random-init R50-FPN (torchvision's maskrcnn_resnet50_fpn, 800/1333)"
 R50=$WORK/r50.safetensors
-if timeout 150 "$PYTHON" "$src/engine/tools/export-torchvision.py" --random-init --seed 1 \
+if timeout 150 "$PYTHON" -m maskrcnn_tools.export_torchvision --random-init --seed 1 \
     --arch maskrcnn_resnet50_fpn --out "$R50" --quiet; then
   step "end to end, R50-FPN"
   e2e r50 "$R50" 2>&1 | tee -a "$LOGS/e2e.log"

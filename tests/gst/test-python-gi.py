@@ -14,7 +14,8 @@ on the shipped model and clip:
    instances and masks the probe read.
 
 Fails (never skips) when python3-gi or the typelib is missing: setup
-installs them. Arguments: SOURCE_ROOT.
+installs them. Arguments: SOURCE_ROOT; tools/ on PYTHONPATH (maskrcnn_tools.rle
+decodes the masks).
 """
 import json
 import os
@@ -28,6 +29,8 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstMaskRcnn", "1.0")
 from gi.repository import Gst, GstMaskRcnn  # noqa: E402
 
+from maskrcnn_tools import rle  # noqa: E402
+
 SOURCE_ROOT = sys.argv[1]
 CLIP = os.path.join(SOURCE_ROOT, "data", "shapes-640x360.webm")
 EXAMPLE = os.path.join(SOURCE_ROOT, "pipelines", "count-objects.py")
@@ -39,34 +42,6 @@ def check(cond, what):
     if not cond:
         failures.append(what)
         print("FAIL: " + what, file=sys.stderr)
-
-
-def rle_decode(counts, h, w):
-    """pycocotools' rleFrString + rleDecode: a column-major COCO compressed
-    RLE string to a row-major bytes object of 0 and 1."""
-    runs, p = [], 0
-    while p < len(counts):
-        x, k, more = 0, 0, True
-        while more:
-            c = ord(counts[p]) - 48
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p += 1
-            k += 1
-            if not more and (c & 0x10):
-                x |= -1 << (5 * k)
-        if len(runs) > 2:
-            x += runs[-2]
-        runs.append(x)
-    out = bytearray(h * w)
-    pos = 0
-    for i, n in enumerate(runs):
-        if i % 2:
-            for q in range(pos, pos + n):
-                out[(q % h) * w + q // h] = 1
-        pos += n
-    check(pos == h * w, "RLE covers %d of %d pixels" % (pos, h * w))
-    return bytes(out)
 
 
 def test_example():
@@ -188,7 +163,11 @@ def test_probe():
                       (label, class_id, score, box)))
             check(det["mask"]["size"] == [height, width], "mask size %s"
                   % det["mask"]["size"])
-            check(rle_decode(det["mask"]["counts"], height, width) == mask,
+            try:
+                published = rle.decode(det["mask"]["counts"], height, width)
+            except ValueError as e:
+                published = "undecodable (%s)" % e
+            check(published == mask,
                   "frame %d %s: the published mask differs" % (n, label))
     print("publish: %d documents, the first %d compared" % (len(docs), len(probed)))
 

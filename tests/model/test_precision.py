@@ -18,7 +18,8 @@ A detection may go unmatched only when it scores within TIE of the score
 threshold (it can fall on either side of it). The bounds below were fixed from
 measurements (docs/precision.md) with a margin; the figures are printed every run.
 
-    test_precision.py --infer build/engine/tools/mrcnn-infer --model models/shapes.safetensors --mode reference
+    PYTHONPATH=tools python3 tests/model/test_precision.py --infer build/engine/tools/mrcnn-infer \\
+        --model models/shapes.safetensors --mode reference
 """
 
 import argparse
@@ -28,13 +29,11 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "shapes"))
+import numpy as np
+from PIL import Image
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-import generate as G  # noqa: E402
+from maskrcnn_tools import rle
+from maskrcnn_tools.shapes import generate as G
 
 STREAMS = [(3, 8), (4, 8)]   # (seed, frames): held out from training
 SIZES = [(640, 360), (320, 240), (1280, 720), (640, 480), (800, 450), (400, 300), (960, 540), (512, 512)]
@@ -106,7 +105,7 @@ def run(infer, model, paths, tmp, name, extra, stderr=None):
         dets = []
         for d in entry["detections"]:
             dets.append(dict(cls=d["class_id"], score=d["score"], box=np.array(d["box"], np.float64),
-                             mask=G.rle_decode(d["mask"]).astype(bool)))
+                             mask=rle.decode_array(d["mask"]).astype(bool)))
         images.append(dets)
     return images
 

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """The shipped shapes model through the C engine, against ground truth.
 
-Draws a few frames with tools/shapes/generate.py from a stream the training
+Draws a few frames with maskrcnn_tools.shapes.generate from a stream the training
 never saw (seed 3), runs mrcnn-infer --json on them and checks, instance by
 instance, that the engine finds the right class with a mask that overlaps the
 visible ground-truth mask: recall, mean mask IoU and the rate of confident
 false detections must all clear fixed bars. A model that outputs the wrong
 classes, shifted boxes, masks in the wrong frame, or nothing fails here.
 
-    test_shapes_model.py --infer build/engine/tools/mrcnn-infer --model models/shapes.safetensors
+    PYTHONPATH=tools python3 tests/model/test_shapes_model.py --infer build/engine/tools/mrcnn-infer \\
+        --model models/shapes.safetensors
 """
 
 import argparse
@@ -18,13 +19,11 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "shapes"))
+import numpy as np
+from PIL import Image
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-import generate as G  # noqa: E402
+from maskrcnn_tools import rle
+from maskrcnn_tools.shapes import generate as G
 
 SEED = 3
 FRAMES = [(640, 360), (320, 240), (1280, 720), (640, 480), (800, 450), (400, 300), (960, 540), (640, 360)]
@@ -93,7 +92,7 @@ def main(argv):
             if d["label"] not in G.CLASSES or G.LABELS[d["class_id"]] != d["label"]:
                 problems.append("frame %d: unexpected label %r / class id %r" % (k, d["label"], d["class_id"]))
                 continue
-            m = G.rle_decode(d["mask"])
+            m = rle.decode_array(d["mask"])
             if m.shape != (h, w):
                 problems.append("frame %d: mask size %s, frame %dx%d" % (k, m.shape, w, h))
                 continue

@@ -105,8 +105,9 @@ check_contents libgstmaskrcnnmeta-dev "$(deb libgstmaskrcnnmeta-dev)" \
 check_contents gst-maskrcnn-tools "$(deb gst-maskrcnn-tools)" \
   "/usr/bin/mrcnn-infer" "/usr/bin/mrcnn-bench" \
   "/usr/bin/mrcnn-export-torchvision" \
-  "/usr/share/gst-maskrcnn/tools/export-torchvision.py" \
-  "/usr/share/gst-maskrcnn/tools/mrcnn_torch.py"
+  "/usr/share/gst-maskrcnn/tools/maskrcnn_tools/__init__.py" \
+  "/usr/share/gst-maskrcnn/tools/maskrcnn_tools/export_torchvision.py" \
+  "/usr/share/gst-maskrcnn/tools/maskrcnn_tools/torch_model.py"
 check_contents gst-maskrcnn-model "$(deb gst-maskrcnn-model all)" \
   "/usr/share/gst-maskrcnn/shapes.safetensors"
 
@@ -161,4 +162,21 @@ out=$(run_in_root "$R/usr/bin/mrcnn-infer" --json "$WORK/frame.json" "$WORK/fram
   || fail "mrcnn-infer from the packages failed: $out"
 [ -s "$WORK/frame.json" ] || fail "mrcnn-infer wrote no JSON"
 echo "ok: mrcnn-infer from the packages on the shipped model"
+# The exporter command runs the packaged maskrcnn_tools with python3 -m: the
+# script, pointed at the root, must find every module the exporter imports
+# there (--help imports them all; needs python3-torchvision, which the
+# package recommends). From $WORK, so that no maskrcnn_tools of the current
+# directory can stand in.
+wrapper=$R/usr/bin/mrcnn-export-torchvision
+grep -q "PYTHONPATH=/usr/share/gst-maskrcnn/tools" "$wrapper" \
+  || fail "mrcnn-export-torchvision does not name /usr/share/gst-maskrcnn/tools: $(cat "$wrapper")"
+if /usr/bin/python3 -c 'import torchvision' 2>/dev/null; then
+  sed "s|/usr/share/gst-maskrcnn/tools|$R/usr/share/gst-maskrcnn/tools|" "$wrapper" > "$WORK/export-in-root"
+  out=$(cd "$WORK" && PYTHONDONTWRITEBYTECODE=1 sh "$WORK/export-in-root" --help 2>&1) \
+    || fail "mrcnn-export-torchvision --help from the packages failed: $out"
+  grep -q -- "--random-init" <<< "$out" || fail "mrcnn-export-torchvision --help: $out"
+  echo "ok: mrcnn-export-torchvision --help from the packages"
+else
+  echo "check-debs: mrcnn-export-torchvision not run: /usr/bin/python3 has no torchvision"
+fi
 echo "check-debs: all checks passed"

@@ -6,7 +6,10 @@ sizes and a small image that the transform upscales. Content: smooth
 gradients, overlapping filled shapes, stripes and pixel noise, so that the
 network's features vary across the frame.
 
-usage: make_images.py OUTDIR [--list]
+With --photos, writes instead the photographs of tests/parity/photos/
+(decoded once by PIL, so that both sides read the same pixels).
+
+usage: make_images.py OUTDIR [--photos] [--list]
 """
 
 import argparse
@@ -63,8 +66,20 @@ def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("outdir")
     p.add_argument("--list", action="store_true", help="print the file names written")
+    p.add_argument("--photos", action="store_true", help="the photographs instead of the synthetic images")
     a = p.parse_args(argv)
     os.makedirs(a.outdir, exist_ok=True)
+    if a.photos:
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "photos")
+        for f in sorted(os.listdir(src)):
+            if not f.endswith(".jpg"):
+                continue
+            path = os.path.join(a.outdir, f[:-4] + ".png")
+            with Image.open(os.path.join(src, f)) as im:
+                im.convert("RGB").save(path, optimize=False)
+            if a.list:
+                print(path)
+        return 0
     for name, w, h, seed in IMAGES:
         path = os.path.join(a.outdir, name + ".png")
         Image.fromarray(render(w, h, seed), "RGB").save(path, optimize=False)

@@ -85,14 +85,15 @@ out:
 }
 
 static gboolean
-dump_debug_tensor (mrcnn_engine *engine, const char *dir, const char *name)
+dump_debug_tensor (mrcnn_engine *engine, int frame, const char *dir,
+    const char *name)
 {
   mrcnn_error err = { 0 };
   float *data = NULL;
   int shape[MAX_DIMS], ndim = 0;
   gboolean ok;
 
-  if (mrcnn_engine_debug_tensor (engine, name, &data, shape, &ndim, &err)
+  if (mrcnn_engine_debug_tensor (engine, name, frame, &data, shape, &ndim, &err)
       != MRCNN_OK) {
     report (name, &err);
     return FALSE;
@@ -156,20 +157,54 @@ image_stem (const char *path)
   return base;
 }
 
-int
-main (int argc, char **argv)
+/* Writes frame i's debug tensors and results into OUTDIR/<image stem>/. */
+static gboolean
+dump_frame (mrcnn_engine *engine, int frame, const char *outdir,
+    const char *image, const mrcnn_result *res, float mask_threshold)
 {
   static const char *debug_names[] = { "image", "fpn0", "fpn1", "fpn2",
     "fpn3", "fpn4", "proposals", "mask_probs" };
-  int threads = 0;
+  gboolean ok = TRUE;
+  char *stem = image_stem (image);
+  char *dir = g_build_filename (outdir, stem, NULL);
+  if (g_mkdir_with_parents (dir, 0755) != 0) {
+    g_printerr ("mrcnn-dump: cannot create %s: %s\n", dir, g_strerror (errno));
+    ok = FALSE;
+  }
+  for (size_t k = 0; ok && k < G_N_ELEMENTS (debug_names); k++)
+    ok = dump_debug_tensor (engine, frame, dir, debug_names[k]);
+  ok = ok && dump_result (res, mask_threshold, dir);
+  if (ok)
+    g_print ("mrcnn-dump: %-24s %4dx%-4d %3d detections\n", stem,
+        mrcnn_result_image_width (res), mrcnn_result_image_height (res),
+        mrcnn_result_count (res));
+  g_free (dir);
+  g_free (stem);
+  return ok;
+}
+
+int
+main (int argc, char **argv)
+{
+  int threads = 0, batch = 0;
   int first = 1;
   mrcnn_error err = { 0 };
   mrcnn_model *model = NULL;
   mrcnn_engine *engine = NULL;
+  mrcnn_loaded_image *imgs = NULL;
+  mrcnn_image *views = NULL;
+  mrcnn_result **res = NULL;
   int status = 1;
 
   const char *backend = "cpu";
-  while (first + 1 < argc && g_str_has_prefix (argv[first], "--")) {
+  while (first < argc && g_str_has_prefix (argv[first], "--")) {
+    if (strcmp (argv[first], "--batch") == 0) {
+      batch = 1;
+      first += 1;
+      continue;
+    }
+    if (first + 1 >= argc)
+      break;
     if (strcmp (argv[first], "--threads") == 0)
       threads = atoi (argv[first + 1]);
     else if (strcmp (argv[first], "--backend") == 0)
@@ -179,8 +214,10 @@ main (int argc, char **argv)
     first += 2;
   }
   if (argc - first < 3 || (strcmp (backend, "cpu") && strcmp (backend, "cuda"))) {
-    g_printerr ("usage: mrcnn-dump [--threads N] [--backend cpu|cuda] MODEL "
-        "OUTDIR IMAGE...\n");
+    g_printerr ("usage: mrcnn-dump [--threads N] [--backend cpu|cuda] "
+        "[--batch] MODEL OUTDIR IMAGE...\n"
+        "  --batch  runs all images in one forward pass (a batch padded to "
+        "their common size)\n");
     return 2;
   }
   const char *model_path = argv[first];
@@ -210,6 +247,7 @@ main (int argc, char **argv)
   cfg.num_threads = threads;
   cfg.max_width = max_w;
   cfg.max_height = max_h;
+  cfg.max_batch = batch ? n_images : 1;
   if (mrcnn_engine_new (model, &cfg, &engine, &err) != MRCNN_OK) {
     report ("engine", &err);
     goto out;
@@ -220,47 +258,49 @@ main (int argc, char **argv)
     goto out;
   }
 
+  imgs = g_new0 (mrcnn_loaded_image, n_images);
+  views = g_new0 (mrcnn_image, n_images);
+  res = g_new0 (mrcnn_result *, n_images);
   for (int i = 0; i < n_images; i++) {
-    mrcnn_loaded_image img = { 0 };
-    mrcnn_image view;
-    mrcnn_result *res = NULL;
-    gboolean ok = TRUE;
-
-    if (mrcnn_image_load (images[i], &img, &err) != MRCNN_OK) {
+    if (mrcnn_image_load (images[i], &imgs[i], &err) != MRCNN_OK) {
       report (images[i], &err);
       goto out;
     }
-    mrcnn_loaded_image_view (&img, &view);
+    mrcnn_loaded_image_view (&imgs[i], &views[i]);
+  }
+  if (batch) {
     gint64 t0 = g_get_monotonic_time ();
-    if (mrcnn_engine_run (engine, &view, &res, &err) != MRCNN_OK) {
-      report (images[i], &err);
-      mrcnn_loaded_image_clear (&img);
+    if (mrcnn_engine_run_batch (engine, views, NULL, n_images, res, &err)
+        != MRCNN_OK) {
+      report ("batch", &err);
       goto out;
     }
-    double ms = (g_get_monotonic_time () - t0) / 1000.0;
-
-    char *stem = image_stem (images[i]);
-    char *dir = g_build_filename (outdir, stem, NULL);
-    if (g_mkdir_with_parents (dir, 0755) != 0) {
-      g_printerr ("mrcnn-dump: cannot create %s: %s\n", dir,
-          g_strerror (errno));
-      ok = FALSE;
+    g_print ("mrcnn-dump: a batch of %d frames in %.0f ms\n", n_images,
+        (g_get_monotonic_time () - t0) / 1000.0);
+    for (int i = 0; i < n_images; i++)
+      if (!dump_frame (engine, i, outdir, images[i], res[i],
+              cfg.thresholds.mask_threshold))
+        goto out;
+  } else {
+    for (int i = 0; i < n_images; i++) {
+      if (mrcnn_engine_run (engine, &views[i], &res[i], &err) != MRCNN_OK) {
+        report (images[i], &err);
+        goto out;
+      }
+      if (!dump_frame (engine, 0, outdir, images[i], res[i],
+              cfg.thresholds.mask_threshold))
+        goto out;
     }
-    for (size_t k = 0; ok && k < G_N_ELEMENTS (debug_names); k++)
-      ok = dump_debug_tensor (engine, dir, debug_names[k]);
-    ok = ok && dump_result (res, cfg.thresholds.mask_threshold, dir);
-    if (ok)
-      g_print ("mrcnn-dump: %-24s %4dx%-4d %3d detections  %.0f ms\n", stem,
-          img.width, img.height, mrcnn_result_count (res), ms);
-    g_free (dir);
-    g_free (stem);
-    mrcnn_result_free (res);
-    mrcnn_loaded_image_clear (&img);
-    if (!ok)
-      goto out;
   }
   status = 0;
 out:
+  for (int i = 0; res && i < n_images; i++)
+    mrcnn_result_free (res[i]);
+  for (int i = 0; imgs && i < n_images; i++)
+    mrcnn_loaded_image_clear (&imgs[i]);
+  g_free (res);
+  g_free (views);
+  g_free (imgs);
   mrcnn_engine_free (engine);
   mrcnn_model_free (model);
   return status;

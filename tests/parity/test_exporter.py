@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Tests of engine/tools/mrcnn_torch.py and export-torchvision.py.
+"""Tests of maskrcnn_tools.torch_model and maskrcnn_tools.export_torchvision.
 
 Safetensors round trips (F32, F16, alignment, corrupt files), every
 architecture's state_dict names and width inference, equivalence with
@@ -9,7 +9,6 @@ Exit code 77 (skipped) where torch or torchvision cannot be imported.
 """
 
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -27,15 +26,10 @@ except ImportError as e:
     sys.exit(77)
 print("torch %s, torchvision %s" % (torch.__version__, torchvision.__version__))
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOOLS = os.path.join(HERE, "..", "..", "engine", "tools")
-sys.path.insert(0, TOOLS)
-import mrcnn_torch as M  # noqa: E402
 from torchvision.ops.misc import FrozenBatchNorm2d  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("export_torchvision", os.path.join(TOOLS, "export-torchvision.py"))
-X = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(X)
+from maskrcnn_tools import export_torchvision as X  # noqa: E402
+from maskrcnn_tools import torch_model as M  # noqa: E402
 
 DOC_KEYS = ["format", "format_version", "architecture", "num_classes", "labels", "min_size", "max_size",
             "image_mean", "image_std", "box_score_thresh", "box_nms_thresh", "box_detections_per_img",

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """torchvision reference outputs of a gst-maskrcnn model, for the parity test.
 
-Builds the model with mrcnn_torch.model_from_safetensors (widths from the
-tensor shapes, thresholds and sizes from the metadata) and runs torchvision's
-eval path on each image one stage at a time, as GeneralizedRCNN.forward does.
+Builds the model with maskrcnn_tools.torch_model.model_from_safetensors
+(widths from the tensor shapes, thresholds and sizes from the metadata) and
+runs torchvision's eval path on each image one stage at a time, as
+GeneralizedRCNN.forward does.
 Writes OUTDIR/<image stem>.npz with:
 
   image        1x3xHpxWp float32  normalised, resized, zero-padded batch tensor
@@ -18,7 +19,11 @@ Writes OUTDIR/<image stem>.npz with:
   masks_binary NxHxW uint8        masks > mask_threshold, decided in float32
   score_thresh, detections_per_img, mask_threshold  the model's settings
 
-usage: tv_reference.py --model FILE --out DIR [--verify-forward] IMAGE...
+With --batch, all images go through one batched forward, as
+model([img0, img1, ...]) runs them: padded to their common size; each
+image's arrays are its slice of the batch.
+
+usage: PYTHONPATH=tools tv_reference.py --model FILE --out DIR [--batch] [--verify-forward] IMAGE...
 """
 
 import argparse
@@ -31,9 +36,7 @@ import torch
 import torchvision.transforms.functional as TF
 from PIL import Image
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "engine", "tools"))
-import mrcnn_torch as M  # noqa: E402
+from maskrcnn_tools import torch_model as M
 
 
 def load_image(path):
@@ -42,29 +45,56 @@ def load_image(path):
 
 
 @torch.no_grad()
-def reference(model, img):
-    r = M.run_stages(model, [img])
-    out = r["outputs"][0]
-    pre = r["detections"][0]
-    arrays = {
-        "image": r["image"].numpy().astype(np.float32),
-        "image_size": np.array(r["image_sizes"][0], np.int32),
-        "proposals": r["proposals"][0].numpy().astype(np.float32),
-        "boxes": out["boxes"].numpy().astype(np.float32),
-        "scores": out["scores"].numpy().astype(np.float32),
-        "labels": out["labels"].numpy().astype(np.int64),
-        "mask_probs": pre["masks"][:, 0].numpy().astype(np.float32),
-        "masks": out["masks"][:, 0].numpy().astype(np.float16),
-        # binarised in float32: float16 rounds probabilities just above the
-        # threshold down onto it
-        "masks_binary": (out["masks"][:, 0] > getattr(model, "mask_threshold", 0.5)).numpy().astype(np.uint8),
-        "score_thresh": np.float32(model.roi_heads.score_thresh),
-        "detections_per_img": np.int32(model.roi_heads.detections_per_img),
-        "mask_threshold": np.float32(getattr(model, "mask_threshold", 0.5)),
-    }
-    for i, key in enumerate(["0", "1", "2", "3", "pool"]):
-        arrays["fpn%d" % i] = r["features"][key].numpy().astype(np.float32)
-    return arrays, out
+def reference(model, imgs):
+    """Per image of one batched forward: its arrays and its output."""
+    r = M.run_stages(model, imgs)
+    result = []
+    for i in range(len(imgs)):
+        out = r["outputs"][i]
+        pre = r["detections"][i]
+        arrays = {
+            "image": r["image"][i:i + 1].numpy().astype(np.float32),
+            "image_size": np.array(r["image_sizes"][i], np.int32),
+            "proposals": r["proposals"][i].numpy().astype(np.float32),
+            "boxes": out["boxes"].numpy().astype(np.float32),
+            "scores": out["scores"].numpy().astype(np.float32),
+            "labels": out["labels"].numpy().astype(np.int64),
+            "mask_probs": pre["masks"][:, 0].numpy().astype(np.float32),
+            "masks": out["masks"][:, 0].numpy().astype(np.float16),
+            # binarised in float32: float16 rounds probabilities just above the
+            # threshold down onto it
+            "masks_binary": (out["masks"][:, 0] > getattr(model, "mask_threshold", 0.5)).numpy().astype(np.uint8),
+            "score_thresh": np.float32(model.roi_heads.score_thresh),
+            "detections_per_img": np.int32(model.roi_heads.detections_per_img),
+            "mask_threshold": np.float32(getattr(model, "mask_threshold", 0.5)),
+        }
+        for k, key in enumerate(["0", "1", "2", "3", "pool"]):
+            arrays["fpn%d" % k] = r["features"][key][i:i + 1].numpy().astype(np.float32)
+        result.append((arrays, out))
+    return result
+
+
+def save(a, path, img, arrays, dt):
+    stem = os.path.splitext(os.path.basename(path))[0]
+    np.savez_compressed(os.path.join(a.out, stem + ".npz"), **arrays)
+    s = arrays["scores"]
+    print("tv_reference: %-24s %4dx%-4d -> %s  %4d proposals %3d detections%s  %.2fs" % (
+        stem, img.shape[2], img.shape[1], "x".join(map(str, arrays["image"].shape[2:][::-1])),
+        arrays["proposals"].shape[0], s.shape[0],
+        "  scores %.3f..%.3f" % (s.min(), s.max()) if s.size else "", dt), flush=True)
+
+
+def verify_forward(model, imgs, outs, paths):
+    """model(images) must return what the staged run returned."""
+    with torch.no_grad():
+        full = model(imgs)
+    for f, out, path in zip(full, outs, paths):
+        for k in ("boxes", "scores", "labels", "masks"):
+            if not torch.equal(f[k], out[k]):
+                print("tv_reference: error: model() and the staged run differ in %s for %s" % (k, path),
+                      file=sys.stderr)
+                return False
+    return True
 
 
 def main(argv):
@@ -74,6 +104,8 @@ def main(argv):
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--verify-forward", action="store_true",
                    help="also run model(images) and check it returns the same detections")
+    p.add_argument("--batch", action="store_true",
+                   help="run all images as one batch (model([img0, img1, ...])): padded to their common size")
     p.add_argument("images", nargs="+")
     a = p.parse_args(argv)
     if a.threads:
@@ -84,26 +116,24 @@ def main(argv):
     print("tv_reference: %s (%s, %d classes, min/max size %d/%d) loaded in %.1fs" % (
         a.model, model.arch, len(model.labels), model.transform.min_size[0], model.transform.max_size,
         time.time() - t0), flush=True)
+    if a.batch:
+        imgs = [load_image(path) for path in a.images]
+        t = time.time()
+        per_image = reference(model, imgs)
+        dt = time.time() - t
+        if a.verify_forward and not verify_forward(model, imgs, [o for _, o in per_image], a.images):
+            return 1
+        for path, img, (arrays, _) in zip(a.images, imgs, per_image):
+            save(a, path, img, arrays, dt)
+        return 0
     for path in a.images:
         img = load_image(path)
         t = time.time()
-        arrays, out = reference(model, img)
+        [(arrays, out)] = reference(model, [img])
         dt = time.time() - t
-        if a.verify_forward:
-            with torch.no_grad():
-                full = model([img])[0]
-            for k in ("boxes", "scores", "labels", "masks"):
-                if not torch.equal(full[k], out[k]):
-                    print("tv_reference: error: model() and the staged run differ in %s for %s" % (k, path),
-                          file=sys.stderr)
-                    return 1
-        stem = os.path.splitext(os.path.basename(path))[0]
-        np.savez_compressed(os.path.join(a.out, stem + ".npz"), **arrays)
-        s = arrays["scores"]
-        print("tv_reference: %-24s %4dx%-4d -> %s  %4d proposals %3d detections%s  %.2fs" % (
-            stem, img.shape[2], img.shape[1], "x".join(map(str, arrays["image"].shape[2:][::-1])),
-            arrays["proposals"].shape[0], s.shape[0],
-            "  scores %.3f..%.3f" % (s.min(), s.max()) if s.size else "", dt), flush=True)
+        if a.verify_forward and not verify_forward(model, [img], [out], [path]):
+            return 1
+        save(a, path, img, arrays, dt)
     return 0
 
 

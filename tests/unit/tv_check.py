@@ -324,6 +324,63 @@ def check_nms():
     gb.end()
 
 
+# ------------------------------------------------------------ tie order
+def tie_arrays():
+    """Arrays dominated by exact ties: few distinct values (saturated scores,
+    flat regions), runs of one value, ties around the k-th value, and sizes
+    on both sides of every threshold of torch's algorithms (16 for the
+    insertion sort, k * 64 <= n for partial_sort, introsort's depth)."""
+    sizes = [1, 2, 3, 4, 5, 15, 16, 17, 18, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129,
+             255, 256, 257, 999, 1000, 1001, 1024, 2000, 4000, 4096, 5000, 12000]
+    sizes += [int(x) for x in rng.integers(1, 6000, 40)]
+    for n in sizes:
+        kind = int(rng.integers(0, 6))
+        if kind == 0:    # all equal
+            v = np.ones(n, np.float32)
+        elif kind == 1:  # two or three levels
+            v = rng.integers(0, int(rng.integers(2, 4)), n).astype(np.float32)
+        elif kind == 2:  # saturated sigmoids: many exact 1.0 among distinct values
+            x = rng.normal(10, 10, n).astype(np.float32)
+            v = torch.sigmoid(torch.from_numpy(x)).numpy()
+        elif kind == 3:  # a few distinct values with NaN-free noise of ties
+            v = np.round(rng.normal(0, 2, n)).astype(np.float32)
+        elif kind == 4:  # runs (flat regions of a feature map)
+            v = np.repeat(rng.normal(0, 1, n // 7 + 1), 7)[:n].astype(np.float32)
+        else:            # sorted or reversed with ties
+            v = np.sort(rng.integers(0, 5, n)).astype(np.float32)
+            if rng.integers(0, 2):
+                v = v[::-1].copy()
+        ks = {1, n, max(1, n // 64), max(1, n // 64 + 1), int(rng.integers(1, n + 1)), min(n, 1000)}
+        yield v, sorted(ks)
+
+
+def check_tie_order():
+    gt = Group("topk order of ties")
+    gs = Group("sort(descending) order of ties")
+    cases, want = [], []
+    for v, ks in tie_arrays():
+        t = torch.from_numpy(v)
+        for k in ks:
+            cases.append((0, v, k))
+            want.append(("topk", len(v), k, t.view(1, -1).topk(k, dim=1)[1][0].numpy()))
+        cases.append((1, v, len(v)))
+        want.append(("sort", len(v), len(v), t.sort(descending=True)[1].numpy()))
+    payload = i32(len(cases)) + b"".join(i32(m, len(v), k) + f32(v) for m, v, k in cases)
+    out = np.frombuffer(run("rank", payload), "<i4")
+    pos, unstable = 0, 0
+    for (m, v, k), (what, n, _, w) in zip(cases, want):
+        got = out[pos:pos + len(w)]
+        pos += len(w)
+        (gt if what == "topk" else gs).same(got.tolist(), w.tolist(), what=f"{what} n {n} k {k}")
+        unstable += not np.array_equal(w, np.argsort(-v, kind="stable")[:len(w)])
+    # the check proves something only where torch's order is not the stable one
+    if unstable < len(cases) // 4:
+        gs.fail(f"only {unstable} of {len(cases)} cases differ from a stable sort")
+    print(f"        {unstable} of {len(cases)} cases order ties otherwise than a stable sort")
+    gt.end()
+    gs.end()
+
+
 # --------------------------------------------------------------- roi_align
 def check_roi_align():
     g = Group("ops.roi_align")
@@ -383,7 +440,7 @@ def main():
     if not os.access(DRIVER, os.X_OK):
         print(f"tv_driver not found at {DRIVER}")
         return 1
-    for check in (check_interp, check_preprocess, check_anchors, check_decode, check_nms, check_roi_align, check_paste):
+    for check in (check_interp, check_preprocess, check_anchors, check_decode, check_nms, check_tie_order, check_roi_align, check_paste):
         check()
     print("all checks passed" if not failures else f"FAILED: {failures} comparisons")
     return 1 if failures else 0

@@ -17,6 +17,7 @@
 #include "nms.h"
 #include "preprocess.h"
 #include "roi_align.h"
+#include "topk.h"
 
 typedef struct {
   unsigned char *data;
@@ -376,6 +377,35 @@ op_paste (io *s)
   return 0;
 }
 
+/* torch.topk (largest, sorted) and torch.sort (descending) orders of equal
+ * values, many cases per call.
+ * in: cases, then per case: mode (0 topk, 1 sort) n k, n floats
+ * out: per case: the k (topk) or n (sort) indices in torch's order */
+static int
+op_rank (io *s)
+{
+  int cases = rd_i (s);
+  for (int c = 0; c < cases && !s->bad; c++) {
+    int mode = rd_i (s), n = rd_i (s), k = rd_i (s);
+    float *v = s->bad || n < 0 ? NULL : rd_fv (s, (size_t) n);
+    if (!v)
+      return 2;
+    mrcnn_rank_item *it = malloc (sizeof *it * (size_t) (n + 1));
+    for (int j = 0; j < n; j++)
+      it[j] = (mrcnn_rank_item) { v[j], j };
+    int m = n;
+    if (mode == 0)
+      m = mrcnn_rank_topk (it, n, k);
+    else
+      mrcnn_rank_sort (it, n);
+    for (int j = 0; j < m; j++)
+      wr_i (s, it[j].i);
+    free (it);
+    free (v);
+  }
+  return s->bad ? 2 : 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -387,7 +417,7 @@ main (int argc, char **argv)
     { "sizes", op_sizes },
     { "anchors", op_anchors }, { "decode", op_decode }, { "nms", op_nms },
     { "roi_align", op_roi_align }, { "levels", op_levels },
-    { "paste", op_paste },
+    { "paste", op_paste }, { "rank", op_rank },
   };
   io s;
   FILE *in;

@@ -1,6 +1,7 @@
 """Torchvision Mask R-CNN models in gst-maskrcnn's model format.
 
-Shared by the exporter (export-torchvision.py) and the parity tests. It builds
+Shared by the exporter (export_torchvision), the shapes training and
+evaluation, the benchmarks and the parity tests. It builds
 torchvision ``MaskRCNN`` modules whose ``state_dict()`` names are exactly the
 tensor names of docs/model-format.md, for ResNet-18/34/50/101 bodies of any
 width, and reads and writes the safetensors files the engine loads.

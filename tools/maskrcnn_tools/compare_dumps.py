@@ -1,5 +1,4 @@
-#!/usr/bin/python3
-"""Compares the engine's dump (mrcnn-dump) with torchvision's (tv_reference.py).
+"""Compares the engine's dump (mrcnn-dump) with torchvision's (tests/parity/tv_reference.py).
 
 Per image, with the tolerances below:
   image        preprocessed batch tensor: max |ours - ref| <= 1e-5
@@ -18,7 +17,12 @@ Per image, with the tolerances below:
   rounding, so a box also passes with every coordinate within 0.01 px, and a
   mask with fewer than 3 differing pixels.
 
-usage: compare.py REF_DIR OURS_DIR     (exit status 1 on any failure)
+With --strict (the saturated-score cases, where the order of equal scores
+decides what survives): every proposal and every detection must have a
+partner, with no excuse for ties at the cap or the threshold, and the
+detections must come in torchvision's order.
+
+usage: python3 -m maskrcnn_tools.compare_dumps [--strict] REF_DIR OURS_DIR     (exit status 1 on any failure)
 """
 
 import argparse
@@ -89,7 +93,7 @@ def load_ours(d, name):
     return np.load(path)
 
 
-def compare_image(stem, ref, ours_dir):
+def compare_image(stem, ref, ours_dir, strict=False):
     rep = Report(stem)
     try:
         ours = {k: load_ours(ours_dir, k) for k in
@@ -129,8 +133,9 @@ def compare_image(stem, ref, ours_dir):
         iou = box_iou(b, a)
         matched_ref = int((iou.max(1) >= TOL_PROPOSAL_IOU).sum())
         matched_ours = int((iou.max(0) >= TOL_PROPOSAL_IOU).sum())
+    need = 1.0 if strict else MIN_PROPOSAL_MATCH
     ok = (len(a) == len(b) == 0) or (
-        matched_ref >= MIN_PROPOSAL_MATCH * len(b) and matched_ours >= MIN_PROPOSAL_MATCH * len(a))
+        matched_ref >= need * len(b) and matched_ours >= need * len(a))
     rep.add("proposals", "%d ours / %d ref, same position %d, IoU-matched %d ref / %d ours" % (
         len(a), len(b), same, matched_ref, matched_ours), ok)
 
@@ -179,6 +184,8 @@ def compare_image(stem, ref, ours_dir):
                                                          os_[i], rs[j], miou, xor))
 
     def excusable(score, other_scores, other_count):
+        if strict:
+            return None
         if abs(score - thresh) <= TOL_TIE:
             return "at the score threshold"
         if other_count >= cap and len(other_scores) and abs(score - float(other_scores.min())) <= TOL_TIE:
@@ -197,9 +204,12 @@ def compare_image(stem, ref, ours_dir):
             unmatched.append((why is not None, "%s #%d unmatched: class %d score %.6f box %s%s" % (
                 side, k, labels[k], scores[k], "[%s]" % ", ".join("%.2f" % v for v in boxes[k]),
                 " (allowed: %s)" % why if why else "")))
+    in_order = sum(1 for i, j in pairs if i == j)
     ok = not bad and all(allowed for allowed, _ in unmatched)
-    rep.add("detections", "%d ours / %d ref, %d matched, min box IoU %.6f, max |dscore| %.1e, "
-            "min mask IoU %.4f" % (len(ob), len(rb), len(pairs), min_iou, max_ds, min_miou), ok)
+    if strict:
+        ok = ok and in_order == len(pairs) == len(ob) == len(rb)
+    rep.add("detections", "%d ours / %d ref, %d matched (%d in order), min box IoU %.6f, max |dscore| %.1e, "
+            "min mask IoU %.4f" % (len(ob), len(rb), len(pairs), in_order, min_iou, max_ds, min_miou), ok)
     if pairs:
         rep.add("mask_probs", "matched detections: max |d| %.2e" % max_mp, max_mp <= TOL_MASK_PROBS)
     if len(rs):
@@ -213,9 +223,12 @@ def compare_image(stem, ref, ours_dir):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python3 -m " + __spec__.name, description=__doc__.split("\n\n")[0])
     p.add_argument("ref_dir")
     p.add_argument("ours_dir")
+    p.add_argument("--strict", action="store_true",
+                   help="every proposal and detection matched, detections in order, no tie excuses")
     a = p.parse_args(argv)
     stems = sorted(f[:-4] for f in os.listdir(a.ref_dir) if f.endswith(".npz"))
     if not stems:
@@ -226,7 +239,7 @@ def main(argv):
     for stem in stems:
         with np.load(os.path.join(a.ref_dir, stem + ".npz")) as z:
             ref = {k: z[k] for k in z.files}
-        rep = compare_image(stem, ref, os.path.join(a.ours_dir, stem))
+        rep = compare_image(stem, ref, os.path.join(a.ours_dir, stem), a.strict)
         rep.print()
         if rep.failed:
             failed.append(stem)

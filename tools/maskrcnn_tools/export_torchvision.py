@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Export torchvision Mask R-CNN weights to a gst-maskrcnn model (.safetensors).
 
 Sources (exactly one):
@@ -16,6 +15,9 @@ Sources (exactly one):
 The file follows docs/model-format.md: torchvision's state_dict names without
 num_batches_tracked, frozen batch norm with epsilon 1e-5, and the metadata
 table. The written file is reloaded and checked before the tool reports success.
+
+Installed as mrcnn-export-torchvision; in the source tree
+`PYTHONPATH=tools python3 -m maskrcnn_tools.export_torchvision ...`.
 """
 
 import argparse
@@ -26,15 +28,11 @@ import time
 from collections import OrderedDict
 
 import numpy as np
+import torch
+from torch import nn
+from torchvision.ops.misc import FrozenBatchNorm2d
 
-# mrcnn_torch.py sits next to this file; realpath: also when run through
-# the installed mrcnn-export-torchvision symlink.
-sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-import mrcnn_torch as M  # noqa: E402
-
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-from torchvision.ops.misc import FrozenBatchNorm2d  # noqa: E402
+from . import torch_model as M
 
 PROG = "export-torchvision"
 

@@ -1,11 +1,10 @@
-#!/usr/bin/python3
 """Runs torchvision and the gst-maskrcnn engine on the same weights and the
 same input in one run, with the same thread count, and prints the ratio.
 
-usage: compare_torchvision.py --model M.safetensors [--image FILE | --width W --height H]
-                              [--frames N] [--warmup K] [--rounds R] [--threads T]
-                              [--precision fp32|bf16] [--torch-autocast none|bf16]
-                              [--bench PATH] [--json OUT]
+usage: python3 -m maskrcnn_tools.compare_torchvision --model M.safetensors
+           [--image FILE | --width W --height H] [--frames N] [--warmup K]
+           [--rounds R] [--threads T] [--precision fp32|bf16]
+           [--torch-autocast none|bf16] [--bench PATH] [--json OUT]
 
 Rounds interleave the two sides (ours, then torchvision, R times) so that a
 slow spell of the host hits both; the ratio is the median of the rounds'
@@ -20,8 +19,8 @@ import sys
 import tempfile
 import time
 
+# the source tree (tools/maskrcnn_tools/ -> ../..)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "engine", "tools"))
 
 
 def synthetic(path, w, h):
@@ -150,7 +149,8 @@ def run_torchvision(a, model, x, warmup):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python3 -m " + __spec__.name, description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--image")
     ap.add_argument("--width", type=int, default=640)
@@ -171,7 +171,7 @@ def main():
     import torch
     import torchvision.transforms.functional as F
     from PIL import Image
-    import mrcnn_torch
+    from . import torch_model
 
     tmp = tempfile.mkdtemp(prefix="mrcnn-compare-")
     image = a.image
@@ -180,7 +180,7 @@ def main():
         synthetic(image, a.width, a.height)
 
     torch.set_num_threads(a.threads)
-    model = mrcnn_torch.model_from_safetensors(a.model)
+    model = torch_model.model_from_safetensors(a.model)
     if a.torch_autocast == "bf16":
         autocast_backbone(model)
     x = F.to_tensor(Image.open(image).convert("RGB"))

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Synthetic "shapes" data for gst-maskrcnn's default model.
 
 Images of circles, squares and triangles with COCO-format ground truth (boxes
@@ -13,7 +12,7 @@ Every image is a pure function of (seed, index): image i of seed s is the same
 whatever else is generated, so a training run can resume and the held-out set
 (a different seed) never overlaps the training stream.
 
-    generate.py --out DIR --count N --seed S      # DIR/images/*.png + DIR/annotations.json
+    python3 -m maskrcnn_tools.shapes.generate --out DIR --count N --seed S   # DIR/images/*.png + DIR/annotations.json
 
 Uses numpy and PIL only (Debian's python3-numpy, python3-pil).
 """
@@ -27,6 +26,8 @@ import sys
 
 import numpy as np
 from PIL import Image, ImageFilter
+
+from .. import rle
 
 LABELS = ["__background__", "circle", "square", "triangle"]
 CLASSES = LABELS[1:]
@@ -358,63 +359,6 @@ def sample(seed, index, frame_sizes=FRAME_SIZES):
 
 # ------------------------------------------------------------------ COCO
 
-def rle_encode(mask):
-    """COCO compressed RLE ({"size": [h, w], "counts": str}) of a HxW bool mask,
-    the same string pycocotools.mask.encode gives (column-major runs, starting
-    with a run of zeros, LEB128-like 5-bit groups with delta coding)."""
-    h, w = mask.shape
-    flat = np.asarray(mask, dtype=np.uint8).reshape(-1, order="F")
-    if flat.size == 0:
-        counts = []
-    else:
-        change = np.flatnonzero(np.diff(flat)) + 1
-        bounds = np.concatenate([[0], change, [flat.size]])
-        counts = list(np.diff(bounds))
-        if flat[0] == 1:
-            counts = [0] + counts
-    out = []
-    for i, c in enumerate(counts):
-        x = int(c)
-        if i > 2:
-            x -= int(counts[i - 2])
-        more = True
-        while more:
-            ch = x & 0x1F
-            x >>= 5
-            more = (x != -1) if (ch & 0x10) else (x != 0)
-            if more:
-                ch |= 0x20
-            out.append(chr(ch + 48))
-    return {"size": [int(h), int(w)], "counts": "".join(out)}
-
-
-def rle_decode(rle):
-    """Inverse of rle_encode: HxW bool mask."""
-    h, w = rle["size"]
-    s = rle["counts"]
-    counts, p = [], 0
-    while p < len(s):
-        x, k, more = 0, 0, True
-        while more:
-            c = ord(s[p]) - 48
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p += 1
-            k += 1
-            if not more and (c & 0x10):
-                x |= -1 << (5 * k)
-        if len(counts) > 2:
-            x += counts[-2]
-        counts.append(x)
-    flat = np.zeros(h * w, np.uint8)
-    pos, val = 0, 0
-    for c in counts:
-        flat[pos:pos + c] = val
-        pos += c
-        val ^= 1
-    return flat.reshape((h, w), order="F").astype(bool)
-
-
 def coco_categories():
     return [{"id": i, "name": n, "supercategory": "shape"} for i, n in enumerate(LABELS) if i]
 
@@ -435,7 +379,7 @@ def write_dataset(out_dir, count, seed, start=0, frame_sizes=FRAME_SIZES, log=No
         for it in inst:
             anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": it["category_id"],
                          "bbox": [float(v) for v in it["bbox"]], "area": float(it["mask"].sum()),
-                         "iscrowd": 0, "segmentation": rle_encode(it["mask"])})
+                         "iscrowd": 0, "segmentation": rle.encode(it["mask"])})
         if log and (k + 1) % 50 == 0:
             log("%d/%d images" % (k + 1, count))
     coco = {"info": {"description": "gst-maskrcnn synthetic shapes", "seed": seed, "start": start,
@@ -447,7 +391,8 @@ def write_dataset(out_dir, count, seed, start=0, frame_sizes=FRAME_SIZES, log=No
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python3 -m " + __spec__.name, description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output directory (images/ and annotations.json)")
     p.add_argument("--count", type=int, default=300, help="number of images (default 300)")
     p.add_argument("--seed", type=int, default=2, help="stream seed (training uses 1; default 2, held out)")

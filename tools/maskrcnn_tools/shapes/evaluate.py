@@ -1,15 +1,14 @@
-#!/usr/bin/env python3
 """COCO evaluation of a shapes model through the C engine and through torchvision.
 
-Generates a held-out set with generate.py (a stream seed the training never
+Generates a held-out set with shapes.generate (a stream seed the training never
 uses), runs the C engine on it through its command line (mrcnn-infer --json)
-and torchvision on the same weights (mrcnn_torch.model_from_safetensors),
+and torchvision on the same weights (torch_model.model_from_safetensors),
 and scores both with pycocotools' COCOeval (bbox and segm):
 
-    .venv/bin/python tools/shapes/evaluate.py --model models/shapes.safetensors \\
+    PYTHONPATH=tools .venv/bin/python -m maskrcnn_tools.shapes.evaluate --model models/shapes.safetensors \\
         --infer build/engine/tools/mrcnn-infer
 
-Needs pycocotools (tests/run.sh makes /work/main/.venv with it, a venv that
+Needs pycocotools (tools/setup.sh makes .venv with it, a venv that
 also sees Debian's torch). --backend torch or --backend c runs one side only.
 Exit status: 0, or 1 with --check when an acceptance target is missed.
 """
@@ -21,14 +20,13 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "engine", "tools"))
+import numpy as np
 
-import numpy as np  # noqa: E402
+from .. import rle
+from . import generate as G
 
-import generate as G  # noqa: E402
+# the source tree (tools/maskrcnn_tools/shapes/ -> ../../..)
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 
 HELD_OUT_SEED = 2  # training draws from stream 1
 STAT_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
@@ -92,7 +90,7 @@ def run_torchvision(model_path, images, score_threshold, threads):
     import torch
     from PIL import Image
 
-    import mrcnn_torch as M
+    from .. import torch_model as M
     if threads:
         torch.set_num_threads(threads)
     model = M.model_from_safetensors(model_path)
@@ -110,7 +108,7 @@ def run_torchvision(model_path, images, score_threshold, threads):
             dets = []
             for b, s, l, m in zip(r["boxes"].tolist(), r["scores"].tolist(), r["labels"].tolist(), r["masks"]):
                 dets.append({"label": labels[l], "class_id": int(l), "score": float(s), "box": b,
-                             "mask": G.rle_encode((m[0] > thr).numpy())})
+                             "mask": rle.encode((m[0] > thr).numpy())})
             out[iid] = dets
             if (n + 1) % 50 == 0:
                 log("  torchvision: %d/%d images" % (n + 1, len(images)))
@@ -169,8 +167,9 @@ def compare_table(named):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python3 -m " + __spec__.name, description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=os.path.join(ROOT, "models", "shapes.safetensors"))
     p.add_argument("--infer", default=os.path.join(ROOT, "build", "engine", "tools", "mrcnn-infer"),
                    help="the C engine's CLI (default build/engine/tools/mrcnn-infer)")

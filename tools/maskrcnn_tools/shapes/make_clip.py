@@ -1,8 +1,7 @@
-#!/usr/bin/python3
 """Renders the sample clip data/shapes-640x360.webm: moving, rotating,
-overlapping shapes drawn by generate.py's renderer, encoded as VP8 in WebM.
+overlapping shapes drawn by shapes.generate's renderer, encoded as VP8 in WebM.
 
-    make_clip.py [--out data/shapes-640x360.webm] [--seconds 10] [--fps 30] [--seed 7]
+    python3 -m maskrcnn_tools.shapes.make_clip [--out data/shapes-640x360.webm] [--seconds 10] [--fps 30] [--seed 7]
 
 Frames are piped as raw RGB into gst-launch-1.0 (rawvideoparse, videoconvert,
 vp8enc, webmmux: gstreamer1.0-tools, -plugins-base and -plugins-good), so
@@ -19,10 +18,11 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import generate as G  # noqa: E402
+from .. import rle
+from . import generate as G
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+# the source tree (tools/maskrcnn_tools/shapes/ -> ../../..)
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 
 
 class Mover:
@@ -102,7 +102,8 @@ def render_frames(width, height, frames, fps, seed, ground_truth=None):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python3 -m " + __spec__.name, description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=os.path.join(ROOT, "data", "shapes-640x360.webm"))
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=360)
@@ -139,7 +140,7 @@ def main(argv):
                              "area": float(mk.sum()),
                              "bbox": [float(xs.min()), float(ys.min()), float(xs.max() + 1 - xs.min()),
                                       float(ys.max() + 1 - ys.min())],
-                             "segmentation": G.rle_encode(mk)})
+                             "segmentation": rle.encode(mk)})
         with open(os.path.splitext(a.out)[0] + ".json", "w") as f:
             json.dump({"images": images, "annotations": anns, "categories": G.coco_categories()}, f)
     print("wrote %s: %d frames %dx%d at %d fps, %.2f MB" % (

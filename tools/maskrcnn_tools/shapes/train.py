@@ -1,16 +1,16 @@
-#!/usr/bin/python3
 """Trains gst-maskrcnn's default "shapes" model (on the CPU, or a GPU with --device) and exports it.
 
 A narrow ResNet-18-FPN Mask R-CNN (torchvision's MaskRCNN, built by
-engine/tools/mrcnn_torch.py so the state_dict names are the model format's)
-is trained from scratch on synthetic images drawn on the fly by generate.py
+maskrcnn_tools.torch_model so the state_dict names are the model format's)
+is trained from scratch on synthetic images drawn on the fly by shapes.generate
 (stream seed 1; the evaluation uses another seed). The body trains with
 ordinary batch norm; on export its statistics become the frozen batch norm
 that the engine folds into the convolutions.
 
-    train.py --workdir /tmp/shapes-train --time-budget 3300      # train (resumes if a checkpoint exists)
-    train.py --workdir /tmp/shapes-train --export-only --out models/shapes.safetensors
-    train.py --device cuda --init-from weights.pt --batch-size 16 --lr 2e-3 --workers 8 \
+    python3 -m maskrcnn_tools.shapes.train --workdir /tmp/shapes-train --time-budget 3300   # (resumes)
+    python3 -m maskrcnn_tools.shapes.train --workdir /tmp/shapes-train --export-only \\
+        --out models/shapes.safetensors
+    python3 -m maskrcnn_tools.shapes.train --device cuda --init-from weights.pt --batch-size 16 --lr 2e-3 --workers 8 \\
         --time-budget 290 --stream-offset 10000 --out ''           # continue on a GPU (docs/models.md)
 
 The learning-rate schedule (linear warm-up, cosine decay) runs over whichever
@@ -34,11 +34,9 @@ import tempfile
 import time
 from collections import OrderedDict
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-ENGINE_TOOLS = os.path.join(ROOT, "engine", "tools")
-sys.path.insert(0, HERE)
-sys.path.insert(0, ENGINE_TOOLS)
+# tools/maskrcnn_tools/shapes/ -> tools/ (holds the package) -> the source tree
+TOOLS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(TOOLS)
 
 # OpenMP threads that spin while waiting burn the cycles of a shared machine
 # (and, when it is busy, their own process's share): wait passively.
@@ -49,8 +47,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torchvision.ops.misc import FrozenBatchNorm2d  # noqa: E402
 
-import generate as G  # noqa: E402
-import mrcnn_torch as M  # noqa: E402
+from .. import torch_model as M  # noqa: E402
+from . import generate as G  # noqa: E402
 
 TRAIN_SEED = 1
 
@@ -214,13 +212,17 @@ def export(ckpt_path, out, dtype="f16", quiet=False, score_thresh=None):
         labels = os.path.join(tmp, "labels.txt")
         with open(labels, "w") as f:
             f.write("\n".join(G.LABELS) + "\n")
-        cmd = [sys.executable, os.path.join(ENGINE_TOOLS, "export-torchvision.py"), "--checkpoint", mod_path,
+        cmd = [sys.executable, "-m", "maskrcnn_tools.export_torchvision", "--checkpoint", mod_path,
                "--labels", labels, "--dtype", dtype, "--out", out]
         if quiet:
             cmd.append("--quiet")
         if score_thresh is not None:
             cmd += ["--score-thresh", str(score_thresh)]
-        subprocess.run(cmd, check=True)
+        # (a process of its own: the exporter turns autograd off, and the
+        # training may go on after an export)
+        path = os.environ.get("PYTHONPATH")
+        env = dict(os.environ, PYTHONPATH=TOOLS + (os.pathsep + path if path else ""))
+        subprocess.run(cmd, check=True, env=env)
     return ck
 
 
@@ -329,8 +331,9 @@ def train(a):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python3 -m " + __spec__.name, description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workdir", default="/tmp/shapes-train", help="checkpoints (default /tmp/shapes-train)")
     p.add_argument("--out", default=os.path.join(ROOT, "models", "shapes.safetensors"),
                    help="exported model (default models/shapes.safetensors; '' to skip)")

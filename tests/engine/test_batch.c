@@ -1,0 +1,302 @@
+/* Batches through the public API: a frame's results in a batch of frames of
+ * its size equal its results alone; a batch that mixes orientations, run in
+ * parts because it does not fit the context at once, equals the same batch
+ * in one pass; per-frame thresholds; the batch's errors name the frame; and
+ * threads sharing one engine each get the results they would get alone.
+ *
+ * usage: test-batch MODEL     (seed from MRCNN_TEST_SEED or the clock) */
+#include <string.h>
+
+#include <glib.h>
+
+#include "mrcnn/mrcnn.h"
+#include "unit_test.h"
+
+typedef struct {
+  int w, h;
+  guint8 *rgb;
+  mrcnn_image view;
+} frame;
+
+/* Smooth colour gradients and filled rectangles, so that the features (and
+ * a random-init model's detections) vary across the frame. */
+static void
+frame_init (frame *f, int w, int h)
+{
+  f->w = w;
+  f->h = h;
+  f->rgb = g_new (guint8, (size_t) w * h * 3);
+  double a[3], b[3];
+  for (int c = 0; c < 3; c++) {
+    a[c] = ut_uniform (0.0, 2.0);
+    b[c] = ut_uniform (0.0, 2.0);
+  }
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      for (int c = 0; c < 3; c++)
+        f->rgb[((size_t) y * w + x) * 3 + c] = (guint8) (127.5 + 127.0
+            * sin (a[c] * x / 17.0 + b[c] * y / 23.0 + c));
+  for (int r = 0; r < 6; r++) {
+    int x0 = ut_int (0, w - 2), y0 = ut_int (0, h - 2);
+    int rw = ut_int (8, w / 2), rh = ut_int (8, h / 2);
+    int x1 = MIN (w, x0 + rw), y1 = MIN (h, y0 + rh);
+    guint8 col[3] = { ut_int (0, 255), ut_int (0, 255), ut_int (0, 255) };
+    for (int y = y0; y < y1; y++)
+      for (int x = x0; x < x1; x++)
+        memcpy (f->rgb + ((size_t) y * w + x) * 3, col, 3);
+  }
+  f->view = (mrcnn_image) { MRCNN_PIXEL_RGB, w, h, { f->rgb }, { w * 3 } };
+}
+
+static mrcnn_engine *
+engine_new (mrcnn_model *model, int max_batch)
+{
+  mrcnn_engine_config cfg;
+  mrcnn_error err = { 0 };
+  mrcnn_engine *e = NULL;
+  mrcnn_engine_config_init (&cfg, model);
+  cfg.backend = MRCNN_BACKEND_CPU;
+  cfg.max_width = cfg.max_height = 1024;
+  cfg.max_batch = max_batch;
+  if (mrcnn_engine_new (model, &cfg, &e, &err) != MRCNN_OK)
+    printf ("engine (max_batch %d): %s\n", max_batch, err.message);
+  return e;
+}
+
+/* Every detection, box, score, class and mask probability equal bit for
+ * bit (or, with tol > 0, within tol). */
+static int
+same_results (const mrcnn_result *a, const mrcnn_result *b, float tol,
+    const char *what)
+{
+  int n = mrcnn_result_count (a);
+  if (!ut_check (n == mrcnn_result_count (b), "%s: %d detections, %d", what,
+          n, mrcnn_result_count (b)))
+    return 0;
+  float worst = 0.0f;
+  int labels_ok = 1;
+  for (int i = 0; i < n; i++) {
+    const mrcnn_detection *p = mrcnn_result_get (a, i), *q = mrcnn_result_get (b, i);
+    float d[5] = { p->x1 - q->x1, p->y1 - q->y1, p->x2 - q->x2, p->y2 - q->y2,
+      p->score - q->score };
+    for (int k = 0; k < 5; k++)
+      worst = MAX (worst, fabsf (d[k]));
+    labels_ok &= p->class_id == q->class_id;
+    int m, m2;
+    const float *pa = mrcnn_result_mask_probs (a, i, &m);
+    const float *pb = mrcnn_result_mask_probs (b, i, &m2);
+    for (int k = 0; k < m * m; k++)
+      worst = MAX (worst, fabsf (pa[k] - pb[k]));
+  }
+  ut_check (labels_ok, "%s: classes differ", what);
+  return ut_check (worst <= tol, "%s: %d detections differ by up to %g "
+      "(allowed %g)", what, n, worst, tol);
+}
+
+static mrcnn_result *
+run_one (mrcnn_engine *e, const frame *f)
+{
+  mrcnn_error err = { 0 };
+  mrcnn_result *r = NULL;
+  if (mrcnn_engine_run (e, &f->view, &r, &err) != MRCNN_OK)
+    printf ("run: %s\n", err.message);
+  return r;
+}
+
+typedef struct {
+  mrcnn_engine *engine;
+  const frame *frames;
+  int n_frames;
+  mrcnn_result *const *expected;
+  int rounds;
+  int failures;
+} thread_job;
+
+static gpointer
+thread_run (gpointer data)
+{
+  thread_job *job = data;
+  for (int r = 0; r < job->rounds; r++)
+    for (int i = 0; i < job->n_frames; i++) {
+      mrcnn_result *res = run_one (job->engine, &job->frames[i]);
+      int n = res ? mrcnn_result_count (res) : -1;
+      int same = res && n == mrcnn_result_count (job->expected[i]);
+      for (int k = 0; same && k < n; k++)
+        same = memcmp (mrcnn_result_get (res, k),
+            mrcnn_result_get (job->expected[i], k),
+            offsetof (mrcnn_detection, label)) == 0;
+      job->failures += !same;
+      mrcnn_result_free (res);
+    }
+  return NULL;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc != 2) {
+    fprintf (stderr, "usage: test-batch MODEL\n");
+    return 2;
+  }
+  ut_init ("test-batch");
+  mrcnn_error err = { 0 };
+  mrcnn_model *model = NULL;
+  if (mrcnn_model_open (argv[1], &model, &err) != MRCNN_OK) {
+    fprintf (stderr, "test-batch: %s\n", err.message);
+    return 1;
+  }
+  mrcnn_engine *single = engine_new (model, 1), *batched = engine_new (model, 4);
+  mrcnn_engine *two = engine_new (model, 2);
+  if (!single || !batched || !two)
+    return 1;
+
+  /* same size: each frame as alone */
+  ut_begin ("same-size batch = each frame alone");
+  frame same[4];
+  mrcnn_image views[4];
+  mrcnn_result *alone[4], *res[4];
+  int total = 0;
+  for (int i = 0; i < 4; i++) {
+    frame_init (&same[i], 320, 240);
+    views[i] = same[i].view;
+    alone[i] = run_one (single, &same[i]);
+    total += alone[i] ? mrcnn_result_count (alone[i]) : 0;
+  }
+  ut_check (total > 0, "the model finds nothing in the test frames: the "
+      "comparison would prove nothing");
+  for (int n = 1; n <= 4; n++) {
+    if (!ut_check (mrcnn_engine_run_batch (batched, views, NULL, n, res, &err)
+            == MRCNN_OK, "batch of %d: %s", n, err.message))
+      continue;
+    for (int i = 0; i < n; i++) {
+      char what[64];
+      g_snprintf (what, sizeof what, "frame %d of a batch of %d", i, n);
+      same_results (res[i], alone[i], 0.0f, what);
+      mrcnn_result_free (res[i]);
+    }
+  }
+  ut_end ();
+
+  /* mixed orientations: 2 frames padded to a square exceed a 2-frame
+   * context's one pass and run in parts; a 4-frame context runs them in one
+   * pass. Both are the batch semantics, so both must agree exactly. */
+  ut_begin ("mixed batch in parts = in one pass");
+  frame mixed[2];
+  frame_init (&mixed[0], 400, 300);
+  frame_init (&mixed[1], 300, 400);
+  mrcnn_image mv[2] = { mixed[0].view, mixed[1].view };
+  mrcnn_result *parts[2], *whole[2];
+  if (ut_check (mrcnn_engine_run_batch (two, mv, NULL, 2, parts, &err)
+          == MRCNN_OK, "in parts: %s", err.message)
+      && ut_check (mrcnn_engine_run_batch (batched, mv, NULL, 2, whole, &err)
+          == MRCNN_OK, "in one pass: %s", err.message)) {
+    same_results (parts[0], whole[0], 0.0f, "landscape frame");
+    same_results (parts[1], whole[1], 0.0f, "portrait frame");
+    /* and the common padding does change the portrait frame's results:
+     * the comparison above is not the single-frame one in disguise */
+    mrcnn_result *portrait = run_one (single, &mixed[1]);
+    int differs = mrcnn_result_count (portrait) != mrcnn_result_count (whole[1]);
+    for (int k = 0; !differs && k < mrcnn_result_count (portrait); k++)
+      differs = mrcnn_result_get (portrait, k)->score
+          != mrcnn_result_get (whole[1], k)->score;
+    ut_check (differs, "padding a portrait frame to a square changed nothing");
+    mrcnn_result_free (portrait);
+    for (int i = 0; i < 2; i++) {
+      mrcnn_result_free (parts[i]);
+      mrcnn_result_free (whole[i]);
+    }
+  }
+  ut_end ();
+
+  ut_begin ("per-frame thresholds");
+  {
+    mrcnn_thresholds th[2], strict;
+    mrcnn_engine_config cfg;
+    mrcnn_engine_config_init (&cfg, model);
+    th[0] = th[1] = strict = cfg.thresholds;
+    strict.score_threshold = 0.3f;
+    strict.max_detections = 5;
+    th[1] = strict;
+    mrcnn_image v2[2] = { same[0].view, same[0].view };
+    if (ut_check (mrcnn_engine_run_batch (batched, v2, th, 2, res, &err)
+            == MRCNN_OK, "%s", err.message)) {
+      same_results (res[0], alone[0], 0.0f, "default thresholds");
+      int n = mrcnn_result_count (res[1]), expect = 0;
+      for (int k = 0; k < mrcnn_result_count (alone[0]); k++)
+        expect += mrcnn_result_get (alone[0], k)->score > 0.3f;
+      ut_check (n == MIN (expect, 5), "strict frame: %d detections, expected "
+          "%d", n, MIN (expect, 5));
+      for (int k = 0; k < n; k++)
+        ut_check (mrcnn_result_get (res[1], k)->score > 0.3f,
+            "strict frame kept a score of %g", mrcnn_result_get (res[1], k)->score);
+      mrcnn_result_free (res[0]);
+      mrcnn_result_free (res[1]);
+    }
+    strict.max_detections = 100000;
+    th[1] = strict;
+    ut_check (mrcnn_engine_run_batch (batched, v2, th, 2, res, &err)
+        == MRCNN_ERR_INVALID_ARG && strstr (err.message, "frame 1")
+        && strstr (err.message, "max detections"), "bad thresholds of frame "
+        "1: '%s'", err.message);
+  }
+  ut_end ();
+
+  ut_begin ("errors");
+  {
+    mrcnn_image bad[2] = { same[0].view, same[1].view };
+    bad[1].planes[0] = NULL;
+    res[0] = res[1] = (mrcnn_result *) &err;  /* must be reset to NULL */
+    ut_check (mrcnn_engine_run_batch (batched, bad, NULL, 2, res, &err)
+        == MRCNN_ERR_INVALID_ARG && strstr (err.message, "frame 1 of the batch")
+        && strstr (err.message, "NULL"), "NULL plane: '%s'", err.message);
+    ut_check (res[0] == NULL && res[1] == NULL, "results left set on failure");
+    ut_check (mrcnn_engine_run_batch (batched, views, NULL, 5, res, &err)
+        == MRCNN_ERR_INVALID_ARG && strstr (err.message, "1 to 4"),
+        "5 frames on max_batch 4: '%s'", err.message);
+    ut_check (mrcnn_engine_run_batch (batched, views, NULL, 0, res, &err)
+        == MRCNN_ERR_INVALID_ARG, "0 frames accepted");
+    ut_check (mrcnn_engine_max_batch (batched) == 4, "max_batch %d",
+        mrcnn_engine_max_batch (batched));
+    mrcnn_engine_config cfg;
+    mrcnn_engine *e = NULL;
+    mrcnn_engine_config_init (&cfg, model);
+    cfg.backend = MRCNN_BACKEND_CPU;
+    cfg.max_batch = 0;
+    ut_check (mrcnn_engine_new (model, &cfg, &e, &err) == MRCNN_ERR_INVALID_ARG
+        && strstr (err.message, "max_batch 0"), "max_batch 0: '%s'",
+        err.message);
+    cfg.max_batch = 65;
+    ut_check (mrcnn_engine_new (model, &cfg, &e, &err) == MRCNN_ERR_INVALID_ARG
+        && strstr (err.message, "1 .. 64"), "max_batch 65: '%s'", err.message);
+  }
+  ut_end ();
+
+  /* four threads on one engine: runs are serialized, results unchanged */
+  ut_begin ("threads sharing an engine");
+  {
+    thread_job jobs[4];
+    GThread *threads[4];
+    for (int t = 0; t < 4; t++) {
+      jobs[t] = (thread_job) { single, same, 4, alone, 3, 0 };
+      threads[t] = g_thread_new ("runner", thread_run, &jobs[t]);
+    }
+    for (int t = 0; t < 4; t++) {
+      g_thread_join (threads[t]);
+      ut_check (jobs[t].failures == 0, "thread %d: %d of 12 runs differ from "
+          "the serial results", t, jobs[t].failures);
+    }
+  }
+  ut_end ();
+
+  for (int i = 0; i < 4; i++) {
+    mrcnn_result_free (alone[i]);
+    g_free (same[i].rgb);
+  }
+  g_free (mixed[0].rgb);
+  g_free (mixed[1].rgb);
+  mrcnn_engine_free (single);
+  mrcnn_engine_free (batched);
+  mrcnn_engine_free (two);
+  mrcnn_model_free (model);
+  return ut_finish ();
+}

@@ -1,0 +1,2 @@
+"""The shipped "shapes" model: its synthetic data, training, evaluation and
+sample clip."""
