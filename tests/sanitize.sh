@@ -117,6 +117,9 @@ tsan_env() {
   export G_SLICE=always-malloc
   export OMP_NUM_THREADS=1
   export OMP_WAIT_POLICY=passive
+  # gst-check forks each test case by default; TSan does not follow a
+  # multi-threaded fork.
+  export CK_FORK=no
   # As for ASan: gst-plugin-scanner cannot load an instrumented plugin.
   export GST_REGISTRY_FORK=no
 }
