@@ -66,7 +66,8 @@ source "$here/env.sh"
 # engine per stream.
 shared=()
 if [ "$separate" -eq 0 ]; then
-  if gst-inspect-1.0 maskrcnn | grep -q model-instance-id; then
+  # Not `| grep -q`: grep stopping early fails gst-inspect under pipefail.
+  if [[ $(gst-inspect-1.0 maskrcnn) == *model-instance-id* ]]; then
     shared=(model-instance-id="$id" batch-size="$batch")
     [ -n "$timeout" ] && shared+=(batch-timeout="$timeout")
   else
