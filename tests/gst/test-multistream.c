@@ -9,9 +9,9 @@
  * --files reads each stream from the clip itself (filesrc) instead, with
  * the same lengths and checks: the element's threads are the same, and
  * rtspsrc is left out. The ThreadSanitizer run uses it: under TSan every
- * thread runs several times slower, and rtspsrc's RTP sessions then time
- * their sources out and stalled inside GStreamer (rtpbin removing pads
- * against rtspsrc's state change) in every run we tried.
+ * thread runs several times slower, rtspsrc's RTP sessions then time their
+ * sources out, and the pipeline stalled inside GStreamer (rtpbin removing
+ * pads against rtspsrc's state change) in every run tried.
  *
  * Environment: MRCNN_MULTISTREAM_STREAMS (default 4), _FRAMES (frames of
  * the longest stream, default 30), _BATCH (batch-size, default the number
@@ -401,7 +401,8 @@ main (int argc, char **argv)
       model);
   pipeline = gst_parse_launch (ref_desc, &err);
   g_free (ref_desc);
-  if (pipeline == NULL) {
+  /* A pipeline may come back with a (recoverable) error: fail on both. */
+  if (err != NULL) {
     fail ("reference pipeline: %s", err->message);
     return 1;
   }
@@ -460,7 +461,7 @@ main (int argc, char **argv)
   g_free (sharing);
   pipeline = gst_parse_launch (desc->str, &err);
   g_string_free (desc, TRUE);
-  if (pipeline == NULL) {
+  if (err != NULL) {
     fail ("receiving pipeline: %s", err->message);
     return 1;
   }
