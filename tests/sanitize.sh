@@ -8,17 +8,24 @@
 #   2. valgrind memcheck on the CPU path: mrcnn-infer (from an ordinary build,
 #      $MRCNN_BUILD_DIR, default build) on a tiny random-init model and two
 #      frames (PNG, JPEG). Any memory error or definitely lost block fails.
+#   3. ThreadSanitizer: a separate gcc build ($TSAN_BUILD_DIR, default
+#      build-tsan, -Db_sanitize=thread, CPU only) and the multi-stream tests
+#      in it (meson suite multistream: several maskrcnn elements, one shared
+#      engine, streams that end at different times). Any report fails.
+#      Suppressions and why they are so few: tests/tsan.supp.
 #
-#   tests/sanitize.sh [asan|valgrind|all]     (default all)
+#   tests/sanitize.sh [asan|valgrind|tsan|all]     (default all)
 #
-# Extra arguments after the mode go to `meson test` of the ASan build (for
-# example a test name). Installs valgrind where it is missing (Debian, root).
+# Extra arguments after the mode go to `meson test` of the ASan or TSan
+# build (for example a test name). Installs valgrind where it is missing
+# (Debian, root).
 # Everything tolerated from third-party libraries is listed, with the reason,
 # in the suppression file written below and in docs/reliability.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ASAN_BUILD=${ASAN_BUILD_DIR:-$ROOT/build-asan}
+TSAN_BUILD=${TSAN_BUILD_DIR:-$ROOT/build-tsan}
 BUILD=${MRCNN_BUILD_DIR:-$ROOT/build}
 PYTHON=${MRCNN_PYTHON:-$ROOT/.venv/bin/python}
 [ -x "$PYTHON" ] || PYTHON=/usr/bin/python3
@@ -86,15 +93,71 @@ asan_registry() {
 }
 
 asan_tests() {
-  # Every C test of the unit, integration (CLI) and gst suites; not the
+  # Every C test of the unit, integration (CLI) and gst suites (with the
+  # multi-stream test on files, not its RTSP variant); not the
   # Python-only exporter test and not the parity suite (mostly model export
   # and torchvision; run it with `tests/sanitize.sh asan --suite parity`).
   mapfile -t tests < <(meson test -C "$ASAN_BUILD" --list 2>/dev/null \
-    | sed -n 's/^gst-maskrcnn:\(unit\|integration\|gst\) \/ //p' | grep -vx exporter)
+    | sed -n 's/^gst-maskrcnn:\(unit\|integration\|gst\|gst+multistream\) \/ //p' \
+    | grep -vx exporter)
   [ $# -gt 0 ] && tests=("$@")
   echo "== ASan+UBSan: ${#tests[@]} tests"
   meson test -C "$ASAN_BUILD" --no-rebuild --print-errorlogs --num-processes 1 \
     --timeout-multiplier 3 "${tests[@]}"
+}
+
+# ------------------------------------------------------------------ TSan
+
+tsan_env() {
+  # ignore_noninstrumented_modules, G_SLICE, OMP_NUM_THREADS and the
+  # preloaded lock annotations: reasons in tests/tsan.supp. exitcode=66
+  # makes any report fail the test that caused it (after the whole run, so
+  # that every report is printed).
+  export TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp:exitcode=66:halt_on_error=0:second_deadlock_stack=1:ignore_noninstrumented_modules=1:history_size=4"
+  export G_SLICE=always-malloc
+  export OMP_NUM_THREADS=1
+  export OMP_WAIT_POLICY=passive
+  # gst-check forks each test case by default; TSan does not follow a
+  # multi-threaded fork.
+  export CK_FORK=no
+  # As for ASan: gst-plugin-scanner cannot load an instrumented plugin.
+  export GST_REGISTRY_FORK=no
+}
+
+tsan_build() {
+  # CPU only: the CUDA paths cannot run where CI runs this, and the CUDA
+  # libraries are not instrumented either.
+  if [ -f "$TSAN_BUILD/build.ninja" ]; then
+    meson setup --reconfigure "$TSAN_BUILD" -Dpython="$PYTHON" >/dev/null
+  else
+    meson setup "$TSAN_BUILD" -Dpython="$PYTHON" -Db_sanitize=thread \
+      -Dbuildtype=debugoptimized -Db_ndebug=false -Dc_args=-fno-omit-frame-pointer \
+      -Db_lundef=false -Dcuda=disabled
+  fi
+  nice -n 19 meson compile -C "$TSAN_BUILD"
+}
+
+tsan_registry() {
+  local reg="$TSAN_BUILD/tests/gst/gst-registry.bin"
+  rm -f "$reg"
+  # gst-inspect is not instrumented: the runtime comes first, preloaded.
+  TSAN_OPTIONS="report_bugs=0" LD_PRELOAD="$(gcc -print-file-name=libtsan.so)" \
+    GST_REGISTRY="$reg" GST_PLUGIN_PATH="$TSAN_BUILD/gst" \
+    gst-inspect-1.0 maskrcnn >/dev/null
+}
+
+tsan_tests() {
+  # The RTSP variant stays out (suite rtsp): rtspsrc stalls inside GStreamer
+  # when every thread runs as slowly as under TSan (tests/gst/test-multistream.c).
+  local sel=(--suite multistream --no-suite rtsp)
+  [ $# -gt 0 ] && sel=("$@")
+  echo "== ThreadSanitizer: the multi-stream tests"
+  # The test programs link the TSan runtime themselves; only the lock
+  # annotations are preloaded.
+  MRCNN_MULTISTREAM_FRAMES=${MRCNN_MULTISTREAM_FRAMES:-16} \
+  nice -n 19 meson test -C "$TSAN_BUILD" --no-rebuild --print-errorlogs \
+    --num-processes 1 --timeout-multiplier 3 \
+    --wrapper "env LD_PRELOAD=$TSAN_BUILD/tests/libtsan-glib-sync.so" "${sel[@]}"
 }
 
 # ------------------------------------------------------------------ valgrind
@@ -162,6 +225,9 @@ EOF
 case $mode in
   asan) asan_env; asan_build; asan_registry; asan_tests "$@" ;;
   valgrind) valgrind_run ;;
-  all) asan_env; asan_build; asan_registry; asan_tests "$@"; valgrind_run ;;
-  *) sed -n '2,18p' "$0" >&2; exit 2 ;;
+  tsan) tsan_env; tsan_build; tsan_registry; tsan_tests "$@" ;;
+  all) (asan_env; asan_build; asan_registry; asan_tests "$@")
+       valgrind_run
+       (tsan_env; tsan_build; tsan_registry; tsan_tests) ;;
+  *) sed -n '2,23p' "$0" >&2; exit 2 ;;
 esac
