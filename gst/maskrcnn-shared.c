@@ -60,6 +60,12 @@ struct _GstMaskRcnnShared
   GQueue pending;               /* of Request *, oldest first */
   gboolean running;             /* a batch (or an engine swap) is under way */
   GList *users;
+  /* Engines shared under an id run every batch in this one thread, so that
+   * they have one CPU thread pool (OpenMP keeps a pool per calling thread)
+   * and one thread current on the CUDA device; NULL for an element's own
+   * engine, whose batches run on its streaming thread. */
+  GThread *worker;
+  gboolean quit;
 };
 
 struct _GstMaskRcnnSharedUser
@@ -126,6 +132,30 @@ gst_maskrcnn_shared_join (const gchar * id, GstElement * element)
   return user;
 }
 
+static void run_next_batch (GstMaskRcnnShared * sh);
+static gboolean batch_ready (GstMaskRcnnShared * sh, gint64 now,
+    gint64 * wake);
+
+static gpointer
+worker_loop (gpointer data)
+{
+  GstMaskRcnnShared *sh = data;
+
+  g_mutex_lock (&sh->lock);
+  while (!sh->quit) {
+    gint64 wake = 0;
+    if (!sh->running && sh->pending.length
+        && batch_ready (sh, g_get_monotonic_time (), &wake))
+      run_next_batch (sh);
+    else if (!sh->running && sh->pending.length)
+      g_cond_wait_until (&sh->cond, &sh->lock, wake);
+    else
+      g_cond_wait (&sh->cond, &sh->lock);
+  }
+  g_mutex_unlock (&sh->lock);
+  return NULL;
+}
+
 void
 gst_maskrcnn_shared_leave (GstMaskRcnnSharedUser * user)
 {
@@ -149,6 +179,13 @@ gst_maskrcnn_shared_leave (GstMaskRcnnSharedUser * user)
   if (!last)
     return;
 
+  if (sh->worker) {
+    g_mutex_lock (&sh->lock);
+    sh->quit = TRUE;
+    g_cond_broadcast (&sh->cond);
+    g_mutex_unlock (&sh->lock);
+    g_thread_join (sh->worker);
+  }
   /* The engine before the model it was made from. */
   if (sh->engine)
     mrcnn_engine_free (sh->engine);
@@ -263,6 +300,13 @@ gst_maskrcnn_shared_set_engine (GstMaskRcnnSharedUser * user,
   sh->settings.model = g_strdup (s->model);
   sh->creator = creator;
   sh->no_cuda_reason = g_strdup (no_cuda_reason);
+  if (sh->id && !sh->worker) {
+    gchar *name = g_strdup_printf ("maskrcnn:%s", sh->id);
+    /* a thread name holds 15 characters */
+    name[MIN (strlen (name), 15)] = '\0';
+    sh->worker = g_thread_new (name, worker_loop, sh);
+    g_free (name);
+  }
   g_mutex_unlock (&sh->lock);
 }
 
@@ -399,8 +443,9 @@ static void
 run_batch (GstMaskRcnnShared * sh, mrcnn_engine * engine, Request ** batch,
     guint n)
 {
-  mrcnn_image images[MAX_BATCH];
-  mrcnn_thresholds th[MAX_BATCH];
+  /* zeroed: the compiler cannot see that n >= 1 entries are filled */
+  mrcnn_image images[MAX_BATCH] = { { 0, } };
+  mrcnn_thresholds th[MAX_BATCH] = { { 0, } };
   mrcnn_result *results[MAX_BATCH];
   mrcnn_error err = { 0, };
   mrcnn_status st;
@@ -509,8 +554,12 @@ gst_maskrcnn_shared_run (GstMaskRcnnSharedUser * user,
       break;
     }
     /* No batch runs, so this frame waits in pending: lead the next batch
-     * (which may not hold this frame: then wait for the one after). */
-    if (!sh->running && batch_ready (sh, g_get_monotonic_time (), &wake))
+     * (which may not hold this frame: then wait for the one after), unless
+     * the worker runs the batches. */
+    if (sh->worker)
+      g_cond_wait (&sh->cond, &sh->lock);
+    else if (!sh->running
+        && batch_ready (sh, g_get_monotonic_time (), &wake))
       run_next_batch (sh);
     else if (!sh->running)
       g_cond_wait_until (&sh->cond, &sh->lock, wake);

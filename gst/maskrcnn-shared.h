@@ -9,9 +9,10 @@
  * Batching. A streaming thread submits its frame and waits for its result
  * (transform_ip stays synchronous), so one element has at most one frame
  * waiting and batches of more than one frame need several elements sharing
- * an engine. There is no batcher thread: a waiting thread whose frame is
- * not done runs the next batch itself (for every element's frames in it)
- * when no batch runs and the batch is ready. A batch is ready when it is
+ * an engine. An engine shared under an id runs every batch in a worker
+ * thread of its own (one OpenMP thread pool, one thread on the CUDA
+ * device); an element's own engine has none: its streaming thread runs its
+ * frames itself, with no thread hop. A batch is ready when it is
  * full (batch-size frames of one size), when every element that is
  * streaming has a frame waiting (nobody else can add one), or when its
  * oldest frame has waited batch-timeout. A batch holds frames of one size

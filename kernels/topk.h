@@ -137,6 +137,20 @@ mrcnn_rank_swap (mrcnn_rank_item *a, mrcnn_rank_item *b)
   *b = t;
 }
 
+/* __unguarded_linear_insert: moves a[i] down past the items it ranks
+ * before; something in front of it must rank no later than it. */
+MRCNN_HD void
+mrcnn_rank_unguarded_linear_insert (mrcnn_rank_item *a, long i)
+{
+  mrcnn_rank_item val = a[i];
+  long j = i;
+  while (mrcnn_rank_before (val, a[j - 1])) {
+    a[j] = a[j - 1];
+    j--;
+  }
+  a[j] = val;
+}
+
 /* __insertion_sort over [lo, hi). */
 MRCNN_HD void
 mrcnn_rank_insertion_sort (mrcnn_rank_item *a, long lo, long hi)
@@ -150,12 +164,7 @@ mrcnn_rank_insertion_sort (mrcnn_rank_item *a, long lo, long hi)
         a[j] = a[j - 1];
       a[lo] = val;
     } else {
-      long j = i;
-      while (mrcnn_rank_before (val, a[j - 1])) {
-        a[j] = a[j - 1];
-        j--;
-      }
-      a[j] = val;
+      mrcnn_rank_unguarded_linear_insert (a, i);
     }
   }
 }
@@ -165,15 +174,8 @@ mrcnn_rank_insertion_sort (mrcnn_rank_item *a, long lo, long hi)
 MRCNN_HD void
 mrcnn_rank_unguarded_insertion_sort (mrcnn_rank_item *a, long lo, long hi)
 {
-  for (long i = lo; i < hi; i++) {
-    mrcnn_rank_item val = a[i];
-    long j = i;
-    while (mrcnn_rank_before (val, a[j - 1])) {
-      a[j] = a[j - 1];
-      j--;
-    }
-    a[j] = val;
-  }
+  for (long i = lo; i < hi; i++)
+    mrcnn_rank_unguarded_linear_insert (a, i);
 }
 
 /* __move_median_to_first (result, a, b, c). */

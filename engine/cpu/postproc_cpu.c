@@ -14,6 +14,7 @@
 #include "topk.h"
 
 struct mrcnn_postproc {
+  size_t max_level;           /* most anchors of one level (plain, objf) */
   int nlevels, A, pre_nms_top_n, post_nms_top_n, num_classes, max_det;
   double rpn_nms_thresh;
   float rpn_score_thresh, rpn_min_size, box_min_size;
@@ -81,6 +82,7 @@ mrcnn_cpu_postproc_new (mrcnn_backend *be, const mrcnn_postproc_desc *d,
     max_level = MAX (max_level, na);
     rpn_cands += MIN (na, (size_t) d->pre_nms_top_n);
   }
+  pp->max_level = max_level;
   size_t det_cands = (size_t) d->post_nms_top_n * (d->num_classes - 1);
   size_t cap = MAX (rpn_cands, det_cands);
   if (cap > G_MAXINT / 8 || max_level > G_MAXINT / 8) {
@@ -277,7 +279,7 @@ mrcnn_cpu_rpn_proposals (mrcnn_backend *be, mrcnn_postproc *pp,
       return mrcnn_fail (err, MRCNN_ERR_BACKEND,
           "rpn_proposals: level %d has %d x %d channels, expected 1 x %d", l,
           head[l].n, head[l].c, 5 * A);
-    if (ncand + MIN (n, pp->pre_nms_top_n) > pp->cap)
+    if ((size_t) n > pp->max_level || ncand + MIN (n, pp->pre_nms_top_n) > pp->cap)
       return mrcnn_fail (err, MRCNN_ERR_BACKEND,
           "rpn_proposals: level %d of %dx%d is larger than planned", l, W, H);
     mrcnn_fmap raw_map = { pp->plain, .layout = MRCNN_LAYOUT_NCHW };

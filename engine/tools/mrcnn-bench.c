@@ -3,7 +3,11 @@
  *
  *   mrcnn-bench --model M [--backend cpu|cuda|auto] [--width W --height H |
  *               --image FILE] [--frames N] [--warmup K] [--threads T]
- *               [--precision fp32|tf32|fp16|bf16 [--emulate]] [--json OUT]
+ *               [--precision fp32|tf32|fp16|bf16 [--emulate]] [--batch N]
+ *               [--json OUT]
+ *
+ * With --batch N every timed pass runs N copies of the frame in one forward
+ * pass (mrcnn_engine_run_batch); times are per pass, frames/s counts all N.
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,7 +23,7 @@
 static char *opt_model, *opt_backend = "cpu", *opt_image, *opt_json;
 static char *opt_precision = "fp32";
 static int opt_width = 640, opt_height = 360, opt_frames = 20, opt_warmup = 3;
-static int opt_threads;
+static int opt_threads, opt_batch = 1;
 static gboolean opt_emulate;
 
 static GOptionEntry entries[] = {
@@ -36,6 +40,8 @@ static GOptionEntry entries[] = {
     "fp32 (default), tf32, fp16 or bf16", "P" },
   { "emulate", 0, 0, G_OPTION_ARG_NONE, &opt_emulate,
     "Run the precision's float32 CPU reference instead", NULL },
+  { "batch", 0, 0, G_OPTION_ARG_INT, &opt_batch,
+    "Frames per forward pass (copies of the frame; default 1)", "N" },
   { "json", 'j', 0, G_OPTION_ARG_FILENAME, &opt_json, "Write results as JSON", "FILE" },
   { NULL }
 };
@@ -58,8 +64,9 @@ main (int argc, char **argv)
     return 2;
   }
   g_option_context_free (ctx);
-  if (!opt_model || opt_frames < 1 || opt_warmup < 0) {
-    fprintf (stderr, "mrcnn-bench: --model is required, --frames >= 1\n");
+  if (!opt_model || opt_frames < 1 || opt_warmup < 0 || opt_batch < 1) {
+    fprintf (stderr, "mrcnn-bench: --model is required, --frames >= 1, "
+        "--batch >= 1\n");
     return 2;
   }
   mrcnn_backend_kind kind;
@@ -121,6 +128,7 @@ main (int argc, char **argv)
   cfg.emulate_precision = opt_emulate;
   cfg.max_width = view.width;
   cfg.max_height = view.height;
+  cfg.max_batch = opt_batch;
   if (mrcnn_engine_new (model, &cfg, &engine, &err) != MRCNN_OK) {
     fprintf (stderr, "mrcnn-bench: %s\n", err.message);
     mrcnn_model_free (model);
@@ -128,18 +136,23 @@ main (int argc, char **argv)
   }
 
   int total = opt_warmup + opt_frames, ndet = 0;
+  mrcnn_image *views = g_new (mrcnn_image, opt_batch);
+  mrcnn_result **results = g_new0 (mrcnn_result *, opt_batch);
+  for (int i = 0; i < opt_batch; i++)
+    views[i] = view;
   double *frame_ms = g_new0 (double, opt_frames);
   double stage_sum[MRCNN_STAGE_COUNT] = { 0 };
   for (int f = 0; f < total; f++) {
-    mrcnn_result *r = NULL;
     gint64 t0 = g_get_monotonic_time ();
-    if (mrcnn_engine_run (engine, &view, &r, &err) != MRCNN_OK) {
-      fprintf (stderr, "mrcnn-bench: frame %d: %s\n", f, err.message);
+    if (mrcnn_engine_run_batch (engine, views, NULL, opt_batch, results, &err)
+        != MRCNN_OK) {
+      fprintf (stderr, "mrcnn-bench: pass %d: %s\n", f, err.message);
       return 1;
     }
     gint64 t1 = g_get_monotonic_time ();
-    ndet = mrcnn_result_count (r);
-    mrcnn_result_free (r);
+    ndet = mrcnn_result_count (results[0]);
+    for (int i = 0; i < opt_batch; i++)
+      mrcnn_result_free (results[i]);
     if (f < opt_warmup)
       continue;
     double st[MRCNN_STAGE_COUNT];
@@ -167,9 +180,10 @@ main (int argc, char **argv)
       opt_threads, mrcnn_precision_name (precision),
       opt_emulate ? " (emulated)" : "", *kernels ? ", kernels " : "", kernels);
   printf ("frame      %dx%d, %d detections\n", view.width, view.height, ndet);
-  printf ("frames     %d timed after %d warm-up\n", opt_frames, opt_warmup);
-  printf ("mean       %.2f ms   median %.2f ms   %.2f frames/s\n", mean, median,
-      1000.0 / mean);
+  printf ("passes     %d timed after %d warm-up, %d frame(s) each\n",
+      opt_frames, opt_warmup, opt_batch);
+  printf ("mean       %.2f ms   median %.2f ms per pass   %.2f frames/s\n",
+      mean, median, 1000.0 * opt_batch / mean);
   printf ("peak RSS   %.1f MiB\n", rss_mb);
   printf ("%-12s %10s %7s\n", "stage", "ms", "share");
   for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
@@ -185,13 +199,14 @@ main (int argc, char **argv)
     char *model_esc = g_strescape (opt_model, NULL);
     fprintf (f, "{\"model\": \"%s\", \"architecture\": \"%s\", \"backend\": \"%s\", "
         "\"threads\": %d, \"precision\": \"%s\", \"emulated\": %s, "
-        "\"cpu_kernels\": \"%s\", \"width\": %d, \"height\": %d, \"frames\": %d, "
+        "\"cpu_kernels\": \"%s\", \"width\": %d, \"height\": %d, \"batch\": %d, "
+        "\"frames\": %d, "
         "\"warmup\": %d, \"detections\": %d, \"mean_ms\": %.3f, "
         "\"median_ms\": %.3f, \"fps\": %.3f, \"peak_rss_mib\": %.1f, \"stages_ms\": {",
         model_esc, mrcnn_model_architecture (model), backend, opt_threads,
         mrcnn_precision_name (precision), opt_emulate ? "true" : "false",
-        kernels, view.width, view.height, opt_frames, opt_warmup, ndet, mean, median,
-        1000.0 / mean, rss_mb);
+        kernels, view.width, view.height, opt_batch, opt_frames, opt_warmup, ndet,
+        mean, median, 1000.0 * opt_batch / mean, rss_mb);
     for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
       fprintf (f, "%s\"%s\": %.3f", s ? ", " : "", mrcnn_stage_name (s),
           stage_sum[s] / opt_frames);
@@ -200,6 +215,8 @@ main (int argc, char **argv)
     g_free (model_esc);
   }
   g_free (frame_ms);
+  g_free (views);
+  g_free (results);
   free (synth);
   mrcnn_loaded_image_clear (&loaded);
   mrcnn_engine_free (engine);

@@ -120,10 +120,28 @@ e2e() {   # name model
     record "e2e $name" FAIL "see e2e.log"
   fi
 }
+# A batch through one forward pass on both backends (frames of one
+# orientation, different sizes: padded to their common size).
+e2e_batch() {   # name model
+  local name=$1 model=$2 d=$WORK/e2e-batch/$1
+  local imgs=("$WORK/images/landscape_640x480.png" "$WORK/images/wide_1000x300.png"
+    "$WORK/images/small_200x150.png")
+  mkdir -p "$d"
+  if ! timeout 150 "$BIN/mrcnn-dump" --backend cpu --batch "$model" "$d/cpu" "${imgs[@]}" \
+      || ! timeout 150 "$BIN/mrcnn-dump" --backend cuda --batch "$model" "$d/cuda" "${imgs[@]}"; then
+    record "e2e batch $name" FAIL "a dump failed"; return
+  fi
+  if "$PYTHON" "$src/tests/gpu/compare_backends.py" "$model" "$d/cpu" "$d/cuda"; then
+    record "e2e batch $name" PASS "${#imgs[@]} frames in one pass within compare_dumps' tolerances"
+  else
+    record "e2e batch $name" FAIL "see e2e.log"
+  fi
+}
 R50=
 if want e2e; then
 step "end to end, small model (ResNet-18 FPN, narrow, random init)"
 e2e small "$SMALL" 2>&1 | tee -a "$LOGS/e2e.log"
+e2e_batch small "$SMALL" 2>&1 | tee -a "$LOGS/e2e.log"
 if [ -f "$src/models/shapes.safetensors" ]; then
   step "end to end, the shipped shapes model"
   e2e shapes "$src/models/shapes.safetensors" 2>&1 | tee -a "$LOGS/e2e.log"
@@ -266,6 +284,11 @@ if [ -n "$R50" ] && want bench; then
     --image "$BENCH_IMG" --frames 30 --warmup 5 --json "$WORK/bench-ours-tf32.json" | tee -a "$LOGS/bench.log"
   timeout 150 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
     --frames 20 --warmup 5 --json "$OUT/bench-tv-fp32.json" | tee -a "$LOGS/bench.log"
+  # batches of 1280x720 frames: frames/s of batch 8 against batch 1
+  for b in 1 8; do
+    timeout 120 "$BIN/mrcnn-bench" --backend cuda --model "$R50" --width 1280 --height 720 \
+      --batch $b --frames 10 --warmup 3 --json "$WORK/bench-ours-batch$b.json" | tee -a "$LOGS/bench.log"
+  done
   timeout 150 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
     --frames 30 --warmup 5 --cudnn-benchmark --json "$WORK/bench-tv-fp32-cb.json" | tee -a "$LOGS/bench.log"
   timeout 150 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
@@ -308,6 +331,10 @@ for s in stages:
 best_tv = min(x["median_ms"] for x in (tv, tvcb) if x)
 print("%-12s %9.2f %12.2f %6.2fx   (torchvision model(images), best of cudnn.benchmark off/on)"
       % ("end to end", ours["median_ms"], best_tv, best_tv / ours["median_ms"]))
+b1, b8 = load("bench-ours-batch1.json"), load("bench-ours-batch8.json")
+if b1 and b8:
+    print("%-12s %9.1f frames/s at batch 8, %.1f at batch 1: %.2fx (1280x720, fp32)"
+          % ("batch 8", b8["fps"], b1["fps"], b8["fps"] / b1["fps"]))
 if ours32 and tv32:
     print("%-12s %9.2f %12.2f %6.2fx" % ("e2e tf32", ours32["median_ms"], tv32["median_ms"],
                                           tv32["median_ms"] / ours32["median_ms"]))
