@@ -15,7 +15,7 @@
  *
  * Environment: MRCNN_MULTISTREAM_STREAMS (default 4), _FRAMES (frames of
  * the longest stream, default 30), _BATCH (batch-size, default the number
- * of streams), _TIMEOUT (seconds, default 600), _SHARED (default 1; 0 gives
+ * of streams), _TIMEOUT (seconds, default 300), _SHARED (default 1; 0 gives
  * every stream an engine of its own, the peer to compare a failure with).
  *
  * The streams have different lengths, so that some reach EOS while the
@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gst/gst.h>
 #include <gst/video/video.h>
@@ -218,6 +219,40 @@ watch_sink (GstElement * pipeline, const gchar * name, Stream * s)
   gst_object_unref (sink);
 }
 
+/* A pipeline stuck inside GStreamer can be neither waited for nor stopped
+ * (rtspsrc against its own task under heavy load, even inside the
+ * set_state that starts it: docs/reliability.md). The watchdog reports and
+ * ends the process then, rather than leave it to meson's timeout. */
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  gboolean done;
+  gint64 deadline;
+  Stream *streams;
+  guint n;
+} Watchdog;
+
+static gpointer
+watch (gpointer data)
+{
+  Watchdog *w = data;
+
+  g_mutex_lock (&w->lock);
+  while (!w->done && g_cond_wait_until (&w->cond, &w->lock, w->deadline));
+  if (!w->done) {
+    g_printerr ("FAIL: no end after the timeout, the pipeline is stuck\n");
+    for (guint i = 0; i < w->n; i++) {
+      g_mutex_lock (&w->streams[i].lock);
+      g_printerr ("  stream %u: %u of %u frames%s\n", i, w->streams[i].frames,
+          w->streams[i].expected, w->streams[i].eos ? ", EOS" : "");
+      g_mutex_unlock (&w->streams[i].lock);
+    }
+    _exit (1);
+  }
+  g_mutex_unlock (&w->lock);
+  return NULL;
+}
+
 /* Runs `pipeline` until every stream has its frames or EOS, an error, or
  * the timeout; FALSE on an error or the timeout. */
 static gboolean
@@ -227,7 +262,14 @@ run_until_done (GstElement * pipeline, Stream * streams, guint n,
   GstBus *bus = gst_element_get_bus (pipeline);
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
   gboolean ok = FALSE;
+  /* Some slack after the timeout for stopping the pipeline. */
+  Watchdog w = { .deadline = deadline + 60 * G_USEC_PER_SEC,
+    .streams = streams, .n = n };
+  GThread *dog;
 
+  g_mutex_init (&w.lock);
+  g_cond_init (&w.cond);
+  dog = g_thread_new ("watchdog", watch, &w);
   if (gst_element_set_state (pipeline, GST_STATE_PLAYING) ==
       GST_STATE_CHANGE_FAILURE)
     fail ("the pipeline did not start");
@@ -264,6 +306,13 @@ run_until_done (GstElement * pipeline, Stream * streams, guint n,
   if (g_get_monotonic_time () >= deadline)
     fail ("timeout after %u s", timeout_s);
   gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_mutex_lock (&w.lock);
+  w.done = TRUE;
+  g_cond_signal (&w.cond);
+  g_mutex_unlock (&w.lock);
+  g_thread_join (dog);
+  g_mutex_clear (&w.lock);
+  g_cond_clear (&w.cond);
   gst_object_unref (bus);
   return ok;
 }
@@ -372,7 +421,7 @@ main (int argc, char **argv)
   n_streams = env_uint ("MRCNN_MULTISTREAM_STREAMS", 4);
   frames = env_uint ("MRCNN_MULTISTREAM_FRAMES", 30);
   batch = env_uint ("MRCNN_MULTISTREAM_BATCH", n_streams);
-  timeout_s = env_uint ("MRCNN_MULTISTREAM_TIMEOUT", 600);
+  timeout_s = env_uint ("MRCNN_MULTISTREAM_TIMEOUT", 300);
   shared = g_strcmp0 (g_getenv ("MRCNN_MULTISTREAM_SHARED"), "0") != 0;
 
   if (!have_factories (needed))
