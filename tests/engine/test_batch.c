@@ -182,8 +182,14 @@ main (int argc, char **argv)
    * pass. Both are the batch semantics, so both must agree exactly. */
   ut_begin ("mixed batch in parts = in one pass");
   frame mixed[2];
+  /* fixed frames: padding changes only what lies near the frame's right or
+   * bottom edge, so some random frames would give the same results either
+   * way and the check below could not tell */
+  uint64_t seed = ut.state;
+  ut.state = 20261202;
   frame_init (&mixed[0], 400, 300);
   frame_init (&mixed[1], 300, 400);
+  ut.state = seed;
   mrcnn_image mv[2] = { mixed[0].view, mixed[1].view };
   mrcnn_result *parts[2], *whole[2];
   if (ut_check (mrcnn_engine_run_batch (two, mv, NULL, 2, parts, &err)
