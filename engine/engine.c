@@ -634,21 +634,13 @@ mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
     e->be->ops->image_view (e->be, &ctx->pyr[level], frame, &f);
   } else if (strcmp (name, "proposals") == 0) {
     n = (size_t) ctx->props.rows.count[frame] * 4;
-    src = n ? e->be->ops->download (e->be, ctx->props.boxes
-        + (size_t) ctx->props.rows.start[frame] * 4, n,
-        ctx->host_scratch, err) : NULL;
-    if (n && !src)
-      return err ? err->status : MRCNN_ERR_BACKEND;
+    src = ctx->props.boxes + (size_t) ctx->props.rows.start[frame] * 4;
     *ndim = 2;
     shape[0] = ctx->props.rows.count[frame];
     shape[1] = 4;
   } else if (strcmp (name, "mask_probs") == 0) {
     n = (size_t) ctx->dets.rows.count[frame] * M * M;
-    src = n ? e->be->ops->download (e->be, ctx->mask_probs
-        + (size_t) ctx->dets.rows.start[frame] * M * M, n,
-        ctx->host_scratch, err) : NULL;
-    if (n && !src)
-      return err ? err->status : MRCNN_ERR_BACKEND;
+    src = ctx->mask_probs + (size_t) ctx->dets.rows.start[frame] * M * M;
     *ndim = 3;
     shape[0] = ctx->dets.rows.count[frame];
     shape[1] = shape[2] = M;
@@ -672,15 +664,8 @@ mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
     if (st == MRCNN_OK)
       st = be->ops->to_nchw (be, &f, &pf, err);
     /* the scratch may be smaller than a feature map: download per channel */
-    for (size_t off = 0; st == MRCNN_OK && off < n; off += (size_t) f.h * f.w) {
-      size_t len = (size_t) f.h * f.w;
-      const float *p = be->ops->download (be, plain + off, len,
-          ctx->host_scratch, err);
-      if (!p)
-        st = err ? err->status : MRCNN_ERR_BACKEND;
-      else
-        memcpy (copy + off, p, len * sizeof (float));
-    }
+    for (size_t off = 0; st == MRCNN_OK && off < n; off += (size_t) f.h * f.w)
+      st = fetch (e, ctx, plain + off, (size_t) f.h * f.w, copy + off, err);
     if (plain)
       be->ops->release (be, plain);
     if (st != MRCNN_OK) {
@@ -690,8 +675,12 @@ mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
     *data = copy;
     return MRCNN_OK;
   }
-  *data = g_new (float, MAX (n, 1));
-  if (n)
-    memcpy (*data, src, n * sizeof (float));
+  float *copy = g_new (float, MAX (n, 1));
+  mrcnn_status st = fetch (e, ctx, src, n, copy, err);
+  if (st != MRCNN_OK) {
+    g_free (copy);
+    return st;
+  }
+  *data = copy;
   return MRCNN_OK;
 }
