@@ -115,8 +115,8 @@ mrcnn_body_run (const mrcnn_engine *e, mrcnn_context *ctx,
     .store = MRCNN_STORE_REDUCED };
   mrcnn_fmap t = x;
   t.data = ctx->act[0];
-  MRCNN_TRY (be->ops->conv_run (be, e->stem, input, 0, &t, err));
-  MRCNN_TRY (be->ops->max_pool (be, &t, 3, 2, 1, &x, err));
+  MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->stem, input, 0, &t, err));
+  MRCNN_TRY (be->ops->max_pool (be, ctx->q, &t, 3, 2, 1, &x, err));
   int xi = 1;
   for (int l = 0, bi = 0; l < 4; l++) {
     for (int i = 0; i < a->blocks[l]; i++, bi++) {
@@ -129,14 +129,14 @@ mrcnn_body_run (const mrcnn_engine *e, mrcnn_context *ctx,
       f2.data = ctx->act[t2];
       if (b->down) {
         id.data = ctx->act[di];
-        MRCNN_TRY (be->ops->conv_run (be, b->down, &x, 0, &id, err));
+        MRCNN_TRY (be->ops->conv_run (be, ctx->q, b->down, &x, 0, &id, err));
       }
-      MRCNN_TRY (be->ops->conv_run (be, b->conv1, &x, 0, &f1, err));
+      MRCNN_TRY (be->ops->conv_run (be, ctx->q, b->conv1, &x, 0, &f1, err));
       if (b->conv3) {
-        MRCNN_TRY (be->ops->conv_run (be, b->conv2, &f1, 0, &f2, err));
-        MRCNN_TRY (be->ops->conv_run (be, b->conv3, &f2, 1, &id, err));
+        MRCNN_TRY (be->ops->conv_run (be, ctx->q, b->conv2, &f1, 0, &f2, err));
+        MRCNN_TRY (be->ops->conv_run (be, ctx->q, b->conv3, &f2, 1, &id, err));
       } else {
-        MRCNN_TRY (be->ops->conv_run (be, b->conv2, &f1, 1, &id, err));
+        MRCNN_TRY (be->ops->conv_run (be, ctx->q, b->conv2, &f1, 1, &id, err));
       }
       x = id;
       xi = b->down ? di : xi;

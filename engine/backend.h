@@ -58,6 +58,14 @@ mrcnn_fmap_numel (const mrcnn_fmap *f)
 }
 
 typedef struct mrcnn_backend mrcnn_backend;
+/* A queue: where the ops of one forward pass run, in order, with the
+ * scratch they need (the CPU's oneDNN stream, converted inputs and
+ * primitive scratchpads; CUDA's stream). Each context owns one. Ops on
+ * different queues may run at the same time from different threads: what
+ * the backend made once (convolutions, linear layers, their plans) is only
+ * read by runs, or guarded where it is filled in. The ops of one queue come
+ * from one thread at a time. */
+typedef struct mrcnn_queue mrcnn_queue;
 typedef struct mrcnn_conv mrcnn_conv;      /* a prepared convolution */
 typedef struct mrcnn_linear mrcnn_linear;  /* a prepared fully connected layer */
 
@@ -88,8 +96,8 @@ typedef struct {
 } mrcnn_roi_align_desc;
 
 /* The box post-processing of the RPN and the box head, planned once per
- * engine (a prepared object like mrcnn_conv): its limits, and the
- * torchvision settings that do not change between frames. */
+ * context (its scratch belongs to one forward pass at a time): its limits,
+ * and the torchvision settings that do not change between frames. */
 typedef struct mrcnn_postproc mrcnn_postproc;
 
 typedef struct {
@@ -113,19 +121,29 @@ typedef struct {
   const char *name;
   void (*destroy) (mrcnn_backend *be);
 
+  /* Queues: at most be->max_queues at once. */
+  mrcnn_status (*queue_new) (mrcnn_backend *be, mrcnn_queue **out,
+      mrcnn_error *err);
+  void (*queue_free) (mrcnn_backend *be, mrcnn_queue *q);
+  /* Called by the thread that runs a forward pass on q before its first
+   * op: the pass may use `workers` of the backend's be->workers (the CPU's
+   * OpenMP threads, a setting of the calling thread; nothing on CUDA). */
+  void (*queue_begin) (mrcnn_backend *be, mrcnn_queue *q, int workers);
+
   /* Backend memory for n floats; released with release(). */
   mrcnn_status (*alloc) (mrcnn_backend *be, size_t n, float **out,
       mrcnn_error *err);
   void (*release) (mrcnn_backend *be, float *p);
   /* Host view of backend memory: returns p itself on the CPU, or copies n
    * floats into host_scratch and returns it. */
-  const float *(*download) (mrcnn_backend *be, const float *p, size_t n,
-      float *host_scratch, mrcnn_error *err);
-  /* Copies n host floats into backend memory. */
+  const float *(*download) (mrcnn_backend *be, mrcnn_queue *q,
+      const float *p, size_t n, float *host_scratch, mrcnn_error *err);
+  /* Copies n host floats into backend memory and waits for the copy (at
+   * creation: the engine's weights). */
   mrcnn_status (*upload) (mrcnn_backend *be, float *dst, const float *src,
       size_t n, mrcnn_error *err);
   /* Waits until every op queued so far has finished (stage timings). */
-  mrcnn_status (*sync) (mrcnn_backend *be, mrcnn_error *err);
+  mrcnn_status (*sync) (mrcnn_backend *be, mrcnn_queue *q, mrcnn_error *err);
   /* Plans whatever preprocess() needs for frames up to max_width x
    * max_height (the CUDA backend's staging of frames in host memory);
    * called once, at engine creation. */
@@ -137,7 +155,7 @@ typedef struct {
   void (*conv_free) (mrcnn_backend *be, mrcnn_conv *conv);
   /* out = act(conv(in) + bias [+ out when accumulate]). The caller sets
    * out->data and out->layout; the call sets out's dimensions. */
-  mrcnn_status (*conv_run) (mrcnn_backend *be, mrcnn_conv *conv,
+  mrcnn_status (*conv_run) (mrcnn_backend *be, mrcnn_queue *q, mrcnn_conv *conv,
       const mrcnn_fmap *in, int accumulate, mrcnn_fmap *out, mrcnn_error *err);
 
   /* y[n x out] = act(x[n x in] * W^T + b); W is out x in, row major. */
@@ -145,27 +163,27 @@ typedef struct {
       const float *bias, int out_features, int in_features, int relu,
       mrcnn_linear **out, mrcnn_error *err);
   void (*linear_free) (mrcnn_backend *be, mrcnn_linear *lin);
-  mrcnn_status (*linear_run) (mrcnn_backend *be, mrcnn_linear *lin,
+  mrcnn_status (*linear_run) (mrcnn_backend *be, mrcnn_queue *q, mrcnn_linear *lin,
       const float *x, int n, float *y, mrcnn_error *err);
 
   /* Frame -> normalised, resized, zero-padded 1 x 3 x pad_h x pad_w. */
-  mrcnn_status (*preprocess) (mrcnn_backend *be, const mrcnn_image *img,
+  mrcnn_status (*preprocess) (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_image *img,
       const mrcnn_preprocess_desc *d, mrcnn_fmap *out, mrcnn_error *err);
   /* Max pooling (kernel k, stride s, padding p, -inf padding). */
-  mrcnn_status (*max_pool) (mrcnn_backend *be, const mrcnn_fmap *in, int k,
+  mrcnn_status (*max_pool) (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *in, int k,
       int s, int p, mrcnn_fmap *out, mrcnn_error *err);
   /* lateral += nearest-upsample(top) to lateral's size, in place. */
-  mrcnn_status (*upsample_add) (mrcnn_backend *be, const mrcnn_fmap *top,
+  mrcnn_status (*upsample_add) (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *top,
       mrcnn_fmap *lateral, mrcnn_error *err);
   /* out: nboxes x C x pooled x pooled, in out->layout. */
-  mrcnn_status (*roi_align) (mrcnn_backend *be, const mrcnn_roi_align_desc *d,
+  mrcnn_status (*roi_align) (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_roi_align_desc *d,
       mrcnn_fmap *out, mrcnn_error *err);
   /* Image i of a batch of float32 maps (any layout), as a map of one image
    * that shares the batch's memory. */
   void (*image_view) (mrcnn_backend *be, const mrcnn_fmap *batch, int i,
       mrcnn_fmap *out);
   /* Copies in (any layout) into out->data as plain NCHW. */
-  mrcnn_status (*to_nchw) (mrcnn_backend *be, const mrcnn_fmap *in,
+  mrcnn_status (*to_nchw) (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *in,
       mrcnn_fmap *out, mrcnn_error *err);
   /* The mask predictor after its transposed convolution's GEMM: `taps` is
    * the n x (4 * D) x h x w output of the ConvTranspose2d(k=2, s=2) written
@@ -174,7 +192,7 @@ typedef struct {
    * ReLU, scatters to 2h x 2w, computes the logits of class classes[i] only
    * (weight: num_classes x D, bias: num_classes) and a sigmoid:
    * probs[i] is 2h x 2w. */
-  mrcnn_status (*mask_probs) (mrcnn_backend *be, const mrcnn_fmap *taps,
+  mrcnn_status (*mask_probs) (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *taps,
       const float *deconv_bias, const float *weight, const float *bias,
       const int *classes, float *probs, mrcnn_error *err);
 
@@ -192,7 +210,7 @@ typedef struct {
    * deltas anchor-major). Writes the proposals by descending score into
    * `proposals` (backend memory, post_nms_top_n x 4) and their count to *n
    * (host). */
-  mrcnn_status (*rpn_proposals) (mrcnn_backend *be, mrcnn_postproc *pp,
+  mrcnn_status (*rpn_proposals) (mrcnn_backend *be, mrcnn_queue *q, mrcnn_postproc *pp,
       const mrcnn_fmap *head, int pad_w, int pad_h, int img_w, int img_h,
       float *proposals, int *n, mrcnn_error *err);
   /* RoIHeads.postprocess_detections: softmax over the class logits,
@@ -201,7 +219,7 @@ typedef struct {
    * best. pred (n_props x 5C: C logits, then 4C deltas) and proposals
    * (n_props x 4) are backend memory, as are the outputs (max_detections
    * boxes x 4, scores, labels); the count goes to *n (host). */
-  mrcnn_status (*detect) (mrcnn_backend *be, mrcnn_postproc *pp,
+  mrcnn_status (*detect) (mrcnn_backend *be, mrcnn_queue *q, mrcnn_postproc *pp,
       const float *proposals, const float *pred, int n_props,
       const mrcnn_thresholds *th, int img_w, int img_h, float *boxes,
       float *scores, int *labels, int *n, mrcnn_error *err);
@@ -211,6 +229,10 @@ G_STATIC_ASSERT (sizeof (int) == sizeof (float));
 
 struct mrcnn_backend {
   const mrcnn_backend_ops *ops;
+  int workers;      /* what the passes running at once share: the CPU
+                     * backend's threads; 1 on CUDA (its stream) */
+  int max_queues;   /* forward passes that may run at once: the CPU's
+                     * threads; 1 on CUDA (one stream per engine) */
 };
 
 /* Backends available in this build. */

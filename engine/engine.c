@@ -196,6 +196,8 @@ make_backend (mrcnn_engine *e, mrcnn_error *err)
   return MRCNN_OK;
 }
 
+static void pass_thread (gpointer data, gpointer user);
+
 static void
 context_free (mrcnn_backend *be, mrcnn_context *c)
 {
@@ -217,12 +219,16 @@ context_free (mrcnn_backend *be, mrcnn_context *c)
     if (c->rpn_raw[l])
       be->ops->release (be, c->rpn_raw[l]);
   }
+  if (c->postproc)
+    be->ops->postproc_free (be, c->postproc);
+  if (c->q)
+    be->ops->queue_free (be, c->q);
   g_free (c->host_scratch);
   g_free (c);
 }
 
 /* Plans the buffers of one forward pass of max_batch frames, each up to the
- * model's largest input (its min_size x max_size, padded). */
+ * model's largest input (its min_size x max_size, padded), and its queue. */
 static mrcnn_status
 context_new (const mrcnn_engine *e, int max_batch, mrcnn_context **out,
     mrcnn_error *err)
@@ -284,6 +290,10 @@ context_new (const mrcnn_engine *e, int max_batch, mrcnn_context **out,
       st = mrcnn_fail (err, MRCNN_ERR_NO_MEMORY,
           "cannot allocate host buffers");
   }
+  if (st == MRCNN_OK)
+    st = be->ops->queue_new (be, &c->q, err);
+  if (st == MRCNN_OK)
+    st = mrcnn_postproc_plan (e, &c->postproc, err);
   if (st != MRCNN_OK) {
     context_free (be, c);
     return st;
@@ -297,9 +307,12 @@ mrcnn_engine_free (mrcnn_engine *e)
 {
   if (!e)
     return;
+  if (e->pool)
+    g_thread_pool_free (e->pool, FALSE, TRUE);
   if (e->be) {
     mrcnn_backend *be = e->be;
-    context_free (be, e->ctx);
+    for (int i = 0; i < e->n_ctx; i++)
+      context_free (be, e->ctx[i]);
     mrcnn_body_free (e);
     mrcnn_fpn_free (e);
     mrcnn_rpn_free (e);
@@ -337,6 +350,10 @@ mrcnn_engine_new (const mrcnn_model *model, const mrcnn_engine_config *cfg,
   if (cfg->max_batch < 1 || cfg->max_batch > MRCNN_BATCH_MAX)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "max_batch %d is outside 1 .. %d", cfg->max_batch, MRCNN_BATCH_MAX);
+  if (cfg->passes < 0 || cfg->passes > MRCNN_BATCH_MAX)
+    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
+        "passes %d is outside 0 .. %d (0: as many as the batch and the "
+        "threads allow)", cfg->passes, MRCNN_BATCH_MAX);
 
   mrcnn_engine *e = g_new0 (mrcnn_engine, 1);
   g_mutex_init (&e->lock);
@@ -345,8 +362,34 @@ mrcnn_engine_new (const mrcnn_model *model, const mrcnn_engine_config *cfg,
   e->cfg = *cfg;
   e->th = cfg->thresholds;
   mrcnn_status st = make_backend (e, err);
+  /* contexts: one per pass that may run at once, each for its share of
+   * max_batch frames (so memory is that of one max_batch context) */
+  int passes = 1;
   if (st == MRCNN_OK)
-    st = context_new (e, cfg->max_batch, &e->ctx, err);
+    passes = MAX (1, MIN (MIN (cfg->passes > 0 ? cfg->passes : cfg->max_batch,
+                cfg->max_batch), e->be->max_queues));
+  int per_pass = (cfg->max_batch + passes - 1) / passes;
+  /* a batch that mixes orientations pads its frames to a square: the first
+   * context holds at least one such frame, as one context of max_batch
+   * frames would */
+  int long_pad = round_up32 (model->max_size), short_pad = round_up32 (model->min_size);
+  int square = MIN ((long_pad + short_pad - 1) / short_pad, cfg->max_batch);
+  for (int i = 0; st == MRCNN_OK && i < passes; i++) {
+    st = context_new (e, i == 0 ? MAX (per_pass, square) : per_pass,
+        &e->ctx[i], err);
+    if (st == MRCNN_OK)
+      e->n_ctx++;
+  }
+  if (st == MRCNN_OK && passes > 1) {
+    GError *gerr = NULL;
+    e->pool = g_thread_pool_new (pass_thread, e, passes - 1, TRUE, &gerr);
+    if (!e->pool) {
+      st = mrcnn_fail (err, MRCNN_ERR_NO_MEMORY,
+          "cannot start the engine's %d pass threads: %s", passes - 1,
+          gerr ? gerr->message : "unknown error");
+      g_clear_error (&gerr);
+    }
+  }
   if (st == MRCNN_OK)
     st = e->be->ops->frame_reserve (e->be, cfg->max_width, cfg->max_height,
         err);
@@ -426,7 +469,8 @@ fetch (const mrcnn_engine *e, const mrcnn_context *ctx, const float *src,
 {
   if (n == 0)
     return MRCNN_OK;
-  const float *p = e->be->ops->download (e->be, src, n, ctx->host_scratch, err);
+  const float *p = e->be->ops->download (e->be, ctx->q, src, n,
+      ctx->host_scratch, err);
   if (!p)
     return err ? err->status : MRCNN_ERR_BACKEND;
   memcpy (dst, p, n * sizeof (float));
@@ -484,14 +528,15 @@ make_result (const mrcnn_engine *e, const mrcnn_context *ctx,
   return MRCNN_OK;
 }
 
-/* One forward pass of a planned batch (the engine's lock held). */
+/* One forward pass of a planned batch (the engine's lock held) on ctx:
+ * frames first .. first + b->n - 1 of the whole batch. */
 static mrcnn_status
-forward (mrcnn_engine *e, const mrcnn_image *images,
-    const mrcnn_thresholds *th, const mrcnn_batch *b, mrcnn_result **results,
-    mrcnn_error *err)
+forward (const mrcnn_engine *e, mrcnn_context *ctx, const mrcnn_image *images,
+    const mrcnn_thresholds *th, const mrcnn_batch *b, int first,
+    mrcnn_result **results, mrcnn_error *err)
 {
-  mrcnn_context *ctx = e->ctx;
   mrcnn_backend *be = e->be;
+  mrcnn_queue *q = ctx->q;
   mrcnn_fmap input, laterals[MRCNN_FPN_LEVELS], pyramid[MRCNN_LEVELS];
   mrcnn_proposals props;
   mrcnn_detections dets;
@@ -500,20 +545,20 @@ forward (mrcnn_engine *e, const mrcnn_image *images,
   /* a stage's time ends when the backend has finished its work (sync) */
   t[0] = now_ms ();
   MRCNN_TRY (mrcnn_preprocess_run (e, ctx, images, b, &input, err));
-  MRCNN_TRY (be->ops->sync (be, err));
+  MRCNN_TRY (be->ops->sync (be, q, err));
   t[1] = now_ms ();
   MRCNN_TRY (mrcnn_body_run (e, ctx, &input, laterals, err));
-  MRCNN_TRY (be->ops->sync (be, err));
+  MRCNN_TRY (be->ops->sync (be, q, err));
   t[2] = now_ms ();
   MRCNN_TRY (mrcnn_fpn_run (e, ctx, laterals, pyramid, err));
-  MRCNN_TRY (be->ops->sync (be, err));
+  MRCNN_TRY (be->ops->sync (be, q, err));
   t[3] = now_ms ();
   MRCNN_TRY (mrcnn_rpn_run (e, ctx, pyramid, b, &props, err));
   t[4] = now_ms ();
   MRCNN_TRY (mrcnn_box_head_run (e, ctx, pyramid, b, &props, th, &dets, err));
   t[5] = now_ms ();
   MRCNN_TRY (mrcnn_mask_head_run (e, ctx, pyramid, b, &dets, &probs, err));
-  MRCNN_TRY (be->ops->sync (be, err));
+  MRCNN_TRY (be->ops->sync (be, q, err));
   t[6] = now_ms ();
   for (int i = 0; i < b->n; i++) {
     mrcnn_status st = make_result (e, ctx, b, &dets, probs, i, &results[i],
@@ -528,12 +573,105 @@ forward (mrcnn_engine *e, const mrcnn_image *images,
   }
   t[7] = now_ms ();
   for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
-    e->stage_ms[s] = t[s + 1] - t[s];
+    ctx->stage_ms[s] += t[s + 1] - t[s];
   ctx->input = input;
   memcpy (ctx->pyr, pyramid, sizeof pyramid);
   ctx->props = props;
   ctx->dets = dets;
+  ctx->first_frame = first;
   ctx->have_run = 1;
+  return MRCNN_OK;
+}
+
+/* Frames first .. first + count - 1 of batch b, run on one context with
+ * `workers` of the backend's workers: in parts of as many frames as the
+ * context holds at the batch's size, each with b's geometry. */
+typedef struct {
+  const mrcnn_engine *e;
+  mrcnn_context *ctx;
+  const mrcnn_image *images;
+  const mrcnn_thresholds *th;
+  const mrcnn_batch *b;
+  int first, count, workers;
+  mrcnn_result **results;
+  mrcnn_status st;
+  mrcnn_error err;
+  /* a job on a pass thread: its end is counted down under done_lock */
+  GMutex *done_lock;
+  GCond *done;
+  int *pending;
+} pass_job;
+
+static void
+run_pass (pass_job *j)
+{
+  const mrcnn_engine *e = j->e;
+  const mrcnn_batch *b = j->b;
+  const int fit = mrcnn_batch_fit (j->ctx, b);
+  e->be->ops->queue_begin (e->be, j->ctx->q, j->workers);
+  j->st = MRCNN_OK;
+  for (int off = 0; j->st == MRCNN_OK && off < j->count; off += fit) {
+    int f = j->first + off;
+    mrcnn_batch part;
+    mrcnn_batch_part (b, f, MIN (fit, j->count - off), &part);
+    j->st = forward (e, j->ctx, j->images + f, j->th + f, &part, f,
+        j->results + f, &j->err);
+  }
+}
+
+static void
+pass_thread (gpointer data, gpointer user)
+{
+  pass_job *j = data;
+  run_pass (j);
+  g_mutex_lock (j->done_lock);
+  (*j->pending)--;
+  g_cond_signal (j->done);
+  g_mutex_unlock (j->done_lock);
+}
+
+/* `groups` passes at once, pass k running frames first + k * per .. on
+ * ctx[k] (the first on this thread, the others on the pool); the workers
+ * are shared out. Returns the error of the first frame that failed. */
+static mrcnn_status
+run_passes (const mrcnn_engine *e, const mrcnn_image *images,
+    const mrcnn_thresholds *th, const mrcnn_batch *b, int first, int groups,
+    int per, mrcnn_result **results, mrcnn_error *err)
+{
+  pass_job jobs[MRCNN_BATCH_MAX];
+  GMutex done_lock;
+  GCond done;
+  int pending = 0, W = MAX (e->be->workers, groups);
+  g_mutex_init (&done_lock);
+  g_cond_init (&done);
+  for (int k = 0; k < groups; k++)
+    jobs[k] = (pass_job) { e, e->ctx[k], images, th, b, first + k * per, per,
+      W / groups + (k < W % groups), results, MRCNN_OK, { 0 }, &done_lock,
+      &done, &pending };
+  for (int k = 1; k < groups; k++) {
+    g_mutex_lock (&done_lock);
+    pending++;
+    g_mutex_unlock (&done_lock);
+    if (!g_thread_pool_push (e->pool, &jobs[k], NULL)) {
+      g_mutex_lock (&done_lock);
+      pending--;
+      g_mutex_unlock (&done_lock);
+      run_pass (&jobs[k]);
+    }
+  }
+  run_pass (&jobs[0]);
+  g_mutex_lock (&done_lock);
+  while (pending > 0)
+    g_cond_wait (&done, &done_lock);
+  g_mutex_unlock (&done_lock);
+  g_cond_clear (&done);
+  g_mutex_clear (&done_lock);
+  for (int k = 0; k < groups; k++)
+    if (jobs[k].st != MRCNN_OK) {
+      if (err)
+        *err = jobs[k].err;
+      return jobs[k].st;
+    }
   return MRCNN_OK;
 }
 
@@ -545,10 +683,10 @@ mrcnn_engine_run_batch (mrcnn_engine *e, const mrcnn_image *images,
   if (!e || !images || !results)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "mrcnn_engine_run_batch: NULL argument");
-  if (n < 1 || n > e->ctx->max_batch)
+  if (n < 1 || n > e->cfg.max_batch)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "a batch of %d frames; this engine takes 1 to %d (max_batch)", n,
-        e->ctx->max_batch);
+        e->cfg.max_batch);
   for (int i = 0; i < n; i++)
     results[i] = NULL;
   mrcnn_thresholds th[MRCNN_BATCH_MAX];
@@ -565,22 +703,31 @@ mrcnn_engine_run_batch (mrcnn_engine *e, const mrcnn_image *images,
   g_mutex_lock (&e->lock);
   for (int i = 0; i < n; i++)
     th[i] = thresholds ? thresholds[i] : e->th;
-  mrcnn_batch b;
-  e->ctx->have_run = 0;
-  memset (e->stage_ms, 0, sizeof e->stage_ms);
-  mrcnn_status st = mrcnn_batch_plan (e, e->ctx, images, n, &b, err);
-  double ms[MRCNN_STAGE_COUNT] = { 0 };
-  for (int first = 0; st == MRCNN_OK && first < n; first += b.part_size) {
-    mrcnn_batch part;
-    int count = MIN (b.part_size, n - first);
-    mrcnn_batch_part (&b, first, count, &part);
-    st = forward (e, images + first, th + first, &part, results + first, err);
-    for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
-      ms[s] += e->stage_ms[s];
+  for (int k = 0; k < e->n_ctx; k++) {
+    e->ctx[k]->have_run = 0;
+    memset (e->ctx[k]->stage_ms, 0, sizeof e->ctx[k]->stage_ms);
   }
+  mrcnn_batch b;
+  mrcnn_status st = mrcnn_batch_plan (e, e->ctx[0], images, n, &b, err);
   if (st == MRCNN_OK) {
-    memcpy (e->stage_ms, ms, sizeof ms);
-  } else {
+    /* as many passes at once as there are contexts and frames, each of an
+     * equal share of the frames; the frames left over (fewer than the
+     * passes) then run one per pass. Frames padded beyond what the smaller
+     * contexts hold (orientations mixed) all run on ctx[0]. */
+    int groups = MIN (n, e->n_ctx);
+    if (groups > 1 && mrcnn_batch_fit (e->ctx[1], &b) == 0)
+      groups = 1;
+    int per = n / groups, rest = n % groups;
+    st = run_passes (e, images, th, &b, 0, groups, per, results, err);
+    if (st == MRCNN_OK && rest > 0)
+      st = run_passes (e, images, th, &b, groups * per, rest, 1, results,
+          err);
+  }
+  memset (e->stage_ms, 0, sizeof e->stage_ms);
+  for (int k = 0; k < e->n_ctx; k++)
+    for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
+      e->stage_ms[s] += e->ctx[k]->stage_ms[s];
+  if (st != MRCNN_OK) {
     for (int i = 0; i < n; i++) {
       mrcnn_result_free (results[i]);
       results[i] = NULL;
@@ -603,7 +750,13 @@ mrcnn_engine_run (mrcnn_engine *e, const mrcnn_image *img, mrcnn_result **out,
 int
 mrcnn_engine_max_batch (const mrcnn_engine *e)
 {
-  return e ? e->ctx->max_batch : 0;
+  return e ? e->cfg.max_batch : 0;
+}
+
+int
+mrcnn_engine_passes (const mrcnn_engine *e)
+{
+  return e ? e->n_ctx : 0;
 }
 
 mrcnn_status
@@ -613,14 +766,25 @@ mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
   if (!e || !name || !data || !shape || !ndim)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "mrcnn_engine_debug_tensor: NULL argument");
-  const mrcnn_context *ctx = e->ctx;
-  if (!ctx->have_run)
+  /* the context whose last pass ran the frame */
+  const mrcnn_context *ctx = NULL;
+  int ran = 0;
+  for (int k = 0; k < e->n_ctx; k++) {
+    const mrcnn_context *c = e->ctx[k];
+    ran |= c->have_run;
+    if (c->have_run && frame >= c->first_frame
+        && frame < c->first_frame + c->input.n)
+      ctx = c;
+  }
+  if (!ran)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "mrcnn_engine_debug_tensor: the engine has not run yet");
-  if (frame < 0 || frame >= ctx->input.n)
+  if (!ctx)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "mrcnn_engine_debug_tensor: frame %d of a forward pass of %d", frame,
-        ctx->input.n);
+        "mrcnn_engine_debug_tensor: frame %d was not in the last forward "
+        "pass of the last batch on any context (a later pass reused its "
+        "buffers, or the batch had fewer frames)", frame);
+  frame -= ctx->first_frame;
   const float *src = NULL;
   size_t n = 0;
   int M = MRCNN_MASK_SIZE;
@@ -662,7 +826,7 @@ mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
     mrcnn_status st = be->ops->alloc (be, n, &plain, err);
     pf.data = plain;
     if (st == MRCNN_OK)
-      st = be->ops->to_nchw (be, &f, &pf, err);
+      st = be->ops->to_nchw (be, ctx->q, &f, &pf, err);
     /* the scratch may be smaller than a feature map: download per channel */
     for (size_t off = 0; st == MRCNN_OK && off < n; off += (size_t) f.h * f.w)
       st = fetch (e, ctx, plain + off, (size_t) f.h * f.w, copy + off, err);

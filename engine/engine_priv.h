@@ -48,8 +48,6 @@ typedef struct {
   int pad_w, pad_h;                    /* the common padded input */
   int res_w_max, res_h_max;            /* MultiScaleRoIAlign's input shape:
                                         * the largest resized size */
-  int part_size;                       /* frames per forward pass that fit
-                                        * the context at this size */
 } mrcnn_batch;
 
 /* Per-image runs of rows in a backend array (proposals, detections):
@@ -72,8 +70,11 @@ typedef struct {
 } mrcnn_detections;
 
 /* What one forward pass needs: buffers planned once for max_batch frames of
- * the model's largest input. */
+ * the model's largest input, the backend queue its ops run on and the
+ * post-processing's scratch. */
 typedef struct {
+  mrcnn_queue *q;
+  mrcnn_postproc *postproc;       /* the RPN's and the box head's */
   int max_batch;
   int max_pad_w, max_pad_h;   /* per orientation bound, each a multiple of 32 */
   size_t max_area;            /* bound on pad_w * pad_h of one frame */
@@ -94,8 +95,10 @@ typedef struct {
   float *host_scratch;            /* for backend downloads */
   size_t host_scratch_size;
 
-  /* the last run, for mrcnn_engine_debug_tensor */
-  int have_run;
+  /* the last pass, for mrcnn_engine_debug_tensor: frames first_frame ..
+   * first_frame + input.n - 1 of the batch */
+  int have_run, first_frame;
+  double stage_ms[MRCNN_STAGE_COUNT];   /* summed over the batch's passes */
   mrcnn_fmap input, pyr[MRCNN_LEVELS];
   mrcnn_proposals props;
   mrcnn_detections dets;
@@ -119,21 +122,28 @@ struct mrcnn_engine {
   mrcnn_conv *mask_conv[MRCNN_MASK_CONVS];
   mrcnn_conv *mask_deconv;
   float *deconv_b, *logit_w, *logit_b;  /* backend memory */
-  mrcnn_postproc *postproc;       /* the RPN's and the box head's */
 
-  /* runs are serialized: one backend (thread pool or stream), one context */
+  /* Batches are serialized (lock); the frames of one batch run as up to
+   * n_ctx forward passes at once, each on its own context (and backend
+   * queue) with a share of the backend's workers: ctx[0] on the calling
+   * thread, the others on the engine's pass threads (pool). */
   GMutex lock;
-  mrcnn_context *ctx;
+  int n_ctx;
+  mrcnn_context *ctx[MRCNN_BATCH_MAX];
+  GThreadPool *pool;
   double stage_ms[MRCNN_STAGE_COUNT];
 };
 
 /* preprocess.c */
 void mrcnn_preprocess_geometry (const mrcnn_model *m, int in_w, int in_h,
     mrcnn_preprocess_desc *d);
-/* Fills the batch geometry of n frames; fails when the common padded size
- * does not fit the context. */
+/* Fills the batch geometry of n frames; fails when not one frame of the
+ * common padded size fits the context. */
 mrcnn_status mrcnn_batch_plan (const mrcnn_engine *e, const mrcnn_context *ctx,
     const mrcnn_image *images, int n, mrcnn_batch *b, mrcnn_error *err);
+/* How many frames of b's common padded size one forward pass on ctx holds
+ * (0: not one). */
+int mrcnn_batch_fit (const mrcnn_context *ctx, const mrcnn_batch *b);
 /* Frames first .. first + count - 1 of b, with b's common geometry: a part
  * of a batch runs exactly as it would inside the whole batch, since every
  * frame's computation depends on its own pixels and that geometry only. */
@@ -169,6 +179,9 @@ mrcnn_status mrcnn_fpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
 /* rpn.c */
 mrcnn_status mrcnn_rpn_init (mrcnn_engine *e, mrcnn_error *err);
 void mrcnn_rpn_free (mrcnn_engine *e);
+/* The post-processing of the RPN and the box head, for one context. */
+mrcnn_status mrcnn_postproc_plan (const mrcnn_engine *e,
+    mrcnn_postproc **out, mrcnn_error *err);
 /* Proposals of every image of the batch, image after image. */
 mrcnn_status mrcnn_rpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
     const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
@@ -197,7 +210,7 @@ mrcnn_status mrcnn_mask_head_run (const mrcnn_engine *e, mrcnn_context *ctx,
  * (pred: its rows, n_props x 5C) into detections written from row `first`
  * of out's arrays; *count receives how many. */
 mrcnn_status mrcnn_box_postprocess (const mrcnn_engine *e,
-    const float *proposals, const float *pred, int n_props,
+    mrcnn_context *ctx, const float *proposals, const float *pred, int n_props,
     const mrcnn_frame_geometry *f, const mrcnn_thresholds *th,
     const mrcnn_detections *out, int first, int *count, mrcnn_error *err);
 

@@ -45,7 +45,7 @@ mrcnn_fpn_lateral (const mrcnn_engine *e, mrcnn_context *ctx, int level,
     const mrcnn_fmap *stage_out, mrcnn_fmap *lateral, mrcnn_error *err)
 {
   *lateral = (mrcnn_fmap) { ctx->lateral[level], .layout = MRCNN_LAYOUT_NATIVE };
-  return e->be->ops->conv_run (e->be, e->fpn_inner[level], stage_out, 0,
+  return e->be->ops->conv_run (e->be, ctx->q, e->fpn_inner[level], stage_out, 0,
       lateral, err);
 }
 
@@ -57,12 +57,12 @@ mrcnn_fpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
   mrcnn_backend *be = e->be;
   for (int k = MRCNN_FPN_LEVELS - 1; k >= 0; k--) {
     if (k < MRCNN_FPN_LEVELS - 1)
-      MRCNN_TRY (be->ops->upsample_add (be, &laterals[k + 1], &laterals[k],
+      MRCNN_TRY (be->ops->upsample_add (be, ctx->q, &laterals[k + 1], &laterals[k],
               err));
     pyramid[k] = (mrcnn_fmap) { ctx->pyramid[k], .layout = MRCNN_LAYOUT_NATIVE };
-    MRCNN_TRY (be->ops->conv_run (be, e->fpn_layer[k], &laterals[k], 0,
+    MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->fpn_layer[k], &laterals[k], 0,
             &pyramid[k], err));
   }
   pyramid[4] = (mrcnn_fmap) { ctx->pyramid[4], .layout = MRCNN_LAYOUT_NATIVE };
-  return be->ops->max_pool (be, &pyramid[3], 1, 2, 0, &pyramid[4], err);
+  return be->ops->max_pool (be, ctx->q, &pyramid[3], 1, 2, 0, &pyramid[4], err);
 }

@@ -5,7 +5,8 @@
 #include "engine_priv.h"
 
 mrcnn_status
-mrcnn_box_postprocess (const mrcnn_engine *e, const float *proposals,
+mrcnn_box_postprocess (const mrcnn_engine *e, mrcnn_context *ctx,
+    const float *proposals,
     const float *pred, int n_props, const mrcnn_frame_geometry *f,
     const mrcnn_thresholds *th, const mrcnn_detections *out, int first,
     int *count, mrcnn_error *err)
@@ -13,7 +14,7 @@ mrcnn_box_postprocess (const mrcnn_engine *e, const float *proposals,
   *count = 0;
   if (n_props == 0)
     return MRCNN_OK;
-  return e->be->ops->detect (e->be, e->postproc, proposals, pred, n_props, th,
+  return e->be->ops->detect (e->be, ctx->q, ctx->postproc, proposals, pred, n_props, th,
       f->res_w, f->res_h, out->boxes + (size_t) first * 4, out->scores + first,
       out->labels + first, count, err);
 }

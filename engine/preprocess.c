@@ -32,20 +32,26 @@ mrcnn_batch_plan (const mrcnn_engine *e, const mrcnn_context *ctx,
     b->res_w_max = MAX (b->res_w_max, d.pp.out_w);
     b->res_h_max = MAX (b->res_h_max, d.pp.out_h);
   }
-  /* the context holds max_batch frames of max_area each; a batch that
-   * mixes orientations pads every frame beyond one frame's area and runs in
-   * parts (mrcnn_batch_part), which is exact as long as one frame of the
-   * common size fits */
-  size_t area = (size_t) b->pad_w * b->pad_h;
-  if (b->pad_w > ctx->max_pad_w || b->pad_h > ctx->max_pad_h
-      || area > ctx->max_area * ctx->max_batch)
+  if (mrcnn_batch_fit (ctx, b) == 0)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "frames padded to a common %dx%d exceed the input planned for "
         "%d frame(s) of %zu pixels; batch frames of one orientation, or "
         "create the engine with a larger max_batch", b->pad_w, b->pad_h,
         ctx->max_batch, ctx->max_area);
-  b->part_size = (int) MIN ((size_t) n, ctx->max_area * ctx->max_batch / area);
   return MRCNN_OK;
+}
+
+/* The context holds max_batch frames of max_area each; a batch that mixes
+ * orientations pads every frame beyond one frame's area and runs in parts
+ * (mrcnn_batch_part), which is exact as long as one frame of the common size
+ * fits. */
+int
+mrcnn_batch_fit (const mrcnn_context *ctx, const mrcnn_batch *b)
+{
+  size_t area = (size_t) b->pad_w * b->pad_h;
+  if (b->pad_w > ctx->max_pad_w || b->pad_h > ctx->max_pad_h)
+    return 0;
+  return (int) MIN ((size_t) b->n, ctx->max_area * ctx->max_batch / area);
 }
 
 void
@@ -54,7 +60,6 @@ mrcnn_batch_part (const mrcnn_batch *b, int first, int count, mrcnn_batch *part)
   *part = *b;
   part->n = count;
   memmove (part->frame, b->frame + first, sizeof *b->frame * count);
-  part->part_size = count;
 }
 
 mrcnn_status
@@ -70,7 +75,7 @@ mrcnn_preprocess_run (const mrcnn_engine *e, mrcnn_context *ctx,
     d.pad_h = b->pad_h;
     mrcnn_fmap one = { ctx->image + i * frame_floats,
       .layout = MRCNN_LAYOUT_NCHW };
-    MRCNN_TRY (e->be->ops->preprocess (e->be, &images[i], &d, &one, err));
+    MRCNN_TRY (e->be->ops->preprocess (e->be, ctx->q, &images[i], &d, &one, err));
   }
   *input = (mrcnn_fmap) { ctx->image, b->n, 3, b->pad_h, b->pad_w,
     MRCNN_LAYOUT_NCHW, MRCNN_STORE_F32 };

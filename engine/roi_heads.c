@@ -144,7 +144,8 @@ mrcnn_roi_levels (const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
 /* MultiScaleRoIAlign of every image's rows of `boxes` from that image's
  * features, into one map of rows->total ROIs (image after image). */
 static mrcnn_status
-pool (const mrcnn_engine *e, const mrcnn_fmap pyramid[MRCNN_LEVELS],
+pool (const mrcnn_engine *e, mrcnn_context *ctx,
+    const mrcnn_fmap pyramid[MRCNN_LEVELS],
     const mrcnn_batch *b, const float *boxes, const mrcnn_rows *rows,
     int pooled, float *out_data, mrcnn_layout layout, mrcnn_fmap *out,
     mrcnn_error *err)
@@ -168,7 +169,7 @@ pool (const mrcnn_engine *e, const mrcnn_fmap pyramid[MRCNN_LEVELS],
       .boxes = boxes + (size_t) rows->start[i] * 4, .nboxes = rows->count[i],
       .pooled = pooled, .sampling_ratio = 2,
     };
-    MRCNN_TRY (be->ops->roi_align (be, &d, &part, err));
+    MRCNN_TRY (be->ops->roi_align (be, ctx->q, &d, &part, err));
   }
   out->n = rows->total;
   return MRCNN_OK;
@@ -187,18 +188,18 @@ mrcnn_box_head_run (const mrcnn_engine *e, mrcnn_context *ctx,
   if (n > 0) {
     mrcnn_fmap feat;
     /* fc6 reads the pooled features flattened in NCHW order */
-    MRCNN_TRY (pool (e, pyramid, b, props->boxes, &props->rows,
+    MRCNN_TRY (pool (e, ctx, pyramid, b, props->boxes, &props->rows,
             MRCNN_BOX_POOL, ctx->box_feat, MRCNN_LAYOUT_NCHW, &feat, err));
-    MRCNN_TRY (be->ops->linear_run (be, e->fc6, ctx->box_feat, n,
+    MRCNN_TRY (be->ops->linear_run (be, ctx->q, e->fc6, ctx->box_feat, n,
             ctx->fc6_out, err));
-    MRCNN_TRY (be->ops->linear_run (be, e->fc7, ctx->fc6_out, n,
+    MRCNN_TRY (be->ops->linear_run (be, ctx->q, e->fc7, ctx->fc6_out, n,
             ctx->fc7_out, err));
-    MRCNN_TRY (be->ops->linear_run (be, e->predictor, ctx->fc7_out, n,
+    MRCNN_TRY (be->ops->linear_run (be, ctx->q, e->predictor, ctx->fc7_out, n,
             ctx->pred_out, err));
   }
   for (int i = 0; i < b->n; i++) {
     int first = props->rows.start[i], count = 0;
-    MRCNN_TRY (mrcnn_box_postprocess (e, props->boxes + (size_t) first * 4,
+    MRCNN_TRY (mrcnn_box_postprocess (e, ctx, props->boxes + (size_t) first * 4,
             ctx->pred_out + (size_t) first * 5 * C, props->rows.count[i],
             &b->frame[i], &th[i], out, out->rows.total, &count, err));
     out->rows.start[i] = out->rows.total;
@@ -219,7 +220,7 @@ mrcnn_mask_head_run (const mrcnn_engine *e, mrcnn_context *ctx,
   if (n == 0)
     return MRCNN_OK;
   mrcnn_fmap x, y = { 0 };
-  MRCNN_TRY (pool (e, pyramid, b, dets->boxes, &dets->rows, MRCNN_MASK_POOL,
+  MRCNN_TRY (pool (e, ctx, pyramid, b, dets->boxes, &dets->rows, MRCNN_MASK_POOL,
           ctx->mask_feat[0], MRCNN_LAYOUT_NATIVE, &x, err));
   /* The convolutions run on a batch rounded up to a multiple of 8 (at most
    * what the buffers hold), so that a video's changing detection counts meet
@@ -232,12 +233,12 @@ mrcnn_mask_head_run (const mrcnn_engine *e, mrcnn_context *ctx,
     y.data = ctx->mask_feat[(k + 1) % 2];
     y.layout = MRCNN_LAYOUT_NATIVE;
     y.store = MRCNN_STORE_REDUCED;  /* read by the next convolution only */
-    MRCNN_TRY (be->ops->conv_run (be, e->mask_conv[k], &x, 0, &y, err));
+    MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->mask_conv[k], &x, 0, &y, err));
     x = y;
   }
   mrcnn_fmap up = { ctx->mask_up, .layout = MRCNN_LAYOUT_NATIVE };
-  MRCNN_TRY (be->ops->conv_run (be, e->mask_deconv, &x, 0, &up, err));
+  MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->mask_deconv, &x, 0, &up, err));
   up.n = n;
-  return be->ops->mask_probs (be, &up, e->deconv_b, e->logit_w, e->logit_b,
+  return be->ops->mask_probs (be, ctx->q, &up, e->deconv_b, e->logit_w, e->logit_b,
       dets->labels, ctx->mask_probs, err);
 }

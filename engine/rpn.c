@@ -44,10 +44,18 @@ mrcnn_rpn_init (mrcnn_engine *e, mrcnn_error *err)
   d.relu = 0;
   st = e->be->ops->conv_new (e->be, &d, &e->rpn_out, err);
   mrcnn_folded_conv_clear (&fused);
-  MRCNN_TRY (st);
+  return st;
+}
 
-  /* the post-processing of both the RPN and the box head, planned for the
-   * largest input and max_detections */
+/* The post-processing of both the RPN and the box head, planned for the
+ * largest input and max_detections: one per context. */
+mrcnn_status
+mrcnn_postproc_plan (const mrcnn_engine *e, mrcnn_postproc **out,
+    mrcnn_error *err)
+{
+  const mrcnn_model *m = e->model;
+  const mrcnn_arch *a = e->arch;
+  const int A = a->num_anchors;
   float *cell = g_new (float, (size_t) MRCNN_LEVELS * A * 4);
   for (int l = 0; l < MRCNN_LEVELS; l++)
     for (int r = 0; r < A; r++)
@@ -71,7 +79,7 @@ mrcnn_rpn_init (mrcnn_engine *e, mrcnn_error *err)
     .box_min_size = 1e-2f, .num_classes = a->num_classes,
     .max_detections = e->cfg.thresholds.max_detections,
   };
-  st = e->be->ops->postproc_new (e->be, &pd, &e->postproc, err);
+  mrcnn_status st = e->be->ops->postproc_new (e->be, &pd, out, err);
   g_free (cell);
   return st;
 }
@@ -82,9 +90,6 @@ mrcnn_rpn_free (mrcnn_engine *e)
   e->be->ops->conv_free (e->be, e->rpn_conv);
   e->be->ops->conv_free (e->be, e->rpn_out);
   e->rpn_conv = e->rpn_out = NULL;
-  if (e->postproc)
-    e->be->ops->postproc_free (e->be, e->postproc);
-  e->postproc = NULL;
 }
 
 mrcnn_status
@@ -99,9 +104,9 @@ mrcnn_rpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
     mrcnn_fmap hidden = { ctx->rpn_hidden, .layout = MRCNN_LAYOUT_NATIVE,
       .store = MRCNN_STORE_REDUCED };
     head[l] = (mrcnn_fmap) { ctx->rpn_raw[l], .layout = MRCNN_LAYOUT_NATIVE };
-    MRCNN_TRY (be->ops->conv_run (be, e->rpn_conv, &pyramid[l], 0, &hidden,
+    MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->rpn_conv, &pyramid[l], 0, &hidden,
             err));
-    MRCNN_TRY (be->ops->conv_run (be, e->rpn_out, &hidden, 0, &head[l], err));
+    MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->rpn_out, &hidden, 0, &head[l], err));
   }
   /* filter_proposals per image: anchors on the batch's common grid, boxes
    * clipped to the image's own resized size */
@@ -112,7 +117,7 @@ mrcnn_rpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
     for (int l = 0; l < MRCNN_LEVELS; l++)
       be->ops->image_view (be, &head[l], i, &one[l]);
     int n = 0;
-    MRCNN_TRY (be->ops->rpn_proposals (be, e->postproc, one, b->pad_w,
+    MRCNN_TRY (be->ops->rpn_proposals (be, ctx->q, ctx->postproc, one, b->pad_w,
             b->pad_h, b->frame[i].res_w, b->frame[i].res_h,
             out->boxes + (size_t) out->rows.total * 4, &n, err));
     out->rows.start[i] = out->rows.total;

@@ -38,19 +38,23 @@ typedef struct {
 /* A convolution keeps the primitives of the last few input shapes it met
  * (the RPN's shared conv runs on five levels, the mask head on batches of
  * 8, 16, ... up to max_detections), so that a frame creates none once the
- * sizes have been seen. */
+ * sizes have been seen. Plans are shared by the passes that run at once:
+ * looked up and replaced under the backend's plans_lock, never replaced
+ * while a pass runs them (busy); a run binds its own data to them. */
 #define CONV_PLANS 16
 
 typedef struct {
   int n, h, w, acc, in_layout, out_layout, in_store, out_store; /* n < 0: unused */
   unsigned long used;            /* when last run, for replacement */
+  int busy;                      /* passes running it now */
   dnnl_primitive_t prim;
-  dnnl_memory_t src_m, wei_m, bias_m, dst_m;
+  dnnl_memory_desc_t src_md, dst_md, pad_md;
+  dnnl_memory_t wei_m, bias_m;
   /* an input the convolution cannot read as it is (float32 at bf16, or a
    * plain image where the native layout is nhwc) is reordered into the
-   * backend's scratch first */
+   * queue's scratch first */
   dnnl_primitive_t cvt;
-  dnnl_memory_t cvt_src_m, cvt_dst_m;
+  dnnl_memory_desc_t given_md, cvt_pad_md;
   size_t src_bytes, dst_elems;
 } conv_plan;
 
@@ -69,8 +73,10 @@ struct mrcnn_conv {
 typedef struct {
   int n;                         /* rows; < 0: unused */
   unsigned long used;
+  int busy;
   dnnl_primitive_t prim;
-  dnnl_memory_t src_m, wei_m, bias_m, dst_m;
+  dnnl_memory_desc_t src_md, dst_md, pad_md;
+  dnnl_memory_t wei_m, bias_m;
 } linear_plan;
 
 struct mrcnn_linear {
@@ -99,8 +105,8 @@ cpu_release (mrcnn_backend *be, float *p)
 }
 
 static const float *
-cpu_download (mrcnn_backend *be, const float *p, size_t n, float *scratch,
-    mrcnn_error *err)
+cpu_download (mrcnn_backend *be, mrcnn_queue *q, const float *p, size_t n,
+    float *scratch, mrcnn_error *err)
 {
   return p;
 }
@@ -115,7 +121,7 @@ cpu_upload (mrcnn_backend *be, float *dst, const float *src, size_t n,
 }
 
 static mrcnn_status
-cpu_sync (mrcnn_backend *be, mrcnn_error *err)
+cpu_sync (mrcnn_backend *be, mrcnn_queue *q, mrcnn_error *err)
 {
   return MRCNN_OK;   /* every op has finished when it returns */
 }
@@ -147,7 +153,8 @@ round_to_precision (mrcnn_backend_cpu *cpu, float *p, size_t n)
       p[i] = r;
     }
   }
-  cpu->overflows += over;
+  if (over)
+    __atomic_fetch_add (&cpu->overflows, over, __ATOMIC_RELAXED);
 }
 
 /* The emulated reference rounds activations where the real path stores the
@@ -168,20 +175,118 @@ round_weights (mrcnn_backend_cpu *cpu, float *w, size_t n)
   round_to_precision (cpu, w, n);
 }
 
-/* The backend's scratch, grown when a larger input comes (so only in the
- * first frames, or for a larger frame). */
+/* A queue's buffer *buf of *size bytes, grown when a larger input comes
+ * (so only in the first frames, or for a larger frame). */
 static mrcnn_status
-scratch_reserve (mrcnn_backend_cpu *cpu, size_t bytes, mrcnn_error *err)
+reserve (void **buf, size_t *size, size_t bytes, const char *what,
+    mrcnn_error *err)
 {
-  if (bytes <= cpu->scratch_size)
+  if (bytes <= *size)
     return MRCNN_OK;
-  g_free (cpu->scratch);
-  cpu->scratch = g_try_malloc (bytes);
-  cpu->scratch_size = cpu->scratch ? bytes : 0;
-  if (!cpu->scratch)
+  g_free (*buf);
+  *buf = g_try_malloc (bytes);
+  *size = *buf ? bytes : 0;
+  if (!*buf)
     return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY,
-        "cannot allocate %zu MiB of host memory for reduced-precision inputs",
-        bytes >> 20);
+        "cannot allocate %zu MiB of host memory for %s", bytes >> 20, what);
+  return MRCNN_OK;
+}
+
+static mrcnn_status
+scratch_reserve (mrcnn_queue *q, size_t bytes, mrcnn_error *err)
+{
+  return reserve (&q->scratch, &q->scratch_size, bytes,
+      "reduced-precision inputs", err);
+}
+
+/* ---------------------------------------------------------------- queues */
+
+static mrcnn_status
+cpu_queue_new (mrcnn_backend *be, mrcnn_queue **out, mrcnn_error *err)
+{
+  mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
+  mrcnn_queue *q = g_new0 (mrcnn_queue, 1);
+  if (dnnl_stream_create (&q->stream, cpu->engine,
+          dnnl_stream_default_flags) != dnnl_success) {
+    g_free (q);
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND,
+        "cannot create a oneDNN CPU stream");
+  }
+  *out = q;
+  return MRCNN_OK;
+}
+
+static void
+cpu_queue_free (mrcnn_backend *be, mrcnn_queue *q)
+{
+  if (!q)
+    return;
+  if (q->stream)
+    dnnl_stream_destroy (q->stream);
+  g_free (q->scratch);
+  g_free (q->pad);
+  g_free (q);
+}
+
+/* OpenMP's thread count is a setting of the calling thread, and passes run
+ * in other threads than the one that made the engine (a GStreamer
+ * streaming thread, an engine's pass threads). */
+static void
+cpu_queue_begin (mrcnn_backend *be, mrcnn_queue *q, int workers)
+{
+  if (workers > 0 && omp_get_max_threads () != workers)
+    omp_set_num_threads (workers);
+}
+
+/* A memory object binding data to a plan's description for one run. */
+static mrcnn_status
+bind (mrcnn_backend_cpu *cpu, const dnnl_memory_desc_t *md, void *data,
+    dnnl_memory_t *out, mrcnn_error *err)
+{
+  DNNL_CHECK (dnnl_memory_create (out, md, cpu->engine, data), err);
+  return MRCNN_OK;
+}
+
+/* Executes prim on q's stream with args and, when pad_md describes one, a
+ * scratchpad from q; waits for it. */
+static mrcnn_status
+execute (mrcnn_backend_cpu *cpu, mrcnn_queue *q, dnnl_primitive_t prim,
+    int nargs, dnnl_exec_arg_t *args, const dnnl_memory_desc_t *pad_md,
+    mrcnn_error *err)
+{
+  size_t pad_bytes = dnnl_memory_desc_get_size (pad_md);
+  dnnl_memory_t pad_m = NULL;
+  if (pad_bytes > 0) {
+    MRCNN_TRY (reserve (&q->pad, &q->pad_size, pad_bytes,
+            "a primitive's scratchpad", err));
+    MRCNN_TRY (bind (cpu, pad_md, q->pad, &pad_m, err));
+    args[nargs++] = (dnnl_exec_arg_t) { DNNL_ARG_SCRATCHPAD, pad_m };
+  }
+  dnnl_status_t s = dnnl_primitive_execute (prim, q->stream, nargs, args);
+  if (s == dnnl_success)
+    s = dnnl_stream_wait (q->stream);
+  if (pad_m)
+    dnnl_memory_destroy (pad_m);
+  if (s != dnnl_success)
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND,
+        "oneDNN primitive execution failed with status %d", (int) s);
+  return MRCNN_OK;
+}
+
+/* Primitive attributes: user scratchpad, and the post-ops if any. */
+static mrcnn_status
+make_attr (dnnl_post_ops_t po, dnnl_primitive_attr_t *attr, mrcnn_error *err)
+{
+  DNNL_CHECK (dnnl_primitive_attr_create (attr), err);
+  dnnl_status_t s = dnnl_primitive_attr_set_scratchpad_mode (*attr,
+      dnnl_scratchpad_mode_user);
+  if (s == dnnl_success && po)
+    s = dnnl_primitive_attr_set_post_ops (*attr, po);
+  if (s != dnnl_success) {
+    dnnl_primitive_attr_destroy (*attr);
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND,
+        "oneDNN primitive attributes failed with status %d", (int) s);
+  }
   return MRCNN_OK;
 }
 
@@ -190,8 +295,9 @@ scratch_reserve (mrcnn_backend_cpu *cpu, size_t bytes, mrcnn_error *err)
 /* One oneDNN reorder between two descriptions of the same tensor (layout
  * and data type may differ). */
 mrcnn_status
-mrcnn_cpu_reorder (mrcnn_backend_cpu *cpu, const dnnl_memory_desc_t *from_md,
-    void *from, const dnnl_memory_desc_t *to_md, void *to, mrcnn_error *err)
+mrcnn_cpu_reorder (mrcnn_backend_cpu *cpu, dnnl_stream_t stream,
+    const dnnl_memory_desc_t *from_md, void *from,
+    const dnnl_memory_desc_t *to_md, void *to, mrcnn_error *err)
 {
   dnnl_memory_t fm, tm;
   dnnl_primitive_desc_t rpd;
@@ -202,8 +308,8 @@ mrcnn_cpu_reorder (mrcnn_backend_cpu *cpu, const dnnl_memory_desc_t *from_md,
           to_md, cpu->engine, NULL), err);
   DNNL_CHECK (dnnl_primitive_create (&reorder, rpd), err);
   dnnl_exec_arg_t args[] = { { DNNL_ARG_FROM, fm }, { DNNL_ARG_TO, tm } };
-  DNNL_CHECK (dnnl_primitive_execute (reorder, cpu->stream, 2, args), err);
-  DNNL_CHECK (dnnl_stream_wait (cpu->stream), err);
+  DNNL_CHECK (dnnl_primitive_execute (reorder, stream, 2, args), err);
+  DNNL_CHECK (dnnl_stream_wait (stream), err);
   dnnl_primitive_destroy (reorder);
   dnnl_primitive_desc_destroy (rpd);
   dnnl_memory_destroy (fm);
@@ -214,7 +320,8 @@ mrcnn_cpu_reorder (mrcnn_backend_cpu *cpu, const dnnl_memory_desc_t *from_md,
 /* Reorders the plain float32 weights (dims, tag plain_tag) into the layout
  * and type a primitive asked for, into a new buffer *packed. */
 static mrcnn_status
-pack_weights (mrcnn_backend_cpu *cpu, const float *w, int ndims,
+pack_weights (mrcnn_backend_cpu *cpu, dnnl_stream_t stream, const float *w,
+    int ndims,
     const dnnl_dims_t dims, dnnl_format_tag_t plain_tag,
     const dnnl_memory_desc_t *want, void **packed, mrcnn_error *err)
 {
@@ -226,8 +333,8 @@ pack_weights (mrcnn_backend_cpu *cpu, const float *w, int ndims,
   if (!*packed)
     return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY, "cannot allocate %zu MiB of "
         "weights", bytes >> 20);
-  mrcnn_status st = mrcnn_cpu_reorder (cpu, &plain, (void *) w, want, *packed,
-      err);
+  mrcnn_status st = mrcnn_cpu_reorder (cpu, stream, &plain, (void *) w, want,
+      *packed, err);
   if (st != MRCNN_OK) {
     g_free (*packed);
     *packed = NULL;
@@ -255,9 +362,10 @@ weights_clear (packed_weights *pw)
   memset (pw, 0, sizeof *pw);
 }
 
-/* The weights in the layout `want`, packed the first time it is asked for. */
+/* The weights in the layout `want`, packed (on stream) the first time it is
+ * asked for; called under plans_lock. */
 static mrcnn_status
-weights_get (mrcnn_backend_cpu *cpu, packed_weights *pw,
+weights_get (mrcnn_backend_cpu *cpu, dnnl_stream_t stream, packed_weights *pw,
     const dnnl_memory_desc_t *want, int *index, mrcnn_error *err)
 {
   for (int i = 0; i < pw->n; i++)
@@ -268,7 +376,7 @@ weights_get (mrcnn_backend_cpu *cpu, packed_weights *pw,
   if (pw->n == WEIGHT_FORMATS)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND, "a layer's weights were asked "
         "for in more than %d layouts", WEIGHT_FORMATS);
-  MRCNN_TRY (pack_weights (cpu, pw->plain, pw->ndims, pw->dims, pw->plain_tag,
+  MRCNN_TRY (pack_weights (cpu, stream, pw->plain, pw->ndims, pw->dims, pw->plain_tag,
           want, &pw->packed[pw->n], err));
   pw->md[pw->n] = *want;
   *index = pw->n++;
@@ -281,8 +389,7 @@ static void
 plan_drop (conv_plan *p)
 {
   dnnl_primitive_t prims[] = { p->prim, p->cvt };
-  dnnl_memory_t m[] = { p->src_m, p->wei_m, p->bias_m, p->dst_m, p->cvt_src_m,
-    p->cvt_dst_m };
+  dnnl_memory_t m[] = { p->wei_m, p->bias_m };
   for (size_t i = 0; i < G_N_ELEMENTS (prims); i++)
     if (prims[i])
       dnnl_primitive_destroy (prims[i]);
@@ -350,8 +457,9 @@ plan_matches (const conv_plan *p, const mrcnn_fmap *in, int acc,
 }
 
 static mrcnn_status
-plan_create (mrcnn_backend_cpu *cpu, mrcnn_conv *c, conv_plan *p,
-    const mrcnn_fmap *in, int acc, const mrcnn_fmap *out, mrcnn_error *err)
+plan_create (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_conv *c,
+    conv_plan *p, const mrcnn_fmap *in, int acc, const mrcnn_fmap *out,
+    mrcnn_error *err)
 {
   const int n = in->n, h = in->h, w = in->w;
   int oh = out_size (c, h, c->kh), ow = out_size (c, w, c->kw);
@@ -387,16 +495,16 @@ plan_create (mrcnn_backend_cpu *cpu, mrcnn_conv *c, conv_plan *p,
           strides, pads, pads), err);
   dnnl_primitive_attr_t attr;
   dnnl_post_ops_t po;
-  DNNL_CHECK (dnnl_primitive_attr_create (&attr), err);
   DNNL_CHECK (dnnl_post_ops_create (&po), err);
   if (acc)
     DNNL_CHECK (dnnl_post_ops_append_sum (po, 1.0f), err);
   if (c->relu)
     DNNL_CHECK (dnnl_post_ops_append_eltwise (po, 1.0f, dnnl_eltwise_relu, 0.f, 0.f), err);
-  DNNL_CHECK (dnnl_primitive_attr_set_post_ops (attr, po), err);
+  mrcnn_status ast = make_attr (po, &attr, err);
+  dnnl_post_ops_destroy (po);
+  MRCNN_TRY (ast);
   dnnl_primitive_desc_t pd;
   dnnl_status_t s = dnnl_primitive_desc_create (&pd, &cd, attr, cpu->engine, NULL);
-  dnnl_post_ops_destroy (po);
   dnnl_primitive_attr_destroy (attr);
   if (s != dnnl_success)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
@@ -405,31 +513,37 @@ plan_create (mrcnn_backend_cpu *cpu, mrcnn_conv *c, conv_plan *p,
         c->ic, c->oc, n, h, w, (int) s);
 
   int wi = 0;
-  mrcnn_status st = weights_get (cpu, &c->w, dnnl_primitive_desc_query_md (pd,
-          dnnl_query_weights_md, 0), &wi, err);
+  mrcnn_status st = weights_get (cpu, q->stream, &c->w,
+      dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0), &wi, err);
   if (st == MRCNN_OK && dnnl_primitive_create (&p->prim, pd) != dnnl_success)
     st = mrcnn_fail (err, MRCNN_ERR_BACKEND, "oneDNN primitive creation failed");
+  if (st == MRCNN_OK)
+    p->pad_md = *dnnl_primitive_desc_query_md (pd, dnnl_query_scratchpad_md, 0);
   dnnl_primitive_desc_destroy (pd);
   MRCNN_TRY (st);
 
-  DNNL_CHECK (dnnl_memory_create (&p->src_m, &src_md, cpu->engine, DNNL_MEMORY_NONE), err);
-  DNNL_CHECK (dnnl_memory_create (&p->dst_m, &dst_md, cpu->engine, DNNL_MEMORY_NONE), err);
+  p->src_md = src_md;
+  p->dst_md = dst_md;
   DNNL_CHECK (dnnl_memory_create (&p->wei_m, &c->w.md[wi], cpu->engine,
           c->w.packed[wi]), err);
   DNNL_CHECK (dnnl_memory_create (&p->bias_m, &bias_md, cpu->engine, c->bias), err);
   if (convert) {
     dnnl_primitive_desc_t rpd;
-    DNNL_CHECK (dnnl_reorder_primitive_desc_create (&rpd, &given_md,
-            cpu->engine, &src_md, cpu->engine, NULL), err);
-    s = dnnl_primitive_create (&p->cvt, rpd);
-    dnnl_primitive_desc_destroy (rpd);
+    MRCNN_TRY (make_attr (NULL, &attr, err));
+    s = dnnl_reorder_primitive_desc_create (&rpd, &given_md, cpu->engine,
+        &src_md, cpu->engine, attr);
+    dnnl_primitive_attr_destroy (attr);
+    if (s == dnnl_success) {
+      s = dnnl_primitive_create (&p->cvt, rpd);
+      if (s == dnnl_success)
+        p->cvt_pad_md = *dnnl_primitive_desc_query_md (rpd,
+            dnnl_query_scratchpad_md, 0);
+      dnnl_primitive_desc_destroy (rpd);
+    }
     if (s != dnnl_success)
       return mrcnn_fail (err, MRCNN_ERR_BACKEND,
           "oneDNN cannot convert a convolution's input (status %d)", (int) s);
-    DNNL_CHECK (dnnl_memory_create (&p->cvt_src_m, &given_md, cpu->engine,
-            DNNL_MEMORY_NONE), err);
-    DNNL_CHECK (dnnl_memory_create (&p->cvt_dst_m, &src_md, cpu->engine,
-            DNNL_MEMORY_NONE), err);
+    p->given_md = given_md;
     p->src_bytes = dnnl_memory_desc_get_size (&src_md);
   }
   p->dst_elems = dnnl_memory_desc_get_size (&dst_md) / sizeof (float);
@@ -445,72 +559,114 @@ plan_create (mrcnn_backend_cpu *cpu, mrcnn_conv *c, conv_plan *p,
 }
 
 /* The plan for this input, made when the shape is new (replacing the one
- * used longest ago). */
+ * used longest ago that no pass is running), marked busy until
+ * plan_release. When every plan is busy, *temp receives a plan of this run
+ * only. */
 static mrcnn_status
-conv_plan_for (mrcnn_backend_cpu *cpu, mrcnn_conv *c, const mrcnn_fmap *in,
-    int acc, const mrcnn_fmap *out, conv_plan **pp, mrcnn_error *err)
+conv_plan_for (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_conv *c,
+    const mrcnn_fmap *in, int acc, const mrcnn_fmap *out, conv_plan **pp,
+    mrcnn_error *err)
 {
-  conv_plan *victim = &c->plan[0];
+  g_mutex_lock (&cpu->plans_lock);
+  conv_plan *victim = NULL;
   c->clock++;
   for (int i = 0; i < CONV_PLANS; i++) {
     conv_plan *p = &c->plan[i];
     if (plan_matches (p, in, acc, out)) {
       p->used = c->clock;
+      p->busy++;
       *pp = p;
+      g_mutex_unlock (&cpu->plans_lock);
       return MRCNN_OK;
     }
-    if (p->used < victim->used)
+    if (!p->busy && (!victim || p->used < victim->used))
       victim = p;
   }
+  if (!victim)
+    victim = g_new0 (conv_plan, 1);   /* every plan is in use */
   plan_drop (victim);
-  mrcnn_status st = plan_create (cpu, c, victim, in, acc, out, err);
+  mrcnn_status st = plan_create (cpu, q, c, victim, in, acc, out, err);
   if (st != MRCNN_OK) {
     plan_drop (victim);
-    return st;
+  } else {
+    victim->used = c->clock;
+    victim->busy++;
+    *pp = victim;
   }
-  victim->used = c->clock;
-  *pp = victim;
-  return MRCNN_OK;
+  g_mutex_unlock (&cpu->plans_lock);
+  return st;
+}
+
+static void
+conv_plan_release (mrcnn_backend_cpu *cpu, mrcnn_conv *c, conv_plan *p)
+{
+  g_mutex_lock (&cpu->plans_lock);
+  p->busy--;
+  if (p < c->plan || p >= c->plan + CONV_PLANS) {
+    plan_drop (p);
+    g_free (p);
+  }
+  g_mutex_unlock (&cpu->plans_lock);
 }
 
 static mrcnn_status
-cpu_conv_run (mrcnn_backend *be, mrcnn_conv *c, const mrcnn_fmap *in,
-    int accumulate, mrcnn_fmap *out, mrcnn_error *err)
+conv_execute (mrcnn_backend_cpu *cpu, mrcnn_queue *q, const conv_plan *p,
+    const mrcnn_fmap *in, mrcnn_fmap *out, mrcnn_error *err)
+{
+  void *src = in->data;
+  dnnl_memory_t m[4] = { NULL };
+  mrcnn_status st = MRCNN_OK;
+  if (p->cvt) {
+    st = scratch_reserve (q, p->src_bytes, err);
+    if (st == MRCNN_OK)
+      st = bind (cpu, &p->given_md, in->data, &m[0], err);
+    if (st == MRCNN_OK)
+      st = bind (cpu, &p->src_md, q->scratch, &m[1], err);
+    if (st == MRCNN_OK) {
+      dnnl_exec_arg_t cargs[3] = { { DNNL_ARG_FROM, m[0] },
+        { DNNL_ARG_TO, m[1] } };
+      st = execute (cpu, q, p->cvt, 2, cargs, &p->cvt_pad_md, err);
+    }
+    src = q->scratch;
+    if (st == MRCNN_OK && cpu->emulate && in->store == MRCNN_STORE_F32)
+      cpu_round (cpu, src, p->src_bytes / sizeof (float));
+  }
+  if (st == MRCNN_OK)
+    st = bind (cpu, &p->src_md, src, &m[2], err);
+  if (st == MRCNN_OK)
+    st = bind (cpu, &p->dst_md, out->data, &m[3], err);
+  if (st == MRCNN_OK) {
+    dnnl_exec_arg_t args[5] = {
+      { DNNL_ARG_SRC, m[2] }, { DNNL_ARG_WEIGHTS, p->wei_m },
+      { DNNL_ARG_BIAS, p->bias_m }, { DNNL_ARG_DST, m[3] },
+    };
+    st = execute (cpu, q, p->prim, 4, args, &p->pad_md, err);
+  }
+  for (int i = 0; i < 4; i++)
+    if (m[i])
+      dnnl_memory_destroy (m[i]);
+  if (st == MRCNN_OK && out->store == MRCNN_STORE_REDUCED)
+    cpu_round (cpu, out->data, p->dst_elems);
+  return st;
+}
+
+static mrcnn_status
+cpu_conv_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_conv *c,
+    const mrcnn_fmap *in, int accumulate, mrcnn_fmap *out, mrcnn_error *err)
 {
   mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
   if (in->c != c->ic)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "convolution expects %d input channels, got %d", c->ic, in->c);
   conv_plan *p;
-  MRCNN_TRY (conv_plan_for (cpu, c, in, accumulate, out, &p, err));
+  MRCNN_TRY (conv_plan_for (cpu, q, c, in, accumulate, out, &p, err));
   out->n = in->n;
   out->c = c->oc;
   out->h = out_size (c, in->h, c->kh);
   out->w = out_size (c, in->w, c->kw);
-  void *src = in->data;
-  if (p->cvt) {
-    MRCNN_TRY (scratch_reserve (cpu, p->src_bytes, err));
-    DNNL_CHECK (dnnl_memory_set_data_handle (p->cvt_src_m, in->data), err);
-    DNNL_CHECK (dnnl_memory_set_data_handle (p->cvt_dst_m, cpu->scratch), err);
-    dnnl_exec_arg_t cargs[] = { { DNNL_ARG_FROM, p->cvt_src_m },
-      { DNNL_ARG_TO, p->cvt_dst_m } };
-    DNNL_CHECK (dnnl_primitive_execute (p->cvt, cpu->stream, 2, cargs), err);
-    DNNL_CHECK (dnnl_stream_wait (cpu->stream), err);
-    src = cpu->scratch;
-    if (cpu->emulate && in->store == MRCNN_STORE_F32)
-      cpu_round (cpu, src, p->src_bytes / sizeof (float));
-  }
-  DNNL_CHECK (dnnl_memory_set_data_handle (p->src_m, src), err);
-  DNNL_CHECK (dnnl_memory_set_data_handle (p->dst_m, out->data), err);
-  dnnl_exec_arg_t args[] = {
-    { DNNL_ARG_SRC, p->src_m }, { DNNL_ARG_WEIGHTS, p->wei_m },
-    { DNNL_ARG_BIAS, p->bias_m }, { DNNL_ARG_DST, p->dst_m },
-  };
-  DNNL_CHECK (dnnl_primitive_execute (p->prim, cpu->stream, 4, args), err);
-  DNNL_CHECK (dnnl_stream_wait (cpu->stream), err);
-  if (out->store == MRCNN_STORE_REDUCED)
-    cpu_round (cpu, out->data, p->dst_elems);
-  return MRCNN_OK;
+  mrcnn_status st = conv_execute (cpu, q, p, in, out, err);
+  conv_plan_release (cpu, c, p);
+  return st;
 }
 
 /* ---------------------------------------------------------------- linear */
@@ -538,7 +694,7 @@ cpu_linear_new (mrcnn_backend *be, const float *weight, const float *bias,
 static void
 linear_plan_drop (linear_plan *p)
 {
-  dnnl_memory_t m[] = { p->src_m, p->wei_m, p->bias_m, p->dst_m };
+  dnnl_memory_t m[] = { p->wei_m, p->bias_m };
   if (p->prim)
     dnnl_primitive_destroy (p->prim);
   for (size_t i = 0; i < G_N_ELEMENTS (m); i++)
@@ -564,8 +720,8 @@ cpu_linear_free (mrcnn_backend *be, mrcnn_linear *l)
  * output, with the weights in the layout oneDNN picks for this CPU (its
  * AVX-512 or AMX kernels; an optimized BLAS may not know the CPU). */
 static mrcnn_status
-linear_plan_create (mrcnn_backend_cpu *cpu, mrcnn_linear *l, linear_plan *p,
-    int n, mrcnn_error *err)
+linear_plan_create (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_linear *l,
+    linear_plan *p, int n, mrcnn_error *err)
 {
   dnnl_dims_t sd = { n, l->in }, bd = { 1, l->out }, dd = { n, l->out };
   dnnl_memory_desc_t src_md, wei_any, bias_md, dst_md;
@@ -579,105 +735,135 @@ linear_plan_create (mrcnn_backend_cpu *cpu, mrcnn_linear *l, linear_plan *p,
           &dst_md), err);
   dnnl_primitive_attr_t attr;
   dnnl_post_ops_t po;
-  DNNL_CHECK (dnnl_primitive_attr_create (&attr), err);
   DNNL_CHECK (dnnl_post_ops_create (&po), err);
   if (l->relu)
     DNNL_CHECK (dnnl_post_ops_append_eltwise (po, 1.0f, dnnl_eltwise_relu, 0.f, 0.f), err);
-  DNNL_CHECK (dnnl_primitive_attr_set_post_ops (attr, po), err);
+  mrcnn_status ast = make_attr (po, &attr, err);
+  dnnl_post_ops_destroy (po);
+  MRCNN_TRY (ast);
   dnnl_primitive_desc_t pd;
   dnnl_status_t s = dnnl_primitive_desc_create (&pd, &md, attr, cpu->engine, NULL);
-  dnnl_post_ops_destroy (po);
   dnnl_primitive_attr_destroy (attr);
   if (s != dnnl_success)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "oneDNN cannot create a %s matmul %d x %d -> %d (status %d)",
         mrcnn_precision_name (cpu->precision), n, l->in, l->out, (int) s);
   int wi = 0;
-  mrcnn_status st = weights_get (cpu, &l->w, dnnl_primitive_desc_query_md (pd,
-          dnnl_query_weights_md, 0), &wi, err);
+  mrcnn_status st = weights_get (cpu, q->stream, &l->w,
+      dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0), &wi, err);
   if (st == MRCNN_OK && dnnl_primitive_create (&p->prim, pd) != dnnl_success)
     st = mrcnn_fail (err, MRCNN_ERR_BACKEND, "oneDNN matmul creation failed");
+  if (st == MRCNN_OK)
+    p->pad_md = *dnnl_primitive_desc_query_md (pd, dnnl_query_scratchpad_md, 0);
   dnnl_primitive_desc_destroy (pd);
   MRCNN_TRY (st);
-  DNNL_CHECK (dnnl_memory_create (&p->src_m, &src_md, cpu->engine, DNNL_MEMORY_NONE), err);
+  p->src_md = src_md;
+  p->dst_md = dst_md;
   DNNL_CHECK (dnnl_memory_create (&p->wei_m, &l->w.md[wi], cpu->engine,
           l->w.packed[wi]), err);
   DNNL_CHECK (dnnl_memory_create (&p->bias_m, &bias_md, cpu->engine, l->b), err);
-  DNNL_CHECK (dnnl_memory_create (&p->dst_m, &dst_md, cpu->engine, DNNL_MEMORY_NONE), err);
   p->n = n;
   return MRCNN_OK;
 }
 
+/* As conv_plan_for. */
 static mrcnn_status
-linear_plan_for (mrcnn_backend_cpu *cpu, mrcnn_linear *l, int n,
-    linear_plan **pp, mrcnn_error *err)
+linear_plan_for (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_linear *l,
+    int n, linear_plan **pp, mrcnn_error *err)
 {
-  linear_plan *victim = &l->plan[0];
+  g_mutex_lock (&cpu->plans_lock);
+  linear_plan *victim = NULL;
   l->clock++;
   for (int i = 0; i < LINEAR_PLANS; i++) {
     linear_plan *p = &l->plan[i];
     if (p->n == n) {
       p->used = l->clock;
+      p->busy++;
       *pp = p;
+      g_mutex_unlock (&cpu->plans_lock);
       return MRCNN_OK;
     }
-    if (p->used < victim->used)
+    if (!p->busy && (!victim || p->used < victim->used))
       victim = p;
   }
+  if (!victim)
+    victim = g_new0 (linear_plan, 1);   /* every plan is in use */
   linear_plan_drop (victim);
-  mrcnn_status st = linear_plan_create (cpu, l, victim, n, err);
+  mrcnn_status st = linear_plan_create (cpu, q, l, victim, n, err);
   if (st != MRCNN_OK) {
     linear_plan_drop (victim);
-    return st;
+  } else {
+    victim->used = l->clock;
+    victim->busy++;
+    *pp = victim;
   }
-  victim->used = l->clock;
-  *pp = victim;
-  return MRCNN_OK;
+  g_mutex_unlock (&cpu->plans_lock);
+  return st;
+}
+
+static void
+linear_plan_release (mrcnn_backend_cpu *cpu, mrcnn_linear *l, linear_plan *p)
+{
+  g_mutex_lock (&cpu->plans_lock);
+  p->busy--;
+  if (p < l->plan || p >= l->plan + LINEAR_PLANS) {
+    linear_plan_drop (p);
+    g_free (p);
+  }
+  g_mutex_unlock (&cpu->plans_lock);
 }
 
 /* The input at the compute type: bf16 converted into the scratch, the
  * emulated precisions' float32 rounded into it, float32 as it is. */
 static mrcnn_status
-linear_input (mrcnn_backend_cpu *cpu, const float *x, size_t count,
-    const void **src, mrcnn_error *err)
+linear_input (mrcnn_backend_cpu *cpu, mrcnn_queue *q, const float *x,
+    size_t count, const void **src, mrcnn_error *err)
 {
   *src = x;
   if (cpu->compute_dt == dnnl_bf16) {
-    MRCNN_TRY (scratch_reserve (cpu, count * sizeof (uint16_t), err));
-    uint16_t *xb = cpu->scratch;
+    MRCNN_TRY (scratch_reserve (q, count * sizeof (uint16_t), err));
+    uint16_t *xb = q->scratch;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < count; i++)
       xb[i] = mrcnn_bf16_from_f32 (x[i]);
     *src = xb;
   } else if (cpu->emulate) {
-    MRCNN_TRY (scratch_reserve (cpu, count * sizeof (float), err));
-    memcpy (cpu->scratch, x, count * sizeof (float));
-    cpu_round (cpu, cpu->scratch, count);
-    *src = cpu->scratch;
+    MRCNN_TRY (scratch_reserve (q, count * sizeof (float), err));
+    memcpy (q->scratch, x, count * sizeof (float));
+    cpu_round (cpu, q->scratch, count);
+    *src = q->scratch;
   }
   return MRCNN_OK;
 }
 
 static mrcnn_status
-cpu_linear_run (mrcnn_backend *be, mrcnn_linear *l, const float *x, int n,
-    float *y, mrcnn_error *err)
+cpu_linear_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_linear *l,
+    const float *x, int n, float *y, mrcnn_error *err)
 {
   mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
   if (n <= 0)
     return MRCNN_OK;
   linear_plan *p;
   const void *src;
-  MRCNN_TRY (linear_plan_for (cpu, l, n, &p, err));
-  MRCNN_TRY (linear_input (cpu, x, (size_t) n * l->in, &src, err));
-  DNNL_CHECK (dnnl_memory_set_data_handle (p->src_m, (void *) src), err);
-  DNNL_CHECK (dnnl_memory_set_data_handle (p->dst_m, y), err);
-  dnnl_exec_arg_t args[] = {
-    { DNNL_ARG_SRC, p->src_m }, { DNNL_ARG_WEIGHTS, p->wei_m },
-    { DNNL_ARG_BIAS, p->bias_m }, { DNNL_ARG_DST, p->dst_m },
-  };
-  DNNL_CHECK (dnnl_primitive_execute (p->prim, cpu->stream, 4, args), err);
-  DNNL_CHECK (dnnl_stream_wait (cpu->stream), err);
-  return MRCNN_OK;
+  MRCNN_TRY (linear_plan_for (cpu, q, l, n, &p, err));
+  dnnl_memory_t m[2] = { NULL };
+  mrcnn_status st = linear_input (cpu, q, x, (size_t) n * l->in, &src, err);
+  if (st == MRCNN_OK)
+    st = bind (cpu, &p->src_md, (void *) src, &m[0], err);
+  if (st == MRCNN_OK)
+    st = bind (cpu, &p->dst_md, y, &m[1], err);
+  if (st == MRCNN_OK) {
+    dnnl_exec_arg_t args[5] = {
+      { DNNL_ARG_SRC, m[0] }, { DNNL_ARG_WEIGHTS, p->wei_m },
+      { DNNL_ARG_BIAS, p->bias_m }, { DNNL_ARG_DST, m[1] },
+    };
+    st = execute (cpu, q, p->prim, 4, args, &p->pad_md, err);
+  }
+  for (int i = 0; i < 2; i++)
+    if (m[i])
+      dnnl_memory_destroy (m[i]);
+  linear_plan_release (cpu, l, p);
+  return st;
 }
 
 /* ---------------------------------------------------------------- life */
@@ -761,7 +947,8 @@ mrcnn_cpu_layout_lanes (const mrcnn_backend_cpu *cpu)
 long
 mrcnn_backend_cpu_overflows (mrcnn_backend *be)
 {
-  return ((mrcnn_backend_cpu *) be)->overflows;
+  return __atomic_load_n (&((mrcnn_backend_cpu *) be)->overflows,
+      __ATOMIC_RELAXED);
 }
 
 const char *
@@ -800,17 +987,18 @@ cpu_destroy (mrcnn_backend *be)
   mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
   if (!cpu)
     return;
-  if (cpu->stream)
-    dnnl_stream_destroy (cpu->stream);
-  g_free (cpu->scratch);
   if (cpu->engine)
     dnnl_engine_destroy (cpu->engine);
+  g_mutex_clear (&cpu->plans_lock);
   g_free (cpu);
 }
 
 static const mrcnn_backend_ops cpu_ops = {
   .name = "cpu",
   .destroy = cpu_destroy,
+  .queue_new = cpu_queue_new,
+  .queue_free = cpu_queue_free,
+  .queue_begin = cpu_queue_begin,
   .alloc = cpu_alloc,
   .release = cpu_release,
   .download = cpu_download,
@@ -845,9 +1033,8 @@ mrcnn_backend_cpu_new (int num_threads, mrcnn_precision precision,
   cpu->precision = precision;
   cpu->emulate = emulate != 0;
   cpu->compute_dt = cpu->reduced_dt = dnnl_f32;
-  if (dnnl_engine_create (&cpu->engine, dnnl_cpu, 0) != dnnl_success
-      || dnnl_stream_create (&cpu->stream, cpu->engine,
-          dnnl_stream_default_flags) != dnnl_success) {
+  g_mutex_init (&cpu->plans_lock);
+  if (dnnl_engine_create (&cpu->engine, dnnl_cpu, 0) != dnnl_success) {
     cpu_destroy (&cpu->base);
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "cannot create the oneDNN CPU engine");
@@ -865,6 +1052,9 @@ mrcnn_backend_cpu_new (int num_threads, mrcnn_precision precision,
   cpu->threads = MAX (num_threads, 0);
   if (num_threads > 0)
     mrcnn_cpu_set_threads (num_threads);
+  /* passes at once share the threads: one thread each at most */
+  cpu->base.workers = cpu->base.max_queues = num_threads > 0 ? num_threads
+      : omp_get_max_threads ();
   *out = &cpu->base;
   return MRCNN_OK;
 }

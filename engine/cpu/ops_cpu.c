@@ -21,15 +21,10 @@ mrcnn_cpu_set_threads (int n)
 }
 
 mrcnn_status
-mrcnn_cpu_preprocess (mrcnn_backend *be, const mrcnn_image *img,
+mrcnn_cpu_preprocess (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_image *img,
     const mrcnn_preprocess_desc *d, mrcnn_fmap *out, mrcnn_error *err)
 {
-  /* the first op of every frame: OpenMP's thread count is a setting of the
-   * calling thread, and frames may run in another thread than the one that
-   * made the engine (a GStreamer streaming thread) */
-  const mrcnn_backend_cpu *cpu = (const mrcnn_backend_cpu *) be;
-  if (cpu->threads > 0 && omp_get_max_threads () != cpu->threads)
-    omp_set_num_threads (cpu->threads);
   mrcnn_pp_src src = { .format = img->format, .width = img->width,
     .height = img->height };
   for (int p = 0; p < 3; p++) {
@@ -149,7 +144,8 @@ max_pool_plane (const void *src_v, void *dst_v, int bf16, int H, int W,
 }
 
 mrcnn_status
-mrcnn_cpu_max_pool (mrcnn_backend *be, const mrcnn_fmap *in, int k, int s,
+mrcnn_cpu_max_pool (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_fmap *in, int k, int s,
     int p, mrcnn_fmap *out, mrcnn_error *err)
 {
   const mrcnn_backend_cpu *cpu = (const mrcnn_backend_cpu *) be;
@@ -177,7 +173,8 @@ mrcnn_cpu_max_pool (mrcnn_backend *be, const mrcnn_fmap *in, int k, int s,
 }
 
 mrcnn_status
-mrcnn_cpu_upsample_add (mrcnn_backend *be, const mrcnn_fmap *top,
+mrcnn_cpu_upsample_add (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_fmap *top,
     mrcnn_fmap *lat, mrcnn_error *err)
 {
   if (top->c != lat->c || top->n != lat->n || top->layout != lat->layout)
@@ -218,7 +215,8 @@ roi_bin_lanes (const float *block, const mrcnn_roi_sample *smp, int ns,
 }
 
 mrcnn_status
-mrcnn_cpu_roi_align (mrcnn_backend *be, const mrcnn_roi_align_desc *d,
+mrcnn_cpu_roi_align (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_roi_align_desc *d,
     mrcnn_fmap *out, mrcnn_error *err)
 {
   const int P = d->pooled, C = d->features[0].c;
@@ -293,8 +291,8 @@ mrcnn_cpu_roi_align (mrcnn_backend *be, const mrcnn_roi_align_desc *d,
 }
 
 mrcnn_status
-mrcnn_cpu_to_nchw (mrcnn_backend *be, const mrcnn_fmap *in, mrcnn_fmap *out,
-    mrcnn_error *err)
+mrcnn_cpu_to_nchw (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_fmap *in, mrcnn_fmap *out, mrcnn_error *err)
 {
   out->n = in->n;
   out->c = in->c;
@@ -315,12 +313,13 @@ mrcnn_cpu_to_nchw (mrcnn_backend *be, const mrcnn_fmap *in, mrcnn_fmap *out,
           in->layout == MRCNN_LAYOUT_NATIVE ? cpu->native_tag : dnnl_nchw) != dnnl_success
       || dnnl_memory_desc_init_by_tag (&to, 4, dims, dnnl_f32, dnnl_nchw) != dnnl_success)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND, "to_nchw: bad dimensions");
-  return mrcnn_cpu_reorder ((mrcnn_backend_cpu *) be, &from, in->data, &to,
-      out->data, err);
+  return mrcnn_cpu_reorder ((mrcnn_backend_cpu *) be, q->stream, &from,
+      in->data, &to, out->data, err);
 }
 
 mrcnn_status
-mrcnn_cpu_mask_probs (mrcnn_backend *be, const mrcnn_fmap *taps,
+mrcnn_cpu_mask_probs (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_fmap *taps,
     const float *deconv_bias, const float *weight, const float *bias,
     const int *classes, float *probs, mrcnn_error *err)
 {

@@ -265,7 +265,8 @@ batched_nms (mrcnn_postproc *pp, const float *boxes, const float *scores,
 /* ---------------------------------------------------------------- RPN */
 
 mrcnn_status
-mrcnn_cpu_rpn_proposals (mrcnn_backend *be, mrcnn_postproc *pp,
+mrcnn_cpu_rpn_proposals (mrcnn_backend *be, mrcnn_queue *q,
+    mrcnn_postproc *pp,
     const mrcnn_fmap *head, int pad_w, int pad_h, int img_w, int img_h,
     float *proposals, int *n_out, mrcnn_error *err)
 {
@@ -283,7 +284,7 @@ mrcnn_cpu_rpn_proposals (mrcnn_backend *be, mrcnn_postproc *pp,
       return mrcnn_fail (err, MRCNN_ERR_BACKEND,
           "rpn_proposals: level %d of %dx%d is larger than planned", l, W, H);
     mrcnn_fmap raw_map = { pp->plain, .layout = MRCNN_LAYOUT_NCHW };
-    MRCNN_TRY (mrcnn_cpu_to_nchw (be, &head[l], &raw_map, err));
+    MRCNN_TRY (mrcnn_cpu_to_nchw (be, q, &head[l], &raw_map, err));
     const float *raw = raw_map.data;
 
     /* objectness in torchvision's (y, x, anchor) order */
@@ -340,7 +341,8 @@ mrcnn_cpu_rpn_proposals (mrcnn_backend *be, mrcnn_postproc *pp,
 /* ---------------------------------------------------------------- boxes */
 
 mrcnn_status
-mrcnn_cpu_detect (mrcnn_backend *be, mrcnn_postproc *pp,
+mrcnn_cpu_detect (mrcnn_backend *be, mrcnn_queue *q,
+    mrcnn_postproc *pp,
     const float *proposals, const float *pred, int n_props,
     const mrcnn_thresholds *th, int img_w, int img_h, float *boxes,
     float *scores, int *labels, int *n_out, mrcnn_error *err)

@@ -98,7 +98,7 @@ cuda_release (mrcnn_backend *be, float *p)
 }
 
 static const float *
-cuda_download (mrcnn_backend *be, const float *p, size_t n, float *scratch,
+cuda_download (mrcnn_backend *be, mrcnn_queue *q, const float *p, size_t n, float *scratch,
     mrcnn_error *err)
 {
   mrcnn_backend_cuda *cu = (mrcnn_backend_cuda *) be;
@@ -131,7 +131,7 @@ cuda_upload (mrcnn_backend *be, float *dst, const float *src, size_t n,
 }
 
 static mrcnn_status
-cuda_sync (mrcnn_backend *be, mrcnn_error *err)
+cuda_sync (mrcnn_backend *be, mrcnn_queue *q, mrcnn_error *err)
 {
   mrcnn_backend_cuda *cu = (mrcnn_backend_cuda *) be;
   CUDA_ENTER (cu, err);
@@ -198,7 +198,7 @@ cuda_linear_free (mrcnn_backend *be, mrcnn_linear *l)
 }
 
 static mrcnn_status
-cuda_linear_run (mrcnn_backend *be, mrcnn_linear *l, const float *x, int n,
+cuda_linear_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_linear *l, const float *x, int n,
     float *y, mrcnn_error *err)
 {
   mrcnn_backend_cuda *cu = (mrcnn_backend_cuda *) be;
@@ -214,6 +214,39 @@ cuda_linear_run (mrcnn_backend *be, mrcnn_linear *l, const float *x, int n,
   CUDA_CHECK (mrcnn_cuda_bias_act (y, l->b, n, l->out, l->relu, cu->stream),
       err);
   return MRCNN_OK;
+}
+
+/* ---------------------------------------------------------------- queues */
+
+/* One stream per engine: the engine runs one forward pass at a time on
+ * CUDA (max_queues 1). */
+static mrcnn_status
+cuda_queue_new (mrcnn_backend *be, mrcnn_queue **out, mrcnn_error *err)
+{
+  mrcnn_backend_cuda *cu = (mrcnn_backend_cuda *) be;
+  if (cu->queue_taken)
+    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+        "the CUDA backend runs one forward pass at a time (one stream per "
+        "engine)");
+  mrcnn_queue *q = g_new0 (mrcnn_queue, 1);
+  q->cu = cu;
+  cu->queue_taken = 1;
+  *out = q;
+  return MRCNN_OK;
+}
+
+static void
+cuda_queue_free (mrcnn_backend *be, mrcnn_queue *q)
+{
+  if (!q)
+    return;
+  q->cu->queue_taken = 0;
+  g_free (q);
+}
+
+static void
+cuda_queue_begin (mrcnn_backend *be, mrcnn_queue *q, int workers)
+{
 }
 
 /* ---------------------------------------------------------------- life */
@@ -243,6 +276,9 @@ cuda_destroy (mrcnn_backend *be)
 static const mrcnn_backend_ops cuda_ops = {
   .name = "cuda",
   .destroy = cuda_destroy,
+  .queue_new = cuda_queue_new,
+  .queue_free = cuda_queue_free,
+  .queue_begin = cuda_queue_begin,
   .alloc = cuda_alloc,
   .release = cuda_release,
   .download = cuda_download,
@@ -363,6 +399,7 @@ mrcnn_backend_cuda_new (int device_id, mrcnn_backend **out, mrcnn_error *err)
   *out = NULL;
   mrcnn_backend_cuda *cu = g_new0 (mrcnn_backend_cuda, 1);
   cu->base.ops = &cuda_ops;
+  cu->base.workers = cu->base.max_queues = 1;
   mrcnn_status st = cuda_setup (cu, device_id, err);
   if (st != MRCNN_OK) {
     cuda_destroy (&cu->base);

@@ -4,10 +4,13 @@
  *   mrcnn-bench --model M [--backend cpu|cuda|auto] [--width W --height H |
  *               --image FILE] [--frames N] [--warmup K] [--threads T]
  *               [--precision fp32|tf32|fp16|bf16 [--emulate]] [--batch N]
- *               [--json OUT]
+ *               [--passes P] [--json OUT]
  *
- * With --batch N every timed pass runs N copies of the frame in one forward
- * pass (mrcnn_engine_run_batch); times are per pass, frames/s counts all N.
+ * With --batch N every timed pass runs N copies of the frame as one batch
+ * (mrcnn_engine_run_batch); times are per batch, frames/s counts all N.
+ * --passes is the engine's passes setting (0: as many forward passes at
+ * once as frames and threads allow; 1: one pass with every thread). With
+ * passes at once, the stage times add up the passes' own, which overlap.
  */
 #include <math.h>
 #include <stdio.h>
@@ -23,7 +26,7 @@
 static char *opt_model, *opt_backend = "cpu", *opt_image, *opt_json;
 static char *opt_precision = "fp32";
 static int opt_width = 640, opt_height = 360, opt_frames = 20, opt_warmup = 3;
-static int opt_threads, opt_batch = 1;
+static int opt_threads, opt_batch = 1, opt_passes;
 static gboolean opt_emulate;
 
 static GOptionEntry entries[] = {
@@ -41,7 +44,10 @@ static GOptionEntry entries[] = {
   { "emulate", 0, 0, G_OPTION_ARG_NONE, &opt_emulate,
     "Run the precision's float32 CPU reference instead", NULL },
   { "batch", 0, 0, G_OPTION_ARG_INT, &opt_batch,
-    "Frames per forward pass (copies of the frame; default 1)", "N" },
+    "Frames per batch (copies of the frame; default 1)", "N" },
+  { "passes", 0, 0, G_OPTION_ARG_INT, &opt_passes,
+    "Forward passes a batch may run at once (0 = as many as frames and "
+    "threads allow, the default; 1 = one pass with every thread)", "P" },
   { "json", 'j', 0, G_OPTION_ARG_FILENAME, &opt_json, "Write results as JSON", "FILE" },
   { NULL }
 };
@@ -129,6 +135,7 @@ main (int argc, char **argv)
   cfg.max_width = view.width;
   cfg.max_height = view.height;
   cfg.max_batch = opt_batch;
+  cfg.passes = opt_passes;
   if (mrcnn_engine_new (model, &cfg, &engine, &err) != MRCNN_OK) {
     fprintf (stderr, "mrcnn-bench: %s\n", err.message);
     mrcnn_model_free (model);
@@ -180,9 +187,10 @@ main (int argc, char **argv)
       opt_threads, mrcnn_precision_name (precision),
       opt_emulate ? " (emulated)" : "", *kernels ? ", kernels " : "", kernels);
   printf ("frame      %dx%d, %d detections\n", view.width, view.height, ndet);
-  printf ("passes     %d timed after %d warm-up, %d frame(s) each\n",
-      opt_frames, opt_warmup, opt_batch);
-  printf ("mean       %.2f ms   median %.2f ms per pass   %.2f frames/s\n",
+  printf ("batches    %d timed after %d warm-up, %d frame(s) each, up to %d "
+      "forward pass(es) at once\n", opt_frames, opt_warmup, opt_batch,
+      mrcnn_engine_passes (engine));
+  printf ("mean       %.2f ms   median %.2f ms per batch   %.2f frames/s\n",
       mean, median, 1000.0 * opt_batch / mean);
   printf ("peak RSS   %.1f MiB\n", rss_mb);
   printf ("%-12s %10s %7s\n", "stage", "ms", "share");
@@ -200,12 +208,13 @@ main (int argc, char **argv)
     fprintf (f, "{\"model\": \"%s\", \"architecture\": \"%s\", \"backend\": \"%s\", "
         "\"threads\": %d, \"precision\": \"%s\", \"emulated\": %s, "
         "\"cpu_kernels\": \"%s\", \"width\": %d, \"height\": %d, \"batch\": %d, "
-        "\"frames\": %d, "
+        "\"passes\": %d, \"frames\": %d, "
         "\"warmup\": %d, \"detections\": %d, \"mean_ms\": %.3f, "
         "\"median_ms\": %.3f, \"fps\": %.3f, \"peak_rss_mib\": %.1f, \"stages_ms\": {",
         model_esc, mrcnn_model_architecture (model), backend, opt_threads,
         mrcnn_precision_name (precision), opt_emulate ? "true" : "false",
-        kernels, view.width, view.height, opt_batch, opt_frames, opt_warmup, ndet,
+        kernels, view.width, view.height, opt_batch,
+        mrcnn_engine_passes (engine), opt_frames, opt_warmup, ndet,
         mean, median, 1000.0 * opt_batch / mean, rss_mb);
     for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
       fprintf (f, "%s\"%s\": %.3f", s ? ", " : "", mrcnn_stage_name (s),

@@ -1,8 +1,10 @@
 /* Batches through the public API: a frame's results in a batch of frames of
- * its size equal its results alone; a batch that mixes orientations, run in
- * parts because it does not fit the context at once, equals the same batch
- * in one pass; per-frame thresholds; the batch's errors name the frame; and
- * threads sharing one engine each get the results they would get alone.
+ * its size equal its results alone, whether the batch runs as one forward
+ * pass or as two passes at once (2 threads, one each); a batch that mixes
+ * orientations, run in parts because it does not fit a context at once or
+ * as passes at once, equals the same batch in one pass; per-frame
+ * thresholds; the batch's errors name the frame; and threads sharing one
+ * engine each get the results they would get alone.
  *
  * usage: test-batch MODEL     (seed from MRCNN_TEST_SEED or the clock) */
 #include <string.h>
@@ -48,8 +50,10 @@ frame_init (frame *f, int w, int h)
   f->view = (mrcnn_image) { MRCNN_PIXEL_RGB, w, h, { f->rgb }, { w * 3 } };
 }
 
+/* 2 threads on any machine, so that a batch may run as 2 passes at once
+ * (passes 0) or as one (passes 1) */
 static mrcnn_engine *
-engine_new (mrcnn_model *model, int max_batch)
+engine_new (mrcnn_model *model, int max_batch, int passes)
 {
   mrcnn_engine_config cfg;
   mrcnn_error err = { 0 };
@@ -58,6 +62,8 @@ engine_new (mrcnn_model *model, int max_batch)
   cfg.backend = MRCNN_BACKEND_CPU;
   cfg.max_width = cfg.max_height = 1024;
   cfg.max_batch = max_batch;
+  cfg.num_threads = 2;
+  cfg.passes = passes;
   if (mrcnn_engine_new (model, &cfg, &e, &err) != MRCNN_OK)
     printf ("engine (max_batch %d): %s\n", max_batch, err.message);
   return e;
@@ -145,12 +151,24 @@ main (int argc, char **argv)
     fprintf (stderr, "test-batch: %s\n", err.message);
     return 1;
   }
-  mrcnn_engine *single = engine_new (model, 1), *batched = engine_new (model, 4);
-  mrcnn_engine *two = engine_new (model, 2);
-  if (!single || !batched || !two)
+  /* batched and two run a batch's frames as 2 passes at once where they
+   * can; one_pass runs them as one */
+  mrcnn_engine *single = engine_new (model, 1, 0);
+  mrcnn_engine *batched = engine_new (model, 4, 0);
+  mrcnn_engine *two = engine_new (model, 2, 0);
+  mrcnn_engine *one_pass = engine_new (model, 4, 1);
+  if (!single || !batched || !two || !one_pass)
     return 1;
+  ut_begin ("passes at once");
+  ut_check (mrcnn_engine_passes (single) == 1 && mrcnn_engine_passes (batched)
+      == 2 && mrcnn_engine_passes (two) == 2 && mrcnn_engine_passes (one_pass)
+      == 1, "passes: single %d, batched %d, two %d, one_pass %d (expected 1, "
+      "2, 2, 1)", mrcnn_engine_passes (single), mrcnn_engine_passes (batched),
+      mrcnn_engine_passes (two), mrcnn_engine_passes (one_pass));
+  ut_end ();
 
-  /* same size: each frame as alone */
+  /* same size: each frame as alone, in batches of 1 to 4 (3: two passes at
+   * once, then the third frame alone with both threads) */
   ut_begin ("same-size batch = each frame alone");
   frame same[4];
   mrcnn_image views[4];
@@ -164,23 +182,28 @@ main (int argc, char **argv)
   }
   ut_check (total > 0, "the model finds nothing in the test frames: the "
       "comparison would prove nothing");
-  for (int n = 1; n <= 4; n++) {
-    if (!ut_check (mrcnn_engine_run_batch (batched, views, NULL, n, res, &err)
-            == MRCNN_OK, "batch of %d: %s", n, err.message))
+  for (int n = 1; n <= 8; n++) {
+    mrcnn_engine *e = n <= 4 ? batched : one_pass;
+    int k = n <= 4 ? n : n - 4;
+    if (!ut_check (mrcnn_engine_run_batch (e, views, NULL, k, res, &err)
+            == MRCNN_OK, "batch of %d: %s", k, err.message))
       continue;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < k; i++) {
       char what[64];
-      g_snprintf (what, sizeof what, "frame %d of a batch of %d", i, n);
+      g_snprintf (what, sizeof what, "frame %d of a batch of %d (%s)", i, k,
+          e == batched ? "passes at once" : "one pass");
       same_results (res[i], alone[i], 0.0f, what);
       mrcnn_result_free (res[i]);
     }
   }
   ut_end ();
 
-  /* mixed orientations: 2 frames padded to a square exceed a 2-frame
-   * context's one pass and run in parts; a 4-frame context runs them in one
-   * pass. Both are the batch semantics, so both must agree exactly. */
-  ut_begin ("mixed batch in parts = in one pass");
+  /* mixed orientations: 2 frames padded to a square exceed one pass of
+   * `two` (its larger context holds 2 frames, so 1 square one; the other
+   * context holds none) and run in parts, one after the other; `batched`
+   * runs them as 2 passes at once; `one_pass` in one pass. All are the
+   * batch semantics, so all must agree exactly. */
+  ut_begin ("mixed batch in parts = passes at once = in one pass");
   frame mixed[2];
   /* fixed frames: padding changes only what lies near the frame's right or
    * bottom edge, so some random frames would give the same results either
@@ -191,13 +214,17 @@ main (int argc, char **argv)
   frame_init (&mixed[1], 300, 400);
   ut.state = seed;
   mrcnn_image mv[2] = { mixed[0].view, mixed[1].view };
-  mrcnn_result *parts[2], *whole[2];
+  mrcnn_result *parts[2], *whole[2], *at_once[2];
   if (ut_check (mrcnn_engine_run_batch (two, mv, NULL, 2, parts, &err)
           == MRCNN_OK, "in parts: %s", err.message)
-      && ut_check (mrcnn_engine_run_batch (batched, mv, NULL, 2, whole, &err)
-          == MRCNN_OK, "in one pass: %s", err.message)) {
-    same_results (parts[0], whole[0], 0.0f, "landscape frame");
-    same_results (parts[1], whole[1], 0.0f, "portrait frame");
+      && ut_check (mrcnn_engine_run_batch (one_pass, mv, NULL, 2, whole, &err)
+          == MRCNN_OK, "in one pass: %s", err.message)
+      && ut_check (mrcnn_engine_run_batch (batched, mv, NULL, 2, at_once,
+              &err) == MRCNN_OK, "passes at once: %s", err.message)) {
+    same_results (parts[0], whole[0], 0.0f, "landscape frame in parts");
+    same_results (parts[1], whole[1], 0.0f, "portrait frame in parts");
+    same_results (at_once[0], whole[0], 0.0f, "landscape frame, passes at once");
+    same_results (at_once[1], whole[1], 0.0f, "portrait frame, passes at once");
     /* and the common padding does change the portrait frame's results:
      * the comparison above is not the single-frame one in disguise */
     mrcnn_result *portrait = run_one (single, &mixed[1]);
@@ -210,6 +237,7 @@ main (int argc, char **argv)
     for (int i = 0; i < 2; i++) {
       mrcnn_result_free (parts[i]);
       mrcnn_result_free (whole[i]);
+      mrcnn_result_free (at_once[i]);
     }
   }
   ut_end ();
@@ -274,6 +302,10 @@ main (int argc, char **argv)
     cfg.max_batch = 65;
     ut_check (mrcnn_engine_new (model, &cfg, &e, &err) == MRCNN_ERR_INVALID_ARG
         && strstr (err.message, "1 .. 64"), "max_batch 65: '%s'", err.message);
+    cfg.max_batch = 4;
+    cfg.passes = -1;
+    ut_check (mrcnn_engine_new (model, &cfg, &e, &err) == MRCNN_ERR_INVALID_ARG
+        && strstr (err.message, "passes -1"), "passes -1: '%s'", err.message);
   }
   ut_end ();
 
@@ -303,6 +335,7 @@ main (int argc, char **argv)
   mrcnn_engine_free (single);
   mrcnn_engine_free (batched);
   mrcnn_engine_free (two);
+  mrcnn_engine_free (one_pass);
   mrcnn_model_free (model);
   return ut_finish ();
 }

@@ -17,6 +17,9 @@
 
 static const char *const layouts[] = { "nChw8c", "nChw16c", "nhwc" };
 
+/* the queue the ops run on, made with each backend */
+static mrcnn_queue *queue;
+
 static int
 lanes_of (const char *layout, int c)
 {
@@ -62,7 +65,7 @@ native_to_nchw (mrcnn_backend *be, const mrcnn_fmap *f)
   mrcnn_error err = { 0 };
   float *out = g_new0 (float, mrcnn_fmap_numel (f));
   mrcnn_fmap o = { out, .layout = MRCNN_LAYOUT_NCHW };
-  if (be->ops->to_nchw (be, f, &o, &err) != MRCNN_OK) {
+  if (be->ops->to_nchw (be, queue, f, &o, &err) != MRCNN_OK) {
     printf ("    to_nchw: %s\n", err.message);
     memset (out, 0xff, mrcnn_fmap_numel (f) * sizeof (float));
   }
@@ -97,8 +100,8 @@ check_max_pool (mrcnn_backend *be, const char *layout, int c, int h, int w)
   mrcnn_fmap in_n = { native, 1, c, h, w, MRCNN_LAYOUT_NATIVE };
   mrcnn_fmap out_p = { ref, .layout = MRCNN_LAYOUT_NCHW };
   mrcnn_fmap out_n = { got, .layout = MRCNN_LAYOUT_NATIVE };
-  int ok = be->ops->max_pool (be, &in_p, 3, 2, 1, &out_p, &err) == MRCNN_OK
-      && be->ops->max_pool (be, &in_n, 3, 2, 1, &out_n, &err) == MRCNN_OK;
+  int ok = be->ops->max_pool (be, queue, &in_p, 3, 2, 1, &out_p, &err) == MRCNN_OK
+      && be->ops->max_pool (be, queue, &in_n, 3, 2, 1, &out_n, &err) == MRCNN_OK;
   if (ut_check (ok, "max_pool %s c=%d: %s", layout, c, err.message)) {
     float *back = native_to_nchw (be, &out_n);
     char what[96];
@@ -125,8 +128,8 @@ check_upsample_add (mrcnn_backend *be, const char *layout, int c, int th,
   mrcnn_fmap lp = { lat, 1, c, h, w, MRCNN_LAYOUT_NCHW };
   mrcnn_fmap tn = { top_n, 1, c, th, tw, MRCNN_LAYOUT_NATIVE };
   mrcnn_fmap ln = { lat_n, 1, c, h, w, MRCNN_LAYOUT_NATIVE };
-  int ok = be->ops->upsample_add (be, &tp, &lp, &err) == MRCNN_OK
-      && be->ops->upsample_add (be, &tn, &ln, &err) == MRCNN_OK;
+  int ok = be->ops->upsample_add (be, queue, &tp, &lp, &err) == MRCNN_OK
+      && be->ops->upsample_add (be, queue, &tn, &ln, &err) == MRCNN_OK;
   if (ut_check (ok, "upsample_add %s: %s", layout, err.message)) {
     float *back = native_to_nchw (be, &ln);
     char what[96];
@@ -175,9 +178,9 @@ check_roi_align (mrcnn_backend *be, const char *layout, int c, int img_h,
   mrcnn_fmap o_ref = { ref, .layout = MRCNN_LAYOUT_NCHW };
   mrcnn_fmap o_plain = { got_plain, .layout = MRCNN_LAYOUT_NCHW };
   mrcnn_fmap o_native = { got_native, .layout = MRCNN_LAYOUT_NATIVE };
-  int ok = be->ops->roi_align (be, &dp, &o_ref, &err) == MRCNN_OK
-      && be->ops->roi_align (be, &dn, &o_plain, &err) == MRCNN_OK
-      && be->ops->roi_align (be, &dn, &o_native, &err) == MRCNN_OK;
+  int ok = be->ops->roi_align (be, queue, &dp, &o_ref, &err) == MRCNN_OK
+      && be->ops->roi_align (be, queue, &dn, &o_plain, &err) == MRCNN_OK
+      && be->ops->roi_align (be, queue, &dn, &o_native, &err) == MRCNN_OK;
   if (ut_check (ok, "roi_align %s: %s", layout, err.message)) {
     char what[96];
     g_snprintf (what, sizeof what, "roi_align %s c=%d -> NCHW", layout, c);
@@ -214,9 +217,9 @@ check_mask_probs (mrcnn_backend *be, const char *layout, int n, int D,
   float *ref = g_new0 (float, count), *got = g_new0 (float, count);
   mrcnn_fmap tp = { taps, n, c, h, w, MRCNN_LAYOUT_NCHW };
   mrcnn_fmap tn = { taps_n, n, c, h, w, MRCNN_LAYOUT_NATIVE };
-  int ok = be->ops->mask_probs (be, &tp, dbias, weight, bias, cls, ref, &err)
+  int ok = be->ops->mask_probs (be, queue, &tp, dbias, weight, bias, cls, ref, &err)
       == MRCNN_OK
-      && be->ops->mask_probs (be, &tn, dbias, weight, bias, cls, got, &err)
+      && be->ops->mask_probs (be, queue, &tn, dbias, weight, bias, cls, got, &err)
       == MRCNN_OK;
   if (ut_check (ok, "mask_probs %s: %s", layout, err.message)) {
     char what[96];
@@ -250,6 +253,13 @@ main (void)
       ut_end ();
       continue;
     }
+    if (!ut_check (be->ops->queue_new (be, &queue, &err) == MRCNN_OK,
+            "queue: %s", err.message)) {
+      be->ops->destroy (be);
+      ut_end ();
+      continue;
+    }
+    be->ops->queue_begin (be, queue, 2);
     ut_check (strstr (mrcnn_backend_cpu_kernels (be), layout) != NULL,
         "backend reports %s, asked for %s", mrcnn_backend_cpu_kernels (be),
         layout);
@@ -265,6 +275,7 @@ main (void)
     check_mask_probs (be, layout, ut_int (1, 9), 16, 5);
     check_mask_probs (be, layout, ut_int (1, 9), 12, 3);
     ut_end ();
+    be->ops->queue_free (be, queue);
     be->ops->destroy (be);
   }
   g_unsetenv ("MRCNN_CPU_LAYOUT");

@@ -30,6 +30,9 @@
 #include "unit_test.h"
 
 static mrcnn_backend *cpu, *gpu;
+/* each backend's queue, made with it */
+static mrcnn_queue *cpu_q, *gpu_q;
+#define QUEUE_OF(be) ((be) == gpu ? gpu_q : cpu_q)
 
 static void
 die (const char *what, const mrcnn_error *err)
@@ -90,7 +93,7 @@ get (mrcnn_backend *be, const float *p, size_t n)
 {
   float *h = g_new (float, MAX (n, 1));
   mrcnn_error e = { 0 };
-  const float *v = n ? be->ops->download (be, p, n, h, &e) : h;
+  const float *v = n ? be->ops->download (be, QUEUE_OF (be), p, n, h, &e) : h;
   if (!v)
     die ("download", &e);
   if (v != h)
@@ -156,8 +159,8 @@ test_conv (int n, int ic, int oc, int k, int s, int p, int relu, int acc,
   mrcnn_fmap gi = { gx, n, ic, h, w, MRCNN_LAYOUT_NCHW };
   mrcnn_fmap co = { cy, .layout = MRCNN_LAYOUT_NCHW };
   mrcnn_fmap go = { gy, .layout = MRCNN_LAYOUT_NCHW };
-  OK (cpu->ops->conv_run (cpu, cc, &ci, acc, &co, err));
-  OK (gpu->ops->conv_run (gpu, gc, &gi, acc, &go, err));
+  OK (cpu->ops->conv_run (cpu, QUEUE_OF (cpu), cc, &ci, acc, &co, err));
+  OK (gpu->ops->conv_run (gpu, QUEUE_OF (gpu), gc, &gi, acc, &go, err));
   ut_check (co.n == go.n && co.c == go.c && co.h == go.h && co.w == go.w,
       "conv output shapes differ");
   char name[96];
@@ -167,7 +170,7 @@ test_conv (int n, int ic, int oc, int k, int s, int p, int relu, int acc,
   compare (name, a, b, no, 2e-5, 1);
   /* again, same size: the cached algorithm */
   if (!acc) {
-    OK (gpu->ops->conv_run (gpu, gc, &gi, acc, &go, err));
+    OK (gpu->ops->conv_run (gpu, QUEUE_OF (gpu), gc, &gi, acc, &go, err));
     float *b2 = get (gpu, gy, no);
     ut_check (memcmp (b, b2, no * sizeof (float)) == 0,
         "%s: a second run differs", name);
@@ -218,8 +221,8 @@ test_linear (int n, int in, int out, int relu)
   OK (gpu->ops->linear_new (gpu, w, b, out, in, relu, &gl, err));
   float *cx = put (cpu, x, (size_t) n * in), *gx = put (gpu, x, (size_t) n * in);
   float *cy = poisoned (cpu, (size_t) n * out), *gy = poisoned (gpu, (size_t) n * out);
-  OK (cpu->ops->linear_run (cpu, cl, cx, n, cy, err));
-  OK (gpu->ops->linear_run (gpu, gl, gx, n, gy, err));
+  OK (cpu->ops->linear_run (cpu, QUEUE_OF (cpu), cl, cx, n, cy, err));
+  OK (gpu->ops->linear_run (gpu, QUEUE_OF (gpu), gl, gx, n, gy, err));
   float *a = get (cpu, cy, (size_t) n * out), *c = get (gpu, gy, (size_t) n * out);
   char name[64];
   snprintf (name, sizeof name, "linear %d x %d -> %d%s", n, in, out,
@@ -287,7 +290,7 @@ test_preprocess_format (mrcnn_pixel_format fmt, const char *fname, int w,
   float *cy = poisoned (cpu, no), *gy = poisoned (gpu, no);
   mrcnn_fmap co = { cy, .layout = MRCNN_LAYOUT_NCHW };
   mrcnn_fmap go = { gy, .layout = MRCNN_LAYOUT_NCHW };
-  OK (cpu->ops->preprocess (cpu, &img, &d, &co, err));
+  OK (cpu->ops->preprocess (cpu, QUEUE_OF (cpu), &img, &d, &co, err));
   float *dev = NULL;
   mrcnn_image gimg = img;
   if (on_device) {
@@ -297,7 +300,7 @@ test_preprocess_format (mrcnn_pixel_format fmt, const char *fname, int w,
     gimg.on_device = 1;
   }
   OK (gpu->ops->frame_reserve (gpu, w, h, err));
-  OK (gpu->ops->preprocess (gpu, &gimg, &d, &go, err));
+  OK (gpu->ops->preprocess (gpu, QUEUE_OF (gpu), &gimg, &d, &go, err));
   float *a = get (cpu, cy, no), *b = get (gpu, gy, no);
   char name[96];
   snprintf (name, sizeof name, "preprocess %s %dx%d %s", fname, w, h,
@@ -349,8 +352,8 @@ test_pool_upsample (void)
     mrcnn_fmap gi = { gx, 1, c, h, w, MRCNN_LAYOUT_NCHW };
     mrcnn_fmap co = { cy, .layout = MRCNN_LAYOUT_NCHW };
     mrcnn_fmap go = { gy, .layout = MRCNN_LAYOUT_NCHW };
-    OK (cpu->ops->max_pool (cpu, &ci, k, s, p, &co, err));
-    OK (gpu->ops->max_pool (gpu, &gi, k, s, p, &go, err));
+    OK (cpu->ops->max_pool (cpu, QUEUE_OF (cpu), &ci, k, s, p, &co, err));
+    OK (gpu->ops->max_pool (gpu, QUEUE_OF (gpu), &gi, k, s, p, &go, err));
     float *a = get (cpu, cy, no), *b = get (gpu, gy, no);
     char name[64];
     snprintf (name, sizeof name, "max_pool k%d s%d p%d %dx%d", k, s, p, h, w);
@@ -374,8 +377,8 @@ test_pool_upsample (void)
     mrcnn_fmap gtm = { gt, 1, c, th, tw, MRCNN_LAYOUT_NCHW };
     mrcnn_fmap clm = { cl, 1, c, h, w, MRCNN_LAYOUT_NCHW };
     mrcnn_fmap glm = { gl, 1, c, h, w, MRCNN_LAYOUT_NCHW };
-    OK (cpu->ops->upsample_add (cpu, &ctm, &clm, err));
-    OK (gpu->ops->upsample_add (gpu, &gtm, &glm, err));
+    OK (cpu->ops->upsample_add (cpu, QUEUE_OF (cpu), &ctm, &clm, err));
+    OK (gpu->ops->upsample_add (gpu, QUEUE_OF (gpu), &gtm, &glm, err));
     float *a = get (cpu, cl, nl), *b = get (gpu, gl, nl);
     char name[64];
     snprintf (name, sizeof name, "upsample_add %dx%d -> %dx%d", th, tw, h, w);
@@ -439,8 +442,8 @@ test_roi_align (void)
     mrcnn_roi_align_desc gd = { gf, scales, 4, 2, 5, gb, nb, pooled, 2 };
     mrcnn_fmap co = { cy, .layout = MRCNN_LAYOUT_NCHW };
     mrcnn_fmap go = { gy, .layout = MRCNN_LAYOUT_NCHW };
-    OK (cpu->ops->roi_align (cpu, &cd, &co, err));
-    OK (gpu->ops->roi_align (gpu, &gd, &go, err));
+    OK (cpu->ops->roi_align (cpu, QUEUE_OF (cpu), &cd, &co, err));
+    OK (gpu->ops->roi_align (gpu, QUEUE_OF (gpu), &gd, &go, err));
     float *a = get (cpu, cy, no), *b = get (gpu, gy, no);
     char name[64];
     snprintf (name, sizeof name, "roi_align %d boxes %dx%d", nb, pooled, pooled);
@@ -483,8 +486,8 @@ test_mask_probs (void)
   float *cy = poisoned (cpu, no), *gy = poisoned (gpu, no);
   mrcnn_fmap ctm = { ct, n, 4 * D, h, w, MRCNN_LAYOUT_NCHW };
   mrcnn_fmap gtm = { gt, n, 4 * D, h, w, MRCNN_LAYOUT_NCHW };
-  OK (cpu->ops->mask_probs (cpu, &ctm, cdb, cw, cbias, (const int *) ccls, cy, err));
-  OK (gpu->ops->mask_probs (gpu, &gtm, gdb, gw, gbias, (const int *) gcls, gy, err));
+  OK (cpu->ops->mask_probs (cpu, QUEUE_OF (cpu), &ctm, cdb, cw, cbias, (const int *) ccls, cy, err));
+  OK (gpu->ops->mask_probs (gpu, QUEUE_OF (gpu), &gtm, gdb, gw, gbias, (const int *) gcls, gy, err));
   float *a = get (cpu, cy, no), *b = get (gpu, gy, no);
   compare ("mask_probs 9 x 28x28", a, b, no, 1e-6, 0);
   g_free (a);
@@ -582,8 +585,8 @@ test_rpn (int pre_nms, int pad_w, int pad_h)
   OK (gpu->ops->postproc_new (gpu, &d, &gp, err));
   float *cy = poisoned (cpu, (size_t) post * 4), *gy = poisoned (gpu, (size_t) post * 4);
   int cn = -1, gn = -1;
-  OK (cpu->ops->rpn_proposals (cpu, cp, ch, pad_w, pad_h, img_w, img_h, cy, &cn, err));
-  OK (gpu->ops->rpn_proposals (gpu, gp, gh, pad_w, pad_h, img_w, img_h, gy, &gn, err));
+  OK (cpu->ops->rpn_proposals (cpu, QUEUE_OF (cpu), cp, ch, pad_w, pad_h, img_w, img_h, cy, &cn, err));
+  OK (gpu->ops->rpn_proposals (gpu, QUEUE_OF (gpu), gp, gh, pad_w, pad_h, img_w, img_h, gy, &gn, err));
   float *a = get (cpu, cy, (size_t) MAX (cn, 0) * 4);
   float *b = get (gpu, gy, (size_t) MAX (gn, 0) * 4);
   char name[80];
@@ -642,9 +645,9 @@ test_detect (int n_props, int C, float logit_scale)
   float *cl = poisoned (cpu, D), *gl = poisoned (gpu, D);
   mrcnn_thresholds th = { 0.05f, 0.5f, D, 0.5f };
   int cn = -1, gn = -1;
-  OK (cpu->ops->detect (cpu, cp, cpr, cpd, n_props, &th, img_w, img_h, cb, cs,
+  OK (cpu->ops->detect (cpu, QUEUE_OF (cpu), cp, cpr, cpd, n_props, &th, img_w, img_h, cb, cs,
           (int *) cl, &cn, err));
-  OK (gpu->ops->detect (gpu, gp, gpr, gpd, n_props, &th, img_w, img_h, gb, gs,
+  OK (gpu->ops->detect (gpu, QUEUE_OF (gpu), gp, gpr, gpd, n_props, &th, img_w, img_h, gb, gs,
           (int *) gl, &gn, err));
   float *hb[2] = { get (cpu, cb, (size_t) cn * 4), get (gpu, gb, (size_t) gn * 4) };
   float *hs[2] = { get (cpu, cs, cn), get (gpu, gs, gn) };
@@ -754,6 +757,10 @@ main (void)
   }
   if (mrcnn_backend_cpu_new (0, MRCNN_PRECISION_FP32, 0, &cpu, &err) != MRCNN_OK)
     die ("CPU backend", &err);
+  if (gpu->ops->queue_new (gpu, &gpu_q, &err) != MRCNN_OK
+      || cpu->ops->queue_new (cpu, &cpu_q, &err) != MRCNN_OK)
+    die ("backend queue", &err);
+  cpu->ops->queue_begin (cpu, cpu_q, cpu->workers);
   ut_init ("test_cuda_parity");
   test_convs ();
   test_linears ();
@@ -764,6 +771,8 @@ main (void)
   test_postproc ();
   test_paste ();
   test_errors ();
+  gpu->ops->queue_free (gpu, gpu_q);
+  cpu->ops->queue_free (cpu, cpu_q);
   gpu->ops->destroy (gpu);
   cpu->ops->destroy (cpu);
   return ut_finish ();

@@ -248,6 +248,9 @@ main (int argc, char **argv)
   cfg.max_width = max_w;
   cfg.max_height = max_h;
   cfg.max_batch = batch ? n_images : 1;
+  /* every frame's intermediate tensors stay readable only when the batch
+   * runs as one forward pass (the results are the same either way) */
+  cfg.passes = 1;
   if (mrcnn_engine_new (model, &cfg, &engine, &err) != MRCNN_OK) {
     report ("engine", &err);
     goto out;

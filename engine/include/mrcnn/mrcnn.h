@@ -130,6 +130,13 @@ typedef struct {
                            * activations to bf16 / fp16 wherever that
                            * precision stores them. For tests; slower
                            * than fp32. Needs the CPU backend. */
+  int passes;             /* most forward passes the frames of one batch
+                           * run as at once, the CPU threads shared out
+                           * between them: 0 (default) = as many as there
+                           * are frames in the batch, up to num_threads
+                           * (the CPU) or 1 (CUDA: one stream); 1 = one
+                           * pass with every thread. Memory is planned for
+                           * max_batch frames either way. */
 } mrcnn_engine_config;
 
 /* Fills cfg with defaults: AUTO backend, device -1, all cores, 3840x2160
@@ -213,8 +220,8 @@ typedef struct mrcnn_result mrcnn_result;
 mrcnn_status mrcnn_engine_run (mrcnn_engine *engine, const mrcnn_image *image,
     mrcnn_result **out, mrcnn_error *err);
 
-/* Runs the network on n frames (1 <= n <= the engine's max_batch) in one
- * forward pass, as torchvision's batched forward does: the frames are
+/* Runs the network on n frames (1 <= n <= the engine's max_batch) as one
+ * batch, as torchvision's batched forward does: the frames are
  * resized one by one and zero-padded to a common size (the largest resized
  * width and height, each rounded up to 32), so that a frame's results depend
  * on its own pixels and on that common size only. Frames of one size give
@@ -226,15 +233,25 @@ mrcnn_status mrcnn_engine_run (mrcnn_engine *engine, const mrcnn_image *image,
  * results must hold n pointers; each receives a new result (free each with
  * mrcnn_result_free()). On failure no result is returned (all are NULL).
  *
- * An engine may be shared by threads: runs of one engine are serialized
- * (they share its thread pool or CUDA stream and its buffers), so a thread
- * that calls this while another thread's run is in progress waits for it. */
+ * On the CPU the frames of a batch run as up to mrcnn_engine_passes()
+ * forward passes at once, each on its own share of the threads and its own
+ * buffers (a pass holds several frames when the batch has more frames than
+ * passes); each frame's results are the same either way.
+ *
+ * An engine may be shared by threads: batches of one engine are serialized
+ * (they share its threads or CUDA stream and its buffers), so a thread
+ * that calls this while another thread's batch is in progress waits for
+ * it. */
 mrcnn_status mrcnn_engine_run_batch (mrcnn_engine *engine,
     const mrcnn_image *images, const mrcnn_thresholds *thresholds, int n,
     mrcnn_result **results, mrcnn_error *err);
 
 /* The most frames one mrcnn_engine_run_batch() call takes. */
 int mrcnn_engine_max_batch (const mrcnn_engine *engine);
+
+/* The most forward passes the frames of one batch run as at once (see
+ * mrcnn_engine_config.passes). */
+int mrcnn_engine_passes (const mrcnn_engine *engine);
 
 /* Stage timings of the last run (ms), MRCNN_STAGE_COUNT entries. */
 void mrcnn_engine_stage_times (const mrcnn_engine *engine, double *ms);
