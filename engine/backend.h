@@ -163,28 +163,30 @@ typedef struct {
       const float *bias, int out_features, int in_features, int relu,
       mrcnn_linear **out, mrcnn_error *err);
   void (*linear_free) (mrcnn_backend *be, mrcnn_linear *lin);
-  mrcnn_status (*linear_run) (mrcnn_backend *be, mrcnn_queue *q, mrcnn_linear *lin,
-      const float *x, int n, float *y, mrcnn_error *err);
+  mrcnn_status (*linear_run) (mrcnn_backend *be, mrcnn_queue *q,
+      mrcnn_linear *lin, const float *x, int n, float *y, mrcnn_error *err);
 
   /* Frame -> normalised, resized, zero-padded 1 x 3 x pad_h x pad_w. */
-  mrcnn_status (*preprocess) (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_image *img,
+  mrcnn_status (*preprocess) (mrcnn_backend *be, mrcnn_queue *q,
+      const mrcnn_image *img,
       const mrcnn_preprocess_desc *d, mrcnn_fmap *out, mrcnn_error *err);
   /* Max pooling (kernel k, stride s, padding p, -inf padding). */
-  mrcnn_status (*max_pool) (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *in, int k,
+  mrcnn_status (*max_pool) (mrcnn_backend *be, mrcnn_queue *q,
+      const mrcnn_fmap *in, int k,
       int s, int p, mrcnn_fmap *out, mrcnn_error *err);
   /* lateral += nearest-upsample(top) to lateral's size, in place. */
-  mrcnn_status (*upsample_add) (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *top,
-      mrcnn_fmap *lateral, mrcnn_error *err);
+  mrcnn_status (*upsample_add) (mrcnn_backend *be, mrcnn_queue *q,
+      const mrcnn_fmap *top, mrcnn_fmap *lateral, mrcnn_error *err);
   /* out: nboxes x C x pooled x pooled, in out->layout. */
-  mrcnn_status (*roi_align) (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_roi_align_desc *d,
-      mrcnn_fmap *out, mrcnn_error *err);
+  mrcnn_status (*roi_align) (mrcnn_backend *be, mrcnn_queue *q,
+      const mrcnn_roi_align_desc *d, mrcnn_fmap *out, mrcnn_error *err);
   /* Image i of a batch of float32 maps (any layout), as a map of one image
    * that shares the batch's memory. */
   void (*image_view) (mrcnn_backend *be, const mrcnn_fmap *batch, int i,
       mrcnn_fmap *out);
   /* Copies in (any layout) into out->data as plain NCHW. */
-  mrcnn_status (*to_nchw) (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *in,
-      mrcnn_fmap *out, mrcnn_error *err);
+  mrcnn_status (*to_nchw) (mrcnn_backend *be, mrcnn_queue *q,
+      const mrcnn_fmap *in, mrcnn_fmap *out, mrcnn_error *err);
   /* The mask predictor after its transposed convolution's GEMM: `taps` is
    * the n x (4 * D) x h x w output of the ConvTranspose2d(k=2, s=2) written
    * as a 1x1 convolution (channel co * 4 + ky * 2 + kx holds output pixel
@@ -192,7 +194,8 @@ typedef struct {
    * ReLU, scatters to 2h x 2w, computes the logits of class classes[i] only
    * (weight: num_classes x D, bias: num_classes) and a sigmoid:
    * probs[i] is 2h x 2w. */
-  mrcnn_status (*mask_probs) (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *taps,
+  mrcnn_status (*mask_probs) (mrcnn_backend *be, mrcnn_queue *q,
+      const mrcnn_fmap *taps,
       const float *deconv_bias, const float *weight, const float *bias,
       const int *classes, float *probs, mrcnn_error *err);
 
@@ -210,7 +213,8 @@ typedef struct {
    * deltas anchor-major). Writes the proposals by descending score into
    * `proposals` (backend memory, post_nms_top_n x 4) and their count to *n
    * (host). */
-  mrcnn_status (*rpn_proposals) (mrcnn_backend *be, mrcnn_queue *q, mrcnn_postproc *pp,
+  mrcnn_status (*rpn_proposals) (mrcnn_backend *be, mrcnn_queue *q,
+      mrcnn_postproc *pp,
       const mrcnn_fmap *head, int pad_w, int pad_h, int img_w, int img_h,
       float *proposals, int *n, mrcnn_error *err);
   /* RoIHeads.postprocess_detections: softmax over the class logits,

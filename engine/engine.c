@@ -372,7 +372,8 @@ mrcnn_engine_new (const mrcnn_model *model, const mrcnn_engine_config *cfg,
   /* a batch that mixes orientations pads its frames to a square: the first
    * context holds at least one such frame, as one context of max_batch
    * frames would */
-  int long_pad = round_up32 (model->max_size), short_pad = round_up32 (model->min_size);
+  int long_pad = round_up32 (model->max_size),
+      short_pad = round_up32 (model->min_size);
   int square = MIN ((long_pad + short_pad - 1) / short_pad, cfg->max_batch);
   for (int i = 0; st == MRCNN_OK && i < passes; i++) {
     st = context_new (e, i == 0 ? MAX (per_pass, square) : per_pass,

@@ -57,8 +57,8 @@ mrcnn_fpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
   mrcnn_backend *be = e->be;
   for (int k = MRCNN_FPN_LEVELS - 1; k >= 0; k--) {
     if (k < MRCNN_FPN_LEVELS - 1)
-      MRCNN_TRY (be->ops->upsample_add (be, ctx->q, &laterals[k + 1], &laterals[k],
-              err));
+      MRCNN_TRY (be->ops->upsample_add (be, ctx->q, &laterals[k + 1],
+              &laterals[k], err));
     pyramid[k] = (mrcnn_fmap) { ctx->pyramid[k], .layout = MRCNN_LAYOUT_NATIVE };
     MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->fpn_layer[k], &laterals[k], 0,
             &pyramid[k], err));

@@ -14,7 +14,8 @@ mrcnn_box_postprocess (const mrcnn_engine *e, mrcnn_context *ctx,
   *count = 0;
   if (n_props == 0)
     return MRCNN_OK;
-  return e->be->ops->detect (e->be, ctx->q, ctx->postproc, proposals, pred, n_props, th,
+  return e->be->ops->detect (e->be, ctx->q, ctx->postproc, proposals, pred,
+      n_props, th,
       f->res_w, f->res_h, out->boxes + (size_t) first * 4, out->scores + first,
       out->labels + first, count, err);
 }

@@ -75,7 +75,8 @@ mrcnn_preprocess_run (const mrcnn_engine *e, mrcnn_context *ctx,
     d.pad_h = b->pad_h;
     mrcnn_fmap one = { ctx->image + i * frame_floats,
       .layout = MRCNN_LAYOUT_NCHW };
-    MRCNN_TRY (e->be->ops->preprocess (e->be, ctx->q, &images[i], &d, &one, err));
+    MRCNN_TRY (e->be->ops->preprocess (e->be, ctx->q, &images[i], &d, &one,
+        err));
   }
   *input = (mrcnn_fmap) { ctx->image, b->n, 3, b->pad_h, b->pad_w,
     MRCNN_LAYOUT_NCHW, MRCNN_STORE_F32 };

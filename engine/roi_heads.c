@@ -239,6 +239,6 @@ mrcnn_mask_head_run (const mrcnn_engine *e, mrcnn_context *ctx,
   mrcnn_fmap up = { ctx->mask_up, .layout = MRCNN_LAYOUT_NATIVE };
   MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->mask_deconv, &x, 0, &up, err));
   up.n = n;
-  return be->ops->mask_probs (be, ctx->q, &up, e->deconv_b, e->logit_w, e->logit_b,
-      dets->labels, ctx->mask_probs, err);
+  return be->ops->mask_probs (be, ctx->q, &up, e->deconv_b, e->logit_w,
+      e->logit_b, dets->labels, ctx->mask_probs, err);
 }

@@ -104,9 +104,10 @@ mrcnn_rpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
     mrcnn_fmap hidden = { ctx->rpn_hidden, .layout = MRCNN_LAYOUT_NATIVE,
       .store = MRCNN_STORE_REDUCED };
     head[l] = (mrcnn_fmap) { ctx->rpn_raw[l], .layout = MRCNN_LAYOUT_NATIVE };
-    MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->rpn_conv, &pyramid[l], 0, &hidden,
-            err));
-    MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->rpn_out, &hidden, 0, &head[l], err));
+    MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->rpn_conv, &pyramid[l], 0,
+            &hidden, err));
+    MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->rpn_out, &hidden, 0,
+        &head[l], err));
   }
   /* filter_proposals per image: anchors on the batch's common grid, boxes
    * clipped to the image's own resized size */

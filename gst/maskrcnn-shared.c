@@ -508,9 +508,12 @@ run_next_batch (GstMaskRcnnShared * sh)
   sh->running = TRUE;
   g_mutex_unlock (&sh->lock);
 
+  gint64 t0 = g_get_monotonic_time ();
   GST_LOG ("batch of %u %dx%d frames", n, batch[0]->image->width,
       batch[0]->image->height);
   run_batch (sh, engine, batch, n);
+  GST_LOG ("batch of %u frames ran in %.1f ms", n,
+      (g_get_monotonic_time () - t0) / 1000.0);
 
   g_mutex_lock (&sh->lock);
   for (i = 0; i < n; i++)

@@ -376,8 +376,8 @@ weights_get (mrcnn_backend_cpu *cpu, dnnl_stream_t stream, packed_weights *pw,
   if (pw->n == WEIGHT_FORMATS)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND, "a layer's weights were asked "
         "for in more than %d layouts", WEIGHT_FORMATS);
-  MRCNN_TRY (pack_weights (cpu, stream, pw->plain, pw->ndims, pw->dims, pw->plain_tag,
-          want, &pw->packed[pw->n], err));
+  MRCNN_TRY (pack_weights (cpu, stream, pw->plain, pw->ndims, pw->dims,
+          pw->plain_tag, want, &pw->packed[pw->n], err));
   pw->md[pw->n] = *want;
   *index = pw->n++;
   return MRCNN_OK;

@@ -98,8 +98,8 @@ cuda_release (mrcnn_backend *be, float *p)
 }
 
 static const float *
-cuda_download (mrcnn_backend *be, mrcnn_queue *q, const float *p, size_t n, float *scratch,
-    mrcnn_error *err)
+cuda_download (mrcnn_backend *be, mrcnn_queue *q, const float *p, size_t n,
+    float *scratch, mrcnn_error *err)
 {
   mrcnn_backend_cuda *cu = (mrcnn_backend_cuda *) be;
   mrcnn_status st = MRCNN_OK;
@@ -198,8 +198,8 @@ cuda_linear_free (mrcnn_backend *be, mrcnn_linear *l)
 }
 
 static mrcnn_status
-cuda_linear_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_linear *l, const float *x, int n,
-    float *y, mrcnn_error *err)
+cuda_linear_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_linear *l,
+    const float *x, int n, float *y, mrcnn_error *err)
 {
   mrcnn_backend_cuda *cu = (mrcnn_backend_cuda *) be;
   if (n <= 0)

@@ -185,14 +185,16 @@ mrcnn_status mrcnn_cuda_fail_site (mrcnn_error *err,
 mrcnn_status mrcnn_cuda_conv_new (mrcnn_backend *be, const mrcnn_conv_desc *d,
     mrcnn_conv **out, mrcnn_error *err);
 void mrcnn_cuda_conv_free (mrcnn_backend *be, mrcnn_conv *conv);
-mrcnn_status mrcnn_cuda_conv_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_conv *conv,
+mrcnn_status mrcnn_cuda_conv_run (mrcnn_backend *be, mrcnn_queue *q,
+    mrcnn_conv *conv,
     const mrcnn_fmap *in, int accumulate, mrcnn_fmap *out, mrcnn_error *err);
 
 /* ops_cuda.c */
 mrcnn_status mrcnn_cuda_preprocess_op (mrcnn_backend *be, mrcnn_queue *q,
     const mrcnn_image *img, const mrcnn_preprocess_desc *d, mrcnn_fmap *out,
     mrcnn_error *err);
-mrcnn_status mrcnn_cuda_max_pool_op (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *in,
+mrcnn_status mrcnn_cuda_max_pool_op (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_fmap *in,
     int k, int s, int p, mrcnn_fmap *out, mrcnn_error *err);
 mrcnn_status mrcnn_cuda_upsample_add_op (mrcnn_backend *be, mrcnn_queue *q,
     const mrcnn_fmap *top, mrcnn_fmap *lateral, mrcnn_error *err);
@@ -200,8 +202,8 @@ mrcnn_status mrcnn_cuda_roi_align_op (mrcnn_backend *be, mrcnn_queue *q,
     const mrcnn_roi_align_desc *d, mrcnn_fmap *out, mrcnn_error *err);
 void mrcnn_cuda_image_view (mrcnn_backend *be, const mrcnn_fmap *batch,
     int i, mrcnn_fmap *out);
-mrcnn_status mrcnn_cuda_to_nchw_op (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *in,
-    mrcnn_fmap *out, mrcnn_error *err);
+mrcnn_status mrcnn_cuda_to_nchw_op (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_fmap *in, mrcnn_fmap *out, mrcnn_error *err);
 mrcnn_status mrcnn_cuda_mask_probs_op (mrcnn_backend *be, mrcnn_queue *q,
     const mrcnn_fmap *taps, const float *deconv_bias, const float *weight,
     const float *bias, const int *classes, float *probs, mrcnn_error *err);
@@ -211,8 +213,8 @@ void mrcnn_cuda_postproc_free_op (mrcnn_backend *be, mrcnn_postproc *pp);
 mrcnn_status mrcnn_cuda_rpn_proposals_op (mrcnn_backend *be, mrcnn_queue *q,
     mrcnn_postproc *pp, const mrcnn_fmap *head, int pad_w, int pad_h,
     int img_w, int img_h, float *proposals, int *n, mrcnn_error *err);
-mrcnn_status mrcnn_cuda_detect_op (mrcnn_backend *be, mrcnn_queue *q, mrcnn_postproc *pp,
-    const float *proposals, const float *pred, int n_props,
+mrcnn_status mrcnn_cuda_detect_op (mrcnn_backend *be, mrcnn_queue *q,
+    mrcnn_postproc *pp, const float *proposals, const float *pred, int n_props,
     const mrcnn_thresholds *th, int img_w, int img_h, float *boxes,
     float *scores, int *labels, int *n, mrcnn_error *err);
 

@@ -237,8 +237,8 @@ conv_unfused (mrcnn_backend_cuda *cu, mrcnn_conv *c, const conv_plan *p,
 }
 
 mrcnn_status
-mrcnn_cuda_conv_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_conv *c, const mrcnn_fmap *in,
-    int accumulate, mrcnn_fmap *out, mrcnn_error *err)
+mrcnn_cuda_conv_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_conv *c,
+    const mrcnn_fmap *in, int accumulate, mrcnn_fmap *out, mrcnn_error *err)
 {
   mrcnn_backend_cuda *cu = (mrcnn_backend_cuda *) be;
   if (in->c != c->ic)

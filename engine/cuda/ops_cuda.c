@@ -59,7 +59,8 @@ stage_frame (mrcnn_backend_cuda *cu, const mrcnn_image *img,
 }
 
 mrcnn_status
-mrcnn_cuda_preprocess_op (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_image *img,
+mrcnn_cuda_preprocess_op (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_image *img,
     const mrcnn_preprocess_desc *d, mrcnn_fmap *out, mrcnn_error *err)
 {
   mrcnn_backend_cuda *cu = (mrcnn_backend_cuda *) be;
@@ -87,7 +88,8 @@ mrcnn_cuda_preprocess_op (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_image *
 }
 
 mrcnn_status
-mrcnn_cuda_max_pool_op (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *in, int k, int s,
+mrcnn_cuda_max_pool_op (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_fmap *in, int k, int s,
     int p, mrcnn_fmap *out, mrcnn_error *err)
 {
   mrcnn_backend_cuda *cu = (mrcnn_backend_cuda *) be;
@@ -103,8 +105,8 @@ mrcnn_cuda_max_pool_op (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *in,
 }
 
 mrcnn_status
-mrcnn_cuda_upsample_add_op (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *top,
-    mrcnn_fmap *lat, mrcnn_error *err)
+mrcnn_cuda_upsample_add_op (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_fmap *top, mrcnn_fmap *lat, mrcnn_error *err)
 {
   mrcnn_backend_cuda *cu = (mrcnn_backend_cuda *) be;
   if (top->c != lat->c || top->n != lat->n)
@@ -120,8 +122,8 @@ mrcnn_cuda_upsample_add_op (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap 
 }
 
 mrcnn_status
-mrcnn_cuda_roi_align_op (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_roi_align_desc *d,
-    mrcnn_fmap *out, mrcnn_error *err)
+mrcnn_cuda_roi_align_op (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_roi_align_desc *d, mrcnn_fmap *out, mrcnn_error *err)
 {
   mrcnn_backend_cuda *cu = (mrcnn_backend_cuda *) be;
   if (d->nlevels < 1 || d->nlevels > MRCNN_CUDA_MAX_LEVELS)
@@ -181,7 +183,8 @@ mrcnn_cuda_to_nchw_op (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *in,
 }
 
 mrcnn_status
-mrcnn_cuda_mask_probs_op (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fmap *taps,
+mrcnn_cuda_mask_probs_op (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_fmap *taps,
     const float *deconv_bias, const float *weight, const float *bias,
     const int *classes, float *probs, mrcnn_error *err)
 {
@@ -274,7 +277,8 @@ mrcnn_cuda_postproc_free_op (mrcnn_backend *be, mrcnn_postproc *pp)
 }
 
 mrcnn_status
-mrcnn_cuda_rpn_proposals_op (mrcnn_backend *be, mrcnn_queue *q, mrcnn_postproc *pp,
+mrcnn_cuda_rpn_proposals_op (mrcnn_backend *be, mrcnn_queue *q,
+    mrcnn_postproc *pp,
     const mrcnn_fmap *head, int pad_w, int pad_h, int img_w, int img_h,
     float *proposals, int *n, mrcnn_error *err)
 {

@@ -100,8 +100,10 @@ check_max_pool (mrcnn_backend *be, const char *layout, int c, int h, int w)
   mrcnn_fmap in_n = { native, 1, c, h, w, MRCNN_LAYOUT_NATIVE };
   mrcnn_fmap out_p = { ref, .layout = MRCNN_LAYOUT_NCHW };
   mrcnn_fmap out_n = { got, .layout = MRCNN_LAYOUT_NATIVE };
-  int ok = be->ops->max_pool (be, queue, &in_p, 3, 2, 1, &out_p, &err) == MRCNN_OK
-      && be->ops->max_pool (be, queue, &in_n, 3, 2, 1, &out_n, &err) == MRCNN_OK;
+  int ok = be->ops->max_pool (be, queue, &in_p, 3, 2, 1, &out_p, &err)
+      == MRCNN_OK
+      && be->ops->max_pool (be, queue, &in_n, 3, 2, 1, &out_n, &err)
+      == MRCNN_OK;
   if (ut_check (ok, "max_pool %s c=%d: %s", layout, c, err.message)) {
     float *back = native_to_nchw (be, &out_n);
     char what[96];
@@ -217,9 +219,10 @@ check_mask_probs (mrcnn_backend *be, const char *layout, int n, int D,
   float *ref = g_new0 (float, count), *got = g_new0 (float, count);
   mrcnn_fmap tp = { taps, n, c, h, w, MRCNN_LAYOUT_NCHW };
   mrcnn_fmap tn = { taps_n, n, c, h, w, MRCNN_LAYOUT_NATIVE };
-  int ok = be->ops->mask_probs (be, queue, &tp, dbias, weight, bias, cls, ref, &err)
-      == MRCNN_OK
-      && be->ops->mask_probs (be, queue, &tn, dbias, weight, bias, cls, got, &err)
+  int ok = be->ops->mask_probs (be, queue, &tp, dbias, weight, bias, cls, ref,
+      &err) == MRCNN_OK
+      && be->ops->mask_probs (be, queue, &tn, dbias, weight, bias, cls, got,
+          &err)
       == MRCNN_OK;
   if (ut_check (ok, "mask_probs %s: %s", layout, err.message)) {
     char what[96];

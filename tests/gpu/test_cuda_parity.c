@@ -486,8 +486,10 @@ test_mask_probs (void)
   float *cy = poisoned (cpu, no), *gy = poisoned (gpu, no);
   mrcnn_fmap ctm = { ct, n, 4 * D, h, w, MRCNN_LAYOUT_NCHW };
   mrcnn_fmap gtm = { gt, n, 4 * D, h, w, MRCNN_LAYOUT_NCHW };
-  OK (cpu->ops->mask_probs (cpu, QUEUE_OF (cpu), &ctm, cdb, cw, cbias, (const int *) ccls, cy, err));
-  OK (gpu->ops->mask_probs (gpu, QUEUE_OF (gpu), &gtm, gdb, gw, gbias, (const int *) gcls, gy, err));
+  OK (cpu->ops->mask_probs (cpu, QUEUE_OF (cpu), &ctm, cdb, cw, cbias,
+      (const int *) ccls, cy, err));
+  OK (gpu->ops->mask_probs (gpu, QUEUE_OF (gpu), &gtm, gdb, gw, gbias,
+      (const int *) gcls, gy, err));
   float *a = get (cpu, cy, no), *b = get (gpu, gy, no);
   compare ("mask_probs 9 x 28x28", a, b, no, 1e-6, 0);
   g_free (a);
@@ -585,8 +587,10 @@ test_rpn (int pre_nms, int pad_w, int pad_h)
   OK (gpu->ops->postproc_new (gpu, &d, &gp, err));
   float *cy = poisoned (cpu, (size_t) post * 4), *gy = poisoned (gpu, (size_t) post * 4);
   int cn = -1, gn = -1;
-  OK (cpu->ops->rpn_proposals (cpu, QUEUE_OF (cpu), cp, ch, pad_w, pad_h, img_w, img_h, cy, &cn, err));
-  OK (gpu->ops->rpn_proposals (gpu, QUEUE_OF (gpu), gp, gh, pad_w, pad_h, img_w, img_h, gy, &gn, err));
+  OK (cpu->ops->rpn_proposals (cpu, QUEUE_OF (cpu), cp, ch, pad_w, pad_h,
+      img_w, img_h, cy, &cn, err));
+  OK (gpu->ops->rpn_proposals (gpu, QUEUE_OF (gpu), gp, gh, pad_w, pad_h,
+      img_w, img_h, gy, &gn, err));
   float *a = get (cpu, cy, (size_t) MAX (cn, 0) * 4);
   float *b = get (gpu, gy, (size_t) MAX (gn, 0) * 4);
   char name[80];
@@ -645,10 +649,10 @@ test_detect (int n_props, int C, float logit_scale)
   float *cl = poisoned (cpu, D), *gl = poisoned (gpu, D);
   mrcnn_thresholds th = { 0.05f, 0.5f, D, 0.5f };
   int cn = -1, gn = -1;
-  OK (cpu->ops->detect (cpu, QUEUE_OF (cpu), cp, cpr, cpd, n_props, &th, img_w, img_h, cb, cs,
-          (int *) cl, &cn, err));
-  OK (gpu->ops->detect (gpu, QUEUE_OF (gpu), gp, gpr, gpd, n_props, &th, img_w, img_h, gb, gs,
-          (int *) gl, &gn, err));
+  OK (cpu->ops->detect (cpu, QUEUE_OF (cpu), cp, cpr, cpd, n_props, &th,
+          img_w, img_h, cb, cs, (int *) cl, &cn, err));
+  OK (gpu->ops->detect (gpu, QUEUE_OF (gpu), gp, gpr, gpd, n_props, &th,
+          img_w, img_h, gb, gs, (int *) gl, &gn, err));
   float *hb[2] = { get (cpu, cb, (size_t) cn * 4), get (gpu, gb, (size_t) gn * 4) };
   float *hs[2] = { get (cpu, cs, cn), get (gpu, gs, gn) };
   float *hl[2] = { get (cpu, cl, cn), get (gpu, gl, gn) };

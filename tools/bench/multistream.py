@@ -71,7 +71,7 @@ def run_one(a):
     common = "model=\"%s\" threads=%d" % (a.model, a.threads)
     if a.one == "shared":
         common += " model-instance-id=bench batch-size=%d batch-timeout=%d" % (
-            n, a.batch_timeout)
+            a.batch_size or n, a.batch_timeout)
     desc = []
     for i in range(n):
         desc.append(
@@ -159,6 +159,8 @@ def main():
     p.add_argument("--warmup", type=int, default=5, help="frames per stream left out (default 5)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--batch-timeout", type=int, default=0, help="ms (default 0)")
+    p.add_argument("--batch-size", type=int, default=0,
+                   help="the shared engine's batch-size (default 0: the number of streams)")
     p.add_argument("--threads", type=int, default=0, help="engine threads, 0 = all cores")
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--json", help="write every run and the summary here")
@@ -196,6 +198,7 @@ def main():
                        "--streams", str(n), "--model", a.model, "--width", str(a.width),
                        "--height", str(a.height), "--frames", str(a.frames),
                        "--warmup", str(a.warmup), "--batch-timeout", str(a.batch_timeout),
+                       "--batch-size", str(a.batch_size),
                        "--threads", str(a.threads), "--raw", raw]
                 out = subprocess.run(cmd, capture_output=True, text=True, env=env)
                 if out.returncode != 0:
