@@ -130,6 +130,36 @@ typedef struct {
   int failures;
 } thread_job;
 
+/* Whether res has want's detections, bit for bit (label pointers aside). */
+static int
+same_detections (const mrcnn_result *res, const mrcnn_result *want)
+{
+  int n = res ? mrcnn_result_count (res) : -1;
+  int same = res && n == mrcnn_result_count (want);
+  for (int d = 0; same && d < n; d++)
+    same = memcmp (mrcnn_result_get (res, d), mrcnn_result_get (want, d),
+        offsetof (mrcnn_detection, label)) == 0;
+  return same;
+}
+
+/* n threads running fn on one engine, each checked for no failures. */
+static void
+run_threads (int n, GThreadFunc fn, mrcnn_engine *engine, const frame *frames,
+    mrcnn_result *const *expected, int rounds, int per_round)
+{
+  thread_job jobs[4];
+  GThread *threads[4];
+  for (int t = 0; t < n; t++) {
+    jobs[t] = (thread_job) { engine, frames, 4, expected, rounds, 0 };
+    threads[t] = g_thread_new ("runner", fn, &jobs[t]);
+  }
+  for (int t = 0; t < n; t++) {
+    g_thread_join (threads[t]);
+    ut_check (jobs[t].failures == 0, "thread %d: %d of %d frames differ from "
+        "their results alone", t, jobs[t].failures, rounds * per_round);
+  }
+}
+
 /* Batches of 2 frames (two passes at once, one thread each) on a shared
  * engine, against each frame alone. */
 static gpointer
@@ -148,14 +178,7 @@ thread_run_batches (gpointer data)
         continue;
       }
       for (int k = 0; k < 2; k++) {
-        const mrcnn_result *want = job->expected[i + k];
-        int n = mrcnn_result_count (res[k]);
-        int same = n == mrcnn_result_count (want);
-        for (int d = 0; same && d < n; d++)
-          same = memcmp (mrcnn_result_get (res[k], d),
-              mrcnn_result_get (want, d),
-              offsetof (mrcnn_detection, label)) == 0;
-        job->failures += !same;
+        job->failures += !same_detections (res[k], job->expected[i + k]);
         mrcnn_result_free (res[k]);
       }
     }
@@ -198,17 +221,7 @@ passes_only (mrcnn_model *model)
   }
   ut_end ();
   ut_begin ("two threads' batches on one engine");
-  thread_job jobs[2];
-  GThread *threads[2];
-  for (int t = 0; t < 2; t++) {
-    jobs[t] = (thread_job) { batched, f, 4, alone, 2, 0 };
-    threads[t] = g_thread_new ("batches", thread_run_batches, &jobs[t]);
-  }
-  for (int t = 0; t < 2; t++) {
-    g_thread_join (threads[t]);
-    ut_check (jobs[t].failures == 0, "thread %d: %d of 8 frames differ from "
-        "their results alone", t, jobs[t].failures);
-  }
+  run_threads (2, thread_run_batches, batched, f, alone, 2, 4);
   ut_end ();
   for (int i = 0; i < 4; i++) {
     mrcnn_result_free (alone[i]);
@@ -226,13 +239,7 @@ thread_run (gpointer data)
   for (int r = 0; r < job->rounds; r++)
     for (int i = 0; i < job->n_frames; i++) {
       mrcnn_result *res = run_one (job->engine, &job->frames[i]);
-      int n = res ? mrcnn_result_count (res) : -1;
-      int same = res && n == mrcnn_result_count (job->expected[i]);
-      for (int k = 0; same && k < n; k++)
-        same = memcmp (mrcnn_result_get (res, k),
-            mrcnn_result_get (job->expected[i], k),
-            offsetof (mrcnn_detection, label)) == 0;
-      job->failures += !same;
+      job->failures += !same_detections (res, job->expected[i]);
       mrcnn_result_free (res);
     }
   return NULL;
@@ -417,19 +424,7 @@ main (int argc, char **argv)
 
   /* four threads on one engine: runs are serialized, results unchanged */
   ut_begin ("threads sharing an engine");
-  {
-    thread_job jobs[4];
-    GThread *threads[4];
-    for (int t = 0; t < 4; t++) {
-      jobs[t] = (thread_job) { single, same, 4, alone, 3, 0 };
-      threads[t] = g_thread_new ("runner", thread_run, &jobs[t]);
-    }
-    for (int t = 0; t < 4; t++) {
-      g_thread_join (threads[t]);
-      ut_check (jobs[t].failures == 0, "thread %d: %d of 12 runs differ from "
-          "the serial results", t, jobs[t].failures);
-    }
-  }
+  run_threads (4, thread_run, single, same, alone, 3, 4);
   ut_end ();
 
   for (int i = 0; i < 4; i++) {
