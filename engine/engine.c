@@ -196,7 +196,7 @@ make_backend (mrcnn_engine *e, mrcnn_error *err)
   return MRCNN_OK;
 }
 
-static void pass_thread (gpointer data, gpointer user);
+static gpointer pass_thread (gpointer data);
 
 static void
 context_free (mrcnn_backend *be, mrcnn_context *c)
@@ -307,8 +307,13 @@ mrcnn_engine_free (mrcnn_engine *e)
 {
   if (!e)
     return;
-  if (e->pool)
-    g_thread_pool_free (e->pool, FALSE, TRUE);
+  g_mutex_lock (&e->pass_lock);
+  e->pass_quit = TRUE;
+  g_cond_broadcast (&e->pass_cond);
+  g_mutex_unlock (&e->pass_lock);
+  for (int k = 0; k < MRCNN_BATCH_MAX; k++)
+    if (e->pass[k].thread)
+      g_thread_join (e->pass[k].thread);
   if (e->be) {
     mrcnn_backend *be = e->be;
     for (int i = 0; i < e->n_ctx; i++)
@@ -320,6 +325,8 @@ mrcnn_engine_free (mrcnn_engine *e)
     be->ops->destroy (be);
   }
   g_mutex_clear (&e->lock);
+  g_mutex_clear (&e->pass_lock);
+  g_cond_clear (&e->pass_cond);
   g_free (e);
 }
 
@@ -357,6 +364,8 @@ mrcnn_engine_new (const mrcnn_model *model, const mrcnn_engine_config *cfg,
 
   mrcnn_engine *e = g_new0 (mrcnn_engine, 1);
   g_mutex_init (&e->lock);
+  g_mutex_init (&e->pass_lock);
+  g_cond_init (&e->pass_cond);
   e->model = model;
   e->arch = &model->arch;
   e->cfg = *cfg;
@@ -381,12 +390,14 @@ mrcnn_engine_new (const mrcnn_model *model, const mrcnn_engine_config *cfg,
     if (st == MRCNN_OK)
       e->n_ctx++;
   }
-  if (st == MRCNN_OK && passes > 1) {
+  for (int k = 1; st == MRCNN_OK && k < passes; k++) {
     GError *gerr = NULL;
-    e->pool = g_thread_pool_new (pass_thread, e, passes - 1, TRUE, &gerr);
-    if (!e->pool) {
+    e->pass[k].e = e;
+    e->pass[k].thread = g_thread_try_new ("mrcnn-pass", pass_thread,
+        &e->pass[k], &gerr);
+    if (!e->pass[k].thread) {
       st = mrcnn_fail (err, MRCNN_ERR_NO_MEMORY,
-          "cannot start the engine's %d pass threads: %s", passes - 1,
+          "cannot start the engine's pass threads: %s",
           gerr ? gerr->message : "unknown error");
       g_clear_error (&gerr);
     }
@@ -597,10 +608,6 @@ typedef struct {
   mrcnn_result **results;
   mrcnn_status st;
   mrcnn_error err;
-  /* a job on a pass thread: its end is counted down under done_lock */
-  GMutex *done_lock;
-  GCond *done;
-  int *pending;
 } pass_job;
 
 static void
@@ -620,53 +627,55 @@ run_pass (pass_job *j)
   }
 }
 
-static void
-pass_thread (gpointer data, gpointer user)
+/* Pass thread k: runs the jobs handed to its slot until the engine quits.
+ * Its OpenMP threads stay with it from job to job. */
+static gpointer
+pass_thread (gpointer data)
 {
-  pass_job *j = data;
-  run_pass (j);
-  g_mutex_lock (j->done_lock);
-  (*j->pending)--;
-  g_cond_signal (j->done);
-  g_mutex_unlock (j->done_lock);
+  mrcnn_pass_slot *slot = data;
+  mrcnn_engine *e = slot->e;
+  g_mutex_lock (&e->pass_lock);
+  while (!e->pass_quit) {
+    pass_job *j = slot->job;
+    if (!j) {
+      g_cond_wait (&e->pass_cond, &e->pass_lock);
+      continue;
+    }
+    g_mutex_unlock (&e->pass_lock);
+    run_pass (j);
+    g_mutex_lock (&e->pass_lock);
+    slot->job = NULL;
+    g_cond_broadcast (&e->pass_cond);
+  }
+  g_mutex_unlock (&e->pass_lock);
+  return NULL;
 }
 
 /* `groups` passes at once, pass k running frames first + k * per .. on
- * ctx[k] (the first on this thread, the others on the pool); the workers
- * are shared out. Returns the error of the first frame that failed. */
+ * ctx[k] (the first on this thread, the others on pass thread k); the
+ * workers are shared out. Returns the error of the first frame that
+ * failed. */
 static mrcnn_status
-run_passes (const mrcnn_engine *e, const mrcnn_image *images,
+run_passes (mrcnn_engine *e, const mrcnn_image *images,
     const mrcnn_thresholds *th, const mrcnn_batch *b, int first, int groups,
     int per, mrcnn_result **results, mrcnn_error *err)
 {
   pass_job jobs[MRCNN_BATCH_MAX];
-  GMutex done_lock;
-  GCond done;
-  int pending = 0, W = MAX (e->be->workers, groups);
-  g_mutex_init (&done_lock);
-  g_cond_init (&done);
+  int W = MAX (e->be->workers, groups);
   for (int k = 0; k < groups; k++)
     jobs[k] = (pass_job) { e, e->ctx[k], images, th, b, first + k * per, per,
-      W / groups + (k < W % groups), results, MRCNN_OK, { 0 }, &done_lock,
-      &done, &pending };
-  for (int k = 1; k < groups; k++) {
-    g_mutex_lock (&done_lock);
-    pending++;
-    g_mutex_unlock (&done_lock);
-    if (!g_thread_pool_push (e->pool, &jobs[k], NULL)) {
-      g_mutex_lock (&done_lock);
-      pending--;
-      g_mutex_unlock (&done_lock);
-      run_pass (&jobs[k]);
-    }
-  }
+      W / groups + (k < W % groups), results, MRCNN_OK, { 0 } };
+  g_mutex_lock (&e->pass_lock);
+  for (int k = 1; k < groups; k++)
+    e->pass[k].job = &jobs[k];
+  g_cond_broadcast (&e->pass_cond);
+  g_mutex_unlock (&e->pass_lock);
   run_pass (&jobs[0]);
-  g_mutex_lock (&done_lock);
-  while (pending > 0)
-    g_cond_wait (&done, &done_lock);
-  g_mutex_unlock (&done_lock);
-  g_cond_clear (&done);
-  g_mutex_clear (&done_lock);
+  g_mutex_lock (&e->pass_lock);
+  for (int k = 1; k < groups; k++)
+    while (e->pass[k].job)
+      g_cond_wait (&e->pass_cond, &e->pass_lock);
+  g_mutex_unlock (&e->pass_lock);
   for (int k = 0; k < groups; k++)
     if (jobs[k].st != MRCNN_OK) {
       if (err)

@@ -104,6 +104,13 @@ typedef struct {
   mrcnn_detections dets;
 } mrcnn_context;
 
+/* A pass thread of the engine and the job it is given (NULL: none). */
+typedef struct {
+  struct mrcnn_engine *e;
+  GThread *thread;
+  void *job;
+} mrcnn_pass_slot;
+
 /* The network, made once from the model and only read by runs. */
 struct mrcnn_engine {
   const mrcnn_model *model;
@@ -126,11 +133,15 @@ struct mrcnn_engine {
   /* Batches are serialized (lock); the frames of one batch run as up to
    * n_ctx forward passes at once, each on its own context (and backend
    * queue) with a share of the backend's workers: ctx[0] on the calling
-   * thread, the others on the engine's pass threads (pool). */
+   * thread, ctx[k] on pass thread k (pass[k], k >= 1), which wait for their
+   * jobs under pass_lock. */
   GMutex lock;
   int n_ctx;
   mrcnn_context *ctx[MRCNN_BATCH_MAX];
-  GThreadPool *pool;
+  GMutex pass_lock;
+  GCond pass_cond;
+  gboolean pass_quit;
+  mrcnn_pass_slot pass[MRCNN_BATCH_MAX];
   double stage_ms[MRCNN_STAGE_COUNT];
 };
 
