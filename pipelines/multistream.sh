@@ -17,7 +17,9 @@
 #   --batch-size B    frames per forward pass of the shared engine (default:
 #                     the number of streams)
 #   --batch-timeout MS  how long the engine waits for a batch to fill
-#                     (default: the element's)
+#                     (default 20: the streams' next frames, which come a few
+#                     ms apart after each batch, go into one batch; with 0
+#                     the first starts the next batch alone)
 #   --instance-id ID  the engine's model-instance-id (default: multistream)
 #   --separate        one engine per stream instead (for comparison)
 #   --tile WxH        size of each stream's tile (default 480x270)
@@ -32,7 +34,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$here/.." && pwd)
 
-streams= inputs=() model= batch= timeout= id=multistream separate=0
+streams= inputs=() model= batch= timeout=20 id=multistream separate=0
 tile=480x270 output=multistream.webm sink=file
 while [ $# -gt 0 ]; do
   case "$1" in
