@@ -52,6 +52,7 @@ typedef struct {
   GMutex lock;
   guint frames;
   gboolean eos;
+  gboolean eos_in;              /* EOS reached the stream's maskrcnn */
   GArray *counts;               /* guint per frame: instances */
   guint instances;
   guint label_counts[N_LABELS];
@@ -206,6 +207,31 @@ on_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+static GstPadProbeReturn
+on_event_in (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  Stream *s = user_data;
+
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS) {
+    g_mutex_lock (&s->lock);
+    s->eos_in = TRUE;
+    g_mutex_unlock (&s->lock);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+watch_element_input (GstElement * pipeline, const gchar * name, Stream * s)
+{
+  GstElement *e = gst_bin_get_by_name (GST_BIN (pipeline), name);
+  GstPad *pad = gst_element_get_static_pad (e, "sink");
+
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_event_in, s,
+      NULL);
+  gst_object_unref (pad);
+  gst_object_unref (e);
+}
+
 static void
 watch_sink (GstElement * pipeline, const gchar * name, Stream * s)
 {
@@ -228,6 +254,7 @@ typedef struct {
   GCond cond;
   gboolean done;
   gint64 deadline;
+  const gchar *phase;           /* what the main thread is doing */
   Stream *streams;
   guint n;
 } Watchdog;
@@ -240,11 +267,15 @@ watch (gpointer data)
   g_mutex_lock (&w->lock);
   while (!w->done && g_cond_wait_until (&w->cond, &w->lock, w->deadline));
   if (!w->done) {
-    g_printerr ("FAIL: no end after the timeout, the pipeline is stuck\n");
+    g_printerr ("FAIL: no end after the timeout, the pipeline is stuck "
+        "while %s\n", w->phase);
     for (guint i = 0; i < w->n; i++) {
       g_mutex_lock (&w->streams[i].lock);
-      g_printerr ("  stream %u: %u of %u frames%s\n", i, w->streams[i].frames,
-          w->streams[i].expected, w->streams[i].eos ? ", EOS" : "");
+      g_printerr ("  stream %u: %u of %u frames%s%s\n", i,
+          w->streams[i].frames, w->streams[i].expected,
+          w->streams[i].eos ? ", EOS" : "",
+          w->streams[i].eos_in && !w->streams[i].eos ?
+          ", EOS into maskrcnn only" : "");
       g_mutex_unlock (&w->streams[i].lock);
     }
     _exit (1);
@@ -253,8 +284,47 @@ watch (gpointer data)
   return NULL;
 }
 
-/* Runs `pipeline` until every stream has its frames or EOS, an error, or
- * the timeout; FALSE on an error or the timeout. */
+/* Names the elements not in PLAYING, for the report of a stalled run. */
+static void
+print_not_playing (GstElement * pipeline)
+{
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipeline));
+  GValue v = G_VALUE_INIT;
+
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&v);
+    GstState cur, pending;
+    gst_element_get_state (e, &cur, &pending, 0);
+    if (cur != GST_STATE_PLAYING || pending != GST_STATE_VOID_PENDING) {
+      GstObject *parent = gst_object_get_parent (GST_OBJECT (e));
+      g_printerr ("  %s/%s: %s (pending %s)\n",
+          parent ? GST_OBJECT_NAME (parent) : "-", GST_OBJECT_NAME (e),
+          gst_element_state_get_name (cur),
+          gst_element_state_get_name (pending));
+      gst_clear_object (&parent);
+    }
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+}
+
+/* Once every stream has its frames, how long to wait for the EOS that
+ * follows them before stopping anyway. */
+#define EOS_GRACE (30 * G_USEC_PER_SEC)
+
+/* Runs `pipeline` until every stream has its frames and EOS, an error, or
+ * the timeout; FALSE on an error or the timeout (a stream that has all its
+ * frames but no EOS after EOS_GRACE is not a failure by itself).
+ *
+ * Stopping waits for the EOS that follows the last frames, so that rtspsrc
+ * is not set to NULL while its session still delivers. Under heavy load a
+ * stream's EOS sometimes never arrives (it does not reach the stream's
+ * maskrcnn either), and stopping the pipeline then stalls inside GStreamer:
+ * rtspsrc's task, closing the session, sets rtpbin to NULL and waits for a
+ * pad's stream lock, while this thread waits for rtpbin's state lock
+ * (docs/reliability.md). The streams without EOS are named before the stop,
+ * and the watchdog names the phase it caught. */
 static gboolean
 run_until_done (GstElement * pipeline, Stream * streams, guint n,
     guint timeout_s)
@@ -262,6 +332,7 @@ run_until_done (GstElement * pipeline, Stream * streams, guint n,
   GstBus *bus = gst_element_get_bus (pipeline);
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
   gboolean ok = FALSE;
+  gint64 all_frames_at = 0;
   /* Some slack after the timeout for stopping the pipeline. */
   Watchdog w = { .deadline = deadline + 60 * G_USEC_PER_SEC,
     .streams = streams, .n = n };
@@ -269,10 +340,14 @@ run_until_done (GstElement * pipeline, Stream * streams, guint n,
 
   g_mutex_init (&w.lock);
   g_cond_init (&w.cond);
+  w.phase = "starting";
   dog = g_thread_new ("watchdog", watch, &w);
   if (gst_element_set_state (pipeline, GST_STATE_PLAYING) ==
       GST_STATE_CHANGE_FAILURE)
     fail ("the pipeline did not start");
+  g_mutex_lock (&w.lock);
+  w.phase = "running";
+  g_mutex_unlock (&w.lock);
   while (g_get_monotonic_time () < deadline) {
     GstMessage *msg = gst_bus_timed_pop_filtered (bus, 50 * GST_MSECOND,
         GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
@@ -292,19 +367,42 @@ run_until_done (GstElement * pipeline, Stream * streams, guint n,
       ok = TRUE;                /* the whole pipeline is at EOS */
       break;
     }
-    guint done = 0;
+    guint done = 0, at_eos = 0;
     for (guint i = 0; i < n; i++) {
       g_mutex_lock (&streams[i].lock);
       done += streams[i].eos || streams[i].frames >= streams[i].expected;
+      at_eos += streams[i].eos;
       g_mutex_unlock (&streams[i].lock);
     }
     if (done == n) {
+      gint64 now = g_get_monotonic_time ();
       ok = TRUE;
-      break;
+      if (all_frames_at == 0)
+        all_frames_at = now;
+      if (at_eos == n)
+        break;
+      if (now >= all_frames_at + EOS_GRACE) {
+        g_printerr ("every frame arrived, but %u of %u streams have no EOS "
+            "after %d s: stopping anyway\n", n - at_eos, n,
+            (gint) (EOS_GRACE / G_USEC_PER_SEC));
+        for (guint i = 0; i < n; i++) {
+          g_mutex_lock (&streams[i].lock);
+          if (!streams[i].eos)
+            g_printerr ("  stream %u: no EOS at the sink; %s\n", i,
+                streams[i].eos_in ? "EOS went into its maskrcnn" :
+                "no EOS into its maskrcnn either");
+          g_mutex_unlock (&streams[i].lock);
+        }
+        print_not_playing (pipeline);
+        break;
+      }
     }
   }
-  if (g_get_monotonic_time () >= deadline)
+  if (!ok && g_get_monotonic_time () >= deadline)
     fail ("timeout after %u s", timeout_s);
+  g_mutex_lock (&w.lock);
+  w.phase = "stopping";
+  g_mutex_unlock (&w.lock);
   gst_element_set_state (pipeline, GST_STATE_NULL);
   g_mutex_lock (&w.lock);
   w.done = TRUE;
@@ -517,6 +615,9 @@ main (int argc, char **argv)
   for (guint i = 0; i < n_streams; i++) {
     gchar *name = g_strdup_printf ("sink%u", i);
     watch_sink (pipeline, name, &streams[i]);
+    g_free (name);
+    name = g_strdup_printf ("m%u", i);
+    watch_element_input (pipeline, name, &streams[i]);
     g_free (name);
   }
   gint64 t0 = g_get_monotonic_time ();
