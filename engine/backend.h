@@ -121,7 +121,7 @@ typedef struct {
   const char *name;
   void (*destroy) (mrcnn_backend *be);
 
-  /* Queues: at most be->max_queues at once. */
+  /* Queues: at most be->workers at once. */
   mrcnn_status (*queue_new) (mrcnn_backend *be, mrcnn_queue **out,
       mrcnn_error *err);
   void (*queue_free) (mrcnn_backend *be, mrcnn_queue *q);
@@ -233,10 +233,10 @@ G_STATIC_ASSERT (sizeof (int) == sizeof (float));
 
 struct mrcnn_backend {
   const mrcnn_backend_ops *ops;
-  int workers;      /* what the passes running at once share: the CPU
-                     * backend's threads; 1 on CUDA (its stream) */
-  int max_queues;   /* forward passes that may run at once: the CPU's
-                     * threads; 1 on CUDA (one stream per engine) */
+  int workers;      /* what the passes running at once share, at least
+                     * one each, so also the most queues and passes at
+                     * once: the CPU backend's threads; 1 on CUDA (one
+                     * stream per engine) */
 };
 
 /* Backends available in this build. */

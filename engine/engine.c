@@ -376,7 +376,7 @@ mrcnn_engine_new (const mrcnn_model *model, const mrcnn_engine_config *cfg,
   int passes = 1;
   if (st == MRCNN_OK)
     passes = MAX (1, MIN (MIN (cfg->passes > 0 ? cfg->passes : cfg->max_batch,
-                cfg->max_batch), e->be->max_queues));
+                cfg->max_batch), e->be->workers));
   int per_pass = (cfg->max_batch + passes - 1) / passes;
   /* a batch that mixes orientations pads its frames to a square: the first
    * context holds at least one such frame, as one context of max_batch
@@ -598,7 +598,7 @@ forward (const mrcnn_engine *e, mrcnn_context *ctx, const mrcnn_image *images,
 /* Frames first .. first + count - 1 of batch b, run on one context with
  * `workers` of the backend's workers: in parts of as many frames as the
  * context holds at the batch's size, each with b's geometry. */
-typedef struct {
+typedef struct mrcnn_pass_job {
   const mrcnn_engine *e;
   mrcnn_context *ctx;
   const mrcnn_image *images;

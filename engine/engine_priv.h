@@ -104,11 +104,12 @@ typedef struct {
   mrcnn_detections dets;
 } mrcnn_context;
 
-/* A pass thread of the engine and the job it is given (NULL: none). */
+/* A pass thread of the engine and the job it is given (NULL: none;
+ * engine.c). */
 typedef struct {
   struct mrcnn_engine *e;
   GThread *thread;
-  void *job;
+  struct mrcnn_pass_job *job;
 } mrcnn_pass_slot;
 
 /* The network, made once from the model and only read by runs. */

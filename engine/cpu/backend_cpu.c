@@ -560,8 +560,8 @@ plan_create (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_conv *c,
 
 /* The plan for this input, made when the shape is new (replacing the one
  * used longest ago that no pass is running), marked busy until
- * plan_release. When every plan is busy, *temp receives a plan of this run
- * only. */
+ * conv_plan_release. When every plan is busy, the new plan serves this run
+ * only, and conv_plan_release frees it. */
 static mrcnn_status
 conv_plan_for (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_conv *c,
     const mrcnn_fmap *in, int acc, const mrcnn_fmap *out, conv_plan **pp,
@@ -1049,12 +1049,10 @@ mrcnn_backend_cpu_new (int num_threads, mrcnn_precision precision,
   }
   g_snprintf (cpu->kernels, sizeof cpu->kernels, "%s, %s", isa_name (isa),
       tag_name (cpu->native_tag));
-  cpu->threads = MAX (num_threads, 0);
   if (num_threads > 0)
     mrcnn_cpu_set_threads (num_threads);
-  /* passes at once share the threads: one thread each at most */
-  cpu->base.workers = cpu->base.max_queues = num_threads > 0 ? num_threads
-      : omp_get_max_threads ();
+  /* passes at once share the threads, one thread each at least */
+  cpu->base.workers = num_threads > 0 ? num_threads : omp_get_max_threads ();
   *out = &cpu->base;
   return MRCNN_OK;
 }

@@ -9,7 +9,6 @@
 typedef struct {
   mrcnn_backend base;
   dnnl_engine_t engine;
-  int threads;                  /* 0: OpenMP's default */
   dnnl_format_tag_t native_tag; /* MRCNN_LAYOUT_NATIVE: nhwc, nChw8c, nChw16c */
   char kernels[64];             /* "ISA, layout", for figures */
 

@@ -219,7 +219,7 @@ cuda_linear_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_linear *l,
 /* ---------------------------------------------------------------- queues */
 
 /* One stream per engine: the engine runs one forward pass at a time on
- * CUDA (max_queues 1). */
+ * CUDA (workers 1). */
 static mrcnn_status
 cuda_queue_new (mrcnn_backend *be, mrcnn_queue **out, mrcnn_error *err)
 {
@@ -399,7 +399,7 @@ mrcnn_backend_cuda_new (int device_id, mrcnn_backend **out, mrcnn_error *err)
   *out = NULL;
   mrcnn_backend_cuda *cu = g_new0 (mrcnn_backend_cuda, 1);
   cu->base.ops = &cuda_ops;
-  cu->base.workers = cu->base.max_queues = 1;
+  cu->base.workers = 1;
   mrcnn_status st = cuda_setup (cu, device_id, err);
   if (st != MRCNN_OK) {
     cuda_destroy (&cu->base);

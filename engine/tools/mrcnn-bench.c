@@ -153,7 +153,7 @@ main (int argc, char **argv)
     gint64 t0 = g_get_monotonic_time ();
     if (mrcnn_engine_run_batch (engine, views, NULL, opt_batch, results, &err)
         != MRCNN_OK) {
-      fprintf (stderr, "mrcnn-bench: pass %d: %s\n", f, err.message);
+      fprintf (stderr, "mrcnn-bench: batch %d: %s\n", f, err.message);
       return 1;
     }
     gint64 t1 = g_get_monotonic_time ();
