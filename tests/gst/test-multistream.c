@@ -194,17 +194,24 @@ on_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+/* Sets *flag, a field of s, under s's lock when the event is EOS. */
+static GstPadProbeReturn
+note_eos (GstPadProbeInfo * info, Stream * s, gboolean * flag)
+{
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS) {
+    g_mutex_lock (&s->lock);
+    *flag = TRUE;
+    g_mutex_unlock (&s->lock);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 static GstPadProbeReturn
 on_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   Stream *s = user_data;
 
-  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS) {
-    g_mutex_lock (&s->lock);
-    s->eos = TRUE;
-    g_mutex_unlock (&s->lock);
-  }
-  return GST_PAD_PROBE_OK;
+  return note_eos (info, s, &s->eos);
 }
 
 static GstPadProbeReturn
@@ -212,12 +219,7 @@ on_event_in (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   Stream *s = user_data;
 
-  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS) {
-    g_mutex_lock (&s->lock);
-    s->eos_in = TRUE;
-    g_mutex_unlock (&s->lock);
-  }
-  return GST_PAD_PROBE_OK;
+  return note_eos (info, s, &s->eos_in);
 }
 
 static void
