@@ -135,7 +135,10 @@ mrcnn_engine_cpu_kernels (const mrcnn_engine *e)
 void
 mrcnn_engine_stage_times (const mrcnn_engine *e, double *ms)
 {
+  mrcnn_engine *me = (mrcnn_engine *) e;
+  g_mutex_lock (&me->lock);
   memcpy (ms, e->stage_ms, sizeof e->stage_ms);
+  g_mutex_unlock (&me->lock);
 }
 
 /* Which backend can run the configured precision: bf16 and the emulated
@@ -540,7 +543,7 @@ make_result (const mrcnn_engine *e, const mrcnn_context *ctx,
   return MRCNN_OK;
 }
 
-/* One forward pass of a planned batch (the engine's lock held) on ctx:
+/* One forward pass of a planned batch on ctx (taken by this call):
  * frames first .. first + b->n - 1 of the whole batch. */
 static mrcnn_status
 forward (const mrcnn_engine *e, mrcnn_context *ctx, const mrcnn_image *images,
@@ -651,29 +654,81 @@ pass_thread (gpointer data)
   return NULL;
 }
 
-/* `groups` passes at once, pass k running frames first + k * per .. on
- * ctx[k] (the first on this thread, the others on pass thread k); the
- * workers are shared out. Returns the error of the first frame that
- * failed. */
+/* Contexts taken by one call, in ascending order, and the threads it was
+ * given. */
+typedef struct {
+  int n, idx[MRCNN_BATCH_MAX];
+  int threads;
+  guint64 run;
+} taken_set;
+
+/* Takes up to `want` free contexts that hold one frame of b, waiting for
+ * the first; and `threads` CPU threads (0: the backend's workers that no
+ * running call holds, at least one per context taken). */
+static void
+take_contexts (mrcnn_engine *e, const mrcnn_batch *b, int want, int threads,
+    taken_set *t)
+{
+  g_mutex_lock (&e->pass_lock);
+  for (;;) {
+    t->n = 0;
+    for (int k = 0; k < e->n_ctx && t->n < want; k++)
+      if (!e->ctx_busy[k] && mrcnn_batch_fit (e->ctx[k], b) > 0)
+        t->idx[t->n++] = k;
+    if (t->n > 0)
+      break;
+    g_cond_wait (&e->pass_cond, &e->pass_lock);
+  }
+  t->threads = threads > 0 ? threads
+      : MAX (t->n, e->be->workers - e->threads_busy);
+  e->threads_busy += t->threads;
+  t->run = ++e->runs;
+  for (int i = 0; i < t->n; i++) {
+    mrcnn_context *ctx = e->ctx[t->idx[i]];
+    e->ctx_busy[t->idx[i]] = TRUE;
+    ctx->run = t->run;
+    ctx->have_run = 0;
+    memset (ctx->stage_ms, 0, sizeof ctx->stage_ms);
+  }
+  g_mutex_unlock (&e->pass_lock);
+}
+
+static void
+release_contexts (mrcnn_engine *e, const taken_set *t)
+{
+  g_mutex_lock (&e->pass_lock);
+  for (int i = 0; i < t->n; i++)
+    e->ctx_busy[t->idx[i]] = FALSE;
+  e->threads_busy -= t->threads;
+  e->last_run = t->run;
+  g_cond_broadcast (&e->pass_cond);
+  g_mutex_unlock (&e->pass_lock);
+}
+
+/* `groups` passes at once on the first `groups` contexts of t, pass k
+ * running frames first + k * per ..: the first on this thread, the others
+ * on the pass threads of their contexts; t's threads are shared out.
+ * Returns the error of the first frame that failed. */
 static mrcnn_status
-run_passes (mrcnn_engine *e, const mrcnn_image *images,
+run_passes (mrcnn_engine *e, const taken_set *t, const mrcnn_image *images,
     const mrcnn_thresholds *th, const mrcnn_batch *b, int first, int groups,
     int per, mrcnn_result **results, mrcnn_error *err)
 {
   pass_job jobs[MRCNN_BATCH_MAX];
-  int W = MAX (e->be->workers, groups);
+  int W = MAX (t->threads, groups);
   for (int k = 0; k < groups; k++)
-    jobs[k] = (pass_job) { e, e->ctx[k], images, th, b, first + k * per, per,
-      W / groups + (k < W % groups), results, MRCNN_OK, { 0 } };
+    jobs[k] = (pass_job) { e, e->ctx[t->idx[k]], images, th, b,
+      first + k * per, per, W / groups + (k < W % groups), results, MRCNN_OK,
+      { 0 } };
   g_mutex_lock (&e->pass_lock);
   for (int k = 1; k < groups; k++)
-    e->pass[k].job = &jobs[k];
+    e->pass[t->idx[k]].job = &jobs[k];
   g_cond_broadcast (&e->pass_cond);
   g_mutex_unlock (&e->pass_lock);
   run_pass (&jobs[0]);
   g_mutex_lock (&e->pass_lock);
   for (int k = 1; k < groups; k++)
-    while (e->pass[k].job)
+    while (e->pass[t->idx[k]].job)
       g_cond_wait (&e->pass_cond, &e->pass_lock);
   g_mutex_unlock (&e->pass_lock);
   for (int k = 0; k < groups; k++)
@@ -685,18 +740,23 @@ run_passes (mrcnn_engine *e, const mrcnn_image *images,
   return MRCNN_OK;
 }
 
-mrcnn_status
-mrcnn_engine_run_batch (mrcnn_engine *e, const mrcnn_image *images,
-    const mrcnn_thresholds *thresholds, int n, mrcnn_result **results,
-    mrcnn_error *err)
+/* n frames on up to `passes` contexts at once with `threads` threads (0:
+ * those free); mrcnn_engine_run_batch and mrcnn_engine_run_pass. */
+static mrcnn_status
+run_frames (mrcnn_engine *e, const char *fn, const mrcnn_image *images,
+    const mrcnn_thresholds *thresholds, int n, int passes, int threads,
+    mrcnn_result **results, mrcnn_error *err)
 {
   if (!e || !images || !results)
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "mrcnn_engine_run_batch: NULL argument");
+    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG, "%s: NULL argument", fn);
   if (n < 1 || n > e->cfg.max_batch)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "a batch of %d frames; this engine takes 1 to %d (max_batch)", n,
         e->cfg.max_batch);
+  if (threads < 0)
+    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
+        "%s: threads %d is negative (0: the threads no other pass holds)",
+        fn, threads);
   for (int i = 0; i < n; i++)
     results[i] = NULL;
   mrcnn_thresholds th[MRCNN_BATCH_MAX];
@@ -713,38 +773,55 @@ mrcnn_engine_run_batch (mrcnn_engine *e, const mrcnn_image *images,
   g_mutex_lock (&e->lock);
   for (int i = 0; i < n; i++)
     th[i] = thresholds ? thresholds[i] : e->th;
-  for (int k = 0; k < e->n_ctx; k++) {
-    e->ctx[k]->have_run = 0;
-    memset (e->ctx[k]->stage_ms, 0, sizeof e->ctx[k]->stage_ms);
-  }
+  g_mutex_unlock (&e->lock);
+  /* ctx[0] is the largest context: a batch it cannot hold fails here, and
+   * one it holds never waits for a context that cannot take it */
   mrcnn_batch b;
-  mrcnn_status st = mrcnn_batch_plan (e, e->ctx[0], images, n, &b, err);
-  if (st == MRCNN_OK) {
-    /* as many passes at once as there are contexts and frames, each of an
-     * equal share of the frames; the frames left over (fewer than the
-     * passes) then run one per pass. Frames padded beyond what the smaller
-     * contexts hold (orientations mixed) all run on ctx[0]. */
-    int groups = MIN (n, e->n_ctx);
-    if (groups > 1 && mrcnn_batch_fit (e->ctx[1], &b) == 0)
-      groups = 1;
-    int per = n / groups, rest = n % groups;
-    st = run_passes (e, images, th, &b, 0, groups, per, results, err);
-    if (st == MRCNN_OK && rest > 0)
-      st = run_passes (e, images, th, &b, groups * per, rest, 1, results,
-          err);
-  }
-  memset (e->stage_ms, 0, sizeof e->stage_ms);
-  for (int k = 0; k < e->n_ctx; k++)
+  MRCNN_TRY (mrcnn_batch_plan (e, e->ctx[0], images, n, &b, err));
+  taken_set t;
+  take_contexts (e, &b, MIN (n, passes), threads, &t);
+  /* as many passes at once as contexts were taken, each of an equal share
+   * of the frames; the frames left over (fewer than the passes) then run
+   * one per pass */
+  int groups = t.n, per = n / groups, rest = n % groups;
+  mrcnn_status st = run_passes (e, &t, images, th, &b, 0, groups, per,
+      results, err);
+  if (st == MRCNN_OK && rest > 0)
+    st = run_passes (e, &t, images, th, &b, groups * per, rest, 1, results,
+        err);
+  double ms[MRCNN_STAGE_COUNT] = { 0 };
+  for (int i = 0; i < t.n; i++)
     for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
-      e->stage_ms[s] += e->ctx[k]->stage_ms[s];
+      ms[s] += e->ctx[t.idx[i]]->stage_ms[s];
+  release_contexts (e, &t);
+  g_mutex_lock (&e->lock);
+  memcpy (e->stage_ms, ms, sizeof ms);
+  g_mutex_unlock (&e->lock);
   if (st != MRCNN_OK) {
     for (int i = 0; i < n; i++) {
       mrcnn_result_free (results[i]);
       results[i] = NULL;
     }
   }
-  g_mutex_unlock (&e->lock);
   return st;
+}
+
+mrcnn_status
+mrcnn_engine_run_batch (mrcnn_engine *e, const mrcnn_image *images,
+    const mrcnn_thresholds *thresholds, int n, mrcnn_result **results,
+    mrcnn_error *err)
+{
+  return run_frames (e, "mrcnn_engine_run_batch", images, thresholds, n,
+      e ? e->n_ctx : 1, 0, results, err);
+}
+
+mrcnn_status
+mrcnn_engine_run_pass (mrcnn_engine *e, const mrcnn_image *images,
+    const mrcnn_thresholds *thresholds, int n, int threads,
+    mrcnn_result **results, mrcnn_error *err)
+{
+  return run_frames (e, "mrcnn_engine_run_pass", images, thresholds, n, 1,
+      threads, results, err);
 }
 
 mrcnn_status
@@ -769,6 +846,12 @@ mrcnn_engine_passes (const mrcnn_engine *e)
   return e ? e->n_ctx : 0;
 }
 
+int
+mrcnn_engine_threads (const mrcnn_engine *e)
+{
+  return e ? e->be->workers : 0;
+}
+
 mrcnn_status
 mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
     int frame, float **data, int shape[4], int *ndim, mrcnn_error *err)
@@ -781,8 +864,10 @@ mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
   int ran = 0;
   for (int k = 0; k < e->n_ctx; k++) {
     const mrcnn_context *c = e->ctx[k];
-    ran |= c->have_run;
-    if (c->have_run && frame >= c->first_frame
+    if (!c->have_run || c->run != e->last_run)
+      continue;
+    ran = 1;
+    if (frame >= c->first_frame
         && frame < c->first_frame + c->input.n)
       ctx = c;
   }

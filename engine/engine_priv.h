@@ -96,9 +96,10 @@ typedef struct {
   size_t host_scratch_size;
 
   /* the last pass, for mrcnn_engine_debug_tensor: frames first_frame ..
-   * first_frame + input.n - 1 of the batch */
+   * first_frame + input.n - 1 of the batch of call `run` */
   int have_run, first_frame;
-  double stage_ms[MRCNN_STAGE_COUNT];   /* summed over the batch's passes */
+  guint64 run;
+  double stage_ms[MRCNN_STAGE_COUNT];   /* summed over the call's passes */
   mrcnn_fmap input, pyr[MRCNN_LEVELS];
   mrcnn_proposals props;
   mrcnn_detections dets;
@@ -131,11 +132,15 @@ struct mrcnn_engine {
   mrcnn_conv *mask_deconv;
   float *deconv_b, *logit_w, *logit_b;  /* backend memory */
 
-  /* Batches are serialized (lock); the frames of one batch run as up to
-   * n_ctx forward passes at once, each on its own context (and backend
-   * queue) with a share of the backend's workers: ctx[0] on the calling
-   * thread, ctx[k] on pass thread k (pass[k], k >= 1), which wait for their
-   * jobs under pass_lock. */
+  /* Runs take contexts: a call of mrcnn_engine_run_batch takes as many
+   * free ones as its frames can use (at least one, waiting for it), one of
+   * mrcnn_engine_run_pass takes one, so that calls from several threads run
+   * at once. A call's passes run on its contexts, each with its own backend
+   * queue and a share of the call's threads: the first on the calling
+   * thread, one on ctx[k] (k >= 1) on pass thread k (pass[k]). The pass
+   * threads wait for their jobs, and calls for contexts, under pass_lock,
+   * which also guards ctx_busy, threads_busy, runs and last_run. lock
+   * guards th and stage_ms. */
   GMutex lock;
   int n_ctx;
   mrcnn_context *ctx[MRCNN_BATCH_MAX];
@@ -143,6 +148,9 @@ struct mrcnn_engine {
   GCond pass_cond;
   gboolean pass_quit;
   mrcnn_pass_slot pass[MRCNN_BATCH_MAX];
+  gboolean ctx_busy[MRCNN_BATCH_MAX];
+  int threads_busy;               /* the threads the running calls hold */
+  guint64 runs, last_run;         /* calls started; the last one ended */
   double stage_ms[MRCNN_STAGE_COUNT];
 };
 

@@ -18,7 +18,8 @@
 GST_DEBUG_CATEGORY_STATIC (maskrcnn_shared_debug);
 #define GST_CAT_DEFAULT maskrcnn_shared_debug
 
-/* The engine's limit on frames per forward pass (MRCNN_BATCH_MAX). */
+/* The engine's limit on frames per forward pass (MRCNN_BATCH_MAX), which
+ * also bounds its passes at once. */
 #define MAX_BATCH 64
 
 /* One frame waiting for its result, on its submitter's stack. */
@@ -58,13 +59,20 @@ struct _GstMaskRcnnShared
   mrcnn_engine *engine;
   mrcnn_engine_config cfg;      /* what the engine was made with */
   GQueue pending;               /* of Request *, oldest first */
-  gboolean running;             /* a batch (or an engine swap) is under way */
+  guint running;                /* batches under way */
+  guint in_flight;              /* frames in them */
+  gboolean swapping;            /* the engine is being replaced */
   GList *users;
-  /* Engines shared under an id run every batch in this one thread, so that
-   * they have one CPU thread pool (OpenMP keeps a pool per calling thread)
-   * and one thread current on the CUDA device; NULL for an element's own
-   * engine, whose batches run on its streaming thread. */
-  GThread *worker;
+  /* Engines shared under an id run their batches in these threads, one
+   * per forward pass the engine runs at once (mrcnn_engine_passes: on the
+   * CPU up to one per thread, on CUDA one), each taking the next batch as
+   * soon as its own pass has ended, so that no pass waits for another's
+   * frames. Each keeps its CPU thread pool (OpenMP keeps a pool per
+   * calling thread) from batch to batch. None for an element's own engine,
+   * whose batches run on its streaming thread. */
+  GThread *workers[MAX_BATCH];
+  guint n_workers;
+  guint per_batch;              /* frames a worker's batch takes at most */
   gboolean quit;
 };
 
@@ -132,7 +140,7 @@ gst_maskrcnn_shared_join (const gchar * id, GstElement * element)
   return user;
 }
 
-static void run_next_batch (GstMaskRcnnShared * sh);
+static void run_next_batch (GstMaskRcnnShared * sh, gboolean one_pass);
 static gboolean batch_ready (GstMaskRcnnShared * sh, gint64 now,
     gint64 * wake);
 
@@ -144,10 +152,10 @@ worker_loop (gpointer data)
   g_mutex_lock (&sh->lock);
   while (!sh->quit) {
     gint64 wake = 0;
-    if (!sh->running && sh->pending.length
+    if (!sh->swapping && sh->pending.length
         && batch_ready (sh, g_get_monotonic_time (), &wake))
-      run_next_batch (sh);
-    else if (!sh->running && sh->pending.length)
+      run_next_batch (sh, TRUE);
+    else if (!sh->swapping && sh->pending.length)
       g_cond_wait_until (&sh->cond, &sh->lock, wake);
     else
       g_cond_wait (&sh->cond, &sh->lock);
@@ -179,12 +187,15 @@ gst_maskrcnn_shared_leave (GstMaskRcnnSharedUser * user)
   if (!last)
     return;
 
-  if (sh->worker) {
+  if (sh->n_workers) {
+    guint i;
+
     g_mutex_lock (&sh->lock);
     sh->quit = TRUE;
     g_cond_broadcast (&sh->cond);
     g_mutex_unlock (&sh->lock);
-    g_thread_join (sh->worker);
+    for (i = 0; i < sh->n_workers; i++)
+      g_thread_join (sh->workers[i]);
   }
   /* The engine before the model it was made from. */
   if (sh->engine)
@@ -300,11 +311,20 @@ gst_maskrcnn_shared_set_engine (GstMaskRcnnSharedUser * user,
   sh->settings.model = g_strdup (s->model);
   sh->creator = creator;
   sh->no_cuda_reason = g_strdup (no_cuda_reason);
-  if (sh->id && !sh->worker) {
+  if (sh->id && !sh->n_workers) {
     gchar *name = g_strdup_printf ("maskrcnn:%s", sh->id);
+    guint i, n = (guint) CLAMP (mrcnn_engine_passes (engine), 1, MAX_BATCH);
+    guint size = (guint) CLAMP (s->batch_size, 1, MAX_BATCH);
+
     /* a thread name holds 15 characters */
     name[MIN (strlen (name), 15)] = '\0';
-    sh->worker = g_thread_new (name, worker_loop, sh);
+    /* the batch-size frames in flight, shared out between the workers */
+    sh->per_batch = (size + n - 1) / n;
+    for (i = 0; i < n; i++)
+      sh->workers[i] = g_thread_new (name, worker_loop, sh);
+    sh->n_workers = n;
+    GST_DEBUG ("engine \"%s\": %u batches at once, of up to %u frames each",
+        sh->id, n, sh->per_batch);
     g_free (name);
   }
   g_mutex_unlock (&sh->lock);
@@ -344,14 +364,17 @@ gst_maskrcnn_shared_reserve (GstMaskRcnnSharedUser * user, gint w, gint h,
   mrcnn_status st;
 
   g_mutex_lock (&sh->lock);
-  while (sh->running)
+  while (sh->swapping)
     g_cond_wait (&sh->cond, &sh->lock);
   if (w <= sh->cfg.max_width && h <= sh->cfg.max_height) {
     g_mutex_unlock (&sh->lock);
     return TRUE;
   }
-  /* Keeps batches out while the engine is replaced. */
-  sh->running = TRUE;
+  /* Keeps new batches out, and waits for those under way to end, while
+   * the engine is replaced. */
+  sh->swapping = TRUE;
+  while (sh->running)
+    g_cond_wait (&sh->cond, &sh->lock);
   cfg = sh->cfg;
   g_mutex_unlock (&sh->lock);
 
@@ -370,7 +393,7 @@ gst_maskrcnn_shared_reserve (GstMaskRcnnSharedUser * user, gint w, gint h,
     sh->engine = engine;
     sh->cfg = cfg;
   }
-  sh->running = FALSE;
+  sh->swapping = FALSE;
   g_cond_broadcast (&sh->cond);
   g_mutex_unlock (&sh->lock);
   return st == MRCNN_OK;
@@ -407,13 +430,37 @@ same_size (const Request * a, const Request * b)
       a->image->height == b->image->height;
 }
 
+/* The most frames one batch takes: with workers, each one's share of
+ * batch-size. */
+static guint
+batch_max (GstMaskRcnnShared * sh)
+{
+  return sh->n_workers ? sh->per_batch
+      : (guint) CLAMP (sh->settings.batch_size, 1, MAX_BATCH);
+}
+
+/* The elements that stream (and do not flush): each will send a frame.
+ * Called with the lock held. */
+static guint
+count_streaming (GstMaskRcnnShared * sh)
+{
+  guint n = 0;
+  GList *l;
+
+  for (l = sh->users; l; l = l->next) {
+    const GstMaskRcnnSharedUser *u = l->data;
+    n += u->streaming && !u->flushing;
+  }
+  return n;
+}
+
 /* Whether the next batch should run now; else *wake is when it will have
  * to. Called with the lock held. */
 static gboolean
 batch_ready (GstMaskRcnnShared * sh, gint64 now, gint64 * wake)
 {
   const Request *oldest = g_queue_peek_head (&sh->pending);
-  guint n_same = 0, n_waiting = 0;
+  guint n_same = 0;
   gint64 deadline = G_MAXINT64;
   GList *l;
 
@@ -423,15 +470,11 @@ batch_ready (GstMaskRcnnShared * sh, gint64 now, gint64 * wake)
       n_same++;
     deadline = MIN (deadline, r->deadline);
   }
-  if (n_same >= (guint) sh->settings.batch_size || now >= deadline)
+  if (n_same >= batch_max (sh) || now >= deadline)
     return TRUE;
-  /* Every element that streams has its frame here: none can come. */
-  for (l = sh->users; l; l = l->next) {
-    const GstMaskRcnnSharedUser *u = l->data;
-    if (u->streaming && !u->flushing)
-      n_waiting++;
-  }
-  if (sh->pending.length >= n_waiting)
+  /* Every element that streams has its frame here or in a batch under way:
+   * none can come. */
+  if (sh->pending.length + sh->in_flight >= count_streaming (sh))
     return TRUE;
   *wake = deadline;
   return FALSE;
@@ -439,9 +482,21 @@ batch_ready (GstMaskRcnnShared * sh, gint64 now, gint64 * wake)
 
 /* Runs n frames of one size; on failure of several, runs them again one at
  * a time so that only the bad frame fails. Called without the lock. */
+/* threads < 0: mrcnn_engine_run_batch; else one pass with that many
+ * threads (0: those no other pass holds) */
+static mrcnn_status
+run_frames (mrcnn_engine * engine, gint threads, const mrcnn_image * images,
+    const mrcnn_thresholds * th, guint n, mrcnn_result ** results,
+    mrcnn_error * err)
+{
+  return threads >= 0 ? mrcnn_engine_run_pass (engine, images, th, (int) n,
+      threads, results, err) : mrcnn_engine_run_batch (engine, images, th,
+      (int) n, results, err);
+}
+
 static void
-run_batch (GstMaskRcnnShared * sh, mrcnn_engine * engine, Request ** batch,
-    guint n)
+run_batch (GstMaskRcnnShared * sh, mrcnn_engine * engine, gint threads,
+    Request ** batch, guint n)
 {
   /* zeroed: the compiler cannot see that n >= 1 entries are filled */
   mrcnn_image images[MAX_BATCH] = { { 0, } };
@@ -464,7 +519,7 @@ run_batch (GstMaskRcnnShared * sh, mrcnn_engine * engine, Request ** batch,
     images[i] = *batch[i]->image;
     th[i] = batch[i]->th;
   }
-  st = mrcnn_engine_run_batch (engine, images, th, (int) n, results, &err);
+  st = run_frames (engine, threads, images, th, n, results, &err);
   if (st == MRCNN_OK || n == 1) {
     for (i = 0; i < n; i++) {
       batch[i]->status = st;
@@ -475,8 +530,8 @@ run_batch (GstMaskRcnnShared * sh, mrcnn_engine * engine, Request ** batch,
     GST_WARNING ("a batch of %u frames failed (%s), running them one by one "
         "to find the frame at fault", n, err.message);
     for (i = 0; i < n; i++)
-      batch[i]->status = mrcnn_engine_run_batch (engine, &images[i], &th[i],
-          1, &batch[i]->result, &batch[i]->err);
+      batch[i]->status = run_frames (engine, threads, &images[i], &th[i], 1,
+          &batch[i]->result, &batch[i]->err);
   }
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   if (pushed)
@@ -485,15 +540,17 @@ run_batch (GstMaskRcnnShared * sh, mrcnn_engine * engine, Request ** batch,
 }
 
 /* Takes the oldest waiting frame and the next ones of its size, up to
- * batch-size, and runs them. Called with the lock held and no batch
- * running; returns with it held. */
+ * batch_max, and runs them (one_pass: as one forward pass, beside the
+ * other workers' batches). Called with the lock held and the engine not
+ * being replaced; returns with it held. */
 static void
-run_next_batch (GstMaskRcnnShared * sh)
+run_next_batch (GstMaskRcnnShared * sh, gboolean one_pass)
 {
   Request *batch[MAX_BATCH];
   const Request *oldest = g_queue_peek_head (&sh->pending);
   mrcnn_engine *engine = sh->engine;
-  guint n = 0, i, max = (guint) CLAMP (sh->settings.batch_size, 1, MAX_BATCH);
+  guint n = 0, i, max = batch_max (sh), at_once;
+  gint threads = -1;
   GList *l, *next;
 
   for (l = sh->pending.head; l && n < max; l = next) {
@@ -505,20 +562,31 @@ run_next_batch (GstMaskRcnnShared * sh)
     r->taken = TRUE;
     g_queue_delete_link (&sh->pending, l);
   }
-  sh->running = TRUE;
+  at_once = ++sh->running;
+  sh->in_flight += n;
+  if (one_pass) {
+    /* With several elements streaming, each worker's pass has its share of
+     * the engine's threads (the first ones under way the threads left
+     * over); with one, its pass takes every thread no other pass holds. */
+    guint w = (guint) mrcnn_engine_threads (engine);
+
+    threads = count_streaming (sh) < 2 ? 0 : (gint) MAX (1, w / sh->n_workers
+        + (at_once <= w % sh->n_workers));
+  }
   g_mutex_unlock (&sh->lock);
 
   gint64 t0 = g_get_monotonic_time ();
-  GST_LOG ("batch of %u %dx%d frames", n, batch[0]->image->width,
-      batch[0]->image->height);
-  run_batch (sh, engine, batch, n);
+  GST_LOG ("batch of %u %dx%d frames, %u batches under way", n,
+      batch[0]->image->width, batch[0]->image->height, at_once);
+  run_batch (sh, engine, threads, batch, n);
   GST_LOG ("batch of %u frames ran in %.1f ms", n,
       (g_get_monotonic_time () - t0) / 1000.0);
 
   g_mutex_lock (&sh->lock);
   for (i = 0; i < n; i++)
     batch[i]->done = TRUE;
-  sh->running = FALSE;
+  sh->running--;
+  sh->in_flight -= n;
   g_cond_broadcast (&sh->cond);
 }
 
@@ -559,12 +627,12 @@ gst_maskrcnn_shared_run (GstMaskRcnnSharedUser * user,
     /* No batch runs, so this frame waits in pending: lead the next batch
      * (which may not hold this frame: then wait for the one after), unless
      * the worker runs the batches. */
-    if (sh->worker)
+    if (sh->n_workers)
       g_cond_wait (&sh->cond, &sh->lock);
-    else if (!sh->running
+    else if (!sh->running && !sh->swapping
         && batch_ready (sh, g_get_monotonic_time (), &wake))
-      run_next_batch (sh);
-    else if (!sh->running)
+      run_next_batch (sh, FALSE);
+    else if (!sh->running && !sh->swapping)
       g_cond_wait_until (&sh->cond, &sh->lock, wake);
     else
       g_cond_wait (&sh->cond, &sh->lock);

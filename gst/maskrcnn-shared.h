@@ -9,17 +9,23 @@
  * Batching. A streaming thread submits its frame and waits for its result
  * (transform_ip stays synchronous), so one element has at most one frame
  * waiting and batches of more than one frame need several elements sharing
- * an engine. An engine shared under an id runs every batch in a worker
- * thread of its own (one OpenMP thread pool, one thread on the CUDA
- * device); an element's own engine has none: its streaming thread runs its
- * frames itself, with no thread hop. A batch is ready when it is
- * full (batch-size frames of one size), when every element that is
- * streaming has a frame waiting (nobody else can add one), or when its
- * oldest frame has waited batch-timeout. A batch holds frames of one size
- * only, the size of the oldest waiting frame, so that each frame's
- * detections are exactly those it gets alone; frames of other sizes wait
- * for the next batch. A failed batch of several frames is run again one
- * frame at a time, so that only the bad frame's element sees the error.
+ * an engine. An engine shared under an id runs its batches in worker
+ * threads of its own, one per forward pass the engine runs at once
+ * (mrcnn_engine_passes: on the CPU min(batch-size, threads), on CUDA one,
+ * on the device's one stream); each worker takes up to its share of
+ * batch-size frames (batch-size / workers, rounded up) and runs them as one
+ * pass, with the CPU threads the other workers' passes leave, and takes
+ * the next batch as soon as its own pass ends, never waiting for another
+ * worker's frames. An element's own engine has no worker: its streaming
+ * thread runs its frames itself, with no thread hop. A batch is ready when
+ * it is full (a worker's share of frames of one size), when every element
+ * that is streaming has a frame waiting or under way (nobody else can add
+ * one), or when its oldest frame has waited batch-timeout. A batch holds
+ * frames of one size only, the size of the oldest waiting frame, so that
+ * each frame's detections are exactly those it gets alone; frames of other
+ * sizes wait for the next batch. A failed batch of several frames is run
+ * again one frame at a time, so that only the bad frame's element sees the
+ * error.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

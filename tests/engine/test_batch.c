@@ -3,8 +3,10 @@
  * pass or as two passes at once (2 threads, one each); a batch that mixes
  * orientations, run in parts because it does not fit a context at once or
  * as passes at once, equals the same batch in one pass; per-frame
- * thresholds; the batch's errors name the frame; and threads sharing one
- * engine each get the results they would get alone.
+ * thresholds; the batch's errors name the frame; threads sharing one
+ * engine each get the results they would get alone; and the same holds
+ * for batches run as one pass each (mrcnn_engine_run_pass), from threads
+ * running such passes at once.
  *
  * With --passes-only, only batches that run as passes at once with one
  * thread each, from two threads sharing the engine: what ThreadSanitizer
@@ -127,6 +129,7 @@ typedef struct {
   int n_frames;
   mrcnn_result *const *expected;
   int rounds;
+  int pass_threads;       /* -1: mrcnn_engine_run_batch; else run_pass's */
   int failures;
 } thread_job;
 
@@ -145,12 +148,13 @@ same_detections (const mrcnn_result *res, const mrcnn_result *want)
 /* n threads running fn on one engine, each checked for no failures. */
 static void
 run_threads (int n, GThreadFunc fn, mrcnn_engine *engine, const frame *frames,
-    mrcnn_result *const *expected, int rounds, int per_round)
+    mrcnn_result *const *expected, int rounds, int per_round, int pass_threads)
 {
   thread_job jobs[4];
   GThread *threads[4];
   for (int t = 0; t < n; t++) {
-    jobs[t] = (thread_job) { engine, frames, 4, expected, rounds, 0 };
+    jobs[t] = (thread_job) { engine, frames, 4, expected, rounds, pass_threads,
+      0 };
     threads[t] = g_thread_new ("runner", fn, &jobs[t]);
   }
   for (int t = 0; t < n; t++) {
@@ -160,8 +164,10 @@ run_threads (int n, GThreadFunc fn, mrcnn_engine *engine, const frame *frames,
   }
 }
 
-/* Batches of 2 frames (two passes at once, one thread each) on a shared
- * engine, against each frame alone. */
+/* Batches of 2 frames on a shared engine, against each frame alone: with
+ * mrcnn_engine_run_batch (two passes at once, one thread each, when both
+ * contexts are free) or, pass_threads >= 0, as one pass with
+ * mrcnn_engine_run_pass. */
 static gpointer
 thread_run_batches (gpointer data)
 {
@@ -171,8 +177,11 @@ thread_run_batches (gpointer data)
       mrcnn_image views[2] = { job->frames[i].view, job->frames[i + 1].view };
       mrcnn_result *res[2] = { NULL, NULL };
       mrcnn_error err = { 0 };
-      if (mrcnn_engine_run_batch (job->engine, views, NULL, 2, res, &err)
-          != MRCNN_OK) {
+      mrcnn_status st = job->pass_threads < 0
+          ? mrcnn_engine_run_batch (job->engine, views, NULL, 2, res, &err)
+          : mrcnn_engine_run_pass (job->engine, views, NULL, 2,
+          job->pass_threads, res, &err);
+      if (st != MRCNN_OK) {
         printf ("batch: %s\n", err.message);
         job->failures++;
         continue;
@@ -221,7 +230,10 @@ passes_only (mrcnn_model *model)
   }
   ut_end ();
   ut_begin ("two threads' batches on one engine");
-  run_threads (2, thread_run_batches, batched, f, alone, 2, 4);
+  run_threads (2, thread_run_batches, batched, f, alone, 2, 4, -1);
+  ut_end ();
+  ut_begin ("two threads' passes at once on one engine, one thread each");
+  run_threads (2, thread_run_batches, batched, f, alone, 2, 4, 1);
   ut_end ();
   for (int i = 0; i < 4; i++) {
     mrcnn_result_free (alone[i]);
@@ -295,6 +307,19 @@ main (int argc, char **argv)
   }
   ut_check (total > 0, "the model finds nothing in the test frames: the "
       "comparison would prove nothing");
+  /* and as one pass per call, on one context (which holds 2 frames at a
+   * time: 3 and 4 run in parts), with 1 or all free threads */
+  for (int n = 1; n <= 4; n++) {
+    if (!ut_check (mrcnn_engine_run_pass (batched, views, NULL, n, n % 2, res,
+                &err) == MRCNN_OK, "run_pass of %d: %s", n, err.message))
+      continue;
+    for (int i = 0; i < n; i++) {
+      char what[64];
+      g_snprintf (what, sizeof what, "frame %d of a run_pass of %d", i, n);
+      same_results (res[i], alone[i], 0.0f, what);
+      mrcnn_result_free (res[i]);
+    }
+  }
   for (int n = 1; n <= 8; n++) {
     mrcnn_engine *e = n <= 4 ? batched : one_pass;
     int k = n <= 4 ? n : n - 4;
@@ -338,6 +363,16 @@ main (int argc, char **argv)
     same_results (parts[1], whole[1], 0.0f, "portrait frame in parts");
     same_results (at_once[0], whole[0], 0.0f, "landscape frame, passes at once");
     same_results (at_once[1], whole[1], 0.0f, "portrait frame, passes at once");
+    /* and as one pass on one of `batched`'s contexts (in parts if it holds
+     * one square frame only) */
+    mrcnn_result *pass[2];
+    if (ut_check (mrcnn_engine_run_pass (batched, mv, NULL, 2, 0, pass, &err)
+            == MRCNN_OK, "run_pass: %s", err.message)) {
+      same_results (pass[0], whole[0], 0.0f, "landscape frame, run_pass");
+      same_results (pass[1], whole[1], 0.0f, "portrait frame, run_pass");
+      mrcnn_result_free (pass[0]);
+      mrcnn_result_free (pass[1]);
+    }
     /* and the common padding does change the portrait frame's results:
      * the comparison above is not the single-frame one in disguise */
     mrcnn_result *portrait = run_one (single, &mixed[1]);
@@ -402,6 +437,9 @@ main (int argc, char **argv)
         "5 frames on max_batch 4: '%s'", err.message);
     ut_check (mrcnn_engine_run_batch (batched, views, NULL, 0, res, &err)
         == MRCNN_ERR_INVALID_ARG, "0 frames accepted");
+    ut_check (mrcnn_engine_run_pass (batched, views, NULL, 2, -1, res, &err)
+        == MRCNN_ERR_INVALID_ARG && strstr (err.message, "threads -1"),
+        "run_pass with threads -1: '%s'", err.message);
     ut_check (mrcnn_engine_max_batch (batched) == 4, "max_batch %d",
         mrcnn_engine_max_batch (batched));
     mrcnn_engine_config cfg;
@@ -424,7 +462,13 @@ main (int argc, char **argv)
 
   /* four threads on one engine: runs are serialized, results unchanged */
   ut_begin ("threads sharing an engine");
-  run_threads (4, thread_run, single, same, alone, 3, 4);
+  run_threads (4, thread_run, single, same, alone, 3, 4, -1);
+  ut_end ();
+
+  /* one pass per call (run_pass), with the threads no other call holds:
+   * three threads on two contexts, so one always waits */
+  ut_begin ("threads running passes at once");
+  run_threads (3, thread_run_batches, batched, same, alone, 2, 4, 0);
   ut_end ();
 
   for (int i = 0; i < 4; i++) {

@@ -133,11 +133,12 @@ signature (GstBuffer * buf)
 
 /* ------------------------------------------------------------ batches seen */
 
-/* The batcher logs "batch of N WxH frames" (maskrcnnshared, LOG) for each
- * forward pass: the largest N shows that frames of several elements ran
- * together. */
+/* The batcher logs "batch of N WxH frames, K batches under way"
+ * (maskrcnnshared, LOG) for each batch it starts: the largest N shows that
+ * frames of several elements ran together, the largest K that batches ran
+ * side by side. */
 static GMutex seen_lock;
-static guint largest_batch;
+static guint largest_batch, most_at_once;
 
 static void
 log_batches (GstDebugCategory * category, GstDebugLevel level,
@@ -145,7 +146,7 @@ log_batches (GstDebugCategory * category, GstDebugLevel level,
     GstDebugMessage * message, gpointer user_data)
 {
   const gchar *text;
-  guint n;
+  guint n, w, h, k;
 
   if (strcmp (gst_debug_category_get_name (category), "maskrcnnshared") != 0)
     return;
@@ -153,8 +154,23 @@ log_batches (GstDebugCategory * category, GstDebugLevel level,
   if (text && sscanf (text, "batch of %u ", &n) == 1) {
     g_mutex_lock (&seen_lock);
     largest_batch = MAX (largest_batch, n);
+    if (sscanf (text, "batch of %u %ux%u frames, %u batches", &n, &w, &h,
+            &k) == 4)
+      most_at_once = MAX (most_at_once, k);
     g_mutex_unlock (&seen_lock);
   }
+}
+
+static guint
+take_most_at_once (void)
+{
+  guint k;
+
+  g_mutex_lock (&seen_lock);
+  k = most_at_once;
+  most_at_once = 0;
+  g_mutex_unlock (&seen_lock);
+  return k;
 }
 
 static guint
@@ -253,19 +269,22 @@ seconds_since (gint64 t0)
 
 /* ------------------------------------------------------------ tests */
 
-/* n elements share one engine, batches of n, a batch timeout far longer
+/* n elements share one engine, batch-size n, a batch timeout far longer
  * than the test: each element's frames come back in order with exactly
  * the metadata of an element of its own (with its own score threshold),
  * frames of several elements run in one forward pass, and no frame waits
  * for the timeout (a batch runs once every streaming element has a frame
- * in it; an element that sent EOS is waited for no more). The last stream
- * of four has frames of another size, which run in batches of their own. */
+ * in it or under way; an element that sent EOS is waited for no more). The
+ * last stream of four has frames of another size, which run in batches of
+ * their own. With threads=1 the engine has one worker, whose batches take
+ * up to n frames; with threads=2 two workers, each taking up to n / 2
+ * frames, run their batches side by side. */
 static void
-check_shared (gint n)
+check_shared (gint n, gint threads)
 {
   Stream streams[4] = { {0,}, };
   GstBuffer *ref[4][FRAMES];
-  GThread *threads[4];
+  GThread *stream_threads[4];
   GHashTable *seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       NULL);
   gint64 t0;
@@ -274,9 +293,9 @@ check_shared (gint n)
 
   for (i = 0; i < n; i++) {
     Stream *st = &streams[i];
-    gchar *props = g_strdup_printf ("model-instance-id=shared%d "
-        "batch-size=%d batch-timeout=%d score-threshold=%f", n, n,
-        LONG_TIMEOUT_MS, 0.05 + 0.1 * i);
+    gchar *props = g_strdup_printf ("model-instance-id=shared%d-%d "
+        "batch-size=%d batch-timeout=%d threads=%d score-threshold=%f", n,
+        threads, n, LONG_TIMEOUT_MS, threads, 0.05 + 0.1 * i);
 
     st->stream = i;
     st->w = (n == 4 && i == 3) ? 176 : W;
@@ -296,14 +315,24 @@ check_shared (gint n)
   }
 
   take_largest_batch ();
+  take_most_at_once ();
   t0 = g_get_monotonic_time ();
-  start_streams (streams, n, threads);
-  join_streams (threads, n, 120);
+  start_streams (streams, n, stream_threads);
+  join_streams (stream_threads, n, 120);
   took = seconds_since (t0);
   GST_INFO ("%d streams x %d frames in %.2f s", n, FRAMES, took);
   fail_unless (took < LONG_TIMEOUT_MS / 1000.0,
       "%.1f s: a frame waited for the batch timeout", took);
-  fail_unless_equals_int (take_largest_batch (), n == 4 ? 3 : n);
+  if (threads == 1) {
+    fail_unless_equals_int (take_largest_batch (), n == 4 ? 3 : n);
+    fail_unless_equals_int (take_most_at_once (), 1);
+  } else {
+    /* two workers, n / 2 frames each: the first batch is full (any three
+     * frames include two of one size) and the rest of the frames start
+     * the other worker's batch while it runs */
+    fail_unless_equals_int (take_largest_batch (), n / 2);
+    fail_unless_equals_int (take_most_at_once (), 2);
+  }
 
   for (i = 0; i < n; i++) {
     fail_unless_equals_int (streams[i].ret, GST_FLOW_OK);
@@ -321,14 +350,21 @@ check_shared (gint n)
 
 GST_START_TEST (test_two_share)
 {
-  check_shared (2);
+  check_shared (2, 1);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_four_share_batch_four)
 {
-  check_shared (4);
+  check_shared (4, 1);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_four_share_two_workers)
+{
+  check_shared (4, 2);
 }
 
 GST_END_TEST;
@@ -434,12 +470,13 @@ GST_START_TEST (test_settings_must_agree)
 
 GST_END_TEST;
 
-/* Two elements share an engine with batches of two and a long timeout. */
+/* Two elements share an engine with batches of two and a long timeout (one
+ * thread, so one worker, whose batches take both elements' frames). */
 static void
 pair (const gchar * id, GstHarness ** a, GstHarness ** b)
 {
   gchar *props = g_strdup_printf ("model-instance-id=%s batch-size=2 "
-      "batch-timeout=%d score-threshold=0.05", id, LONG_TIMEOUT_MS);
+      "batch-timeout=%d threads=1 score-threshold=0.05", id, LONG_TIMEOUT_MS);
 
   *a = harness (props, W, H);
   *b = harness (props, W, H);
@@ -606,7 +643,7 @@ GST_START_TEST (test_leave_and_join)
 
   {
     gchar *props = g_strdup_printf ("model-instance-id=join batch-size=2 "
-        "batch-timeout=%d score-threshold=0.05", LONG_TIMEOUT_MS);
+        "batch-timeout=%d threads=1 score-threshold=0.05", LONG_TIMEOUT_MS);
     c = harness (props, W, H);
     g_free (props);
   }
@@ -675,6 +712,7 @@ shared_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_two_share);
   tcase_add_test (tc, test_four_share_batch_four);
+  tcase_add_test (tc, test_four_share_two_workers);
   tcase_add_test (tc, test_settings_must_agree);
   tcase_add_test (tc, test_eos_does_not_stall);
   tcase_add_test (tc, test_flush_unblocks);

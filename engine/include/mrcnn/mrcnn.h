@@ -135,8 +135,10 @@ typedef struct {
                            * between them: 0 (default) = as many as there
                            * are frames in the batch, up to num_threads
                            * (the CPU) or 1 (CUDA: one stream); 1 = one
-                           * pass with every thread. Memory is planned for
-                           * max_batch frames either way. */
+                           * pass with every thread. It is also how many
+                           * mrcnn_engine_run_pass() calls run at once.
+                           * Memory is planned for max_batch frames either
+                           * way. */
 } mrcnn_engine_config;
 
 /* Fills cfg with defaults: AUTO backend, device -1, all cores, 3840x2160
@@ -238,20 +240,37 @@ mrcnn_status mrcnn_engine_run (mrcnn_engine *engine, const mrcnn_image *image,
  * buffers (a pass holds several frames when the batch has more frames than
  * passes); each frame's results are the same either way.
  *
- * An engine may be shared by threads: batches of one engine are serialized
- * (they share its threads or CUDA stream and its buffers), so a thread
- * that calls this while another thread's batch is in progress waits for
- * it. */
+ * An engine may be shared by threads. A call takes as many of the engine's
+ * mrcnn_engine_passes() sets of buffers as its passes use, and the CPU
+ * threads that no other call holds (at least one per pass); calls that
+ * find buffers free run at once, one that finds none waits for a call to
+ * end (on CUDA there is one set: calls run one after the other on the
+ * engine's stream). */
 mrcnn_status mrcnn_engine_run_batch (mrcnn_engine *engine,
     const mrcnn_image *images, const mrcnn_thresholds *thresholds, int n,
     mrcnn_result **results, mrcnn_error *err);
+
+/* As mrcnn_engine_run_batch(), with the same results, but the n frames run
+ * as one forward pass (in parts, when one pass cannot hold them all) on one
+ * set of buffers with `threads` CPU threads (0: those no other call holds,
+ * at least one). Up to mrcnn_engine_passes() threads each running passes
+ * thus run at once without waiting for each other's frames: a server
+ * batching many streams runs that many batches side by side, each handing
+ * its results back as soon as its own pass ends. */
+mrcnn_status mrcnn_engine_run_pass (mrcnn_engine *engine,
+    const mrcnn_image *images, const mrcnn_thresholds *thresholds, int n,
+    int threads, mrcnn_result **results, mrcnn_error *err);
 
 /* The most frames one mrcnn_engine_run_batch() call takes. */
 int mrcnn_engine_max_batch (const mrcnn_engine *engine);
 
 /* The most forward passes the frames of one batch run as at once (see
- * mrcnn_engine_config.passes). */
+ * mrcnn_engine_config.passes): the engine's sets of buffers. */
 int mrcnn_engine_passes (const mrcnn_engine *engine);
+
+/* The CPU threads the engine's passes share out (num_threads, or the
+ * cores for 0); 1 on CUDA. */
+int mrcnn_engine_threads (const mrcnn_engine *engine);
 
 /* Stage timings of the last run (ms), MRCNN_STAGE_COUNT entries. */
 void mrcnn_engine_stage_times (const mrcnn_engine *engine, double *ms);
