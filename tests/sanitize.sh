@@ -114,15 +114,13 @@ asan_tests() {
 # ------------------------------------------------------------------ TSan
 
 tsan_env() {
-  # ignore_noninstrumented_modules, G_SLICE, OMP_NUM_THREADS,
-  # OMP_THREAD_LIMIT and the preloaded lock annotations: reasons in
-  # tests/tsan.supp. exitcode=66
+  # ignore_noninstrumented_modules, G_SLICE, OMP_NUM_THREADS and the
+  # preloaded lock annotations: reasons in tests/tsan.supp. exitcode=66
   # makes any report fail the test that caused it (after the whole run, so
   # that every report is printed).
   export TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp:exitcode=66:halt_on_error=0:second_deadlock_stack=1:ignore_noninstrumented_modules=1:history_size=4"
   export G_SLICE=always-malloc
   export OMP_NUM_THREADS=1
-  export OMP_THREAD_LIMIT=1
   export OMP_WAIT_POLICY=passive
   # gst-check forks each test case by default; TSan does not follow a
   # multi-threaded fork.

@@ -38,13 +38,18 @@ typedef struct {
 /* A convolution keeps the primitives of the last few input shapes it met
  * (the RPN's shared conv runs on five levels, the mask head on batches of
  * 8, 16, ... up to max_detections), so that a frame creates none once the
- * sizes have been seen. Plans are shared by the passes that run at once:
- * looked up and replaced under the backend's plans_lock, never replaced
- * while a pass runs them (busy); a run binds its own data to them. */
-#define CONV_PLANS 16
+ * sizes have been seen. A primitive runs with the OpenMP threads that were
+ * current when it was made (oneDNN fixes its work split then), so the
+ * threads are part of the shape: a pass with one thread never runs a
+ * primitive made for two, which would put two threads on its one core.
+ * Plans are shared by the passes that run at once: looked up and replaced
+ * under the backend's plans_lock, never replaced while a pass runs them
+ * (busy); a run binds its own data to them. */
+#define CONV_PLANS 32
 
 typedef struct {
   int n, h, w, acc, in_layout, out_layout, in_store, out_store; /* n < 0: unused */
+  int nthr;                      /* omp_get_max_threads () when made */
   unsigned long used;            /* when last run, for replacement */
   int busy;                      /* passes running it now */
   dnnl_primitive_t prim;
@@ -67,11 +72,13 @@ struct mrcnn_conv {
 };
 
 /* A fully connected layer: a oneDNN matmul (float32, or bf16 at bf16) per
- * row count it met, the last few kept as the convolutions keep theirs. */
-#define LINEAR_PLANS 4
+ * row count and thread count it met, the last few kept as the convolutions
+ * keep theirs. */
+#define LINEAR_PLANS 8
 
 typedef struct {
   int n;                         /* rows; < 0: unused */
+  int nthr;
   unsigned long used;
   int busy;
   dnnl_primitive_t prim;
@@ -231,6 +238,21 @@ cpu_queue_free (mrcnn_backend *be, mrcnn_queue *q)
 /* OpenMP's thread count is a setting of the calling thread, and passes run
  * in other threads than the one that made the engine (a GStreamer
  * streaming thread, an engine's pass threads). */
+/* OpenMP's default thread count (OMP_NUM_THREADS, or the cores), as the
+ * process started: the calling thread's own setting changes with the
+ * passes it has run. */
+static int
+default_threads (void)
+{
+  static gsize once = 0;
+  static int n;
+  if (g_once_init_enter (&once)) {
+    n = omp_get_max_threads ();
+    g_once_init_leave (&once, 1);
+  }
+  return n;
+}
+
 static void
 cpu_queue_begin (mrcnn_backend *be, mrcnn_queue *q, int workers)
 {
@@ -453,7 +475,8 @@ plan_matches (const conv_plan *p, const mrcnn_fmap *in, int acc,
 {
   return p->n == in->n && p->h == in->h && p->w == in->w && p->acc == acc
       && p->in_layout == (int) in->layout && p->out_layout == (int) out->layout
-      && p->in_store == (int) in->store && p->out_store == (int) out->store;
+      && p->in_store == (int) in->store && p->out_store == (int) out->store
+      && p->nthr == omp_get_max_threads ();
 }
 
 static mrcnn_status
@@ -548,6 +571,7 @@ plan_create (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_conv *c,
   }
   p->dst_elems = dnnl_memory_desc_get_size (&dst_md) / sizeof (float);
   p->n = n;
+  p->nthr = omp_get_max_threads ();
   p->h = h;
   p->w = w;
   p->acc = acc;
@@ -763,6 +787,7 @@ linear_plan_create (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_linear *l,
           l->w.packed[wi]), err);
   DNNL_CHECK (dnnl_memory_create (&p->bias_m, &bias_md, cpu->engine, l->b), err);
   p->n = n;
+  p->nthr = omp_get_max_threads ();
   return MRCNN_OK;
 }
 
@@ -776,7 +801,7 @@ linear_plan_for (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_linear *l,
   l->clock++;
   for (int i = 0; i < LINEAR_PLANS; i++) {
     linear_plan *p = &l->plan[i];
-    if (p->n == n) {
+    if (p->n == n && p->nthr == omp_get_max_threads ()) {
       p->used = l->clock;
       p->busy++;
       *pp = p;
@@ -1049,10 +1074,11 @@ mrcnn_backend_cpu_new (int num_threads, mrcnn_precision precision,
   }
   g_snprintf (cpu->kernels, sizeof cpu->kernels, "%s, %s", isa_name (isa),
       tag_name (cpu->native_tag));
-  if (num_threads > 0)
-    mrcnn_cpu_set_threads (num_threads);
-  /* passes at once share the threads, one thread each at least */
-  cpu->base.workers = num_threads > 0 ? num_threads : omp_get_max_threads ();
+  /* passes at once share the threads, one thread each at least; each pass
+   * sets its own (cpu_queue_begin), so that nothing here changes the
+   * calling thread's OpenMP setting, which a later engine made on the same
+   * thread with num_threads 0 would read */
+  cpu->base.workers = num_threads > 0 ? num_threads : default_threads ();
   *out = &cpu->base;
   return MRCNN_OK;
 }

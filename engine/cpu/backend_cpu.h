@@ -35,8 +35,6 @@ struct mrcnn_queue {
   size_t pad_size;
 };
 
-void mrcnn_cpu_set_threads (int n);
-
 /* The data type a map is stored in: the precision's 16-bit type for
  * MRCNN_STORE_REDUCED maps at bf16, float32 otherwise. */
 static inline dnnl_data_type_t

@@ -14,12 +14,6 @@
 #include "preprocess.h"
 #include "roi_align.h"
 
-void
-mrcnn_cpu_set_threads (int n)
-{
-  omp_set_num_threads (n);
-}
-
 mrcnn_status
 mrcnn_cpu_preprocess (mrcnn_backend *be, mrcnn_queue *q,
     const mrcnn_image *img,

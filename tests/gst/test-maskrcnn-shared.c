@@ -278,7 +278,11 @@ seconds_since (gint64 t0)
  * last stream of four has frames of another size, which run in batches of
  * their own. With threads=1 the engine has one worker, whose batches take
  * up to n frames; with threads=2 two workers, each taking up to n / 2
- * frames, run their batches side by side. */
+ * frames, run their batches side by side. The streams then send no EOS,
+ * so that every element streams to the end and each worker's pass has its
+ * share of the threads, one (as the ThreadSanitizer run needs: libgomp's
+ * barriers are invisible to it); their last frames may then wait for the
+ * timeout, which is short. */
 static void
 check_shared (gint n, gint threads)
 {
@@ -295,13 +299,14 @@ check_shared (gint n, gint threads)
     Stream *st = &streams[i];
     gchar *props = g_strdup_printf ("model-instance-id=shared%d-%d "
         "batch-size=%d batch-timeout=%d threads=%d score-threshold=%f", n,
-        threads, n, LONG_TIMEOUT_MS, threads, 0.05 + 0.1 * i);
+        threads, n, threads == 1 ? LONG_TIMEOUT_MS : 200, threads,
+        0.05 + 0.1 * i);
 
     st->stream = i;
     st->w = (n == 4 && i == 3) ? 176 : W;
     st->ht = (n == 4 && i == 3) ? 144 : H;
     st->n = FRAMES;
-    st->eos = TRUE;
+    st->eos = threads == 1;
     reference (i, st->w, st->ht, 0.05 + 0.1 * i, ref[i], FRAMES);
     for (f = 0; f < FRAMES; f++) {
       gchar *sig = signature (ref[i][f]);
@@ -321,9 +326,9 @@ check_shared (gint n, gint threads)
   join_streams (stream_threads, n, 120);
   took = seconds_since (t0);
   GST_INFO ("%d streams x %d frames in %.2f s", n, FRAMES, took);
-  fail_unless (took < LONG_TIMEOUT_MS / 1000.0,
-      "%.1f s: a frame waited for the batch timeout", took);
   if (threads == 1) {
+    fail_unless (took < LONG_TIMEOUT_MS / 1000.0,
+        "%.1f s: a frame waited for the batch timeout", took);
     fail_unless_equals_int (take_largest_batch (), n == 4 ? 3 : n);
     fail_unless_equals_int (take_most_at_once (), 1);
   } else {
