@@ -480,8 +480,6 @@ batch_ready (GstMaskRcnnShared * sh, gint64 now, gint64 * wake)
   return FALSE;
 }
 
-/* Runs n frames of one size; on failure of several, runs them again one at
- * a time so that only the bad frame fails. Called without the lock. */
 /* threads < 0: mrcnn_engine_run_batch; else one pass with that many
  * threads (0: those no other pass holds) */
 static mrcnn_status
@@ -494,6 +492,8 @@ run_frames (mrcnn_engine * engine, gint threads, const mrcnn_image * images,
       (int) n, results, err);
 }
 
+/* Runs n frames of one size; on failure of several, runs them again one at
+ * a time so that only the bad frame fails. Called without the lock. */
 static void
 run_batch (GstMaskRcnnShared * sh, mrcnn_engine * engine, gint threads,
     Request ** batch, guint n)
