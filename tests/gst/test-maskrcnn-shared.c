@@ -138,7 +138,7 @@ signature (GstBuffer * buf)
  * frames of several elements ran together, the largest K that batches ran
  * side by side. */
 static GMutex seen_lock;
-static guint largest_batch, most_at_once;
+static guint largest_batch, most_at_once, engines_made;
 
 static void
 log_batches (GstDebugCategory * category, GstDebugLevel level,
@@ -157,6 +157,10 @@ log_batches (GstDebugCategory * category, GstDebugLevel level,
     if (sscanf (text, "batch of %u %ux%u frames, %u batches", &n, &w, &h,
             &k) == 4)
       most_at_once = MAX (most_at_once, k);
+    g_mutex_unlock (&seen_lock);
+  } else if (text && strstr (text, "making a new engine")) {
+    g_mutex_lock (&seen_lock);
+    engines_made++;
     g_mutex_unlock (&seen_lock);
   }
 }
@@ -370,6 +374,63 @@ GST_END_TEST;
 GST_START_TEST (test_four_share_two_workers)
 {
   check_shared (4, 2);
+}
+
+GST_END_TEST;
+
+/* Caps beyond the planned 3840x2160 replace an engine that two elements
+ * share, with two workers, while the other element streams: the new
+ * engine waits for the batch under way and no batch starts meanwhile;
+ * every frame of both elements has the instances an element of its own
+ * finds. No EOS, so that both elements stream to the end and each pass has
+ * one thread (as in check_shared). */
+GST_START_TEST (test_shared_engine_grows)
+{
+  const gint big_w = 4096, big_h = 2304;
+  const gchar *props = "model-instance-id=grow batch-size=2 batch-timeout=0 "
+      "threads=2 score-threshold=0.05";
+  Stream a = { 0, };
+  GstBuffer *ref_a[FRAMES], *ref_b, *out_b;
+  GstHarness *b;
+  GThread *thread;
+  gchar *caps;
+  gint f;
+
+  a.stream = 0;
+  a.w = W;
+  a.ht = H;
+  a.n = FRAMES;
+  reference (0, W, H, 0.05, ref_a, FRAMES);
+  reference (1, big_w, big_h, 0.05, &ref_b, 1);
+  a.h = harness (props, W, H);
+  b = harness (props, W, H);
+  g_mutex_lock (&seen_lock);
+  engines_made = 0;
+  g_mutex_unlock (&seen_lock);
+
+  start_streams (&a, 1, &thread);
+  caps = caps_of (big_w, big_h);
+  gst_harness_set_src_caps_str (b, caps);
+  g_free (caps);
+  out_b = gst_harness_push_and_pull (b, make_frame (1, 0, big_w, big_h));
+  join_streams (&thread, 1, 300);
+
+  g_mutex_lock (&seen_lock);
+  fail_unless_equals_int (engines_made, 1);
+  g_mutex_unlock (&seen_lock);
+  fail_unless_equals_int (a.ret, GST_FLOW_OK);
+  for (f = 0; f < FRAMES; f++) {
+    gchar *what = g_strdup_printf ("streaming element, frame %d", f);
+    assert_same_instances (a.out[f], ref_a[f], what);
+    g_free (what);
+    gst_buffer_unref (a.out[f]);
+    gst_buffer_unref (ref_a[f]);
+  }
+  assert_same_instances (out_b, ref_b, "the 4096x2304 frame");
+  gst_buffer_unref (out_b);
+  gst_buffer_unref (ref_b);
+  gst_harness_teardown (a.h);
+  gst_harness_teardown (b);
 }
 
 GST_END_TEST;
@@ -718,6 +779,7 @@ shared_suite (void)
   tcase_add_test (tc, test_two_share);
   tcase_add_test (tc, test_four_share_batch_four);
   tcase_add_test (tc, test_four_share_two_workers);
+  tcase_add_test (tc, test_shared_engine_grows);
   tcase_add_test (tc, test_settings_must_agree);
   tcase_add_test (tc, test_eos_does_not_stall);
   tcase_add_test (tc, test_flush_unblocks);
