@@ -113,6 +113,19 @@ same_results (const mrcnn_result *a, const mrcnn_result *b, float tol,
       "(allowed %g)", what, n, worst, tol);
 }
 
+/* Each of the n results equals its frame's result alone; frees them. */
+static void
+same_as_alone (mrcnn_result **res, mrcnn_result *const *alone, int n,
+    const char *how)
+{
+  for (int i = 0; i < n; i++) {
+    char what[96];
+    g_snprintf (what, sizeof what, "frame %d of %s", i, how);
+    same_results (res[i], alone[i], 0.0f, what);
+    mrcnn_result_free (res[i]);
+  }
+}
+
 static mrcnn_result *
 run_one (mrcnn_engine *e, const frame *f)
 {
@@ -218,15 +231,11 @@ passes_only (mrcnn_model *model)
   ut_check (mrcnn_engine_passes (batched) == 2, "passes %d, expected 2",
       mrcnn_engine_passes (batched));
   for (int n = 2; n <= 4; n += 2) {
-    if (!ut_check (mrcnn_engine_run_batch (batched, views, NULL, n, res, &err)
+    char how[64];
+    g_snprintf (how, sizeof how, "a batch of %d", n);
+    if (ut_check (mrcnn_engine_run_batch (batched, views, NULL, n, res, &err)
             == MRCNN_OK, "batch of %d: %s", n, err.message))
-      continue;
-    for (int i = 0; i < n; i++) {
-      char what[64];
-      g_snprintf (what, sizeof what, "frame %d of a batch of %d", i, n);
-      same_results (res[i], alone[i], 0.0f, what);
-      mrcnn_result_free (res[i]);
-    }
+      same_as_alone (res, alone, n, how);
   }
   ut_end ();
   ut_begin ("two threads' batches on one engine");
@@ -310,29 +319,21 @@ main (int argc, char **argv)
   /* and as one pass per call, on one context (which holds 2 frames at a
    * time: 3 and 4 run in parts), with 1 or all free threads */
   for (int n = 1; n <= 4; n++) {
-    if (!ut_check (mrcnn_engine_run_pass (batched, views, NULL, n, n % 2, res,
+    char how[64];
+    g_snprintf (how, sizeof how, "a run_pass of %d", n);
+    if (ut_check (mrcnn_engine_run_pass (batched, views, NULL, n, n % 2, res,
                 &err) == MRCNN_OK, "run_pass of %d: %s", n, err.message))
-      continue;
-    for (int i = 0; i < n; i++) {
-      char what[64];
-      g_snprintf (what, sizeof what, "frame %d of a run_pass of %d", i, n);
-      same_results (res[i], alone[i], 0.0f, what);
-      mrcnn_result_free (res[i]);
-    }
+      same_as_alone (res, alone, n, how);
   }
   for (int n = 1; n <= 8; n++) {
     mrcnn_engine *e = n <= 4 ? batched : one_pass;
     int k = n <= 4 ? n : n - 4;
-    if (!ut_check (mrcnn_engine_run_batch (e, views, NULL, k, res, &err)
+    char how[64];
+    g_snprintf (how, sizeof how, "a batch of %d (%s)", k,
+        e == batched ? "passes at once" : "one pass");
+    if (ut_check (mrcnn_engine_run_batch (e, views, NULL, k, res, &err)
             == MRCNN_OK, "batch of %d: %s", k, err.message))
-      continue;
-    for (int i = 0; i < k; i++) {
-      char what[64];
-      g_snprintf (what, sizeof what, "frame %d of a batch of %d (%s)", i, k,
-          e == batched ? "passes at once" : "one pass");
-      same_results (res[i], alone[i], 0.0f, what);
-      mrcnn_result_free (res[i]);
-    }
+      same_as_alone (res, alone, k, how);
   }
   ut_end ();
 

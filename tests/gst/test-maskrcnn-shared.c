@@ -165,26 +165,16 @@ log_batches (GstDebugCategory * category, GstDebugLevel level,
   }
 }
 
+/* What *seen holds (largest_batch, most_at_once or engines_made), which
+ * starts again from 0. */
 static guint
-take_most_at_once (void)
-{
-  guint k;
-
-  g_mutex_lock (&seen_lock);
-  k = most_at_once;
-  most_at_once = 0;
-  g_mutex_unlock (&seen_lock);
-  return k;
-}
-
-static guint
-take_largest_batch (void)
+take_seen (guint * seen)
 {
   guint n;
 
   g_mutex_lock (&seen_lock);
-  n = largest_batch;
-  largest_batch = 0;
+  n = *seen;
+  *seen = 0;
   g_mutex_unlock (&seen_lock);
   return n;
 }
@@ -323,8 +313,8 @@ check_shared (gint n, gint threads)
     g_free (props);
   }
 
-  take_largest_batch ();
-  take_most_at_once ();
+  take_seen (&largest_batch);
+  take_seen (&most_at_once);
   t0 = g_get_monotonic_time ();
   start_streams (streams, n, stream_threads);
   join_streams (stream_threads, n, 120);
@@ -333,14 +323,14 @@ check_shared (gint n, gint threads)
   if (threads == 1) {
     fail_unless (took < LONG_TIMEOUT_MS / 1000.0,
         "%.1f s: a frame waited for the batch timeout", took);
-    fail_unless_equals_int (take_largest_batch (), n == 4 ? 3 : n);
-    fail_unless_equals_int (take_most_at_once (), 1);
+    fail_unless_equals_int (take_seen (&largest_batch), n == 4 ? 3 : n);
+    fail_unless_equals_int (take_seen (&most_at_once), 1);
   } else {
     /* two workers, n / 2 frames each: the first batch is full (any three
      * frames include two of one size) and the rest of the frames start
      * the other worker's batch while it runs */
-    fail_unless_equals_int (take_largest_batch (), n / 2);
-    fail_unless_equals_int (take_most_at_once (), 2);
+    fail_unless_equals_int (take_seen (&largest_batch), n / 2);
+    fail_unless_equals_int (take_seen (&most_at_once), 2);
   }
 
   for (i = 0; i < n; i++) {
@@ -404,9 +394,7 @@ GST_START_TEST (test_shared_engine_grows)
   reference (1, big_w, big_h, 0.05, &ref_b, 1);
   a.h = harness (props, W, H);
   b = harness (props, W, H);
-  g_mutex_lock (&seen_lock);
-  engines_made = 0;
-  g_mutex_unlock (&seen_lock);
+  take_seen (&engines_made);
 
   start_streams (&a, 1, &thread);
   caps = caps_of (big_w, big_h);
@@ -415,9 +403,7 @@ GST_START_TEST (test_shared_engine_grows)
   out_b = gst_harness_push_and_pull (b, make_frame (1, 0, big_w, big_h));
   join_streams (&thread, 1, 300);
 
-  g_mutex_lock (&seen_lock);
-  fail_unless_equals_int (engines_made, 1);
-  g_mutex_unlock (&seen_lock);
+  fail_unless_equals_int (take_seen (&engines_made), 1);
   fail_unless_equals_int (a.ret, GST_FLOW_OK);
   for (f = 0; f < FRAMES; f++) {
     gchar *what = g_strdup_printf ("streaming element, frame %d", f);
@@ -650,10 +636,10 @@ GST_START_TEST (test_bad_frame_fails_alone)
   st[1].n = 1;
   reference (1, W, H, 0.05f, ref, 1);
 
-  take_largest_batch ();
+  take_seen (&largest_batch);
   start_streams (st, 2, threads);
   join_streams (threads, 2, 60);
-  fail_unless_equals_int (take_largest_batch (), 2);
+  fail_unless_equals_int (take_seen (&largest_batch), 2);
   fail_unless_equals_int (st[0].ret, GST_FLOW_ERROR);
   fail_unless_equals_int (st[1].ret, GST_FLOW_OK);
   assert_same_instances (st[1].out[0], ref[0], "good frame beside a bad one");
@@ -723,12 +709,12 @@ GST_START_TEST (test_leave_and_join)
     st[i].eos = TRUE;
     reference (2 + i, W, H, 0.05f, ref[i], FRAMES);
   }
-  take_largest_batch ();
+  take_seen (&largest_batch);
   t0 = g_get_monotonic_time ();
   start_streams (st, 2, threads);
   join_streams (threads, 2, 120);
   fail_unless (seconds_since (t0) < LONG_TIMEOUT_MS / 1000.0);
-  fail_unless_equals_int (take_largest_batch (), 2);
+  fail_unless_equals_int (take_seen (&largest_batch), 2);
   for (i = 0; i < 2; i++)
     for (f = 0; f < FRAMES; f++) {
       assert_same_instances (st[i].out[f], ref[i][f], "after a join");
