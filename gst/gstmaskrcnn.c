@@ -876,15 +876,19 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
   /**
    * GstMaskRcnn:batch-size:
    *
-   * Most frames per forward pass. Each element waits for its frame's
-   * result before it takes the next, so an element adds at most one frame
-   * to a batch: batches of several frames come from several elements that
-   * share an engine (model-instance-id).
+   * Most frames the engine runs at once: on CUDA in one forward pass, on
+   * the CPU shared out between up to `threads` passes side by side, each
+   * taking its next frames as soon as it ends. Each element waits for its
+   * frame's result before it takes the next, so an element adds at most
+   * one frame to a batch: batches of several frames come from several
+   * elements that share an engine (model-instance-id).
    */
   g_object_class_install_property (gobject_class, PROP_BATCH_SIZE,
       g_param_spec_int ("batch-size", "Batch size",
-          "Most frames per forward pass, of one size each (so every frame "
-          "gets the detections it gets alone). An element contributes one "
+          "Most frames the engine runs at once, of one size per forward pass "
+          "(so every frame gets the detections it gets alone); on the CPU "
+          "shared out between up to 'threads' passes side by side. An "
+          "element contributes one "
           "frame per batch (it waits for its result), so batches of several "
           "frames need several elements sharing an engine "
           "(model-instance-id). Memory is planned for this many frames. "
@@ -896,7 +900,7 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
           "batch runs with what it has; it adds to the latency (reported in "
           "the latency query when batch-size is above 1). A batch runs at "
           "once when full or when every streaming element sharing the engine "
-          "has a frame waiting",
+          "has a frame waiting or under way",
           0, 10000, DEFAULT_BATCH_TIMEOUT, runtime));
 
   gst_element_class_set_static_metadata (element_class,

@@ -2,7 +2,8 @@
 # Many streams, one engine: N inputs (files or RTSP URLs) each through a
 # maskrcnn element - all of them sharing one engine through the same
 # `model-instance-id`, which runs up to --batch-size frames of different
-# streams in one forward pass - and its own maskrcnnoverlay, tiled by
+# streams at once (on the CPU as up to `threads` passes side by side) - and
+# its own maskrcnnoverlay, tiled by
 # compositor into one picture, written to a file or shown in a window.
 #
 #   pipelines/multistream.sh [--streams N] [--input FILE|URL]... [--model PATH]
@@ -14,12 +15,13 @@
 #   --input X         a file or an rtsp:// URL; repeat for more inputs. With
 #                     fewer inputs than streams they are used in turn
 #                     (default: the shipped clip data/shapes-640x360.webm)
-#   --batch-size B    frames per forward pass of the shared engine (default:
-#                     the number of streams)
+#   --batch-size B    frames the shared engine runs at once (default: the
+#                     number of streams); on the CPU shared out between up
+#                     to `threads` passes side by side
 #   --batch-timeout MS  how long the engine waits for a batch to fill
 #                     (default 20: the streams' next frames, which come a few
-#                     ms apart after each batch, go into one batch; with 0
-#                     the first starts the next batch alone)
+#                     ms apart after a pass, go into one batch; 0 starts a
+#                     pass with the frames that are there)
 #   --instance-id ID  the engine's model-instance-id (default: multistream)
 #   --separate        one engine per stream instead (for comparison)
 #   --tile WxH        size of each stream's tile (default 480x270)
