@@ -140,7 +140,7 @@ gst_maskrcnn_shared_join (const gchar * id, GstElement * element)
   return user;
 }
 
-static void run_next_batch (GstMaskRcnnShared * sh, gboolean one_pass);
+static void run_next_batch (GstMaskRcnnShared * sh);
 static gboolean batch_ready (GstMaskRcnnShared * sh, gint64 now,
     gint64 * wake);
 
@@ -154,7 +154,7 @@ worker_loop (gpointer data)
     gint64 wake = 0;
     if (!sh->swapping && sh->pending.length
         && batch_ready (sh, g_get_monotonic_time (), &wake))
-      run_next_batch (sh, TRUE);
+      run_next_batch (sh);
     else if (!sh->swapping && sh->pending.length)
       g_cond_wait_until (&sh->cond, &sh->lock, wake);
     else
@@ -540,11 +540,11 @@ run_batch (GstMaskRcnnShared * sh, mrcnn_engine * engine, gint threads,
 }
 
 /* Takes the oldest waiting frame and the next ones of its size, up to
- * batch_max, and runs them (one_pass: as one forward pass, beside the
+ * batch_max, and runs them (with workers: as one forward pass, beside the
  * other workers' batches). Called with the lock held and the engine not
  * being replaced; returns with it held. */
 static void
-run_next_batch (GstMaskRcnnShared * sh, gboolean one_pass)
+run_next_batch (GstMaskRcnnShared * sh)
 {
   Request *batch[MAX_BATCH];
   const Request *oldest = g_queue_peek_head (&sh->pending);
@@ -564,7 +564,7 @@ run_next_batch (GstMaskRcnnShared * sh, gboolean one_pass)
   }
   at_once = ++sh->running;
   sh->in_flight += n;
-  if (one_pass) {
+  if (sh->n_workers) {
     /* With several elements streaming, each worker's pass has its share of
      * the engine's threads (the first ones under way the threads left
      * over); with one, its pass takes every thread no other pass holds. */
@@ -626,12 +626,12 @@ gst_maskrcnn_shared_run (GstMaskRcnnSharedUser * user,
     }
     /* No batch runs, so this frame waits in pending: lead the next batch
      * (which may not hold this frame: then wait for the one after), unless
-     * the worker runs the batches. */
+     * the workers run the batches. */
     if (sh->n_workers)
       g_cond_wait (&sh->cond, &sh->lock);
     else if (!sh->running && !sh->swapping
         && batch_ready (sh, g_get_monotonic_time (), &wake))
-      run_next_batch (sh, FALSE);
+      run_next_batch (sh);
     else if (!sh->running && !sh->swapping)
       g_cond_wait_until (&sh->cond, &sh->lock, wake);
     else

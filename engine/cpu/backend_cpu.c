@@ -235,9 +235,6 @@ cpu_queue_free (mrcnn_backend *be, mrcnn_queue *q)
   g_free (q);
 }
 
-/* OpenMP's thread count is a setting of the calling thread, and passes run
- * in other threads than the one that made the engine (a GStreamer
- * streaming thread, an engine's pass threads). */
 /* OpenMP's default thread count (OMP_NUM_THREADS, or the cores), as the
  * process started: the calling thread's own setting changes with the
  * passes it has run. */
@@ -253,6 +250,9 @@ default_threads (void)
   return n;
 }
 
+/* OpenMP's thread count is a setting of the calling thread, and passes run
+ * in other threads than the one that made the engine (a GStreamer
+ * streaming thread, an engine's pass threads). */
 static void
 cpu_queue_begin (mrcnn_backend *be, mrcnn_queue *q, int workers)
 {
@@ -471,12 +471,12 @@ layout_tag (const mrcnn_backend_cpu *cpu, int l)
 
 static int
 plan_matches (const conv_plan *p, const mrcnn_fmap *in, int acc,
-    const mrcnn_fmap *out)
+    const mrcnn_fmap *out, int nthr)
 {
   return p->n == in->n && p->h == in->h && p->w == in->w && p->acc == acc
       && p->in_layout == (int) in->layout && p->out_layout == (int) out->layout
       && p->in_store == (int) in->store && p->out_store == (int) out->store
-      && p->nthr == omp_get_max_threads ();
+      && p->nthr == nthr;
 }
 
 static mrcnn_status
@@ -591,12 +591,13 @@ conv_plan_for (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_conv *c,
     const mrcnn_fmap *in, int acc, const mrcnn_fmap *out, conv_plan **pp,
     mrcnn_error *err)
 {
+  const int nthr = omp_get_max_threads ();   /* this pass's */
   g_mutex_lock (&cpu->plans_lock);
   conv_plan *victim = NULL;
   c->clock++;
   for (int i = 0; i < CONV_PLANS; i++) {
     conv_plan *p = &c->plan[i];
-    if (plan_matches (p, in, acc, out)) {
+    if (plan_matches (p, in, acc, out, nthr)) {
       p->used = c->clock;
       p->busy++;
       *pp = p;
@@ -796,12 +797,13 @@ static mrcnn_status
 linear_plan_for (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_linear *l,
     int n, linear_plan **pp, mrcnn_error *err)
 {
+  const int nthr = omp_get_max_threads ();   /* this pass's */
   g_mutex_lock (&cpu->plans_lock);
   linear_plan *victim = NULL;
   l->clock++;
   for (int i = 0; i < LINEAR_PLANS; i++) {
     linear_plan *p = &l->plan[i];
-    if (p->n == n && p->nthr == omp_get_max_threads ()) {
+    if (p->n == n && p->nthr == nthr) {
       p->used = l->clock;
       p->busy++;
       *pp = p;
