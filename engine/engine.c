@@ -199,13 +199,12 @@ make_backend (mrcnn_engine *e, mrcnn_error *err)
   return MRCNN_OK;
 }
 
-static gpointer pass_thread (gpointer data);
-
-static void
-context_free (mrcnn_backend *be, mrcnn_context *c)
+void
+mrcnn_context_free (const mrcnn_engine *e, mrcnn_context *c)
 {
   if (!c)
     return;
+  mrcnn_backend *be = e->be;
   float **bufs[] = { &c->image, &c->act[0], &c->act[1], &c->act[2],
     &c->act[3], &c->rpn_hidden, &c->box_feat, &c->fc6_out, &c->fc7_out,
     &c->pred_out, &c->proposals, &c->det_boxes, &c->det_scores,
@@ -230,10 +229,8 @@ context_free (mrcnn_backend *be, mrcnn_context *c)
   g_free (c);
 }
 
-/* Plans the buffers of one forward pass of max_batch frames, each up to the
- * model's largest input (its min_size x max_size, padded), and its queue. */
-static mrcnn_status
-context_new (const mrcnn_engine *e, int max_batch, mrcnn_context **out,
+mrcnn_status
+mrcnn_context_new (const mrcnn_engine *e, int max_batch, mrcnn_context **out,
     mrcnn_error *err)
 {
   const mrcnn_model *m = e->model;
@@ -298,7 +295,7 @@ context_new (const mrcnn_engine *e, int max_batch, mrcnn_context **out,
   if (st == MRCNN_OK)
     st = mrcnn_postproc_plan (e, &c->postproc, err);
   if (st != MRCNN_OK) {
-    context_free (be, c);
+    mrcnn_context_free (e, c);
     return st;
   }
   *out = c;
@@ -310,17 +307,9 @@ mrcnn_engine_free (mrcnn_engine *e)
 {
   if (!e)
     return;
-  g_mutex_lock (&e->pass_lock);
-  e->pass_quit = TRUE;
-  g_cond_broadcast (&e->pass_cond);
-  g_mutex_unlock (&e->pass_lock);
-  for (int k = 0; k < MRCNN_BATCH_MAX; k++)
-    if (e->pass[k].thread)
-      g_thread_join (e->pass[k].thread);
+  mrcnn_sched_free (e);
   if (e->be) {
     mrcnn_backend *be = e->be;
-    for (int i = 0; i < e->n_ctx; i++)
-      context_free (be, e->ctx[i]);
     mrcnn_body_free (e);
     mrcnn_fpn_free (e);
     mrcnn_rpn_free (e);
@@ -328,8 +317,6 @@ mrcnn_engine_free (mrcnn_engine *e)
     be->ops->destroy (be);
   }
   g_mutex_clear (&e->lock);
-  g_mutex_clear (&e->pass_lock);
-  g_cond_clear (&e->pass_cond);
   g_free (e);
 }
 
@@ -367,44 +354,13 @@ mrcnn_engine_new (const mrcnn_model *model, const mrcnn_engine_config *cfg,
 
   mrcnn_engine *e = g_new0 (mrcnn_engine, 1);
   g_mutex_init (&e->lock);
-  g_mutex_init (&e->pass_lock);
-  g_cond_init (&e->pass_cond);
   e->model = model;
   e->arch = &model->arch;
   e->cfg = *cfg;
   e->th = cfg->thresholds;
   mrcnn_status st = make_backend (e, err);
-  /* contexts: one per pass that may run at once, each for its share of
-   * max_batch frames (so memory is that of one max_batch context) */
-  int passes = 1;
   if (st == MRCNN_OK)
-    passes = MAX (1, MIN (MIN (cfg->passes > 0 ? cfg->passes : cfg->max_batch,
-                cfg->max_batch), e->be->workers));
-  int per_pass = (cfg->max_batch + passes - 1) / passes;
-  /* a batch that mixes orientations pads its frames to a square: the first
-   * context holds at least one such frame, as one context of max_batch
-   * frames would */
-  int long_pad = round_up32 (model->max_size),
-      short_pad = round_up32 (model->min_size);
-  int square = MIN ((long_pad + short_pad - 1) / short_pad, cfg->max_batch);
-  for (int i = 0; st == MRCNN_OK && i < passes; i++) {
-    st = context_new (e, i == 0 ? MAX (per_pass, square) : per_pass,
-        &e->ctx[i], err);
-    if (st == MRCNN_OK)
-      e->n_ctx++;
-  }
-  for (int k = 1; st == MRCNN_OK && k < passes; k++) {
-    GError *gerr = NULL;
-    e->pass[k].e = e;
-    e->pass[k].thread = g_thread_try_new ("mrcnn-pass", pass_thread,
-        &e->pass[k], &gerr);
-    if (!e->pass[k].thread) {
-      st = mrcnn_fail (err, MRCNN_ERR_NO_MEMORY,
-          "cannot start the engine's pass threads: %s",
-          gerr ? gerr->message : "unknown error");
-      g_clear_error (&gerr);
-    }
-  }
+    st = mrcnn_sched_new (e, err);
   if (st == MRCNN_OK)
     st = e->be->ops->frame_reserve (e->be, cfg->max_width, cfg->max_height,
         err);
@@ -469,6 +425,14 @@ check_image (const mrcnn_engine *e, const mrcnn_image *img, mrcnn_error *err)
           img->strides[p], w);
   }
   return MRCNN_OK;
+}
+
+mrcnn_status
+mrcnn_engine_check_frame (const mrcnn_engine *e, const mrcnn_image *img,
+    const mrcnn_thresholds *th, mrcnn_error *err)
+{
+  MRCNN_TRY (check_image (e, img, err));
+  return th ? check_thresholds_for (e, th, err) : MRCNN_OK;
 }
 
 static double
@@ -598,258 +562,25 @@ forward (const mrcnn_engine *e, mrcnn_context *ctx, const mrcnn_image *images,
   return MRCNN_OK;
 }
 
-/* Frames first .. first + count - 1 of batch b, run on one context with
- * `workers` of the backend's workers: in parts of as many frames as the
- * context holds at the batch's size, each with b's geometry. */
-typedef struct mrcnn_pass_job {
-  const mrcnn_engine *e;
-  mrcnn_context *ctx;
-  const mrcnn_image *images;
-  const mrcnn_thresholds *th;
-  const mrcnn_batch *b;
-  int first, count, workers;
-  mrcnn_result **results;
-  mrcnn_status st;
-  mrcnn_error err;
-} pass_job;
-
-static void
-run_pass (pass_job *j)
+/* Frames first .. first + count - 1 of batch b on ctx with `workers` of
+ * the backend's workers: in parts of as many frames as the context holds
+ * at the batch's size, each with b's geometry. */
+mrcnn_status
+mrcnn_context_run (const mrcnn_engine *e, mrcnn_context *ctx, int workers,
+    const mrcnn_image *images, const mrcnn_thresholds *th,
+    const mrcnn_batch *b, int first, int count, mrcnn_result **results,
+    mrcnn_error *err)
 {
-  const mrcnn_engine *e = j->e;
-  const mrcnn_batch *b = j->b;
-  const int fit = mrcnn_batch_fit (j->ctx, b);
-  e->be->ops->queue_begin (e->be, j->ctx->q, j->workers);
-  j->st = MRCNN_OK;
-  for (int off = 0; j->st == MRCNN_OK && off < j->count; off += fit) {
-    int f = j->first + off;
+  const int fit = mrcnn_batch_fit (ctx, b);
+  mrcnn_status st = MRCNN_OK;
+  e->be->ops->queue_begin (e->be, ctx->q, workers);
+  for (int off = 0; st == MRCNN_OK && off < count; off += fit) {
+    int f = first + off;
     mrcnn_batch part;
-    mrcnn_batch_part (b, f, MIN (fit, j->count - off), &part);
-    j->st = forward (e, j->ctx, j->images + f, j->th + f, &part, f,
-        j->results + f, &j->err);
-  }
-}
-
-/* Pass thread k: runs the jobs handed to its slot until the engine quits.
- * Its OpenMP threads stay with it from job to job. */
-static gpointer
-pass_thread (gpointer data)
-{
-  mrcnn_pass_slot *slot = data;
-  mrcnn_engine *e = slot->e;
-  g_mutex_lock (&e->pass_lock);
-  while (!e->pass_quit) {
-    pass_job *j = slot->job;
-    if (!j) {
-      g_cond_wait (&e->pass_cond, &e->pass_lock);
-      continue;
-    }
-    g_mutex_unlock (&e->pass_lock);
-    run_pass (j);
-    g_mutex_lock (&e->pass_lock);
-    slot->job = NULL;
-    g_cond_broadcast (&e->pass_cond);
-  }
-  g_mutex_unlock (&e->pass_lock);
-  return NULL;
-}
-
-/* Contexts taken by one call, in ascending order, and the threads it was
- * given. */
-typedef struct {
-  int n, idx[MRCNN_BATCH_MAX];
-  int threads;
-  guint64 run;
-} taken_set;
-
-/* Takes up to `want` free contexts that hold one frame of b, waiting for
- * the first; and `threads` CPU threads (0: the backend's workers that no
- * running call holds, at least one per context taken). */
-static void
-take_contexts (mrcnn_engine *e, const mrcnn_batch *b, int want, int threads,
-    taken_set *t)
-{
-  g_mutex_lock (&e->pass_lock);
-  for (;;) {
-    t->n = 0;
-    for (int k = 0; k < e->n_ctx && t->n < want; k++)
-      if (!e->ctx_busy[k] && mrcnn_batch_fit (e->ctx[k], b) > 0)
-        t->idx[t->n++] = k;
-    if (t->n > 0)
-      break;
-    g_cond_wait (&e->pass_cond, &e->pass_lock);
-  }
-  t->threads = threads > 0 ? threads
-      : MAX (t->n, e->be->workers - e->threads_busy);
-  e->threads_busy += t->threads;
-  t->run = ++e->runs;
-  for (int i = 0; i < t->n; i++) {
-    mrcnn_context *ctx = e->ctx[t->idx[i]];
-    e->ctx_busy[t->idx[i]] = TRUE;
-    ctx->run = t->run;
-    ctx->have_run = 0;
-    memset (ctx->stage_ms, 0, sizeof ctx->stage_ms);
-  }
-  g_mutex_unlock (&e->pass_lock);
-}
-
-static void
-release_contexts (mrcnn_engine *e, const taken_set *t)
-{
-  g_mutex_lock (&e->pass_lock);
-  for (int i = 0; i < t->n; i++)
-    e->ctx_busy[t->idx[i]] = FALSE;
-  e->threads_busy -= t->threads;
-  e->last_run = t->run;
-  g_cond_broadcast (&e->pass_cond);
-  g_mutex_unlock (&e->pass_lock);
-}
-
-/* `groups` passes at once on the first `groups` contexts of t, pass k
- * running frames first + k * per ..: the first on this thread, the others
- * on the pass threads of their contexts; t's threads are shared out.
- * Returns the error of the first frame that failed. */
-static mrcnn_status
-run_passes (mrcnn_engine *e, const taken_set *t, const mrcnn_image *images,
-    const mrcnn_thresholds *th, const mrcnn_batch *b, int first, int groups,
-    int per, mrcnn_result **results, mrcnn_error *err)
-{
-  pass_job jobs[MRCNN_BATCH_MAX];
-  int W = MAX (t->threads, groups);
-  for (int k = 0; k < groups; k++)
-    jobs[k] = (pass_job) { e, e->ctx[t->idx[k]], images, th, b,
-      first + k * per, per, W / groups + (k < W % groups), results, MRCNN_OK,
-      { 0 } };
-  g_mutex_lock (&e->pass_lock);
-  for (int k = 1; k < groups; k++)
-    e->pass[t->idx[k]].job = &jobs[k];
-  g_cond_broadcast (&e->pass_cond);
-  g_mutex_unlock (&e->pass_lock);
-  run_pass (&jobs[0]);
-  g_mutex_lock (&e->pass_lock);
-  for (int k = 1; k < groups; k++)
-    while (e->pass[t->idx[k]].job)
-      g_cond_wait (&e->pass_cond, &e->pass_lock);
-  g_mutex_unlock (&e->pass_lock);
-  for (int k = 0; k < groups; k++)
-    if (jobs[k].st != MRCNN_OK) {
-      if (err)
-        *err = jobs[k].err;
-      return jobs[k].st;
-    }
-  return MRCNN_OK;
-}
-
-/* n frames on up to `passes` contexts at once with `threads` threads (0:
- * those free); mrcnn_engine_run_batch and mrcnn_engine_run_pass. */
-static mrcnn_status
-run_frames (mrcnn_engine *e, const char *fn, const mrcnn_image *images,
-    const mrcnn_thresholds *thresholds, int n, int passes, int threads,
-    mrcnn_result **results, mrcnn_error *err)
-{
-  if (!e || !images || !results)
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG, "%s: NULL argument", fn);
-  if (n < 1 || n > e->cfg.max_batch)
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "a batch of %d frames; this engine takes 1 to %d (max_batch)", n,
-        e->cfg.max_batch);
-  if (threads < 0)
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "%s: threads %d is negative (0: the threads no other pass holds)",
-        fn, threads);
-  for (int i = 0; i < n; i++)
-    results[i] = NULL;
-  mrcnn_thresholds th[MRCNN_BATCH_MAX];
-  for (int i = 0; i < n; i++) {
-    mrcnn_error ierr = { 0 };
-    mrcnn_status st = check_image (e, &images[i], &ierr);
-    if (st == MRCNN_OK && thresholds)
-      st = check_thresholds_for (e, &thresholds[i], &ierr);
-    if (st != MRCNN_OK)
-      return n == 1 ? mrcnn_fail (err, st, "%s", ierr.message)
-          : mrcnn_fail (err, st, "frame %d of the batch: %s", i, ierr.message);
-  }
-
-  g_mutex_lock (&e->lock);
-  for (int i = 0; i < n; i++)
-    th[i] = thresholds ? thresholds[i] : e->th;
-  g_mutex_unlock (&e->lock);
-  /* ctx[0] is the largest context: a batch it cannot hold fails here, and
-   * one it holds never waits for a context that cannot take it */
-  mrcnn_batch b;
-  MRCNN_TRY (mrcnn_batch_plan (e, e->ctx[0], images, n, &b, err));
-  taken_set t;
-  take_contexts (e, &b, MIN (n, passes), threads, &t);
-  /* as many passes at once as contexts were taken, each of an equal share
-   * of the frames; the frames left over (fewer than the passes) then run
-   * one per pass */
-  int groups = t.n, per = n / groups, rest = n % groups;
-  mrcnn_status st = run_passes (e, &t, images, th, &b, 0, groups, per,
-      results, err);
-  if (st == MRCNN_OK && rest > 0)
-    st = run_passes (e, &t, images, th, &b, groups * per, rest, 1, results,
-        err);
-  double ms[MRCNN_STAGE_COUNT] = { 0 };
-  for (int i = 0; i < t.n; i++)
-    for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
-      ms[s] += e->ctx[t.idx[i]]->stage_ms[s];
-  release_contexts (e, &t);
-  g_mutex_lock (&e->lock);
-  memcpy (e->stage_ms, ms, sizeof ms);
-  g_mutex_unlock (&e->lock);
-  if (st != MRCNN_OK) {
-    for (int i = 0; i < n; i++) {
-      mrcnn_result_free (results[i]);
-      results[i] = NULL;
-    }
+    mrcnn_batch_part (b, f, MIN (fit, count - off), &part);
+    st = forward (e, ctx, images + f, th + f, &part, f, results + f, err);
   }
   return st;
-}
-
-mrcnn_status
-mrcnn_engine_run_batch (mrcnn_engine *e, const mrcnn_image *images,
-    const mrcnn_thresholds *thresholds, int n, mrcnn_result **results,
-    mrcnn_error *err)
-{
-  return run_frames (e, "mrcnn_engine_run_batch", images, thresholds, n,
-      e ? e->n_ctx : 1, 0, results, err);
-}
-
-mrcnn_status
-mrcnn_engine_run_pass (mrcnn_engine *e, const mrcnn_image *images,
-    const mrcnn_thresholds *thresholds, int n, int threads,
-    mrcnn_result **results, mrcnn_error *err)
-{
-  return run_frames (e, "mrcnn_engine_run_pass", images, thresholds, n, 1,
-      threads, results, err);
-}
-
-mrcnn_status
-mrcnn_engine_run (mrcnn_engine *e, const mrcnn_image *img, mrcnn_result **out,
-    mrcnn_error *err)
-{
-  if (!e || !img || !out)
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "mrcnn_engine_run: NULL argument");
-  return mrcnn_engine_run_batch (e, img, NULL, 1, out, err);
-}
-
-int
-mrcnn_engine_max_batch (const mrcnn_engine *e)
-{
-  return e ? e->cfg.max_batch : 0;
-}
-
-int
-mrcnn_engine_passes (const mrcnn_engine *e)
-{
-  return e ? e->n_ctx : 0;
-}
-
-int
-mrcnn_engine_threads (const mrcnn_engine *e)
-{
-  return e ? e->be->workers : 0;
 }
 
 mrcnn_status
@@ -859,26 +590,8 @@ mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
   if (!e || !name || !data || !shape || !ndim)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "mrcnn_engine_debug_tensor: NULL argument");
-  /* the context whose last pass ran the frame */
-  const mrcnn_context *ctx = NULL;
-  int ran = 0;
-  for (int k = 0; k < e->n_ctx; k++) {
-    const mrcnn_context *c = e->ctx[k];
-    if (!c->have_run || c->run != e->last_run)
-      continue;
-    ran = 1;
-    if (frame >= c->first_frame
-        && frame < c->first_frame + c->input.n)
-      ctx = c;
-  }
-  if (!ran)
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "mrcnn_engine_debug_tensor: the engine has not run yet");
-  if (!ctx)
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "mrcnn_engine_debug_tensor: frame %d was not in the last forward "
-        "pass of the last batch on any context (a later pass reused its "
-        "buffers, or the batch had fewer frames)", frame);
+  const mrcnn_context *ctx;
+  MRCNN_TRY (mrcnn_sched_debug_context (e, frame, &ctx, err));
   frame -= ctx->first_frame;
   const float *src = NULL;
   size_t n = 0;

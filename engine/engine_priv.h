@@ -105,14 +105,6 @@ typedef struct {
   mrcnn_detections dets;
 } mrcnn_context;
 
-/* A pass thread of the engine and the job it is given (NULL: none;
- * engine.c). */
-typedef struct {
-  struct mrcnn_engine *e;
-  GThread *thread;
-  struct mrcnn_pass_job *job;
-} mrcnn_pass_slot;
-
 /* The network, made once from the model and only read by runs. */
 struct mrcnn_engine {
   const mrcnn_model *model;
@@ -132,27 +124,38 @@ struct mrcnn_engine {
   mrcnn_conv *mask_deconv;
   float *deconv_b, *logit_w, *logit_b;  /* backend memory */
 
-  /* Runs take contexts: a call of mrcnn_engine_run_batch takes as many
-   * free ones as its frames can use (at least one, waiting for it), one of
-   * mrcnn_engine_run_pass takes one, so that calls from several threads run
-   * at once. A call's passes run on its contexts, each with its own backend
-   * queue and a share of the call's threads: the first on the calling
-   * thread, one on ctx[k] (k >= 1) on pass thread k (pass[k]). The pass
-   * threads wait for their jobs, and calls for contexts, under pass_lock,
-   * which also guards ctx_busy, threads_busy, runs and last_run. lock
-   * guards th and stage_ms. */
+  /* lock guards th and stage_ms (the last call's stage times). */
   GMutex lock;
-  int n_ctx;
-  mrcnn_context *ctx[MRCNN_BATCH_MAX];
-  GMutex pass_lock;
-  GCond pass_cond;
-  gboolean pass_quit;
-  mrcnn_pass_slot pass[MRCNN_BATCH_MAX];
-  gboolean ctx_busy[MRCNN_BATCH_MAX];
-  int threads_busy;               /* the threads the running calls hold */
-  guint64 runs, last_run;         /* calls started; the last one ended */
+  struct mrcnn_scheduler *sched;  /* contexts and pass threads
+                                   * (scheduler.c) */
   double stage_ms[MRCNN_STAGE_COUNT];
 };
+
+/* engine.c: contexts and the forward pass */
+/* Plans the buffers of one forward pass of max_batch frames, each up to the
+ * model's largest input (its min_size x max_size, padded), and its queue.
+ * Free with mrcnn_context_free. */
+mrcnn_status mrcnn_context_new (const mrcnn_engine *e, int max_batch,
+    mrcnn_context **out, mrcnn_error *err);
+void mrcnn_context_free (const mrcnn_engine *e, mrcnn_context *ctx);
+/* Frames first .. first + count - 1 of the planned batch b, on ctx with
+ * `workers` of the backend's workers, into results[first ..]; thresholds
+ * th[first ..]. ctx->stage_ms accumulates the stage times. */
+mrcnn_status mrcnn_context_run (const mrcnn_engine *e, mrcnn_context *ctx,
+    int workers, const mrcnn_image *images, const mrcnn_thresholds *th,
+    const mrcnn_batch *b, int first, int count, mrcnn_result **results,
+    mrcnn_error *err);
+/* A frame the engine can run, and thresholds (NULL: none to check) it can
+ * run with. */
+mrcnn_status mrcnn_engine_check_frame (const mrcnn_engine *e,
+    const mrcnn_image *img, const mrcnn_thresholds *th, mrcnn_error *err);
+
+/* scheduler.c: the contexts, the pass threads and the calls' passes */
+mrcnn_status mrcnn_sched_new (mrcnn_engine *e, mrcnn_error *err);
+void mrcnn_sched_free (mrcnn_engine *e);
+/* The context whose last pass ran frame `frame` of the last call. */
+mrcnn_status mrcnn_sched_debug_context (const mrcnn_engine *e, int frame,
+    const mrcnn_context **out, mrcnn_error *err);
 
 /* preprocess.c */
 void mrcnn_preprocess_geometry (const mrcnn_model *m, int in_w, int in_h,
