@@ -403,11 +403,6 @@ check_image (const mrcnn_engine *e, const mrcnn_image *img, mrcnn_error *err)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "frame of %dx%d pixels is too small; the engine needs at least 2x2",
         img->width, img->height);
-  if (img->width > e->cfg.max_width || img->height > e->cfg.max_height)
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "frame of %dx%d pixels is larger than the %dx%d this engine was "
-        "planned for; create the engine with a larger max_width/max_height",
-        img->width, img->height, e->cfg.max_width, e->cfg.max_height);
   if (img->on_device && e->kind != MRCNN_BACKEND_CUDA)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "frame is in CUDA device memory but the engine runs on the CPU");

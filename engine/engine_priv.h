@@ -21,7 +21,7 @@
 #define MRCNN_BOX_POOL 7
 #define MRCNN_MASK_POOL 14
 #define MRCNN_MASK_SIZE (2 * MRCNN_MASK_POOL)
-#define MRCNN_BATCH_MAX 64  /* bound on max_batch */
+#define MRCNN_BATCH_MAX MRCNN_MAX_BATCH  /* bound on max_batch */
 
 typedef struct {
   mrcnn_conv *conv1, *conv2, *conv3, *down;
@@ -146,7 +146,8 @@ mrcnn_status mrcnn_context_run (const mrcnn_engine *e, mrcnn_context *ctx,
     const mrcnn_batch *b, int first, int count, mrcnn_result **results,
     mrcnn_error *err);
 /* A frame the engine can run, and thresholds (NULL: none to check) it can
- * run with. */
+ * run with; the frame's size against the planned one is the scheduler's to
+ * check (mrcnn_engine_reserve grows it). */
 mrcnn_status mrcnn_engine_check_frame (const mrcnn_engine *e,
     const mrcnn_image *img, const mrcnn_thresholds *th, mrcnn_error *err);
 

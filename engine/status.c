@@ -16,6 +16,7 @@ mrcnn_status_name (mrcnn_status status)
     case MRCNN_ERR_UNSUPPORTED: return "unsupported";
     case MRCNN_ERR_NO_MEMORY: return "out of memory";
     case MRCNN_ERR_BACKEND: return "backend error";
+    case MRCNN_ERR_CANCELLED: return "cancelled";
   }
   return "unknown error";
 }

@@ -49,21 +49,15 @@ struct _GstMaskRcnn
   gboolean running;
   gchar *running_model;
 
-  /* Streaming state, from start() to stop(). The engine is the shared
-   * entry's (maskrcnn-shared.h), also when no other element uses it;
-   * model and engine are set only while start() makes them. */
+  /* Streaming state, from start() to stop(): the handle on the engine, an
+   * engine of its own or the one shared under model-instance-id
+   * (maskrcnn-shared.h). */
   GstMaskRcnnSharedUser *shared;
-  mrcnn_model *model;
-  gchar *opened_path;
-  mrcnn_engine *engine;
-  mrcnn_engine_config engine_cfg;
   GstVideoInfo info;
   gboolean have_info;
   gboolean cuda_frames;         /* caps have memory:CUDAMemory */
   guint64 frame_index;          /* frames since the caps were set */
 
-  /* Why the engine is not on CUDA (backend=auto fell back), for errors. */
-  gchar *no_cuda_reason;
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   /* Shared with the neighbours, from NULL to READY until back to NULL. */
   GstCudaContext *cuda_ctx;
@@ -76,13 +70,9 @@ struct _GstMaskRcnn
   guint64 last_frame_index;
 };
 
-/* Opens the model (the property's, else the shipped one) and joins the
- * engine of model-instance-id, making it when the element is the first, or
- * checking that its settings agree. FALSE after posting an error. */
+/* Makes or joins the element's engine from its properties
+ * (gst_maskrcnn_shared_acquire). FALSE after posting an error. */
 gboolean gst_maskrcnn_start_engine (GstMaskRcnn * self);
-
-/* "cpu", "cuda" or "auto". Static. */
-const gchar *gst_maskrcnn_backend_name (mrcnn_backend_kind kind);
 
 G_END_DECLS
 

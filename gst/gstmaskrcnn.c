@@ -231,8 +231,6 @@ gst_maskrcnn_stop (GstBaseTransform * trans)
   if (self->shared)
     gst_maskrcnn_shared_leave (self->shared);
   self->shared = NULL;
-  g_clear_pointer (&self->opened_path, g_free);
-  g_clear_pointer (&self->no_cuda_reason, g_free);
   self->have_info = FALSE;
   GST_OBJECT_LOCK (self);
   self->running = FALSE;
@@ -249,7 +247,7 @@ gst_maskrcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   GstVideoInfo info;
   mrcnn_backend_kind kind;
   mrcnn_error err = { 0, };
-  gint w, h, pw = 0, ph = 0;
+  gint w, h;
 
   if (!gst_video_info_from_caps (&info, incaps)) {
     GST_ERROR_OBJECT (self, "invalid caps %" GST_PTR_FORMAT, incaps);
@@ -291,12 +289,12 @@ gst_maskrcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 
   /* Grow only: an engine planned for a larger frame serves smaller ones.
    * A shared engine grows for all its elements. */
-  if (!gst_maskrcnn_shared_reserve (self->shared, w, h, &pw, &ph, &err)) {
+  if (!gst_maskrcnn_shared_reserve (self->shared, w, h, &err)) {
     POST_ERROR (self, GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_INIT,
         g_strdup_printf ("Could not set up the %s backend for model \"%s\" "
             "(frames up to %dx%d): %s", gst_maskrcnn_backend_name (kind),
-            self->opened_path, pw, ph, err.message),
-        g_strdup_printf ("mrcnn_engine_new: %s",
+            gst_maskrcnn_shared_model_path (self->shared), w, h,
+            err.message), g_strdup_printf ("mrcnn_engine_reserve: %s",
             mrcnn_status_name (err.status)));
     return FALSE;
   }
@@ -380,9 +378,6 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf,
   mrcnn_error err = { 0, };
   mrcnn_status st;
   GstMapFlags flags = GST_MAP_READ;
-#ifdef GST_MASK_RCNN_HAVE_CUDA
-  gpointer cuda_ctx = NULL;
-#endif
   GstMaskRcnnSharedReturn sret;
   guint timeout;
   const gchar *format =
@@ -412,15 +407,8 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf,
   GST_OBJECT_LOCK (self);
   timeout = self->batch_timeout;
   GST_OBJECT_UNLOCK (self);
-#ifdef GST_MASK_RCNN_HAVE_CUDA
-  if (self->cuda_frames)
-    cuda_ctx = self->cuda_ctx;
-  sret = gst_maskrcnn_shared_run (self->shared, &image, th, timeout, cuda_ctx,
-      &result, &err);
-#else
-  sret = gst_maskrcnn_shared_run (self->shared, &image, th, timeout, NULL,
-      &result, &err);
-#endif
+  sret = gst_maskrcnn_shared_run (self->shared, &image, th, timeout, &result,
+      &err);
   gst_video_frame_unmap (&frame);
   if (sret == GST_MASK_RCNN_SHARED_FLUSHING) {
     GST_DEBUG_OBJECT (self, "flushing: frame dropped");
@@ -444,7 +432,7 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf,
       g_strdup_printf ("Mask R-CNN inference failed on a %dx%d %s frame: %s",
           image.width, image.height, format, err.message),
       g_strdup_printf ("%s (model \"%s\")", mrcnn_status_name (st),
-          self->opened_path));
+          gst_maskrcnn_shared_model_path (self->shared)));
   return GST_FLOW_ERROR;
 }
 
@@ -694,7 +682,6 @@ gst_maskrcnn_finalize (GObject * object)
   g_free (self->model_path);
   g_free (self->running_model);
   g_free (self->instance_id);
-  g_free (self->no_cuda_reason);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   gst_clear_object (&self->cuda_ctx);
 #endif

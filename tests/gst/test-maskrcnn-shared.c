@@ -138,7 +138,7 @@ signature (GstBuffer * buf)
  * frames of several elements ran together, the largest K that batches ran
  * side by side. */
 static GMutex seen_lock;
-static guint largest_batch, most_at_once, engines_made;
+static guint largest_batch, most_at_once, engines_grown;
 
 static void
 log_batches (GstDebugCategory * category, GstDebugLevel level,
@@ -158,14 +158,14 @@ log_batches (GstDebugCategory * category, GstDebugLevel level,
             &k) == 4)
       most_at_once = MAX (most_at_once, k);
     g_mutex_unlock (&seen_lock);
-  } else if (text && strstr (text, "making a new engine")) {
+  } else if (text && strstr (text, "growing the engine")) {
     g_mutex_lock (&seen_lock);
-    engines_made++;
+    engines_grown++;
     g_mutex_unlock (&seen_lock);
   }
 }
 
-/* What *seen holds (largest_batch, most_at_once or engines_made), which
+/* What *seen holds (largest_batch, most_at_once or engines_grown), which
  * starts again from 0. */
 static guint
 take_seen (guint * seen)
@@ -368,9 +368,9 @@ GST_START_TEST (test_four_share_two_workers)
 
 GST_END_TEST;
 
-/* Caps beyond the planned 3840x2160 replace an engine that two elements
- * share, with two workers, while the other element streams: the new
- * engine waits for the batch under way and no batch starts meanwhile;
+/* Caps beyond the planned 3840x2160 grow an engine that two elements
+ * share, with two workers, while the other element streams: the engine
+ * grows once the batch under way has ended, and no batch starts meanwhile;
  * every frame of both elements has the instances an element of its own
  * finds. No EOS, so that both elements stream to the end and each pass has
  * one thread (as in check_shared). */
@@ -394,7 +394,7 @@ GST_START_TEST (test_shared_engine_grows)
   reference (1, big_w, big_h, 0.05, &ref_b, 1);
   a.h = harness (props, W, H);
   b = harness (props, W, H);
-  take_seen (&engines_made);
+  take_seen (&engines_grown);
 
   start_streams (&a, 1, &thread);
   caps = caps_of (big_w, big_h);
@@ -403,7 +403,7 @@ GST_START_TEST (test_shared_engine_grows)
   out_b = gst_harness_push_and_pull (b, make_frame (1, 0, big_w, big_h));
   join_streams (&thread, 1, 300);
 
-  fail_unless_equals_int (take_seen (&engines_made), 1);
+  fail_unless_equals_int (take_seen (&engines_grown), 1);
   fail_unless_equals_int (a.ret, GST_FLOW_OK);
   for (f = 0; f < FRAMES; f++) {
     gchar *what = g_strdup_printf ("streaming element, frame %d", f);

@@ -30,7 +30,8 @@ typedef enum {
   MRCNN_ERR_MODEL,        /* the model is well formed but unusable */
   MRCNN_ERR_UNSUPPORTED,  /* a valid request this build cannot serve */
   MRCNN_ERR_NO_MEMORY,    /* host or device allocation failed */
-  MRCNN_ERR_BACKEND       /* the compute backend (oneDNN, CUDA...) failed */
+  MRCNN_ERR_BACKEND,      /* the compute backend (oneDNN, CUDA...) failed */
+  MRCNN_ERR_CANCELLED     /* the stream was cancelled (mrcnn_stream_run) */
 } mrcnn_status;
 
 #define MRCNN_ERROR_MESSAGE_MAX 1024
@@ -112,33 +113,37 @@ typedef struct {
   float mask_threshold;   /* binarisation of pasted mask probabilities */
 } mrcnn_thresholds;
 
+/* The most frames one forward pass, and so one batch, may hold. */
+#define MRCNN_MAX_BATCH 64
+
 typedef struct {
   mrcnn_backend_kind backend;
   int device_id;          /* CUDA device, -1 picks the current one */
   int num_threads;        /* CPU threads, 0 = all cores */
   int max_width;          /* largest frame the engine must accept; memory is */
-  int max_height;         /* planned for it once, at creation */
+  int max_height;         /* planned for it once, at creation (see also
+                           * mrcnn_engine_reserve()) */
   mrcnn_thresholds thresholds;
   mrcnn_precision precision;  /* default FP32; a precision the backend or
                                * the CPU cannot run is refused by
                                * mrcnn_engine_new with MRCNN_ERR_UNSUPPORTED */
   int max_batch;          /* most frames one mrcnn_engine_run_batch() call
-                           * runs in one forward pass (default 1); memory is
-                           * planned for that many frames at creation */
+                           * runs (default 1, at most MRCNN_MAX_BATCH), and
+                           * most frames of streams gathered into the passes
+                           * running at once; memory is planned for that
+                           * many frames at creation */
   int emulate_precision;  /* CPU reference of a reduced precision: computes
                            * in float32 on any CPU, rounding weights and
                            * activations to bf16 / fp16 wherever that
                            * precision stores them. For tests; slower
                            * than fp32. Needs the CPU backend. */
-  int passes;             /* most forward passes the frames of one batch
-                           * run as at once, the CPU threads shared out
-                           * between them: 0 (default) = as many as there
-                           * are frames in the batch, up to num_threads
-                           * (the CPU) or 1 (CUDA: one stream); 1 = one
-                           * pass with every thread. It is also how many
-                           * mrcnn_engine_run_pass() calls run at once.
-                           * Memory is planned for max_batch frames either
-                           * way. */
+  int passes;             /* most forward passes that run at once, the CPU
+                           * threads shared out between them: 0 (default)
+                           * = up to max_batch and num_threads (the CPU) or
+                           * 1 (CUDA: one stream); 1 = one pass at a time
+                           * with every thread. The engine has one worker
+                           * thread and one set of buffers per pass; memory
+                           * is planned for max_batch frames either way. */
 } mrcnn_engine_config;
 
 /* Fills cfg with defaults: AUTO backend, device -1, all cores, 3840x2160
@@ -167,6 +172,22 @@ const char *mrcnn_engine_cpu_kernels (const mrcnn_engine *engine);
  * run since. A model whose count is not 0 would overflow in fp16 on a GPU.
  * 0 for the other precisions and backends. */
 long mrcnn_engine_reference_overflows (const mrcnn_engine *engine);
+/* What an engine says of its work, for logs: DEBUG a few lines per engine,
+ * TRACE a line per batch ("batch of 2 640x480 frames, 2 batches under way",
+ * "batch of 2 frames ran in 75.1 ms"). */
+typedef enum {
+  MRCNN_LOG_DEBUG = 0,
+  MRCNN_LOG_TRACE
+} mrcnn_log_level;
+
+typedef void (*mrcnn_log_func) (void *user_data, mrcnn_log_level level,
+    const char *message);
+
+/* Sends the engine's lines to func (NULL: nowhere, the default), called
+ * from the engine's threads. Set it before the engine runs. */
+void mrcnn_engine_set_log_func (mrcnn_engine *engine, mrcnn_log_func func,
+    void *user_data);
+
 /* Thresholds may change between runs. */
 mrcnn_status mrcnn_engine_set_thresholds (mrcnn_engine *engine,
     const mrcnn_thresholds *t, mrcnn_error *err);
@@ -235,37 +256,76 @@ mrcnn_status mrcnn_engine_run (mrcnn_engine *engine, const mrcnn_image *image,
  * results must hold n pointers; each receives a new result (free each with
  * mrcnn_result_free()). On failure no result is returned (all are NULL).
  *
- * On the CPU the frames of a batch run as up to mrcnn_engine_passes()
- * forward passes at once, each on its own share of the threads and its own
- * buffers (a pass holds several frames when the batch has more frames than
- * passes); each frame's results are the same either way.
- *
- * An engine may be shared by threads. A call takes as many of the engine's
- * mrcnn_engine_passes() sets of buffers as its passes use, and the CPU
- * threads that no other call holds (at least one per pass); calls that
- * find buffers free run at once, one that finds none waits for a call to
- * end (on CUDA there is one set: calls run one after the other on the
- * engine's stream). */
+ * The engine schedules: the frames of a batch run as up to
+ * mrcnn_engine_passes() forward passes at once on the engine's worker
+ * threads, each on its own share of the CPU threads and its own buffers (a
+ * pass holds several frames when the batch has more frames than passes);
+ * each frame's results are the same either way. Calls from several threads
+ * (and the streams' frames, below) wait in one queue, oldest first, and run
+ * as workers become free (on CUDA there is one worker: passes run one
+ * after the other on the engine's stream). */
 mrcnn_status mrcnn_engine_run_batch (mrcnn_engine *engine,
     const mrcnn_image *images, const mrcnn_thresholds *thresholds, int n,
     mrcnn_result **results, mrcnn_error *err);
 
 /* As mrcnn_engine_run_batch(), with the same results, but the n frames run
  * as one forward pass (in parts, when one pass cannot hold them all) on one
- * set of buffers with `threads` CPU threads (0: those no other call holds,
- * at least one). Up to mrcnn_engine_passes() threads each running passes
- * thus run at once without waiting for each other's frames: a server
- * batching many streams runs that many batches side by side, each handing
- * its results back as soon as its own pass ends. */
+ * set of buffers with `threads` CPU threads (0: the engine's choice). */
 mrcnn_status mrcnn_engine_run_pass (mrcnn_engine *engine,
     const mrcnn_image *images, const mrcnn_thresholds *thresholds, int n,
     int threads, mrcnn_result **results, mrcnn_error *err);
 
+/* Makes the engine take frames up to max_width x max_height (it only
+ * grows): waits for the passes under way to end, keeps new ones from
+ * starting meanwhile, and plans what frames of that size need (the CUDA
+ * backend's staging). On failure the engine keeps its sizes. Safe to call
+ * while other threads run frames. */
+mrcnn_status mrcnn_engine_reserve (mrcnn_engine *engine, int max_width,
+    int max_height, mrcnn_error *err);
+
+/* ---------------------------------------------------------------- streams */
+
+/* A source of frames, one video stream, whose frames the engine gathers
+ * with other streams' frames into batches: the way a server runs many
+ * streams on one engine. The engine's worker threads take the oldest
+ * waiting frame and the next ones of its size, up to each worker's share of
+ * max_batch (max_batch / mrcnn_engine_passes(), rounded up), as soon as the
+ * batch is full, every active stream has a frame waiting or under way
+ * (none can come), or the oldest frame has waited its wait_ms. A batch
+ * holds frames of one size only, so that each frame's results are exactly
+ * those it gets alone. A failed batch is run again frame by frame, so that
+ * only the bad frame fails. */
+typedef struct mrcnn_stream mrcnn_stream;
+
+/* Opens a stream on the engine, active. Free it with mrcnn_stream_free()
+ * before the engine. */
+mrcnn_status mrcnn_stream_new (mrcnn_engine *engine, mrcnn_stream **out,
+    mrcnn_error *err);
+/* No call of mrcnn_stream_run() may be under way on the stream. */
+void mrcnn_stream_free (mrcnn_stream *stream);
+/* Whether the stream will send frames (others' batches wait for them): a
+ * stream at its end, or paused, is set inactive. mrcnn_stream_run() sets
+ * it active again. */
+void mrcnn_stream_set_active (mrcnn_stream *stream, int active);
+/* Cancels the stream's waiting frames (their mrcnn_stream_run() returns
+ * MRCNN_ERR_CANCELLED at once, unless its forward pass has begun: then when
+ * it ends) and refuses new ones until called with 0. */
+void mrcnn_stream_set_cancelled (mrcnn_stream *stream, int cancelled);
+/* Runs `image` with thresholds th (NULL: the engine's) in the next batch
+ * it fits and waits for its result (*out, a new result the caller frees).
+ * The frame waits at most wait_ms for its batch to fill, plus the passes
+ * of the work before it. A frame the engine refuses (its size, format or
+ * strides, or thresholds) fails alone, when its batch runs. Any thread may
+ * call it; the frame's memory is read until it returns. */
+mrcnn_status mrcnn_stream_run (mrcnn_stream *stream, const mrcnn_image *image,
+    const mrcnn_thresholds *th, int wait_ms, mrcnn_result **out,
+    mrcnn_error *err);
+
 /* The most frames one mrcnn_engine_run_batch() call takes. */
 int mrcnn_engine_max_batch (const mrcnn_engine *engine);
 
-/* The most forward passes the frames of one batch run as at once (see
- * mrcnn_engine_config.passes): the engine's sets of buffers. */
+/* The most forward passes that run at once (see mrcnn_engine_config.passes):
+ * the engine's worker threads and sets of buffers. */
 int mrcnn_engine_passes (const mrcnn_engine *engine);
 
 /* The CPU threads the engine's passes share out (num_threads, or the
