@@ -879,7 +879,7 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
           "frame per batch (it waits for its result), so batches of several "
           "frames need several elements sharing an engine "
           "(model-instance-id). Memory is planned for this many frames. "
-          "Read at start", 1, 64, DEFAULT_BATCH_SIZE, ready));
+          "Read at start", 1, MRCNN_MAX_BATCH, DEFAULT_BATCH_SIZE, ready));
 
   g_object_class_install_property (gobject_class, PROP_BATCH_TIMEOUT,
       g_param_spec_uint ("batch-timeout", "Batch timeout",
