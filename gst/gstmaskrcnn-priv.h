@@ -28,7 +28,7 @@ GST_DEBUG_CATEGORY_EXTERN (gst_maskrcnn_debug);
 
 struct _GstMaskRcnn
 {
-  GstBaseTransform parent;
+  GstMaskRcnnBaseTransform parent;
 
   /* Properties, under the object lock. */
   gchar *model_path;
@@ -59,15 +59,10 @@ struct _GstMaskRcnn
   mrcnn_engine_config engine_cfg;
   GstVideoInfo info;
   gboolean have_info;
-  gboolean cuda_frames;         /* caps have memory:CUDAMemory */
   guint64 frame_index;          /* frames since the caps were set */
 
   /* Why the engine is not on CUDA (backend=auto fell back), for errors. */
   gchar *no_cuda_reason;
-#ifdef GST_MASK_RCNN_HAVE_CUDA
-  /* Shared with the neighbours, from NULL to READY until back to NULL. */
-  GstCudaContext *cuda_ctx;
-#endif
 
   /* The last result, carried to the frames between runs. Labels point into
    * the model; masks are owned references. */

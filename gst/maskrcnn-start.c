@@ -56,8 +56,11 @@ static gint
 engine_device (GstMaskRcnn * self, gint device_id)
 {
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  if (self->cuda_ctx)
-    return gst_maskrcnn_cuda_context_device (self->cuda_ctx);
+  GstCudaContext *ctx = gst_maskrcnn_base_transform_get_cuda_context
+      (GST_MASK_RCNN_BASE_TRANSFORM (self));
+
+  if (ctx)
+    return gst_maskrcnn_cuda_context_device (ctx);
 #endif
   return device_id;
 }
@@ -199,12 +202,14 @@ check_shared_device (GstMaskRcnn * self)
 {
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   gint engine_dev = gst_maskrcnn_shared_device (self->shared);
+  GstCudaContext *ctx = gst_maskrcnn_base_transform_get_cuda_context
+      (GST_MASK_RCNN_BASE_TRANSFORM (self));
   gint mine;
 
-  if (!self->cuda_ctx ||
+  if (!ctx ||
       gst_maskrcnn_shared_backend (self->shared) != MRCNN_BACKEND_CUDA)
     return TRUE;
-  mine = gst_maskrcnn_cuda_context_device (self->cuda_ctx);
+  mine = gst_maskrcnn_cuda_context_device (ctx);
   if (engine_dev < 0 || engine_dev == mine)
     return TRUE;
   GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
@@ -269,7 +274,8 @@ gst_maskrcnn_start_engine (GstMaskRcnn * self)
   GST_OBJECT_UNLOCK (self);
 
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  gst_maskrcnn_cuda_element_ensure_context (GST_ELEMENT (self));
+  gst_maskrcnn_base_transform_look_for_cuda_context
+      (GST_MASK_RCNN_BASE_TRANSFORM (self));
 #endif
 
   GST_OBJECT_LOCK (self);
