@@ -208,7 +208,11 @@ struct _GstMaskRcnnDetection {
   gint ref_count;
 };
 
-#define GST_TYPE_MASKRCNN_DETECTION (gst_maskrcnn_detection_get_type ())
+#define GST_TYPE_MASK_RCNN_DETECTION (gst_maskrcnn_detection_get_type ())
+/* The spelling before the type macros followed the elements'
+ * (GST_TYPE_MASK_RCNN_*). */
+#define GST_TYPE_MASKRCNN_DETECTION GST_TYPE_MASK_RCNN_DETECTION \
+  GLIB_DEPRECATED_MACRO_FOR (GST_TYPE_MASK_RCNN_DETECTION)
 GType gst_maskrcnn_detection_get_type (void);
 
 /**
@@ -337,7 +341,10 @@ gboolean gst_maskrcnn_buffer_add_instances (GstBuffer * buffer,
 /* The companion meta is an implementation detail of the functions above;
  * its API type is public so that elements may decide whether to keep it
  * (tags: "video", "orientation", "size", as the ROI meta's). */
-#define GST_MASKRCNN_META_API_TYPE (gst_maskrcnn_meta_api_get_type ())
+#define GST_MASK_RCNN_META_API_TYPE (gst_maskrcnn_meta_api_get_type ())
+/* The spelling before the type macros followed the elements'. */
+#define GST_MASKRCNN_META_API_TYPE GST_MASK_RCNN_META_API_TYPE \
+  GLIB_DEPRECATED_MACRO_FOR (GST_MASK_RCNN_META_API_TYPE)
 
 /**
  * gst_maskrcnn_meta_api_get_type:
