@@ -28,7 +28,7 @@ GST_DEBUG_CATEGORY_EXTERN (gst_maskrcnn_debug);
 
 struct _GstMaskRcnn
 {
-  GstBaseTransform parent;
+  GstMaskRcnnBaseTransform parent;
 
   /* Properties, under the object lock. */
   gchar *model_path;
@@ -55,13 +55,8 @@ struct _GstMaskRcnn
   GstMaskRcnnSharedUser *shared;
   GstVideoInfo info;
   gboolean have_info;
-  gboolean cuda_frames;         /* caps have memory:CUDAMemory */
   guint64 frame_index;          /* frames since the caps were set */
 
-#ifdef GST_MASK_RCNN_HAVE_CUDA
-  /* Shared with the neighbours, from NULL to READY until back to NULL. */
-  GstCudaContext *cuda_ctx;
-#endif
 
   /* The last result, carried to the frames between runs. Labels point into
    * the model; masks are owned references. */

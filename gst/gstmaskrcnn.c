@@ -31,7 +31,6 @@
 #include <gst/video/video.h>
 
 #include "maskrcnn-convert.h"
-#include "maskrcnn-element.h"
 #include "maskrcnn-meta.h"
 #include "maskrcnn-shared.h"
 #include "mrcnn/mrcnn.h"
@@ -81,7 +80,7 @@ enum
 
 
 #define gst_maskrcnn_parent_class parent_class
-G_DEFINE_TYPE (GstMaskRcnn, gst_maskrcnn, GST_TYPE_BASE_TRANSFORM);
+G_DEFINE_TYPE (GstMaskRcnn, gst_maskrcnn, GST_TYPE_MASK_RCNN_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (maskrcnn, "maskrcnn", GST_RANK_NONE,
     GST_TYPE_MASK_RCNN);
 
@@ -185,24 +184,19 @@ post_detections (GstMaskRcnn * self, GstBuffer * buf, guint age)
 
 /* ------------------------------------------------------------ CUDA context */
 
-#ifdef GST_MASK_RCNN_HAVE_CUDA
-/* For the CUDA wiring shared with maskrcnnoverlay (maskrcnn-cuda.h): the
- * device-id property, and no device frames with backend=cpu. */
+/* GstMaskRcnnBaseTransform shares the context on the device-id property's
+ * device, and offers no device frames with backend=cpu. */
 static void
-cuda_settings (GstElement * element, gint * device_id, gboolean * wants_cuda)
+gst_maskrcnn_cuda_settings (GstMaskRcnnBaseTransform * base,
+    gint * device_id, gboolean * wants_cuda)
 {
-  GstMaskRcnn *self = GST_MASK_RCNN (element);
+  GstMaskRcnn *self = GST_MASK_RCNN (base);
 
   GST_OBJECT_LOCK (self);
   *device_id = self->device_id;
   *wants_cuda = self->backend != GST_MASK_RCNN_BACKEND_CPU;
   GST_OBJECT_UNLOCK (self);
 }
-
-static const GstMaskRcnnCudaElement cuda_element = {
-  cuda_settings, G_STRUCT_OFFSET (GstMaskRcnn, cuda_ctx)
-};
-#endif
 
 /* ------------------------------------------------------------ streaming */
 
@@ -248,22 +242,25 @@ gst_maskrcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   mrcnn_backend_kind kind;
   mrcnn_error err = { 0, };
   gint w, h;
+  gboolean cuda_frames;
 
+  if (!GST_BASE_TRANSFORM_CLASS (parent_class)->set_caps (trans, incaps,
+          outcaps))
+    return FALSE;
   if (!gst_video_info_from_caps (&info, incaps)) {
     GST_ERROR_OBJECT (self, "invalid caps %" GST_PTR_FORMAT, incaps);
     return FALSE;
   }
   w = GST_VIDEO_INFO_WIDTH (&info);
   h = GST_VIDEO_INFO_HEIGHT (&info);
-  self->cuda_frames = FALSE;
-#ifdef GST_MASK_RCNN_HAVE_CUDA
-  self->cuda_frames = gst_maskrcnn_caps_are_cuda (incaps);
-#endif
+  cuda_frames =
+      gst_maskrcnn_base_transform_cuda_frames (GST_MASK_RCNN_BASE_TRANSFORM
+      (self));
 
   if (!self->shared)
     return FALSE;
   kind = gst_maskrcnn_shared_backend (self->shared);
-  if (self->cuda_frames && kind != MRCNN_BACKEND_CUDA) {
+  if (cuda_frames && kind != MRCNN_BACKEND_CUDA) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT,
         ("Frames arrive in CUDA memory but the engine runs on the CPU: %s. "
             "Run on a machine with an NVIDIA GPU and driver, or keep the "
@@ -273,7 +270,7 @@ gst_maskrcnn_set_caps (GstBaseTransform * trans, GstCaps * incaps,
         ("caps %" GST_PTR_FORMAT, incaps));
     return FALSE;
   }
-  if (!self->cuda_frames && kind == MRCNN_BACKEND_CUDA) {
+  if (!cuda_frames && kind == MRCNN_BACKEND_CUDA) {
     GstMaskRcnnBackend backend;
 
     GST_OBJECT_LOCK (self);
@@ -347,12 +344,14 @@ check_cuda_buffer (GstMaskRcnn * self, GstBuffer * buf)
 {
   gchar *why = NULL;
   gint device = gst_maskrcnn_shared_device (self->shared);
+  GstCudaContext *ctx =
+      gst_maskrcnn_base_transform_get_cuda_context
+      (GST_MASK_RCNN_BASE_TRANSFORM (self));
 
   /* -1: the engine took the runtime's current device, which is the one of
    * the context its elements share (check_shared_device()), else 0. */
   if (device < 0)
-    device = self->cuda_ctx ?
-        gst_maskrcnn_cuda_context_device (self->cuda_ctx) : 0;
+    device = ctx ? gst_maskrcnn_cuda_context_device (ctx) : 0;
 
   if (gst_maskrcnn_cuda_check_buffer (buf, device, &why))
     return TRUE;
@@ -366,8 +365,8 @@ check_cuda_buffer (GstMaskRcnn * self, GstBuffer * buf)
 /* Runs the engine on a frame and keeps the result in self->last. A frame in
  * CUDA memory is mapped with GST_MAP_CUDA and its device pointers go to the
  * engine (on_device = 1): it is never copied to the host. The shared
- * context is current around the engine's calls; it is the device's primary
- * context, the one the engine's runtime calls use (maskrcnn-cuda.h). */
+ * context is the device's primary context, the one the engine's worker
+ * makes current (maskrcnn-cuda.h). */
 static GstFlowReturn
 run_engine (GstMaskRcnn * self, GstBuffer * buf,
     const mrcnn_thresholds * th)
@@ -382,9 +381,12 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf,
   guint timeout;
   const gchar *format =
       gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info));
+  gboolean cuda_frames =
+      gst_maskrcnn_base_transform_cuda_frames (GST_MASK_RCNN_BASE_TRANSFORM
+      (self));
 
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  if (self->cuda_frames) {
+  if (cuda_frames) {
     if (!check_cuda_buffer (self, buf))
       return GST_FLOW_ERROR;
     flags |= GST_MAP_CUDA;
@@ -397,7 +399,7 @@ run_engine (GstMaskRcnn * self, GstBuffer * buf,
             GST_VIDEO_INFO_HEIGHT (&self->info)), (NULL));
     return GST_FLOW_ERROR;
   }
-  if (!gst_maskrcnn_image_from_frame (&frame, self->cuda_frames, &image)) {
+  if (!gst_maskrcnn_image_from_frame (&frame, cuda_frames, &image)) {
     gst_video_frame_unmap (&frame);
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
         ("Unsupported video format %s.", format), (NULL));
@@ -682,16 +684,8 @@ gst_maskrcnn_finalize (GObject * object)
   g_free (self->model_path);
   g_free (self->running_model);
   g_free (self->instance_id);
-#ifdef GST_MASK_RCNN_HAVE_CUDA
-  gst_clear_object (&self->cuda_ctx);
-#endif
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
-
-static gboolean (*chain_query) (GstBaseTransform * trans,
-    GstPadDirection direction, GstQuery * query);
-static GstStateChangeReturn (*chain_change_state) (GstElement * element,
-    GstStateChange transition);
 
 /* A frame may wait batch-timeout for its batch: downstream must know. */
 static gboolean
@@ -702,7 +696,8 @@ gst_maskrcnn_query (GstBaseTransform * trans, GstPadDirection direction,
   GstClockTime min, max, extra;
   gboolean live;
 
-  if (!chain_query (trans, direction, query))
+  if (!GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction,
+          query))
     return FALSE;
   if (direction != GST_PAD_SRC || GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
     return TRUE;
@@ -732,7 +727,8 @@ gst_maskrcnn_change_state (GstElement * element, GstStateChange transition)
    * the state changes of this thread. */
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY && self->shared)
     gst_maskrcnn_shared_set_flushing (self->shared, TRUE);
-  return chain_change_state (element, transition);
+  return GST_ELEMENT_CLASS (parent_class)->change_state (element,
+      transition);
 }
 
 /* The shipped model's path, looked up once for the property's default. */
@@ -744,6 +740,8 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  GstMaskRcnnBaseTransformClass *base_class =
+      GST_MASK_RCNN_BASE_TRANSFORM_CLASS (klass);
   const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
   const GParamFlags runtime = flags | GST_PARAM_MUTABLE_PLAYING;
   const GParamFlags ready = flags | GST_PARAM_MUTABLE_READY;
@@ -895,23 +893,16 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
       "Detects and segments object instances with a Mask R-CNN model and "
       "attaches them as region-of-interest metadata with masks",
       "gst-maskrcnn developers");
-  gst_maskrcnn_element_class_add_pad_templates (element_class);
+  gst_maskrcnn_base_transform_class_add_pad_templates (element_class);
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_maskrcnn_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_maskrcnn_stop);
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_maskrcnn_set_caps);
   trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_maskrcnn_transform_ip);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_maskrcnn_sink_event);
-  trans_class->propose_allocation =
-      GST_DEBUG_FUNCPTR (gst_maskrcnn_element_propose_allocation);
-#ifdef GST_MASK_RCNN_HAVE_CUDA
-  gst_maskrcnn_cuda_element_class_init (element_class, &cuda_element);
-#endif
-  /* Chained to what the CUDA wiring (or GstBaseTransform) installed. */
-  chain_query = trans_class->query;
   trans_class->query = GST_DEBUG_FUNCPTR (gst_maskrcnn_query);
-  chain_change_state = element_class->change_state;
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_maskrcnn_change_state);
+  base_class->cuda_settings = gst_maskrcnn_cuda_settings;
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = FALSE;
 

@@ -6,13 +6,14 @@
 #define __GST_MASK_RCNN_H__
 
 #include <gst/gst.h>
-#include <gst/base/gstbasetransform.h>
+
+#include "gstmaskrcnnbasetransform.h"
 
 G_BEGIN_DECLS
 
 #define GST_TYPE_MASK_RCNN (gst_maskrcnn_get_type ())
 G_DECLARE_FINAL_TYPE (GstMaskRcnn, gst_maskrcnn, GST, MASK_RCNN,
-    GstBaseTransform);
+    GstMaskRcnnBaseTransform);
 
 /**
  * GstMaskRcnnBackend:

@@ -34,7 +34,6 @@
 
 #include "maskrcnn-canvas.h"
 #include "maskrcnn-captions.h"
-#include "maskrcnn-element.h"
 #include "maskrcnn-meta.h"
 #include "overlay.h"
 #ifdef GST_MASK_RCNN_HAVE_CUDA
@@ -75,7 +74,7 @@ typedef struct
 
 struct _GstMaskRcnnOverlay
 {
-  GstBaseTransform parent;
+  GstMaskRcnnBaseTransform parent;
 
   DrawSettings settings;        /* under the object lock */
 
@@ -95,16 +94,14 @@ struct _GstMaskRcnnOverlay
   guint16 *distance;
   gsize scratch_size;
 
-  gboolean cuda_frames;         /* caps have memory:CUDAMemory */
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  GstCudaContext *cuda_ctx;     /* shared, NULL to READY until NULL */
   GstMaskRcnnOverlayCuda *cuda; /* from the first CUDA caps to stop() */
 #endif
 };
 
 #define gst_maskrcnn_overlay_parent_class parent_class
 G_DEFINE_TYPE (GstMaskRcnnOverlay, gst_maskrcnn_overlay,
-    GST_TYPE_BASE_TRANSFORM);
+    GST_TYPE_MASK_RCNN_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (maskrcnnoverlay, "maskrcnnoverlay",
     GST_RANK_NONE, GST_TYPE_MASK_RCNN_OVERLAY);
 
@@ -435,9 +432,12 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
   guint8 fill = (guint8) (s->alpha * 255.0 + 0.5);
   gboolean ok = TRUE, pushed;
   gint i, n = (gint) instances->len;
+  GstCudaContext *ctx =
+      gst_maskrcnn_base_transform_get_cuda_context
+      (GST_MASK_RCNN_BASE_TRANSFORM (self));
 
   if (!gst_maskrcnn_cuda_check_buffer (buf,
-          gst_maskrcnn_cuda_context_device (self->cuda_ctx), why))
+          gst_maskrcnn_cuda_context_device (ctx), why))
     return FALSE;
   offsets = g_newa (gsize, n + 1);
   region = g_newa (gint, 4 * n);
@@ -453,7 +453,7 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
   }
   offsets[n] = total;
 
-  pushed = gst_cuda_context_push (self->cuda_ctx);
+  pushed = gst_cuda_context_push (ctx);
   if (total > 0) {
     host = gst_maskrcnn_overlay_cuda_stage (self->cuda, total, why);
     if (!host) {
@@ -629,7 +629,8 @@ gst_maskrcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     return GST_FLOW_OK;
   }
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  if (self->cuda_frames) {
+  if (gst_maskrcnn_base_transform_cuda_frames (GST_MASK_RCNN_BASE_TRANSFORM
+          (self))) {
     gchar *why = NULL;
     gboolean ok = draw_cuda (self, buf, instances, &s, &why);
 
@@ -740,14 +741,15 @@ gst_maskrcnn_overlay_stop (GstBaseTransform * trans)
 static gboolean
 ensure_cuda (GstMaskRcnnOverlay * self)
 {
+  GstMaskRcnnBaseTransform *base = GST_MASK_RCNN_BASE_TRANSFORM (self);
   gchar *why = NULL;
 
   if (self->cuda)
     return TRUE;
-  if (gst_maskrcnn_cuda_ensure_context (GST_ELEMENT (self), -1,
-          &self->cuda_ctx, &why))
+  if (gst_maskrcnn_base_transform_ensure_cuda_context (base, &why))
     self->cuda = gst_maskrcnn_overlay_cuda_new
-        (gst_maskrcnn_cuda_context_device (self->cuda_ctx), &why);
+        (gst_maskrcnn_cuda_context_device
+        (gst_maskrcnn_base_transform_get_cuda_context (base)), &why);
   if (self->cuda)
     return TRUE;
   GST_ELEMENT_ERROR (self, LIBRARY, INIT,
@@ -757,19 +759,6 @@ ensure_cuda (GstMaskRcnnOverlay * self)
   g_free (why);
   return FALSE;
 }
-
-/* For the CUDA wiring shared with maskrcnn (maskrcnn-cuda.h): any device,
- * a neighbour's; no driver is no error until CUDA caps arrive. */
-static void
-cuda_settings (GstElement * element, gint * device_id, gboolean * wants_cuda)
-{
-  *device_id = -1;
-  *wants_cuda = TRUE;
-}
-
-static const GstMaskRcnnCudaElement cuda_element = {
-  cuda_settings, G_STRUCT_OFFSET (GstMaskRcnnOverlay, cuda_ctx)
-};
 #endif
 
 static gboolean
@@ -778,18 +767,18 @@ gst_maskrcnn_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 {
   GstMaskRcnnOverlay *self = GST_MASK_RCNN_OVERLAY (trans);
 
+  self->have_info = FALSE;
+  if (!GST_BASE_TRANSFORM_CLASS (parent_class)->set_caps (trans, incaps,
+          outcaps))
+    return FALSE;
   if (!gst_video_info_from_caps (&self->info, incaps)) {
     GST_ERROR_OBJECT (self, "invalid caps %" GST_PTR_FORMAT, incaps);
-    self->have_info = FALSE;
     return FALSE;
   }
-  self->cuda_frames = FALSE;
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  self->cuda_frames = gst_maskrcnn_caps_are_cuda (incaps);
-  if (self->cuda_frames && !ensure_cuda (self)) {
-    self->have_info = FALSE;
+  if (gst_maskrcnn_base_transform_cuda_frames (GST_MASK_RCNN_BASE_TRANSFORM
+          (self)) && !ensure_cuda (self))
     return FALSE;
-  }
 #endif
   self->have_info = TRUE;
   return TRUE;
@@ -923,18 +912,13 @@ gst_maskrcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
       "Mask R-CNN overlay", "Filter/Effect/Video",
       "Draws the instance masks, boxes and labels found by maskrcnn",
       "gst-maskrcnn developers");
-  gst_maskrcnn_element_class_add_pad_templates (element_class);
+  gst_maskrcnn_base_transform_class_add_pad_templates (element_class);
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_stop);
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_set_caps);
   trans_class->transform_ip =
       GST_DEBUG_FUNCPTR (gst_maskrcnn_overlay_transform_ip);
-  trans_class->propose_allocation =
-      GST_DEBUG_FUNCPTR (gst_maskrcnn_element_propose_allocation);
-#ifdef GST_MASK_RCNN_HAVE_CUDA
-  gst_maskrcnn_cuda_element_class_init (element_class, &cuda_element);
-#endif
   trans_class->passthrough_on_same_caps = FALSE;
 }
 

@@ -6,13 +6,14 @@
 #define __GST_MASK_RCNN_OVERLAY_H__
 
 #include <gst/gst.h>
-#include <gst/base/gstbasetransform.h>
+
+#include "gstmaskrcnnbasetransform.h"
 
 G_BEGIN_DECLS
 
 #define GST_TYPE_MASK_RCNN_OVERLAY (gst_maskrcnn_overlay_get_type ())
 G_DECLARE_FINAL_TYPE (GstMaskRcnnOverlay, gst_maskrcnn_overlay, GST,
-    MASK_RCNN_OVERLAY, GstBaseTransform);
+    MASK_RCNN_OVERLAY, GstMaskRcnnBaseTransform);
 
 GST_ELEMENT_REGISTER_DECLARE (maskrcnnoverlay);
 

@@ -1,5 +1,7 @@
-/* gst-maskrcnn: CUDA context sharing and CUDA-memory frames, for both
- * elements. Only built where the plugin has CUDA (GST_MASK_RCNN_HAVE_CUDA).
+/* gst-maskrcnn: CUDA context sharing and CUDA-memory frames: the helpers
+ * behind GstMaskRcnnBaseTransform (gstmaskrcnnbasetransform.h), which wires
+ * them into both elements, and the checks the elements make on frames. Only
+ * built where the plugin has CUDA (GST_MASK_RCNN_HAVE_CUDA).
  *
  * Contexts. The engine's CUDA backend uses the CUDA runtime API: it calls
  * cudaSetDevice() before its work, which makes the device's *primary*
@@ -29,7 +31,6 @@
 #endif
 
 #include <gst/gst.h>
-#include <gst/base/gstbasetransform.h>
 #include <gst/video/video.h>
 #include <gst/cuda/gstcudacontext.h>
 #include <gst/cuda/gstcudamemory.h>
@@ -60,50 +61,6 @@ gboolean gst_maskrcnn_cuda_ensure_context (GstElement * element,
  * device (any device when device_id is -1). */
 void gst_maskrcnn_cuda_handle_set_context (GstElement * element,
     GstContext * context, gint device_id, GstCudaContext ** ctx);
-
-/* query() of an element that derives from GstBaseTransform: answers a
- * context query with `ctx` when it is set, else chains up to
- * `parent_class`. A caps query's answer gets its memory:CUDAMemory
- * structures first, so that a neighbour that can give either (cudaupload,
- * whose own order prefers system memory, or a hardware decoder) keeps the
- * frames on the device; with `allow_cuda` FALSE (an element that will not
- * take device frames, such as maskrcnn backend=cpu) they are left out. */
-gboolean gst_maskrcnn_cuda_transform_query (GstBaseTransform * trans,
-    GstBaseTransformClass * parent_class, GstPadDirection direction,
-    GstQuery * query, GstCudaContext * ctx, gboolean allow_cuda);
-
-/* change_state() helper, after the element's own NULL to READY work:
- * chains up to `parent_class` and drops *ctx from READY to NULL. */
-GstStateChangeReturn gst_maskrcnn_cuda_change_state (GstElement * element,
-    GstElementClass * parent_class, GstStateChange transition,
-    GstCudaContext ** ctx);
-
-/* The CUDA wiring both elements share, in one place: what an element tells
- * it about itself. */
-typedef struct
-{
-  /* The device to share a context on (-1: any) and whether the element
-   * takes frames in CUDA memory at all (maskrcnn backend=cpu does not).
-   * Called without the object lock held. */
-  void (*settings) (GstElement * element, gint * device_id,
-      gboolean * wants_cuda);
-  /* Offset of the element's GstCudaContext * (shared, from NULL to READY
-   * until back to NULL) in its instance struct. */
-  glong context_offset;
-} GstMaskRcnnCudaElement;
-
-/* Installs set_context(), change_state() and GstBaseTransform's query() on
- * `klass`, a final subclass of GstBaseTransform, from its class_init.
- * `element` must stay valid (static). The context is looked for from NULL
- * to READY, before nvcodec neighbours look for theirs when they start, so
- * that they adopt the primary context the engine needs; not finding one is
- * no error there (the caps decide whether it was needed). */
-void gst_maskrcnn_cuda_element_class_init (GstElementClass * klass,
-    const GstMaskRcnnCudaElement * element);
-
-/* Looks for the element's shared context again (after NULL to READY, e.g.
- * at start()), as at NULL to READY. */
-void gst_maskrcnn_cuda_element_ensure_context (GstElement * element);
 
 /* The device ordinal of a context. */
 gint gst_maskrcnn_cuda_context_device (GstCudaContext * ctx);

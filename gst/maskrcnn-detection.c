@@ -1,10 +1,7 @@
-/* gst-maskrcnn: GstMaskRcnnDetection, an owned copy of one instance.
- *
- * The GstMaskRcnnInstance that the iterator fills borrows from the buffer,
- * which is fine in C but not for bindings (a Python object may outlive the
- * buffer) nor for another thread (the publisher's worker). A detection
- * copies the label and takes a reference to the mask data instead; the mask
- * buffer is immutable once attached, so sharing it is safe.
+/* gst-maskrcnn: GstMaskRcnnDetection, the deprecated owned copy of one
+ * instance, kept for the applications that use it. Its reading functions
+ * are those of GstMaskRcnnInstance (maskrcnn-instance.c), on a borrowed
+ * view of the detection.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -16,8 +13,7 @@
 
 #include <string.h>
 
-G_DEFINE_BOXED_TYPE (GstMaskRcnnDetection, gst_maskrcnn_detection,
-    gst_maskrcnn_detection_ref, gst_maskrcnn_detection_unref);
+G_GNUC_BEGIN_IGNORE_DEPRECATIONS
 
 GstMaskRcnnDetection *
 gst_maskrcnn_detection_new_from_instance (const GstMaskRcnnInstance * instance)
@@ -67,16 +63,7 @@ gst_maskrcnn_detection_unref (GstMaskRcnnDetection * detection)
   g_free (detection);
 }
 
-gboolean
-gst_maskrcnn_detection_has_mask (const GstMaskRcnnDetection * detection)
-{
-  g_return_val_if_fail (detection != NULL, FALSE);
-
-  return detection->mask_data != NULL;
-}
-
-/* The borrowed view the reading functions of maskrcnn-meta.c take, so that
- * the resampling is written once. */
+/* The borrowed view the instance functions take. */
 static void
 detection_as_instance (const GstMaskRcnnDetection * d,
     GstMaskRcnnInstance * inst)
@@ -96,29 +83,26 @@ detection_as_instance (const GstMaskRcnnDetection * d,
   inst->mask_height = d->mask_height;
 }
 
+gboolean
+gst_maskrcnn_detection_has_mask (const GstMaskRcnnDetection * detection)
+{
+  GstMaskRcnnInstance inst;
+
+  g_return_val_if_fail (detection != NULL, FALSE);
+
+  detection_as_instance (detection, &inst);
+  return gst_maskrcnn_instance_has_mask (&inst);
+}
+
 GBytes *
 gst_maskrcnn_detection_get_mask (const GstMaskRcnnDetection * detection)
 {
   GstMaskRcnnInstance inst;
-  gsize size;
-  guint8 *data;
 
   g_return_val_if_fail (detection != NULL, NULL);
 
-  if (!detection->mask_data || detection->width <= 0 ||
-      detection->height <= 0)
-    return NULL;
   detection_as_instance (detection, &inst);
-  size = (gsize) detection->width * detection->height;
-  data = g_try_malloc (size);
-  if (!data)
-    return NULL;
-  if (!gst_maskrcnn_instance_read_mask (&inst, data, detection->width,
-          detection->height, detection->width)) {
-    g_free (data);
-    return NULL;
-  }
-  return g_bytes_new_take (data, size);
+  return gst_maskrcnn_instance_get_mask (&inst);
 }
 
 GBytes *
@@ -126,37 +110,35 @@ gst_maskrcnn_detection_get_frame_mask (const GstMaskRcnnDetection *
     detection, gint frame_width, gint frame_height)
 {
   GstMaskRcnnInstance inst;
-  gsize size;
-  guint8 *data;
 
   g_return_val_if_fail (detection != NULL, NULL);
 
-  if (!detection->mask_data || frame_width <= 0 || frame_height <= 0)
-    return NULL;
   detection_as_instance (detection, &inst);
-  size = (gsize) frame_width * frame_height;
-  data = g_try_malloc0 (size);
-  if (!data)
-    return NULL;
-  if (!gst_maskrcnn_instance_rasterize (&inst, data, frame_width,
-          frame_height, frame_width, 255)) {
-    g_free (data);
-    return NULL;
-  }
-  return g_bytes_new_take (data, size);
+  return gst_maskrcnn_instance_get_frame_mask (&inst, frame_width,
+      frame_height);
 }
 
+/* The instances' copies, each turned into a detection in the same list:
+ * one copy more per instance than before, on a deprecated path. */
 GList *
 gst_maskrcnn_buffer_get_instances (GstBuffer * buffer)
 {
-  GstMaskRcnnInstance inst;
-  gpointer state = NULL;
-  GList *list = NULL;
+  GList *list, *l;
 
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
 
-  while (gst_maskrcnn_buffer_iterate_instances (buffer, &state, &inst))
-    list = g_list_prepend (list,
-        gst_maskrcnn_detection_new_from_instance (&inst));
-  return g_list_reverse (list);
+  list = gst_maskrcnn_buffer_copy_instances (buffer);
+  for (l = list; l; l = l->next) {
+    GstMaskRcnnInstance *copy = l->data;
+
+    l->data = gst_maskrcnn_detection_new_from_instance (copy);
+    gst_maskrcnn_instance_free (copy);
+  }
+  return list;
 }
+
+/* A reference is the boxed copy: the fields are read-only. */
+G_DEFINE_BOXED_TYPE (GstMaskRcnnDetection, gst_maskrcnn_detection,
+    gst_maskrcnn_detection_ref, gst_maskrcnn_detection_unref);
+
+G_GNUC_END_IGNORE_DEPRECATIONS

@@ -168,7 +168,7 @@ gst_maskrcnn_meta_get_info (void)
   static const GstMetaInfo *info = NULL;
 
   if (g_once_init_enter ((GstMetaInfo **) & info)) {
-    const GstMetaInfo *mi = gst_meta_register (GST_MASKRCNN_META_API_TYPE,
+    const GstMetaInfo *mi = gst_meta_register (GST_MASK_RCNN_META_API_TYPE,
         "GstMaskRcnnMeta", sizeof (GstMaskRcnnMeta), gst_maskrcnn_meta_init,
         gst_maskrcnn_meta_free, gst_maskrcnn_meta_transform);
     g_once_init_leave ((GstMetaInfo **) & info, (GstMetaInfo *) mi);
@@ -185,7 +185,7 @@ find_in_companions (GstBuffer * buffer, gint roi_id)
   GstMeta *meta;
 
   while ((meta = gst_buffer_iterate_meta_filtered (buffer, &state,
-              GST_MASKRCNN_META_API_TYPE))) {
+              GST_MASK_RCNN_META_API_TYPE))) {
     GstMaskRcnnMeta *m = (GstMaskRcnnMeta *) meta;
     const InstanceEntry *entry;
 

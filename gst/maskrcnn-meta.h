@@ -47,10 +47,11 @@ G_BEGIN_DECLS
 /**
  * GstMaskRcnnInstance:
  * @roi: the region-of-interest meta this instance lives in (owned by the
- *   buffer)
+ *   buffer); NULL in a copy
  * @label: class label (owned by the meta; valid while the buffer is)
  * @class_id: class index in the model, 1.. (0 is the background)
- * @confidence: detection score, 0..1
+ * @confidence: the instance's score, 0..1 (the model's class probability;
+ *   JSON documents and element messages write it as "score")
  * @x: box left edge in frame pixels
  * @y: box top edge in frame pixels
  * @width: box width in frame pixels
@@ -63,8 +64,13 @@ G_BEGIN_DECLS
  * @mask_width: mask columns
  * @mask_height: mask rows
  *
- * One detected instance, as read from a buffer. Every pointer is borrowed
- * from the buffer's metadata: keep a reference to the buffer while using it.
+ * One detected instance. gst_maskrcnn_buffer_iterate_instances() fills one
+ * in place, every pointer borrowed from the buffer's metadata: keep a
+ * reference to the buffer while using it. gst_maskrcnn_instance_copy() (or
+ * gst_maskrcnn_buffer_copy_instances()) makes an owned copy that holds its
+ * label and a reference to its mask data, so it may outlive the buffer and
+ * cross threads (read-only); that boxed copy is what bindings see
+ * (`GstMaskRcnn.Instance` in Python). It replaces #GstMaskRcnnDetection.
  */
 typedef struct {
   GstVideoRegionOfInterestMeta *roi;
@@ -98,7 +104,7 @@ guint gst_maskrcnn_buffer_get_n_instances (GstBuffer * buffer);
  * Iterates the instances on the buffer in the order they were attached (by
  * descending confidence for one `maskrcnn` element). Each call fills
  * *instance and returns TRUE, or returns FALSE when there are no more.
- * Bindings use gst_maskrcnn_buffer_get_instances(), which gives instances
+ * Bindings use gst_maskrcnn_buffer_copy_instances(), which gives instances
  * that own what they point to.
  *
  * Returns: TRUE while there was another instance.
@@ -118,7 +124,7 @@ gboolean gst_maskrcnn_buffer_iterate_instances (GstBuffer * buffer,
  * Resamples the instance's mask (nearest neighbour) to @width x @height
  * bytes at @dst, 255 inside and 0 outside. Pass the instance's width and
  * height for the mask at the box's current size. Bindings use
- * gst_maskrcnn_detection_get_mask().
+ * gst_maskrcnn_instance_get_mask().
  *
  * Returns: FALSE, leaving @dst untouched, when the instance has no mask or
  *   the arguments are invalid.
@@ -165,7 +171,7 @@ gboolean gst_maskrcnn_instance_read_mask_region (const GstMaskRcnnInstance *
  * Writes @value into every pixel of @frame that the instance's mask covers;
  * pixels outside the mask are left as they are, so calling it for several
  * instances builds a label map. Parts of the box outside the frame are
- * clipped. Bindings use gst_maskrcnn_detection_get_frame_mask().
+ * clipped. Bindings use gst_maskrcnn_instance_get_frame_mask().
  *
  * Returns: FALSE when the instance has no mask or the arguments are invalid.
  */
@@ -175,11 +181,111 @@ gboolean gst_maskrcnn_instance_rasterize (const GstMaskRcnnInstance *
 
 /* ------------------------------------------------------------ owned copies */
 
+#define GST_TYPE_MASK_RCNN_INSTANCE (gst_maskrcnn_instance_get_type ())
+
+/**
+ * gst_maskrcnn_instance_get_type:
+ *
+ * Returns: the boxed type of #GstMaskRcnnInstance copies
+ *   (gst_maskrcnn_instance_copy(), gst_maskrcnn_instance_free()).
+ */
+GType gst_maskrcnn_instance_get_type (void);
+
+/**
+ * gst_maskrcnn_instance_copy:
+ * @instance: an instance, filled by gst_maskrcnn_buffer_iterate_instances()
+ *   or itself a copy
+ *
+ * An owned copy of @instance: the label copied, a reference taken on the
+ * mask data (immutable once attached, so sharing it is safe), @roi NULL
+ * (the meta belongs to the buffer). It may outlive the buffer and cross
+ * threads (read-only).
+ *
+ * Returns: (transfer full): the copy; free it with
+ *   gst_maskrcnn_instance_free().
+ */
+GstMaskRcnnInstance *gst_maskrcnn_instance_copy (const GstMaskRcnnInstance *
+    instance);
+
+/**
+ * gst_maskrcnn_instance_free:
+ * @instance: (transfer full): a copy made by gst_maskrcnn_instance_copy()
+ *   or gst_maskrcnn_buffer_copy_instances() (never an instance the iterator
+ *   filled: that one owns nothing)
+ *
+ * Frees the copy, its label and its reference to the mask data.
+ */
+void gst_maskrcnn_instance_free (GstMaskRcnnInstance * instance);
+
+/**
+ * gst_maskrcnn_instance_has_mask:
+ * @instance: an instance
+ *
+ * Returns: TRUE when the instance carries a mask.
+ */
+gboolean gst_maskrcnn_instance_has_mask (const GstMaskRcnnInstance *
+    instance);
+
+/**
+ * gst_maskrcnn_instance_get_mask:
+ * @instance: an instance
+ *
+ * The mask on the box as it is now: @width x @height GRAY8 bytes, rows
+ * tightly packed, 255 inside the instance and 0 outside. Byte (i, j) covers
+ * frame pixel (x + i, y + j).
+ *
+ * Returns: (transfer full) (nullable): the mask, or NULL when the instance
+ *   has none.
+ */
+GBytes *gst_maskrcnn_instance_get_mask (const GstMaskRcnnInstance *
+    instance);
+
+/**
+ * gst_maskrcnn_instance_get_frame_mask:
+ * @instance: an instance
+ * @frame_width: frame columns
+ * @frame_height: frame rows
+ *
+ * The mask pasted into a full frame: @frame_width x @frame_height GRAY8
+ * bytes, rows tightly packed, 255 where the instance is and 0 elsewhere
+ * (parts of the box outside the frame are clipped). This is what COCO RLE
+ * encodes.
+ *
+ * Returns: (transfer full) (nullable): the frame mask, or NULL when the
+ *   instance has no mask or a size is not positive.
+ */
+GBytes *gst_maskrcnn_instance_get_frame_mask (const GstMaskRcnnInstance *
+    instance, gint frame_width, gint frame_height);
+
+/**
+ * gst_maskrcnn_buffer_copy_instances:
+ * @buffer: a buffer
+ *
+ * Owned copies (gst_maskrcnn_instance_copy()) of all the Mask R-CNN
+ * instances of the frame, in the order
+ * gst_maskrcnn_buffer_iterate_instances() gives them.
+ *
+ * Returns: (transfer full) (element-type GstMaskRcnnInstance): a new list
+ *   of new copies (empty: NULL); free it with
+ *   `g_list_free_full (list, (GDestroyNotify) gst_maskrcnn_instance_free)`.
+ */
+GList *gst_maskrcnn_buffer_copy_instances (GstBuffer * buffer);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMaskRcnnInstance,
+    gst_maskrcnn_instance_free)
+
+/* ------------------------------------------------------------ deprecated */
+
+/* GstMaskRcnnDetection was a second type for one instance, with the score
+ * named `score`; #GstMaskRcnnInstance copies replace it. It keeps working
+ * for the applications (and the Python code) that use it. */
+G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+
 /**
  * GstMaskRcnnDetection:
  * @label: class label
  * @class_id: class index in the model, 1.. (0 is the background)
- * @score: detection score, 0..1
+ * @score: the instance's score, 0..1 (#GstMaskRcnnInstance's @confidence)
  * @x: box left edge in frame pixels
  * @y: box top edge in frame pixels
  * @width: box width in frame pixels
@@ -189,11 +295,14 @@ gboolean gst_maskrcnn_instance_rasterize (const GstMaskRcnnInstance *
  * @age: frames since the detection was computed, 0 when fresh
  *
  * One instance as an owned, reference-counted copy of the buffer's
- * metadata: it holds its label and a reference to its mask data, so it may
- * outlive the buffer and cross threads (read-only). This is what bindings
- * see (`GstMaskRcnn.Detection` in Python). The fields are read-only.
+ * metadata (`GstMaskRcnn.Detection` in Python). The fields are read-only.
+ *
+ * Deprecated: Use #GstMaskRcnnInstance copies
+ *   (gst_maskrcnn_buffer_copy_instances(), gst_maskrcnn_instance_copy()),
+ *   whose score is @confidence.
  */
-typedef struct _GstMaskRcnnDetection GstMaskRcnnDetection;
+typedef struct _GstMaskRcnnDetection GstMaskRcnnDetection
+    G_DEPRECATED_FOR (GstMaskRcnnInstance);
 struct _GstMaskRcnnDetection {
   gchar *label;
   gint class_id;
@@ -208,7 +317,20 @@ struct _GstMaskRcnnDetection {
   gint ref_count;
 };
 
-#define GST_TYPE_MASKRCNN_DETECTION (gst_maskrcnn_detection_get_type ())
+#define GST_TYPE_MASK_RCNN_DETECTION (gst_maskrcnn_detection_get_type ())
+/* The spelling before the type macros followed the elements'
+ * (GST_TYPE_MASK_RCNN_*). */
+#define GST_TYPE_MASKRCNN_DETECTION GST_TYPE_MASK_RCNN_DETECTION \
+  GLIB_DEPRECATED_MACRO_FOR (GST_TYPE_MASK_RCNN_DETECTION)
+
+/**
+ * gst_maskrcnn_detection_get_type:
+ *
+ * Returns: the boxed type of #GstMaskRcnnDetection.
+ *
+ * Deprecated: Use gst_maskrcnn_instance_get_type().
+ */
+G_DEPRECATED_FOR (gst_maskrcnn_instance_get_type)
 GType gst_maskrcnn_detection_get_type (void);
 
 /**
@@ -217,7 +339,10 @@ GType gst_maskrcnn_detection_get_type (void);
  *
  * Returns: (transfer full): a new detection that owns copies of what
  *   @instance borrows; release it with gst_maskrcnn_detection_unref().
+ *
+ * Deprecated: Use gst_maskrcnn_instance_copy().
  */
+G_DEPRECATED_FOR (gst_maskrcnn_instance_copy)
 GstMaskRcnnDetection *gst_maskrcnn_detection_new_from_instance (const
     GstMaskRcnnInstance * instance);
 
@@ -226,7 +351,10 @@ GstMaskRcnnDetection *gst_maskrcnn_detection_new_from_instance (const
  * @detection: a detection
  *
  * Returns: (transfer full): @detection, with one more reference.
+ *
+ * Deprecated: Use gst_maskrcnn_instance_copy().
  */
+G_DEPRECATED_FOR (gst_maskrcnn_instance_copy)
 GstMaskRcnnDetection *gst_maskrcnn_detection_ref (GstMaskRcnnDetection *
     detection);
 
@@ -235,7 +363,10 @@ GstMaskRcnnDetection *gst_maskrcnn_detection_ref (GstMaskRcnnDetection *
  * @detection: (transfer full): a detection
  *
  * Drops one reference; the last one frees the detection.
+ *
+ * Deprecated: Use gst_maskrcnn_instance_free().
  */
+G_DEPRECATED_FOR (gst_maskrcnn_instance_free)
 void gst_maskrcnn_detection_unref (GstMaskRcnnDetection * detection);
 
 /**
@@ -243,7 +374,10 @@ void gst_maskrcnn_detection_unref (GstMaskRcnnDetection * detection);
  * @detection: a detection
  *
  * Returns: TRUE when the detection carries a mask.
+ *
+ * Deprecated: Use gst_maskrcnn_instance_has_mask().
  */
+G_DEPRECATED_FOR (gst_maskrcnn_instance_has_mask)
 gboolean gst_maskrcnn_detection_has_mask (const GstMaskRcnnDetection *
     detection);
 
@@ -251,13 +385,14 @@ gboolean gst_maskrcnn_detection_has_mask (const GstMaskRcnnDetection *
  * gst_maskrcnn_detection_get_mask:
  * @detection: a detection
  *
- * The mask on the box as it is now: @width x @height GRAY8 bytes, rows
- * tightly packed, 255 inside the instance and 0 outside. Byte (i, j) covers
- * frame pixel (x + i, y + j).
+ * As gst_maskrcnn_instance_get_mask().
  *
  * Returns: (transfer full) (nullable): the mask, or NULL when the detection
  *   has none.
+ *
+ * Deprecated: Use gst_maskrcnn_instance_get_mask().
  */
+G_DEPRECATED_FOR (gst_maskrcnn_instance_get_mask)
 GBytes *gst_maskrcnn_detection_get_mask (const GstMaskRcnnDetection *
     detection);
 
@@ -267,14 +402,14 @@ GBytes *gst_maskrcnn_detection_get_mask (const GstMaskRcnnDetection *
  * @frame_width: frame columns
  * @frame_height: frame rows
  *
- * The mask pasted into a full frame: @frame_width x @frame_height GRAY8
- * bytes, rows tightly packed, 255 where the instance is and 0 elsewhere
- * (parts of the box outside the frame are clipped). This is what COCO RLE
- * encodes.
+ * As gst_maskrcnn_instance_get_frame_mask().
  *
  * Returns: (transfer full) (nullable): the frame mask, or NULL when the
  *   detection has no mask or a size is not positive.
+ *
+ * Deprecated: Use gst_maskrcnn_instance_get_frame_mask().
  */
+G_DEPRECATED_FOR (gst_maskrcnn_instance_get_frame_mask)
 GBytes *gst_maskrcnn_detection_get_frame_mask (const GstMaskRcnnDetection *
     detection, gint frame_width, gint frame_height);
 
@@ -282,17 +417,23 @@ GBytes *gst_maskrcnn_detection_get_frame_mask (const GstMaskRcnnDetection *
  * gst_maskrcnn_buffer_get_instances:
  * @buffer: a buffer
  *
- * All Mask R-CNN instances of the frame, in the order
+ * All Mask R-CNN instances of the frame as detections, in the order
  * gst_maskrcnn_buffer_iterate_instances() gives them.
  *
  * Returns: (transfer full) (element-type GstMaskRcnnDetection): a new list
  *   of new detections (empty: NULL); free it with
  *   `g_list_free_full (list, (GDestroyNotify) gst_maskrcnn_detection_unref)`.
+ *
+ * Deprecated: Use gst_maskrcnn_buffer_copy_instances(), which gives
+ *   #GstMaskRcnnInstance copies.
  */
+G_DEPRECATED_FOR (gst_maskrcnn_buffer_copy_instances)
 GList *gst_maskrcnn_buffer_get_instances (GstBuffer * buffer);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstMaskRcnnDetection,
     gst_maskrcnn_detection_unref)
+
+G_GNUC_END_IGNORE_DEPRECATIONS
 
 /* ------------------------------------------------------------ writing */
 
@@ -337,7 +478,10 @@ gboolean gst_maskrcnn_buffer_add_instances (GstBuffer * buffer,
 /* The companion meta is an implementation detail of the functions above;
  * its API type is public so that elements may decide whether to keep it
  * (tags: "video", "orientation", "size", as the ROI meta's). */
-#define GST_MASKRCNN_META_API_TYPE (gst_maskrcnn_meta_api_get_type ())
+#define GST_MASK_RCNN_META_API_TYPE (gst_maskrcnn_meta_api_get_type ())
+/* The spelling before the type macros followed the elements'. */
+#define GST_MASKRCNN_META_API_TYPE GST_MASK_RCNN_META_API_TYPE \
+  GLIB_DEPRECATED_MACRO_FOR (GST_MASK_RCNN_META_API_TYPE)
 
 /**
  * gst_maskrcnn_meta_api_get_type:

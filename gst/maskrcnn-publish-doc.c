@@ -24,7 +24,7 @@ gst_maskrcnn_publish_frame_new (GstBuffer * buffer, guint64 frame,
   f->frame = frame;
   f->width = width;
   f->height = height;
-  f->detections = gst_maskrcnn_buffer_get_instances (buffer);
+  f->instances = gst_maskrcnn_buffer_copy_instances (buffer);
   return f;
 }
 
@@ -33,18 +33,18 @@ gst_maskrcnn_publish_frame_free (GstMaskRcnnPublishFrame * frame)
 {
   if (!frame)
     return;
-  g_list_free_full (frame->detections,
-      (GDestroyNotify) gst_maskrcnn_detection_unref);
+  g_list_free_full (frame->instances,
+      (GDestroyNotify) gst_maskrcnn_instance_free);
   g_free (frame);
 }
 
-/* The COCO RLE of the detection's full-frame mask, as mrcnn-infer writes
- * it (size [h, w]); an empty mask where the detection has none, so that
+/* The COCO RLE of the instance's full-frame mask, as mrcnn-infer writes
+ * it (size [h, w]); an empty mask where the instance has none, so that
  * every detection has the same schema. */
 static gboolean
-add_mask (JsonBuilder * b, const GstMaskRcnnDetection * d, gint w, gint h)
+add_mask (JsonBuilder * b, const GstMaskRcnnInstance * d, gint w, gint h)
 {
-  GBytes *mask = gst_maskrcnn_detection_get_frame_mask (d, w, h);
+  GBytes *mask = gst_maskrcnn_instance_get_frame_mask (d, w, h);
   guint8 *empty = NULL;
   const guint8 *data;
   char *counts;
@@ -96,12 +96,13 @@ gst_maskrcnn_publish_frame_to_json (const GstMaskRcnnPublishFrame * frame,
   json_builder_add_int_value (b, frame->height);
   json_builder_set_member_name (b, "detections");
   json_builder_begin_array (b);
-  for (l = frame->detections; l; l = l->next) {
-    const GstMaskRcnnDetection *d = l->data;
+  for (l = frame->instances; l; l = l->next) {
+    const GstMaskRcnnInstance *d = l->data;
 
     /* The pixel window of the box, as the metadata holds it; mrcnn-infer
-     * has the engine's float box, of which this is the outward rounding. */
-    mrcnn_detection_json_begin (b, d->label, d->class_id, d->score, d->x,
+     * has the engine's float box, of which this is the outward rounding.
+     * The document calls the confidence "score", as mrcnn-infer does. */
+    mrcnn_detection_json_begin (b, d->label, d->class_id, d->confidence, d->x,
         d->y, (gdouble) d->x + d->width, (gdouble) d->y + d->height);
     json_builder_set_member_name (b, "stale");
     json_builder_add_boolean_value (b, d->stale);

@@ -17,7 +17,7 @@ typedef struct {
   GstClockTime pts;
   guint64 frame;
   gint width, height;
-  GList *detections;            /* GstMaskRcnnDetection, owned */
+  GList *instances;             /* GstMaskRcnnInstance copies, owned */
 } GstMaskRcnnPublishFrame;
 
 /* A new frame record with the buffer's instances. Free with

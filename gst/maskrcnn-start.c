@@ -33,9 +33,15 @@ gst_maskrcnn_start_engine (GstMaskRcnn * self)
   GST_OBJECT_UNLOCK (self);
 
 #ifdef GST_MASK_RCNN_HAVE_CUDA
-  gst_maskrcnn_cuda_element_ensure_context (GST_ELEMENT (self));
-  if (self->cuda_ctx)
-    cuda_device = gst_maskrcnn_cuda_context_device (self->cuda_ctx);
+  {
+    GstMaskRcnnBaseTransform *base = GST_MASK_RCNN_BASE_TRANSFORM (self);
+    GstCudaContext *ctx;
+
+    gst_maskrcnn_base_transform_look_for_cuda_context (base);
+    ctx = gst_maskrcnn_base_transform_get_cuda_context (base);
+    if (ctx)
+      cuda_device = gst_maskrcnn_cuda_context_device (ctx);
+  }
 #endif
 
   self->shared = gst_maskrcnn_shared_acquire (GST_ELEMENT (self), id,

@@ -46,16 +46,16 @@ class Counter:
         self.detections = defaultdict(int)
         self.area = defaultdict(int)
 
-    def add_frame(self, second, detections):
+    def add_frame(self, second, instances):
         if self.second is not None and second != self.second:
             self.flush()
         self.second = second
         self.frames += 1
-        for det in detections:
-            self.detections[det.label] += 1
-            mask = det.get_mask()  # GLib.Bytes, width x height GRAY8
+        for inst in instances:  # GstMaskRcnn.Instance
+            self.detections[inst.label] += 1
+            mask = inst.get_mask()  # GLib.Bytes, width x height GRAY8
             if mask is not None:
-                self.area[det.label] += mask.get_data().count(255)
+                self.area[inst.label] += mask.get_data().count(255)
 
     def reset(self):
         self.second = None
@@ -122,7 +122,7 @@ def main():
         else:
             second = frame_index[0] // 25  # no timestamps: assume 25 fps
         frame_index[0] += 1
-        counter.add_frame(second, GstMaskRcnn.buffer_get_instances(buffer))
+        counter.add_frame(second, GstMaskRcnn.buffer_copy_instances(buffer))
         return Gst.PadProbeReturn.OK
 
     def on_flush(pad, info):

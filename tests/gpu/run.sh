@@ -189,8 +189,10 @@ step "elements: cudaupload ! maskrcnn ! maskrcnnoverlay ! cudadownload"
 if gst_env; then
   # name format mode: mode "" is cudaupload ! video/x-raw(memory:CUDAMemory)
   # ! maskrcnn; --no-capsfilter lets negotiation alone pick the memory;
+  # --restart checks the elements' base class sharing one context before
+  # and after a run to NULL, then the second run's frames;
   # --cuda-engine keeps system memory with backend=cuda
-  for spec in "RGBA:" "NV12:" "RGBA:--no-capsfilter" "RGBA:--cuda-engine"; do
+  for spec in "RGBA:" "NV12:" "RGBA:--no-capsfilter" "RGBA:--restart" "RGBA:--cuda-engine"; do
     fmt=${spec%%:*} mode=${spec#*:}
     name="elements $fmt${mode:+ ${mode#--}}"
     echo "### $name"
@@ -199,7 +201,7 @@ if gst_env; then
     env $dbg timeout 90 "$BIN/test_element_pipeline" "$SMALL" "$fmt" 4 $mode > "$LOGS/el.log" 2>&1
     rc=$?
     cat "$LOGS/el.log" | tee -a "$LOGS/elements.log"
-    detail=$(grep -E "^(caps at|metadata|drawn pixels: GPU vs CPU)" "$LOGS/el.log" | sed 's/, multiview.*//' | tr '\n' ';')
+    detail=$(grep -E "^(caps at|metadata|drawn pixels: GPU vs CPU|context at)" "$LOGS/el.log" | sed 's/, multiview.*//' | tr '\n' ';')
     case $rc in
       0) record "$name" PASS "$detail" ;;
       77) record "$name" SKIP "$(tail -1 "$LOGS/el.log")" ;;

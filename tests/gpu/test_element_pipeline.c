@@ -10,7 +10,7 @@
  *
  * usage: test_element_pipeline MODEL FORMAT [FRAMES [MODE]]
  *        (FORMAT: RGBA, NV12..; MODE: --system-memory, --cuda-engine,
- *        --no-capsfilter, --expect-oom or --bad-device)
+ *        --no-capsfilter, --restart, --expect-oom or --bad-device)
  * exit 0 pass, 1 fail, 77 skip (no cudaupload: the nvcodec plugin is not
  * there, or it found no GPU).
  *
@@ -20,6 +20,13 @@
  * system memory but runs maskrcnn backend=cuda (the element uploads them).
  * --no-capsfilter leaves out the video/x-raw(memory:CUDAMemory) filter after
  * cudaupload: caps negotiation alone must keep the frames on the device.
+ * --restart checks the CUDA context wiring of the elements' base class
+ * (GstMaskRcnnBaseTransform) across a restart: at READY maskrcnn and
+ * maskrcnnoverlay answer a context query with one GstCudaContext; after a
+ * whole run back to NULL, which drops it, they share one again at READY
+ * (adopted through set_context() from the pipeline, which kept the one
+ * posted with have-context, or from a neighbour); the checks below then
+ * run on the frames of that second start.
  * --expect-oom runs --cuda-engine's pipeline while another process holds the
  * GPU's memory (tests/gpu/run.sh): the pipeline must stop with an error
  * message from maskrcnn that names the memory, and no crash. --bad-device
@@ -115,6 +122,51 @@ run (GstElement * pipe, gchar ** error)
   return samples;
 }
 
+/* The GstCudaContext (borrowed, only to compare) with which `e`'s pad
+ * `pad_name` answers a context query, or NULL. */
+static gpointer
+context_answer (GstElement * e, const gchar * pad_name)
+{
+  GstPad *pad = gst_element_get_static_pad (e, pad_name);
+  GstQuery *q = gst_query_new_context ("gst.cuda.context");
+  GstContext *c = NULL;
+  gpointer obj = NULL;
+
+  if (gst_pad_query (pad, q)) {
+    gst_query_parse_context (q, &c);
+    if (c) {
+      const GValue *v = gst_structure_get_value (gst_context_get_structure
+          (c), "gst.cuda.context");
+      if (v && G_VALUE_HOLDS_OBJECT (v))
+        obj = g_value_get_object (v);
+    }
+  }
+  gst_query_unref (q);
+  gst_object_unref (pad);
+  return obj;
+}
+
+/* Brings the pipeline to READY, where maskrcnn ("m") and maskrcnnoverlay
+ * ("o") must answer with one context. Prints what it saw. */
+static gboolean
+check_contexts (GstElement * pipe, const gchar * when)
+{
+  GstElement *m = gst_bin_get_by_name (GST_BIN (pipe), "m");
+  GstElement *o = gst_bin_get_by_name (GST_BIN (pipe), "o");
+  gpointer a, b;
+  gboolean ok;
+
+  gst_element_set_state (pipe, GST_STATE_READY);
+  a = context_answer (m, "sink");
+  b = context_answer (o, "src");
+  ok = a != NULL && a == b;
+  printf ("context %s: maskrcnn %p, maskrcnnoverlay %p: %s\n", when, a, b,
+      ok ? "one shared context" : "FAIL (not one shared context)");
+  gst_object_unref (m);
+  gst_object_unref (o);
+  return ok;
+}
+
 /* Byte differences between two frames' visible pixels. */
 static void
 compare (GstSample * a, GstSample * b, guint64 * n_diff, guint * max_diff,
@@ -175,14 +227,15 @@ main (int argc, char **argv)
   guint64 d_cpu = 0, n_cpu = 0, d_plain = 0, n_plain = 0;
   guint max_cpu = 0, max_plain = 0, i;
   GstCaps *caps;
-  gboolean ok = TRUE, system_memory, cuda_on_system, no_capsfilter;
+  gboolean ok = TRUE, system_memory, cuda_on_system, no_capsfilter, restart;
   const gchar *expect = NULL;   /* an error naming this must stop the run */
   const gchar *mode, *upload = "", *download = "";
 
   gst_init (&argc, &argv);
   if (argc < 3) {
     fprintf (stderr, "usage: %s MODEL FORMAT [FRAMES [--system-memory|"
-        "--cuda-engine|--no-capsfilter|--expect-oom|--bad-device]]\n",
+        "--cuda-engine|--no-capsfilter|--restart|--expect-oom|"
+        "--bad-device]]\n",
         argv[0]);
     return 2;
   }
@@ -197,7 +250,9 @@ main (int argc, char **argv)
     expect = "does not exist";
   cuda_on_system = expect || strcmp (mode, "--cuda-engine") == 0;
   no_capsfilter = strcmp (mode, "--no-capsfilter") == 0;
-  if (*mode && !system_memory && !cuda_on_system && !no_capsfilter) {
+  restart = strcmp (mode, "--restart") == 0;
+  if (*mode && !system_memory && !cuda_on_system && !no_capsfilter &&
+      !restart) {
     fprintf (stderr, "%s: unknown mode '%s'\n", argv[0], mode);
     return 2;
   }
@@ -216,7 +271,7 @@ main (int argc, char **argv)
   }
   desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=smpte ! "
       "video/x-raw,format=%s,width=%d,height=%d,framerate=30/1 ! %s"
-      "maskrcnn model=\"%s\" backend=%s%s score-threshold=0.0 "
+      "maskrcnn name=m model=\"%s\" backend=%s%s score-threshold=0.0 "
       "max-detections=8 ! maskrcnnoverlay name=o ! %s"
       "video/x-raw,format=%s ! appsink name=sink sync=false", frames, format,
       W, H, upload, model, system_memory ? "cpu" : "cuda",
@@ -237,6 +292,24 @@ main (int argc, char **argv)
       &probe, NULL);
   gst_object_unref (pad);
   gst_object_unref (overlay);
+  if (restart) {
+    gboolean held = check_contexts (pipe, "at READY");
+
+    g_ptr_array_unref (run (pipe, &error));
+    if (error) {
+      printf ("FAIL: CUDA pipeline error on the first start: %s\n", error);
+      return 1;
+    }
+    held = check_contexts (pipe, "at READY after a run to NULL") && held;
+    if (!held) {
+      printf ("FAIL: the elements' CUDA context wiring\n");
+      return 1;
+    }
+    /* the checks below are on the second start's frames */
+    g_ptr_array_set_size (probe.metas, 0);
+    probe.frames = probe.cuda_frames = probe.instances = 0;
+    g_clear_pointer (&probe.caps, g_free);
+  }
   gpu = run (pipe, &error);
   gst_object_unref (pipe);
   if (expect) {

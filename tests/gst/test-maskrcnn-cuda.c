@@ -142,6 +142,89 @@ GST_START_TEST (test_overlay_math)
 
 GST_END_TEST;
 
+/* The allocation query `e` (negotiated on 64x48 RGBA through a harness
+ * that pushed one frame) answers: GstBaseTransform's proposal plus
+ * GstVideoMeta, from the base class. */
+static void
+check_allocation_proposal (GstElement * e)
+{
+  const gchar *caps_str = "video/x-raw, format=RGBA, width=64, height=48, "
+      "framerate=30/1";
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  GstCaps *caps = gst_caps_from_string (caps_str);
+  GstQuery *q = gst_query_new_allocation (caps, TRUE);
+  GstBuffer *out;
+
+  gst_harness_set_src_caps_str (h, caps_str);
+  out = gst_harness_push_and_pull (h, gst_buffer_new_allocate (NULL,
+          64 * 48 * 4, NULL));
+  fail_unless (out != NULL, "%s passed no frame", GST_ELEMENT_NAME (e));
+  gst_buffer_unref (out);
+  fail_unless (gst_pad_peer_query (h->srcpad, q),
+      "%s did not answer the allocation query", GST_ELEMENT_NAME (e));
+  fail_unless (gst_query_find_allocation_meta (q, GST_VIDEO_META_API_TYPE,
+          NULL), "%s proposes no GstVideoMeta", GST_ELEMENT_NAME (e));
+  gst_query_unref (q);
+  gst_caps_unref (caps);
+  gst_harness_teardown (h);
+}
+
+/* Both elements derive from the abstract GstMaskRcnnBaseTransform in every
+ * build, with or without CUDA, and it chains up: a context of another type
+ * reaches GstElement's store, the state changes run through it, a context
+ * query is left to the neighbours where it holds no CUDA context (no
+ * driver here), and allocation queries get GstVideoMeta. */
+GST_START_TEST (test_base_class)
+{
+  const gchar *names[] = { "maskrcnn", "maskrcnnoverlay" };
+  const gchar *model = test_model_path ();
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (names); i++) {
+    GstElement *e =
+        gst_object_ref_sink (gst_element_factory_make (names[i], NULL));
+    GType base = g_type_from_name ("GstMaskRcnnBaseTransform");
+    GstContext *ctx = gst_context_new ("gst-maskrcnn.test", FALSE), *got;
+    GstPad *pad;
+    GstQuery *q;
+
+    fail_unless (e != NULL, "%s not found", names[i]);
+    fail_unless (base != 0, "no GstMaskRcnnBaseTransform type");
+    fail_unless (G_TYPE_IS_ABSTRACT (base));
+    fail_unless (g_type_parent (base) == GST_TYPE_BASE_TRANSFORM);
+    fail_unless (g_type_parent (G_OBJECT_TYPE (e)) == base,
+        "%s derives from %s", names[i],
+        g_type_name (g_type_parent (G_OBJECT_TYPE (e))));
+
+    gst_element_set_context (e, ctx);
+    got = gst_element_get_context (e, "gst-maskrcnn.test");
+    fail_unless (got == ctx, "%s did not chain set_context up", names[i]);
+    gst_context_unref (got);
+    gst_context_unref (ctx);
+
+    fail_unless_equals_int (gst_element_set_state (e, GST_STATE_READY),
+        GST_STATE_CHANGE_SUCCESS);
+    if (!machine_has_cuda_driver ()) {
+      pad = gst_element_get_static_pad (e, "sink");
+      q = gst_query_new_context ("gst.cuda.context");
+      fail_if (gst_pad_query (pad, q), "%s answered a CUDA context query "
+          "without a driver", names[i]);
+      gst_query_unref (q);
+      gst_object_unref (pad);
+    }
+    fail_unless_equals_int (gst_element_set_state (e, GST_STATE_NULL),
+        GST_STATE_CHANGE_SUCCESS);
+
+    if (i == 0 && model)
+      g_object_set (e, "model", model, NULL);
+    if (i == 1 || model)
+      check_allocation_proposal (e);
+    gst_object_unref (e);
+  }
+}
+
+GST_END_TEST;
+
 #ifdef GST_MASK_RCNN_HAVE_CUDA
 /* The sink pad's caps for a neighbour that offers `offer` (system memory
  * first, as Debian 12's cudaupload does). */
@@ -349,6 +432,7 @@ maskrcnn_cuda_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_maskrcnn_templates);
   tcase_add_test (tc, test_overlay_math);
+  tcase_add_test (tc, test_base_class);
 #ifdef GST_MASK_RCNN_HAVE_CUDA
   tcase_add_test (tc, test_caps_prefer_cuda_memory);
   tcase_add_test (tc, test_cuda_caps_without_gpu);

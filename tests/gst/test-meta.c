@@ -1,5 +1,12 @@
 /* The metadata helper library: writing, reading, masks, and the metadata
  * surviving videoscale and videoconvert. Needs no model. */
+
+/* test_deprecated_detections uses the deprecated type macro spellings on
+ * purpose; GLib's switch keeps their pre-processor warnings out of the
+ * build (the deprecated functions' warnings are silenced around the
+ * test). */
+#define GLIB_DISABLE_DEPRECATION_WARNINGS
+
 #include <string.h>
 
 #include <gst/check/gstcheck.h>
@@ -120,25 +127,26 @@ GST_END_TEST;
 /* The owned copies that bindings see: same values as the iterator, masks
  * resampled onto the box (16x16 from an 8x8 mask) and pasted into a frame,
  * and the copies outlive the buffer. */
-GST_START_TEST (test_detections)
+GST_START_TEST (test_instance_copies)
 {
   GstBuffer *buf = gst_buffer_new_allocate (NULL, 64 * 48 * 3, NULL);
   GList *list;
-  GstMaskRcnnDetection *a, *b;
+  GstMaskRcnnInstance *a, *b, *c;
   GBytes *mask, *frame;
   const guint8 *m, *f;
   gsize size;
   gint x, y, inside = 0;
 
   add_two (buf);
-  list = gst_maskrcnn_buffer_get_instances (buf);
+  list = gst_maskrcnn_buffer_copy_instances (buf);
   gst_buffer_unref (buf);
   fail_unless_equals_int (g_list_length (list), 2);
   a = list->data;
   b = list->next->data;
+  fail_unless (a->roi == NULL, "a copy points into the buffer's metadata");
   fail_unless_equals_string (a->label, "circle");
   fail_unless_equals_int (a->class_id, 1);
-  fail_unless_equals_float (a->score, 0.9);
+  fail_unless_equals_float (a->confidence, 0.9);
   fail_unless_equals_int (a->x, 10);
   fail_unless_equals_int (a->y, 12);
   fail_unless_equals_int (a->width, 20);
@@ -147,10 +155,10 @@ GST_START_TEST (test_detections)
   fail_unless_equals_string (b->label, "square");
   fail_unless (b->stale);
   fail_unless_equals_int (b->age, 2);
-  fail_unless (gst_maskrcnn_detection_has_mask (b));
+  fail_unless (gst_maskrcnn_instance_has_mask (b));
 
   /* b: an 8x8 mask (left half inside, hole at (1,1)) on a 16x16 box. */
-  mask = gst_maskrcnn_detection_get_mask (b);
+  mask = gst_maskrcnn_instance_get_mask (b);
   fail_unless (mask != NULL);
   m = g_bytes_get_data (mask, &size);
   fail_unless_equals_int (size, 16 * 16);
@@ -161,7 +169,7 @@ GST_START_TEST (test_detections)
     }
   g_bytes_unref (mask);
 
-  frame = gst_maskrcnn_detection_get_frame_mask (b, 64, 48);
+  frame = gst_maskrcnn_instance_get_frame_mask (b, 64, 48);
   fail_unless (frame != NULL);
   f = g_bytes_get_data (frame, &size);
   fail_unless_equals_int (size, 64 * 48);
@@ -175,24 +183,87 @@ GST_START_TEST (test_detections)
     }
   fail_unless_equals_int (inside, 8 * 16 - 4);
   g_bytes_unref (frame);
-  fail_unless (gst_maskrcnn_detection_get_frame_mask (b, 0, 48) == NULL);
+  fail_unless (gst_maskrcnn_instance_get_frame_mask (b, 0, 48) == NULL);
 
-  /* A reference keeps the detection (and its mask) alive. */
-  gst_maskrcnn_detection_ref (a);
-  g_list_free_full (list, (GDestroyNotify) gst_maskrcnn_detection_unref);
-  mask = gst_maskrcnn_detection_get_mask (a);
+  /* A copy of a copy is a copy of its own (the boxed type's copy). */
+  c = g_boxed_copy (GST_TYPE_MASK_RCNN_INSTANCE, a);
+  g_list_free_full (list, (GDestroyNotify) gst_maskrcnn_instance_free);
+  fail_unless_equals_string (c->label, "circle");
+  mask = gst_maskrcnn_instance_get_mask (c);
   fail_unless_equals_int (g_bytes_get_size (mask), 20 * 10);
   g_bytes_unref (mask);
-  fail_unless (G_TYPE_IS_BOXED (GST_TYPE_MASKRCNN_DETECTION));
-  gst_maskrcnn_detection_unref (a);
+  fail_unless (G_TYPE_IS_BOXED (GST_TYPE_MASK_RCNN_INSTANCE));
+  g_boxed_free (GST_TYPE_MASK_RCNN_INSTANCE, c);
 
   /* A frame without instances gives an empty list. */
+  buf = gst_buffer_new ();
+  fail_unless (gst_maskrcnn_buffer_copy_instances (buf) == NULL);
+  gst_buffer_unref (buf);
+}
+
+GST_END_TEST;
+
+/* The deprecated names keep working: GstMaskRcnnDetection (its score is
+ * the instance's confidence), its functions, the old type macros. */
+G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+GST_START_TEST (test_deprecated_detections)
+{
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, 64 * 48 * 3, NULL);
+  GList *dets, *insts, *d, *i;
+  GstMaskRcnnDetection *kept;
+  GBytes *mask, *want;
+
+  add_two (buf);
+  dets = gst_maskrcnn_buffer_get_instances (buf);
+  insts = gst_maskrcnn_buffer_copy_instances (buf);
+  gst_buffer_unref (buf);
+  fail_unless_equals_int (g_list_length (dets), 2);
+  for (d = dets, i = insts; d && i; d = d->next, i = i->next) {
+    const GstMaskRcnnDetection *det = d->data;
+    const GstMaskRcnnInstance *inst = i->data;
+
+    fail_unless_equals_string (det->label, inst->label);
+    fail_unless_equals_int (det->class_id, inst->class_id);
+    fail_unless (det->score == inst->confidence, "score %f, confidence %f",
+        det->score, inst->confidence);
+    fail_unless (det->x == inst->x && det->y == inst->y &&
+        det->width == inst->width && det->height == inst->height);
+    fail_unless (det->stale == inst->stale && det->age == inst->age);
+    fail_unless (gst_maskrcnn_detection_has_mask (det));
+    mask = gst_maskrcnn_detection_get_mask (det);
+    want = gst_maskrcnn_instance_get_mask (inst);
+    fail_unless (g_bytes_equal (mask, want), "%s: masks differ", det->label);
+    g_bytes_unref (mask);
+    g_bytes_unref (want);
+    mask = gst_maskrcnn_detection_get_frame_mask (det, 64, 48);
+    want = gst_maskrcnn_instance_get_frame_mask (inst, 64, 48);
+    fail_unless (g_bytes_equal (mask, want), "%s: frame masks differ",
+        det->label);
+    g_bytes_unref (mask);
+    g_bytes_unref (want);
+  }
+  fail_unless (gst_maskrcnn_detection_get_frame_mask (dets->data, 0,
+          48) == NULL);
+
+  /* A reference keeps the detection (and its mask) alive. */
+  kept = gst_maskrcnn_detection_ref (dets->data);
+  g_list_free_full (dets, (GDestroyNotify) gst_maskrcnn_detection_unref);
+  mask = gst_maskrcnn_detection_get_mask (kept);
+  fail_unless_equals_int (g_bytes_get_size (mask), 20 * 10);
+  g_bytes_unref (mask);
+  gst_maskrcnn_detection_unref (kept);
+  g_list_free_full (insts, (GDestroyNotify) gst_maskrcnn_instance_free);
+
+  fail_unless (G_TYPE_IS_BOXED (GST_TYPE_MASKRCNN_DETECTION));
+  fail_unless (GST_TYPE_MASKRCNN_DETECTION == GST_TYPE_MASK_RCNN_DETECTION);
+  fail_unless (GST_MASKRCNN_META_API_TYPE == GST_MASK_RCNN_META_API_TYPE);
   buf = gst_buffer_new ();
   fail_unless (gst_maskrcnn_buffer_get_instances (buf) == NULL);
   gst_buffer_unref (buf);
 }
 
 GST_END_TEST;
+G_GNUC_END_IGNORE_DEPRECATIONS
 
 GST_START_TEST (test_invalid_input)
 {
@@ -391,7 +462,8 @@ meta_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_write_read);
-  tcase_add_test (tc, test_detections);
+  tcase_add_test (tc, test_instance_copies);
+  tcase_add_test (tc, test_deprecated_detections);
   tcase_add_test (tc, test_invalid_input);
   tcase_add_test (tc, test_companion_fallback);
   tcase_add_test (tc, test_survives_videoscale);

@@ -5,10 +5,13 @@ on the shipped model and clip:
 1. pipelines/count-objects.py runs and reports, for each of its seconds,
    30 frames with every class of the shapes model detected and masks with
    a positive area;
-2. a pad probe of its own reads every instance of the first frames and
-   checks each field and mask against what the C iterator says: a mask of
+2. a pad probe of its own reads every instance of the first frames
+   (GstMaskRcnn.buffer_copy_instances, GstMaskRcnn.Instance) and checks
+   each field and mask against what the C iterator says: a mask of
    width x height bytes, only 0 and 255, some 255; the frame mask has the
-   same inside pixels where the box lies in the frame;
+   same inside pixels where the box lies in the frame; the deprecated
+   names (buffer_get_instances, Detection and its score) still give the
+   same instances;
 3. a maskrcnnpublish (method=file) in the same pipeline wrote one JSON line
    per frame whose detections, decoded from COCO RLE here, are the same
    instances and masks the probe read.
@@ -22,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import warnings
 
 import gi
 
@@ -36,6 +40,7 @@ CLIP = os.path.join(SOURCE_ROOT, "data", "shapes-640x360.webm")
 EXAMPLE = os.path.join(SOURCE_ROOT, "pipelines", "count-objects.py")
 CLASSES = {"circle", "square", "triangle"}
 failures = []
+deprecation_warnings = []
 
 
 def check(cond, what):
@@ -66,6 +71,30 @@ def test_example():
     print("count-objects.py: %s" % out.stdout.strip())
 
 
+def check_deprecated(buf, instances):
+    """The deprecated names (GstMaskRcnn.Detection, its score, and
+    buffer_get_instances) give the same instances and masks as the new,
+    and say that they are deprecated."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old = GstMaskRcnn.buffer_get_instances(buf)
+        check(len(old) == len(instances), "buffer_get_instances gave %d, "
+              "buffer_copy_instances %d" % (len(old), len(instances)))
+        for o, i in zip(old, instances):
+            check(isinstance(o, GstMaskRcnn.Detection), "a %s" % type(o))
+            check((o.label, o.class_id, o.score, o.x, o.y, o.width, o.height,
+                   o.stale, o.age) ==
+                  (i.label, i.class_id, i.confidence, i.x, i.y, i.width,
+                   i.height, i.stale, i.age),
+                  "Detection %s differs from Instance %s" % (o.label, i.label))
+            check(o.has_mask() == i.has_mask()
+                  and o.get_mask().get_data() == i.get_mask().get_data(),
+                  "Detection %s: mask differs" % o.label)
+    # PyGObject warns once, where a deprecated name is first looked up.
+    deprecation_warnings.extend(str(w.message) for w in caught
+                                if issubclass(w.category, DeprecationWarning))
+
+
 def test_probe():
     Gst.init(None)
     out_dir = tempfile.mkdtemp(prefix="test-python-gi-")
@@ -75,26 +104,29 @@ def test_probe():
         'maskrcnnpublish location="%s" source-id=clip ! fakesink name=sink'
         % (CLIP, jsonl))
     seen = {"frames": 0, "instances": 0, "masks": 0, "labels": set()}
-    probed = []  # per frame: [(label, class_id, score, box, frame mask)]
+    probed = []  # per frame: [(label, class_id, confidence, box, frame mask)]
     width, height = 640, 360
 
     def on_buffer(pad, info):
         buf = info.get_buffer()
-        dets = GstMaskRcnn.buffer_get_instances(buf)
-        probed.append([(d.label, d.class_id, d.score,
+        dets = GstMaskRcnn.buffer_copy_instances(buf)
+        probed.append([(d.label, d.class_id, d.confidence,
                         [d.x, d.y, d.x + d.width, d.y + d.height],
                         bytes(1 if v else 0 for v in
                               d.get_frame_mask(width, height).get_data()))
                        for d in dets])
         check(len(dets) == GstMaskRcnn.buffer_get_n_instances(buf),
-              "buffer_get_instances gave %d, get_n_instances %d"
+              "buffer_copy_instances gave %d, get_n_instances %d"
               % (len(dets), GstMaskRcnn.buffer_get_n_instances(buf)))
+        check_deprecated(buf, dets)
         for d in dets:
             seen["instances"] += 1
             seen["labels"].add(d.label)
+            check(isinstance(d, GstMaskRcnn.Instance), "a %s" % type(d))
+            check(d.roi is None, "a copy points into the buffer's metadata")
             check(d.label in CLASSES, "label %r" % d.label)
             check(1 <= d.class_id <= 3, "class_id %d" % d.class_id)
-            check(0.5 < d.score <= 1.0, "score %f" % d.score)
+            check(0.5 < d.confidence <= 1.0, "confidence %f" % d.confidence)
             check(d.width > 0 and d.height > 0 and d.x >= 0 and d.y >= 0
                   and d.x + d.width <= width and d.y + d.height <= height,
                   "box %d,%d %dx%d" % (d.x, d.y, d.width, d.height))
@@ -136,6 +168,9 @@ def test_probe():
     check(seen["frames"] >= 10, "only %d frames" % seen["frames"])
     check(seen["instances"] >= 20, "only %d instances" % seen["instances"])
     check(seen["labels"] == CLASSES, "labels seen: %s" % sorted(seen["labels"]))
+    check(any("buffer_get_instances" in w for w in deprecation_warnings),
+          "no DeprecationWarning for buffer_get_instances: %s"
+          % deprecation_warnings)
     print("probe: %d frames, %d instances, %d masks checked"
           % (seen["frames"], seen["instances"], seen["masks"]))
 
@@ -154,13 +189,14 @@ def test_probe():
               % (n, {k: v for k, v in doc.items() if k != "detections"}))
         check(len(doc["detections"]) == len(frame), "frame %d: %d detections"
               " published, %d read" % (n, len(doc["detections"]), len(frame)))
-        for det, (label, class_id, score, box, mask) in zip(doc["detections"],
-                                                            frame):
+        # the documents write an instance's confidence as "score"
+        for det, (label, class_id, confidence, box, mask) in zip(
+                doc["detections"], frame):
             check(det["label"] == label and det["class_id"] == class_id
-                  and abs(det["score"] - score) < 1e-9 and det["box"] == box,
+                  and abs(det["score"] - confidence) < 1e-9 and det["box"] == box,
                   "frame %d: published %s, read %s" % (
                       n, {k: v for k, v in det.items() if k != "mask"},
-                      (label, class_id, score, box)))
+                      (label, class_id, confidence, box)))
             check(det["mask"]["size"] == [height, width], "mask size %s"
                   % det["mask"]["size"])
             try:
