@@ -380,23 +380,10 @@ mrcnn_engine_new (const mrcnn_model *model, const mrcnn_engine_config *cfg,
   return MRCNN_OK;
 }
 
-static int
-bytes_per_pixel (mrcnn_pixel_format f)
-{
-  switch (f) {
-    case MRCNN_PIXEL_RGB: case MRCNN_PIXEL_BGR: return 3;
-    case MRCNN_PIXEL_RGBA: case MRCNN_PIXEL_BGRA:
-    case MRCNN_PIXEL_RGBX: case MRCNN_PIXEL_BGRX: return 4;
-    case MRCNN_PIXEL_NV12: case MRCNN_PIXEL_I420: case MRCNN_PIXEL_GRAY8: return 1;
-  }
-  return 0;
-}
-
 static mrcnn_status
 check_image (const mrcnn_engine *e, const mrcnn_image *img, mrcnn_error *err)
 {
-  int bpp = bytes_per_pixel (img->format);
-  if (bpp == 0)
+  if (mrcnn_pp_pixel_bytes (img->format) == 0)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "unknown pixel format %d", (int) img->format);
   if (img->width < 2 || img->height < 2)
@@ -411,11 +398,8 @@ check_image (const mrcnn_engine *e, const mrcnn_image *img, mrcnn_error *err)
   if (img->on_device && e->kind != MRCNN_BACKEND_CUDA)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "frame is in CUDA device memory but the engine runs on the CPU");
-  int planes = img->format == MRCNN_PIXEL_I420 ? 3
-      : img->format == MRCNN_PIXEL_NV12 ? 2 : 1;
-  for (int p = 0; p < planes; p++) {
-    int w = p == 0 ? img->width * bpp : img->format == MRCNN_PIXEL_NV12
-        ? (img->width + 1) / 2 * 2 : (img->width + 1) / 2;
+  for (int p = 0; p < mrcnn_pp_planes (img->format); p++) {
+    int w = mrcnn_pp_plane_row_bytes (img->format, img->width, p);
     if (!img->planes[p])
       return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
           "frame plane %d is NULL", p);
