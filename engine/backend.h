@@ -100,12 +100,16 @@ typedef struct {
  * and the torchvision settings that do not change between frames. */
 typedef struct mrcnn_postproc mrcnn_postproc;
 
+#define MRCNN_POSTPROC_MAX_LEVELS 8
+
 typedef struct {
-  int nlevels;                 /* RPN levels (P2..P6) */
+  int nlevels;                 /* RPN levels (P2..P6), at most
+                                * MRCNN_POSTPROC_MAX_LEVELS */
   int num_anchors;             /* A: cell anchors per location */
   const float *cell_anchors;   /* host, nlevels x A x 4 (mrcnn_anchor_base);
                                 * copied */
-  const size_t *max_locations; /* host, nlevels: bound on h x w per level */
+  size_t max_locations[MRCNN_POSTPROC_MAX_LEVELS];  /* bound on one
+                                * image's h x w per level */
   int pre_nms_top_n;           /* per level, before NMS */
   int post_nms_top_n;          /* proposals after NMS (also the most the box
                                 * head post-processing is given) */
@@ -238,6 +242,25 @@ struct mrcnn_backend {
                      * once: the CPU backend's threads; 1 on CUDA (one
                      * stream per engine) */
 };
+
+/* A stage's plan allocates its buffers one after the other and checks once:
+ * each call allocates only while *st is MRCNN_OK. */
+static inline void
+mrcnn_alloc_step (mrcnn_backend *be, size_t n, float **out, mrcnn_status *st,
+    mrcnn_error *err)
+{
+  if (*st == MRCNN_OK)
+    *st = be->ops->alloc (be, n, out, err);
+}
+
+/* Releases *p when it was allocated and forgets it. */
+static inline void
+mrcnn_release_buf (mrcnn_backend *be, float **p)
+{
+  if (*p)
+    be->ops->release (be, *p);
+  *p = NULL;
+}
 
 /* Backends available in this build. */
 /* precision and emulate as in mrcnn_engine_config; refuses bf16 without

@@ -33,7 +33,7 @@ typedef struct pass_job {
  * queue and a share of the call's threads: the first on the calling
  * thread, one on ctx[k] (k >= 1) on pass thread k (pass[k]). The pass
  * threads wait for their jobs, and calls for contexts, under lock, which
- * also guards busy, threads_busy, runs and last_run. */
+ * also guards busy and threads_busy. */
 struct mrcnn_scheduler {
   GMutex lock;
   GCond cond;
@@ -43,7 +43,6 @@ struct mrcnn_scheduler {
   pass_slot pass[MRCNN_BATCH_MAX];
   gboolean busy[MRCNN_BATCH_MAX];
   int threads_busy;               /* the threads the running calls hold */
-  guint64 runs, last_run;         /* calls started; the last one ended */
 };
 
 static void
@@ -145,7 +144,6 @@ mrcnn_sched_new (mrcnn_engine *e, mrcnn_error *err)
 typedef struct {
   int n, idx[MRCNN_BATCH_MAX];
   int threads;
-  guint64 run;
 } taken_set;
 
 /* Takes up to `want` free contexts that hold one frame of b, waiting for
@@ -169,12 +167,9 @@ take_contexts (const mrcnn_engine *e, const mrcnn_batch *b, int want,
   t->threads = threads > 0 ? threads
       : MAX (t->n, e->be->workers - s->threads_busy);
   s->threads_busy += t->threads;
-  t->run = ++s->runs;
   for (int i = 0; i < t->n; i++) {
     mrcnn_context *ctx = s->ctx[t->idx[i]];
     s->busy[t->idx[i]] = TRUE;
-    ctx->run = t->run;
-    ctx->have_run = 0;
     memset (ctx->stage_ms, 0, sizeof ctx->stage_ms);
   }
   g_mutex_unlock (&s->lock);
@@ -188,7 +183,6 @@ release_contexts (const mrcnn_engine *e, const taken_set *t)
   for (int i = 0; i < t->n; i++)
     s->busy[t->idx[i]] = FALSE;
   s->threads_busy -= t->threads;
-  s->last_run = t->run;
   g_cond_broadcast (&s->cond);
   g_mutex_unlock (&s->lock);
 }
@@ -340,33 +334,4 @@ int
 mrcnn_engine_threads (const mrcnn_engine *e)
 {
   return e ? e->be->workers : 0;
-}
-
-mrcnn_status
-mrcnn_sched_debug_context (const mrcnn_engine *e, int frame,
-    const mrcnn_context **out, mrcnn_error *err)
-{
-  const struct mrcnn_scheduler *s = e->sched;
-  /* the context whose last pass ran the frame */
-  const mrcnn_context *ctx = NULL;
-  int ran = 0;
-  for (int k = 0; k < s->n_ctx; k++) {
-    const mrcnn_context *c = s->ctx[k];
-    if (!c->have_run || c->run != s->last_run)
-      continue;
-    ran = 1;
-    if (frame >= c->first_frame
-        && frame < c->first_frame + c->input.n)
-      ctx = c;
-  }
-  if (!ran)
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "mrcnn_engine_debug_tensor: the engine has not run yet");
-  if (!ctx)
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "mrcnn_engine_debug_tensor: frame %d was not in the last forward "
-        "pass of the last batch on any context (a later pass reused its "
-        "buffers, or the batch had fewer frames)", frame);
-  *out = ctx;
-  return MRCNN_OK;
 }
