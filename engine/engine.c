@@ -120,15 +120,13 @@ mrcnn_engine_precision (const mrcnn_engine *e)
 long
 mrcnn_engine_reference_overflows (const mrcnn_engine *e)
 {
-  return e && e->kind == MRCNN_BACKEND_CPU ? mrcnn_backend_cpu_overflows (e->be)
-      : 0;
+  return e ? e->be->ops->overflows (e->be) : 0;
 }
 
 const char *
 mrcnn_engine_cpu_kernels (const mrcnn_engine *e)
 {
-  return e && e->kind == MRCNN_BACKEND_CPU ? mrcnn_backend_cpu_kernels (e->be)
-      : "";
+  return e ? e->caps.kernels : "";
 }
 
 void
@@ -140,62 +138,143 @@ mrcnn_engine_stage_times (const mrcnn_engine *e, double *ms)
   g_mutex_unlock (&me->lock);
 }
 
-/* Which backend can run the configured precision: bf16 and the emulated
- * references are the CPU's; the CUDA backend runs fp32 only so far. */
+static int
+reg_runs (const mrcnn_backend_reg *r, mrcnn_precision p, int emulate)
+{
+  return ((emulate ? r->emulated : r->precisions) & MRCNN_PRECISION_BIT (p))
+      != 0;
+}
+
+/* Appends the precisions of `bits` ("fp32 and bf16", "none") to s. */
+static void
+append_precisions (GString *s, unsigned bits)
+{
+  int n = 0, total = 0;
+  for (unsigned p = 0; p < G_N_ELEMENTS (precision_names); p++)
+    total += (bits & MRCNN_PRECISION_BIT (p)) != 0;
+  for (unsigned p = 0; p < G_N_ELEMENTS (precision_names); p++)
+    if (bits & MRCNN_PRECISION_BIT (p))
+      g_string_append_printf (s, "%s%s", n++ == 0 ? "" : n == total
+          ? " and " : ", ", precision_names[p]);
+  if (total == 0)
+    g_string_append (s, "none");
+}
+
+int
+mrcnn_precision_available (mrcnn_precision precision)
+{
+  int n;
+  const mrcnn_backend_reg *const *regs = mrcnn_backends (&n);
+  for (int i = 0; i < n; i++)
+    if (reg_runs (regs[i], precision, 0))
+      return 1;
+  return 0;
+}
+
+/* Whether a backend of this build that cfg allows runs its precision, as
+ * the backends say of themselves (mrcnn_backend_reg), before any device is
+ * touched; when none does, where it runs instead, if anywhere. */
 static mrcnn_status
 check_precision (const mrcnn_engine_config *cfg, mrcnn_error *err)
 {
-  mrcnn_precision p = cfg->precision;
-  const char *name = mrcnn_precision_name (p);
+  const mrcnn_precision p = cfg->precision;
+  const int emulate = cfg->emulate_precision != 0;
   if ((unsigned) p >= G_N_ELEMENTS (precision_names))
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "unknown precision %d; use fp32, tf32, fp16 or bf16", (int) p);
-  if (cfg->emulate_precision) {
-    if (p != MRCNN_PRECISION_BF16 && p != MRCNN_PRECISION_FP16)
-      return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-          "precision %s has no CPU reference; the emulated precisions are "
-          "bf16 and fp16", name);
-    if (cfg->backend == MRCNN_BACKEND_CUDA)
-      return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-          "the emulated %s reference runs on the CPU backend only", name);
-    return MRCNN_OK;
+  const mrcnn_backend_reg *want = NULL;
+  if (cfg->backend != MRCNN_BACKEND_AUTO)
+    MRCNN_TRY (mrcnn_backend_find (cfg->backend, &want, err));
+  int n;
+  const mrcnn_backend_reg *const *regs = mrcnn_backends (&n);
+  for (int i = 0; i < n; i++)
+    if (reg_runs (regs[i], p, emulate) && (!want || want == regs[i]))
+      return MRCNN_OK;
+  /* none: where it runs instead, and what each backend runs */
+  GString *where = g_string_new (NULL), *refs = g_string_new (NULL);
+  GString *what = g_string_new (NULL);
+  for (int i = 0; i < n; i++) {
+    const mrcnn_backend_reg *r = regs[i];
+    if (reg_runs (r, p, emulate))
+      g_string_append_printf (where, "%s%s", where->len ? ", " : "", r->name);
+    if (reg_runs (r, p, 1))
+      g_string_append_printf (refs, "%s%s", refs->len ? ", " : "", r->name);
+    unsigned bits = emulate ? r->emulated : r->precisions;
+    g_string_append_printf (what, "%sthe %s backend %s", i ? "; " : "",
+        r->name, !emulate ? "computes in " : bits
+        ? "runs the float32 references of " : "runs no float32 reference");
+    if (bits)
+      append_precisions (what, bits);
   }
-  if (p == MRCNN_PRECISION_BF16 && cfg->backend == MRCNN_BACKEND_CUDA)
-    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-        "precision bf16 runs on the CPU backend only; on CUDA use fp32");
-  if (p != MRCNN_PRECISION_TF32 && p != MRCNN_PRECISION_FP16)
-    return MRCNN_OK;
-  if (cfg->backend == MRCNN_BACKEND_CPU)
-    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-        "precision %s is a CUDA precision; the CPU backend runs fp32, or "
-        "bf16 on a CPU with AVX512_BF16 or AMX", name);
-  return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-      "precision %s is not available in this version: the CUDA backend "
-      "runs fp32 only", name);
+  const char *name = mrcnn_precision_name (p);
+  mrcnn_status st;
+  if (where->len)
+    st = mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED, "%s%s runs on the %s "
+        "backend, not on %s: %s", emulate ? "the float32 reference of "
+        "precision " : "precision ", name, where->str, want->name, what->str);
+  else if (emulate)
+    st = mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED, "precision %s has no "
+        "float32 reference in this build: %s", name, what->str);
+  else
+    st = mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED, "precision %s is not "
+        "available in this build: %s%s%s%s", name, what->str,
+        refs->len ? " (its float32 reference runs on the " : "", refs->str,
+        refs->len ? " backend, with emulate_precision)" : "");
+  g_string_free (where, TRUE);
+  g_string_free (refs, TRUE);
+  g_string_free (what, TRUE);
+  return st;
 }
 
+/* e->be, made by r, if it runs the configured precision on this machine:
+ * set to it, and what it can do kept in e->caps. */
+static mrcnn_status
+use_backend (mrcnn_engine *e, const mrcnn_backend_reg *r, mrcnn_error *err)
+{
+  const mrcnn_precision p = e->cfg.precision;
+  const int emulate = e->cfg.emulate_precision != 0;
+  mrcnn_backend_caps caps;
+  e->be->ops->caps (e->be, &caps);
+  if (!((emulate ? caps.emulated : caps.precisions) & MRCNN_PRECISION_BIT (p))) {
+    GString *here = g_string_new (NULL);
+    append_precisions (here, caps.precisions);
+    mrcnn_status st = mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+        "precision %s does not run on this machine: %s%sthe %s backend "
+        "computes in %s here", mrcnn_precision_name (p), caps.limits,
+        *caps.limits ? "; " : "", r->name, here->str);
+    g_string_free (here, TRUE);
+    return st;
+  }
+  MRCNN_TRY (e->be->ops->set_precision (e->be, p, emulate, err));
+  e->be->ops->caps (e->be, &e->caps);
+  e->kind = r->kind;
+  return MRCNN_OK;
+}
+
+/* The first backend of this build that cfg allows, that runs its precision
+ * and that opens: backend AUTO tries CUDA, where built and a device
+ * answers, then the CPU. */
 static mrcnn_status
 make_backend (mrcnn_engine *e, mrcnn_error *err)
 {
-  mrcnn_backend_kind want = e->cfg.backend;
-  /* the CPU's precisions never try the GPU */
-  if (want == MRCNN_BACKEND_AUTO && (e->cfg.emulate_precision
-          || e->cfg.precision == MRCNN_PRECISION_BF16))
-    want = MRCNN_BACKEND_CPU;
-  if (want == MRCNN_BACKEND_CUDA || want == MRCNN_BACKEND_AUTO) {
-    mrcnn_error cuda_err = { 0 };
-    mrcnn_status st = mrcnn_backend_cuda_new (e->cfg.device_id, &e->be, &cuda_err);
-    if (st == MRCNN_OK) {
-      e->kind = MRCNN_BACKEND_CUDA;
+  const mrcnn_engine_config *cfg = &e->cfg;
+  int n;
+  const mrcnn_backend_reg *const *regs = mrcnn_backends (&n);
+  mrcnn_error why = { MRCNN_ERR_UNSUPPORTED, "no backend runs it" };
+  for (int i = 0; i < n; i++) {
+    const mrcnn_backend_reg *r = regs[i];
+    if ((cfg->backend != MRCNN_BACKEND_AUTO && cfg->backend != r->kind)
+        || !reg_runs (r, cfg->precision, cfg->emulate_precision))
+      continue;
+    why = (mrcnn_error) { 0 };
+    if (r->create (cfg, &e->be, &why) != MRCNN_OK)
+      continue;
+    if (use_backend (e, r, &why) == MRCNN_OK)
       return MRCNN_OK;
-    }
-    if (want == MRCNN_BACKEND_CUDA)
-      return mrcnn_fail (err, st, "%s", cuda_err.message);
+    e->be->ops->destroy (e->be);
+    e->be = NULL;
   }
-  MRCNN_TRY (mrcnn_backend_cpu_new (e->cfg.num_threads, e->cfg.precision,
-          e->cfg.emulate_precision, &e->be, err));
-  e->kind = MRCNN_BACKEND_CPU;
-  return MRCNN_OK;
+  return mrcnn_fail (err, why.status, "%s", why.message);
 }
 
 /* The sizes of a context of `frames` frames: one frame's input, padded to
@@ -349,9 +428,10 @@ check_image (const mrcnn_engine *e, const mrcnn_image *img, mrcnn_error *err)
         "frame of %dx%d pixels is larger than the %dx%d this engine was "
         "planned for; create the engine with a larger max_width/max_height",
         img->width, img->height, e->cfg.max_width, e->cfg.max_height);
-  if (img->on_device && e->kind != MRCNN_BACKEND_CUDA)
+  if (img->on_device && !e->caps.device_frames)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "frame is in CUDA device memory but the engine runs on the CPU");
+        "frame is in CUDA device memory but the engine runs on the %s "
+        "backend, which reads frames in host memory", e->be->ops->name);
   for (int p = 0; p < mrcnn_pp_planes (img->format); p++) {
     int w = mrcnn_pp_plane_row_bytes (img->format, img->width, p);
     if (!img->planes[p])

@@ -144,6 +144,7 @@ struct mrcnn_engine {
   const mrcnn_model *model;
   mrcnn_backend *be;
   mrcnn_backend_kind kind;
+  mrcnn_backend_caps caps;        /* be's, as set for cfg.precision */
   mrcnn_engine_config cfg;
   mrcnn_thresholds th;            /* mrcnn_engine_set_thresholds */
 

@@ -982,40 +982,48 @@ mrcnn_cpu_layout_lanes (const mrcnn_backend_cpu *cpu)
       ? 8 : 0;
 }
 
-long
-mrcnn_backend_cpu_overflows (mrcnn_backend *be)
+static long
+cpu_overflows (mrcnn_backend *be)
 {
   return __atomic_load_n (&((mrcnn_backend_cpu *) be)->overflows,
       __ATOMIC_RELAXED);
 }
 
-const char *
-mrcnn_backend_cpu_kernels (mrcnn_backend *be)
+/* bf16 runs on oneDNN's bf16 kernels (AVX512_BF16 or AMX), which
+ * DNNL_MAX_CPU_ISA may also hide; the float32 references run anywhere. */
+static void
+cpu_caps (mrcnn_backend *be, mrcnn_backend_caps *out)
 {
-  return ((mrcnn_backend_cpu *) be)->kernels;
+  mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
+  *out = (mrcnn_backend_caps) {
+    .precisions = MRCNN_PRECISION_BIT (MRCNN_PRECISION_FP32)
+        | (cpu->has_bf16 ? MRCNN_PRECISION_BIT (MRCNN_PRECISION_BF16) : 0),
+    .emulated = mrcnn_backend_cpu_reg.emulated,
+    .layout = tag_name (cpu->native_tag),
+    .kernels = cpu->kernels,
+    .limits = cpu->limits,
+  };
 }
 
-/* What only the CPU backend can tell: whether this CPU has kernels for the
- * precision. bf16 needs oneDNN's bf16 kernels (AVX512_BF16 or AMX;
- * DNNL_MAX_CPU_ISA may hide them). Which precisions belong to which backend
- * and which have a reference is the engine's rule (check_precision in
- * engine.c), applied before a backend is made. */
+/* The kernels' input type, and the activation layout oneDNN picks for it. */
 static mrcnn_status
-check_precision (mrcnn_backend_cpu *cpu, dnnl_cpu_isa_t isa, mrcnn_error *err)
+cpu_set_precision (mrcnn_backend *be, mrcnn_precision p, int emulate,
+    mrcnn_error *err)
 {
-  if (cpu->emulate || cpu->precision == MRCNN_PRECISION_FP32)
-    return MRCNN_OK;
-  if (cpu->precision != MRCNN_PRECISION_BF16)
-    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-        "the CPU backend has no %s kernels",
-        mrcnn_precision_name (cpu->precision));
-  if (((unsigned) isa & dnnl_cpu_isa_avx512_core_bf16)
-      != dnnl_cpu_isa_avx512_core_bf16)
-    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-        "precision bf16 needs a CPU with AVX512_BF16 or AMX; oneDNN runs "
-        "%s kernels on this one (the most it may use can also be capped by "
-        "DNNL_MAX_CPU_ISA); use precision fp32", isa_name (isa));
-  cpu->compute_dt = cpu->reduced_dt = dnnl_bf16;
+  mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
+  mrcnn_backend_caps caps;
+  cpu_caps (be, &caps);
+  if (!((emulate ? caps.emulated : caps.precisions) & MRCNN_PRECISION_BIT (p)))
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND,
+        "set_precision: the CPU backend cannot run %s%s here", emulate
+        ? "the float32 reference of " : "", mrcnn_precision_name (p));
+  cpu->precision = p;
+  cpu->emulate = emulate != 0;
+  cpu->compute_dt = cpu->reduced_dt = !emulate && p == MRCNN_PRECISION_BF16
+      ? dnnl_bf16 : dnnl_f32;
+  MRCNN_TRY (choose_layout (cpu, err));
+  g_snprintf (cpu->kernels, sizeof cpu->kernels, "%s, %s",
+      isa_name (cpu->isa), tag_name (cpu->native_tag));
   return MRCNN_OK;
 }
 
@@ -1034,6 +1042,9 @@ cpu_destroy (mrcnn_backend *be)
 static const mrcnn_backend_ops cpu_ops = {
   .name = "cpu",
   .destroy = cpu_destroy,
+  .caps = cpu_caps,
+  .set_precision = cpu_set_precision,
+  .overflows = cpu_overflows,
   .queue_new = cpu_queue_new,
   .queue_free = cpu_queue_free,
   .queue_begin = cpu_queue_begin,
@@ -1063,30 +1074,30 @@ static const mrcnn_backend_ops cpu_ops = {
 };
 
 mrcnn_status
-mrcnn_backend_cpu_new (int num_threads, mrcnn_precision precision,
-    int emulate, mrcnn_backend **out, mrcnn_error *err)
+mrcnn_backend_cpu_new (int num_threads, mrcnn_backend **out, mrcnn_error *err)
 {
   mrcnn_backend_cpu *cpu = g_new0 (mrcnn_backend_cpu, 1);
   cpu->base.ops = &cpu_ops;
-  cpu->precision = precision;
-  cpu->emulate = emulate != 0;
-  cpu->compute_dt = cpu->reduced_dt = dnnl_f32;
   g_mutex_init (&cpu->plans_lock);
   if (dnnl_engine_create (&cpu->engine, dnnl_cpu, 0) != dnnl_success) {
     cpu_destroy (&cpu->base);
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "cannot create the oneDNN CPU engine");
   }
-  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa ();
-  mrcnn_status st = check_precision (cpu, isa, err);
-  if (st == MRCNN_OK)
-    st = choose_layout (cpu, err);
+  cpu->isa = dnnl_get_effective_cpu_isa ();
+  cpu->has_bf16 = ((unsigned) cpu->isa & dnnl_cpu_isa_avx512_core_bf16)
+      == dnnl_cpu_isa_avx512_core_bf16;
+  if (!cpu->has_bf16)
+    g_snprintf (cpu->limits, sizeof cpu->limits, "bf16 needs a CPU with "
+        "AVX512_BF16 or AMX; oneDNN runs %s kernels on this one (the most it "
+        "may use can also be capped by DNNL_MAX_CPU_ISA)",
+        isa_name (cpu->isa));
+  mrcnn_status st = cpu_set_precision (&cpu->base, MRCNN_PRECISION_FP32, 0,
+      err);
   if (st != MRCNN_OK) {
     cpu_destroy (&cpu->base);
     return st;
   }
-  g_snprintf (cpu->kernels, sizeof cpu->kernels, "%s, %s", isa_name (isa),
-      tag_name (cpu->native_tag));
   /* passes at once share the threads, one thread each at least; each pass
    * sets its own (cpu_queue_begin), so that nothing here changes the
    * calling thread's OpenMP setting, which a later engine made on the same
@@ -1095,3 +1106,19 @@ mrcnn_backend_cpu_new (int num_threads, mrcnn_precision precision,
   *out = &cpu->base;
   return MRCNN_OK;
 }
+
+static mrcnn_status
+cpu_create (const mrcnn_engine_config *cfg, mrcnn_backend **out,
+    mrcnn_error *err)
+{
+  return mrcnn_backend_cpu_new (cfg->num_threads, out, err);
+}
+
+const mrcnn_backend_reg mrcnn_backend_cpu_reg = {
+  MRCNN_BACKEND_CPU, "cpu",
+  MRCNN_PRECISION_BIT (MRCNN_PRECISION_FP32)
+      | MRCNN_PRECISION_BIT (MRCNN_PRECISION_BF16),
+  MRCNN_PRECISION_BIT (MRCNN_PRECISION_BF16)
+      | MRCNN_PRECISION_BIT (MRCNN_PRECISION_FP16),
+  cpu_create,
+};

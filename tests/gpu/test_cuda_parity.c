@@ -760,7 +760,7 @@ main (void)
     printf ("test_cuda_parity: SKIP: %s\n", err.message);
     return 77;
   }
-  if (mrcnn_backend_cpu_new (0, MRCNN_PRECISION_FP32, 0, &cpu, &err) != MRCNN_OK)
+  if (mrcnn_backend_cpu_new (0, &cpu, &err) != MRCNN_OK)
     die ("CPU backend", &err);
   if (gpu->ops->queue_new (gpu, &gpu_q, &err) != MRCNN_OK
       || cpu->ops->queue_new (cpu, &cpu_q, &err) != MRCNN_OK)
