@@ -100,12 +100,16 @@ typedef struct {
  * and the torchvision settings that do not change between frames. */
 typedef struct mrcnn_postproc mrcnn_postproc;
 
+#define MRCNN_POSTPROC_MAX_LEVELS 8
+
 typedef struct {
-  int nlevels;                 /* RPN levels (P2..P6) */
+  int nlevels;                 /* RPN levels (P2..P6), at most
+                                * MRCNN_POSTPROC_MAX_LEVELS */
   int num_anchors;             /* A: cell anchors per location */
   const float *cell_anchors;   /* host, nlevels x A x 4 (mrcnn_anchor_base);
                                 * copied */
-  const size_t *max_locations; /* host, nlevels: bound on h x w per level */
+  size_t max_locations[MRCNN_POSTPROC_MAX_LEVELS];  /* bound on one
+                                * image's h x w per level */
   int pre_nms_top_n;           /* per level, before NMS */
   int post_nms_top_n;          /* proposals after NMS (also the most the box
                                 * head post-processing is given) */
@@ -117,9 +121,40 @@ typedef struct {
   int max_detections;          /* the most detect() is ever asked for */
 } mrcnn_postproc_desc;
 
+/* What a backend can do, as ggml's supports_op tells it: the engine asks
+ * this instead of testing which backend it has. */
+#define MRCNN_PRECISION_BIT(p) (1u << (unsigned) (p))
+
+typedef struct {
+  unsigned precisions;   /* MRCNN_PRECISION_BIT of each precision its
+                          * kernels compute in */
+  unsigned emulated;     /* ... of each precision whose float32 reference
+                          * (emulate_precision) it runs */
+  int device_frames;     /* reads frames in CUDA device memory
+                          * (mrcnn_image.on_device) */
+  const char *layout;    /* its native layout (MRCNN_LAYOUT_NATIVE):
+                          * "nhwc", "nChw8c", "nChw16c", "nchw" */
+  const char *kernels;   /* what computes, for figures: "avx512_core_amx,
+                          * nhwc"; "" where there is nothing to tell */
+  const char *limits;    /* why this machine lacks precisions the backend
+                          * has elsewhere (mrcnn_backend_reg), for messages;
+                          * "" when it lacks none */
+} mrcnn_backend_caps;
+
 typedef struct {
   const char *name;
   void (*destroy) (mrcnn_backend *be);
+  /* What it can do on this machine; layout and kernels as set for the
+   * precision. The strings are the backend's. */
+  void (*caps) (mrcnn_backend *be, mrcnn_backend_caps *out);
+  /* The precision its layers and ops run at, and whether as the float32
+   * reference: one its caps has, set before the first queue or layer is
+   * made (a new backend runs fp32). */
+  mrcnn_status (*set_precision) (mrcnn_backend *be, mrcnn_precision p,
+      int emulate, mrcnn_error *err);
+  /* The emulated fp16 reference's overflows so far
+   * (mrcnn_engine_reference_overflows); 0 where nothing is emulated. */
+  long (*overflows) (mrcnn_backend *be);
 
   /* Queues: at most be->workers at once. */
   mrcnn_status (*queue_new) (mrcnn_backend *be, mrcnn_queue **out,
@@ -239,15 +274,52 @@ struct mrcnn_backend {
                      * stream per engine) */
 };
 
-/* Backends available in this build. */
-/* precision and emulate as in mrcnn_engine_config; refuses bf16 without
- * AVX512_BF16 / AMX and precisions the CPU has no kernels for. */
-mrcnn_status mrcnn_backend_cpu_new (int num_threads, mrcnn_precision precision,
-    int emulate, mrcnn_backend **out, mrcnn_error *err);
-/* The CPU backend's ISA and layout, for figures ("avx512_core_amx, nhwc"). */
-const char *mrcnn_backend_cpu_kernels (mrcnn_backend *be);
-/* The emulated fp16 reference's overflow count (see mrcnn.h). */
-long mrcnn_backend_cpu_overflows (mrcnn_backend *be);
+/* A stage's plan allocates its buffers one after the other and checks once:
+ * each call allocates only while *st is MRCNN_OK. */
+static inline void
+mrcnn_alloc_step (mrcnn_backend *be, size_t n, float **out, mrcnn_status *st,
+    mrcnn_error *err)
+{
+  if (*st == MRCNN_OK)
+    *st = be->ops->alloc (be, n, out, err);
+}
+
+/* Releases *p when it was allocated and forgets it. */
+static inline void
+mrcnn_release_buf (mrcnn_backend *be, float **p)
+{
+  if (*p)
+    be->ops->release (be, *p);
+  *p = NULL;
+}
+
+/* A backend this build has: what it can do on some machine (an instance's
+ * caps say what it does on this one), and how to make one. Making one
+ * touches its device; asking this does not. */
+typedef struct {
+  mrcnn_backend_kind kind;
+  const char *name;
+  unsigned precisions, emulated;  /* as in mrcnn_backend_caps */
+  /* cfg's device_id or num_threads; the backend runs fp32 */
+  mrcnn_status (*create) (const mrcnn_engine_config *cfg,
+      mrcnn_backend **out, mrcnn_error *err);
+} mrcnn_backend_reg;
+
+/* The backends of this build, in the order MRCNN_BACKEND_AUTO tries them
+ * (backend.c); *n receives their count. */
+const mrcnn_backend_reg *const *mrcnn_backends (int *n);
+/* The backend of this build of `kind`, or an error saying how to build
+ * one. */
+mrcnn_status mrcnn_backend_find (mrcnn_backend_kind kind,
+    const mrcnn_backend_reg **out, mrcnn_error *err);
+
+extern const mrcnn_backend_reg mrcnn_backend_cpu_reg;
+/* The CPU backend with num_threads (0: OpenMP's default). */
+mrcnn_status mrcnn_backend_cpu_new (int num_threads, mrcnn_backend **out,
+    mrcnn_error *err);
+/* Builds with the CUDA backend (-Dcuda=enabled) only: */
+extern const mrcnn_backend_reg mrcnn_backend_cuda_reg;
+/* The CUDA backend on device_id (-1: the current device). */
 mrcnn_status mrcnn_backend_cuda_new (int device_id, mrcnn_backend **out,
     mrcnn_error *err);
 

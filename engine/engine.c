@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "engine_priv.h"
-#include "engine_debug.h"
 
 static int
 round_up32 (int v)
@@ -121,15 +120,13 @@ mrcnn_engine_precision (const mrcnn_engine *e)
 long
 mrcnn_engine_reference_overflows (const mrcnn_engine *e)
 {
-  return e && e->kind == MRCNN_BACKEND_CPU ? mrcnn_backend_cpu_overflows (e->be)
-      : 0;
+  return e ? e->be->ops->overflows (e->be) : 0;
 }
 
 const char *
 mrcnn_engine_cpu_kernels (const mrcnn_engine *e)
 {
-  return e && e->kind == MRCNN_BACKEND_CPU ? mrcnn_backend_cpu_kernels (e->be)
-      : "";
+  return e ? e->caps.kernels : "";
 }
 
 void
@@ -141,63 +138,166 @@ mrcnn_engine_stage_times (const mrcnn_engine *e, double *ms)
   g_mutex_unlock (&me->lock);
 }
 
-/* Which backend can run the configured precision: bf16 and the emulated
- * references are the CPU's; the CUDA backend runs fp32 only so far. */
+static int
+reg_runs (const mrcnn_backend_reg *r, mrcnn_precision p, int emulate)
+{
+  return ((emulate ? r->emulated : r->precisions) & MRCNN_PRECISION_BIT (p))
+      != 0;
+}
+
+/* Appends the precisions of `bits` ("fp32 and bf16", "none") to s. */
+static void
+append_precisions (GString *s, unsigned bits)
+{
+  int n = 0, total = 0;
+  for (unsigned p = 0; p < G_N_ELEMENTS (precision_names); p++)
+    total += (bits & MRCNN_PRECISION_BIT (p)) != 0;
+  for (unsigned p = 0; p < G_N_ELEMENTS (precision_names); p++)
+    if (bits & MRCNN_PRECISION_BIT (p))
+      g_string_append_printf (s, "%s%s", n++ == 0 ? "" : n == total
+          ? " and " : ", ", precision_names[p]);
+  if (total == 0)
+    g_string_append (s, "none");
+}
+
+int
+mrcnn_precision_available (mrcnn_precision precision)
+{
+  int n;
+  const mrcnn_backend_reg *const *regs = mrcnn_backends (&n);
+  for (int i = 0; i < n; i++)
+    if (reg_runs (regs[i], precision, 0))
+      return 1;
+  return 0;
+}
+
+/* Whether a backend of this build that cfg allows runs its precision, as
+ * the backends say of themselves (mrcnn_backend_reg), before any device is
+ * touched; when none does, where it runs instead, if anywhere. */
 static mrcnn_status
 check_precision (const mrcnn_engine_config *cfg, mrcnn_error *err)
 {
-  mrcnn_precision p = cfg->precision;
-  const char *name = mrcnn_precision_name (p);
+  const mrcnn_precision p = cfg->precision;
+  const int emulate = cfg->emulate_precision != 0;
   if ((unsigned) p >= G_N_ELEMENTS (precision_names))
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "unknown precision %d; use fp32, tf32, fp16 or bf16", (int) p);
-  if (cfg->emulate_precision) {
-    if (p != MRCNN_PRECISION_BF16 && p != MRCNN_PRECISION_FP16)
-      return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-          "precision %s has no CPU reference; the emulated precisions are "
-          "bf16 and fp16", name);
-    if (cfg->backend == MRCNN_BACKEND_CUDA)
-      return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-          "the emulated %s reference runs on the CPU backend only", name);
-    return MRCNN_OK;
+  const mrcnn_backend_reg *want = NULL;
+  if (cfg->backend != MRCNN_BACKEND_AUTO)
+    MRCNN_TRY (mrcnn_backend_find (cfg->backend, &want, err));
+  int n;
+  const mrcnn_backend_reg *const *regs = mrcnn_backends (&n);
+  for (int i = 0; i < n; i++)
+    if (reg_runs (regs[i], p, emulate) && (!want || want == regs[i]))
+      return MRCNN_OK;
+  /* none: where it runs instead, and what each backend runs */
+  GString *where = g_string_new (NULL), *refs = g_string_new (NULL);
+  GString *what = g_string_new (NULL);
+  for (int i = 0; i < n; i++) {
+    const mrcnn_backend_reg *r = regs[i];
+    if (reg_runs (r, p, emulate))
+      g_string_append_printf (where, "%s%s", where->len ? ", " : "", r->name);
+    if (reg_runs (r, p, 1))
+      g_string_append_printf (refs, "%s%s", refs->len ? ", " : "", r->name);
+    unsigned bits = emulate ? r->emulated : r->precisions;
+    g_string_append_printf (what, "%sthe %s backend %s", i ? "; " : "",
+        r->name, !emulate ? "computes in " : bits
+        ? "runs the float32 references of " : "runs no float32 reference");
+    if (bits)
+      append_precisions (what, bits);
   }
-  if (p == MRCNN_PRECISION_BF16 && cfg->backend == MRCNN_BACKEND_CUDA)
-    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-        "precision bf16 runs on the CPU backend only; on CUDA use fp32");
-  if (p != MRCNN_PRECISION_TF32 && p != MRCNN_PRECISION_FP16)
-    return MRCNN_OK;
-  if (cfg->backend == MRCNN_BACKEND_CPU)
-    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-        "precision %s is a CUDA precision; the CPU backend runs fp32, or "
-        "bf16 on a CPU with AVX512_BF16 or AMX", name);
-  return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-      "precision %s is not available in this version: the CUDA backend "
-      "runs fp32 only", name);
+  const char *name = mrcnn_precision_name (p);
+  mrcnn_status st;
+  if (where->len)
+    st = mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED, "%s%s runs on the %s "
+        "backend, not on %s: %s", emulate ? "the float32 reference of "
+        "precision " : "precision ", name, where->str, want->name, what->str);
+  else if (emulate)
+    st = mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED, "precision %s has no "
+        "float32 reference in this build: %s", name, what->str);
+  else
+    st = mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED, "precision %s is not "
+        "available in this build: %s%s%s%s", name, what->str,
+        refs->len ? " (its float32 reference runs on the " : "", refs->str,
+        refs->len ? " backend, with emulate_precision)" : "");
+  g_string_free (where, TRUE);
+  g_string_free (refs, TRUE);
+  g_string_free (what, TRUE);
+  return st;
 }
 
+/* e->be, made by r, if it runs the configured precision on this machine:
+ * set to it, and what it can do kept in e->caps. */
+static mrcnn_status
+use_backend (mrcnn_engine *e, const mrcnn_backend_reg *r, mrcnn_error *err)
+{
+  const mrcnn_precision p = e->cfg.precision;
+  const int emulate = e->cfg.emulate_precision != 0;
+  mrcnn_backend_caps caps;
+  e->be->ops->caps (e->be, &caps);
+  if (!((emulate ? caps.emulated : caps.precisions) & MRCNN_PRECISION_BIT (p))) {
+    GString *here = g_string_new (NULL);
+    append_precisions (here, caps.precisions);
+    mrcnn_status st = mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+        "precision %s does not run on this machine: %s%sthe %s backend "
+        "computes in %s here", mrcnn_precision_name (p), caps.limits,
+        *caps.limits ? "; " : "", r->name, here->str);
+    g_string_free (here, TRUE);
+    return st;
+  }
+  MRCNN_TRY (e->be->ops->set_precision (e->be, p, emulate, err));
+  e->be->ops->caps (e->be, &e->caps);
+  e->kind = r->kind;
+  return MRCNN_OK;
+}
+
+/* The first backend of this build that cfg allows, that runs its precision
+ * and that opens: backend AUTO tries CUDA, where built and a device
+ * answers, then the CPU. */
 static mrcnn_status
 make_backend (mrcnn_engine *e, mrcnn_error *err)
 {
-  mrcnn_backend_kind want = e->cfg.backend;
-  /* the CPU's precisions never try the GPU */
-  if (want == MRCNN_BACKEND_AUTO && (e->cfg.emulate_precision
-          || e->cfg.precision == MRCNN_PRECISION_BF16))
-    want = MRCNN_BACKEND_CPU;
-  if (want == MRCNN_BACKEND_CUDA || want == MRCNN_BACKEND_AUTO) {
-    mrcnn_error cuda_err = { 0 };
-    mrcnn_status st = mrcnn_backend_cuda_new (e->cfg.device_id, &e->be, &cuda_err);
-    if (st == MRCNN_OK) {
-      e->kind = MRCNN_BACKEND_CUDA;
+  const mrcnn_engine_config *cfg = &e->cfg;
+  int n;
+  const mrcnn_backend_reg *const *regs = mrcnn_backends (&n);
+  mrcnn_error why = { MRCNN_ERR_UNSUPPORTED, "no backend runs it" };
+  for (int i = 0; i < n; i++) {
+    const mrcnn_backend_reg *r = regs[i];
+    if ((cfg->backend != MRCNN_BACKEND_AUTO && cfg->backend != r->kind)
+        || !reg_runs (r, cfg->precision, cfg->emulate_precision))
+      continue;
+    why = (mrcnn_error) { 0 };
+    if (r->create (cfg, &e->be, &why) != MRCNN_OK)
+      continue;
+    if (use_backend (e, r, &why) == MRCNN_OK)
       return MRCNN_OK;
-    }
-    if (want == MRCNN_BACKEND_CUDA)
-      return mrcnn_fail (err, st, "%s", cuda_err.message);
+    e->be->ops->destroy (e->be);
+    e->be = NULL;
   }
-  MRCNN_TRY (mrcnn_backend_cpu_new (e->cfg.num_threads, e->cfg.precision,
-          e->cfg.emulate_precision, &e->be, err));
-  e->kind = MRCNN_BACKEND_CPU;
-  return MRCNN_OK;
+  return mrcnn_fail (err, why.status, "%s", why.message);
 }
+
+/* The sizes of a context of `frames` frames: one frame's input, padded to
+ * 32 either way round, and the counts the engine was made for. */
+static void
+plan_sizes (const mrcnn_engine *e, int frames, mrcnn_plan *p)
+{
+  const mrcnn_model *m = e->model;
+  p->frames = frames;
+  p->short_side = round_up32 (m->min_size);
+  p->long_side = round_up32 (m->max_size);
+  p->frame_area = (size_t) p->short_side * p->long_side;
+  p->frame_short_max = MIN (p->long_side, frames * p->short_side);
+  p->max_detections = e->cfg.thresholds.max_detections;
+  p->post_nms_top_n = m->rpn_post_nms_top_n;
+}
+
+/* The stages' parts, in the order the stages run. */
+static const mrcnn_stage_parts *const stages[] = {
+  &mrcnn_preprocess_parts, &mrcnn_body_parts, &mrcnn_fpn_parts,
+  &mrcnn_rpn_parts, &mrcnn_box_head_parts, &mrcnn_mask_head_parts,
+  &mrcnn_postprocess_parts,
+};
 
 void
 mrcnn_context_free (const mrcnn_engine *e, mrcnn_context *c)
@@ -205,24 +305,8 @@ mrcnn_context_free (const mrcnn_engine *e, mrcnn_context *c)
   if (!c)
     return;
   mrcnn_backend *be = e->be;
-  float **bufs[] = { &c->image, &c->act[0], &c->act[1], &c->act[2],
-    &c->act[3], &c->rpn_hidden, &c->box_feat, &c->fc6_out, &c->fc7_out,
-    &c->pred_out, &c->proposals, &c->det_boxes, &c->det_scores,
-    (float **) &c->det_labels, &c->mask_feat[0], &c->mask_feat[1],
-    &c->mask_up, &c->mask_probs };
-  for (size_t i = 0; i < G_N_ELEMENTS (bufs); i++)
-    if (*bufs[i])
-      be->ops->release (be, *bufs[i]);
-  for (int l = 0; l < MRCNN_LEVELS; l++) {
-    if (l < MRCNN_FPN_LEVELS && c->lateral[l])
-      be->ops->release (be, c->lateral[l]);
-    if (c->pyramid[l])
-      be->ops->release (be, c->pyramid[l]);
-    if (c->rpn_raw[l])
-      be->ops->release (be, c->rpn_raw[l]);
-  }
-  if (c->postproc)
-    be->ops->postproc_free (be, c->postproc);
+  for (size_t i = 0; i < G_N_ELEMENTS (stages); i++)
+    stages[i]->scratch_free (e, c);
   if (c->q)
     be->ops->queue_free (be, c->q);
   g_free (c->host_scratch);
@@ -233,67 +317,22 @@ mrcnn_status
 mrcnn_context_new (const mrcnn_engine *e, int max_batch, mrcnn_context **out,
     mrcnn_error *err)
 {
-  const mrcnn_model *m = e->model;
-  const mrcnn_arch *a = e->arch;
   mrcnn_backend *be = e->be;
   mrcnn_context *c = g_new0 (mrcnn_context, 1);
-  const size_t B = (size_t) max_batch;
-  int short_pad = round_up32 (m->min_size), long_pad = round_up32 (m->max_size);
-  mrcnn_status st = MRCNN_OK;
-#define ALLOC(n, p) \
-  do { if (st == MRCNN_OK) st = be->ops->alloc (be, (n), (p), err); } while (0)
-  c->max_batch = max_batch;
-  c->max_pad_w = c->max_pad_h = long_pad;
-  c->max_area = (size_t) short_pad * long_pad;
-  size_t area = c->max_area;
-
-  ALLOC (B * 3 * area, &c->image);
-  c->act_size = B * mrcnn_body_max_activation (a, area);
-  for (int i = 0; i < 4; i++)
-    ALLOC (c->act_size, &c->act[i]);
-  for (int l = 0; l < MRCNN_LEVELS; l++) {
-    int s = 4 << l;
-    size_t lvl_area = B * (short_pad / s + 1) * (long_pad / s + 1);
-    if (l < MRCNN_FPN_LEVELS)
-      ALLOC ((size_t) mrcnn_ch_pad (a->fpn_ch) * lvl_area, &c->lateral[l]);
-    ALLOC ((size_t) mrcnn_ch_pad (a->fpn_ch) * lvl_area, &c->pyramid[l]);
-    ALLOC ((size_t) mrcnn_ch_pad (5 * a->num_anchors) * lvl_area,
-        &c->rpn_raw[l]);
-  }
-  size_t p2_area = B * (short_pad / 4 + 1) * (long_pad / 4 + 1);
-  ALLOC ((size_t) mrcnn_ch_pad (a->fpn_ch) * p2_area, &c->rpn_hidden);
-
-  size_t R = B * m->rpn_post_nms_top_n;
-  size_t D = B * e->cfg.thresholds.max_detections;
-  size_t C = a->num_classes, M = MRCNN_MASK_POOL;
-  ALLOC (R * a->box_in, &c->box_feat);
-  ALLOC (R * a->representation, &c->fc6_out);
-  ALLOC (R * a->representation, &c->fc7_out);
-  ALLOC (R * 5 * C, &c->pred_out);
-  ALLOC (R * 4, &c->proposals);
-  ALLOC (D * 4, &c->det_boxes);
-  ALLOC (D, &c->det_scores);
-  ALLOC (D, (float **) &c->det_labels);   /* ints of a float's size */
-  size_t mc = mrcnn_ch_pad (MAX (a->mask_ch, a->fpn_ch));
-  for (int i = 0; i < 2; i++)
-    ALLOC (D * mc * M * M, &c->mask_feat[i]);
-  ALLOC (D * mrcnn_ch_pad (a->mask_deconv_ch) * 4 * M * M, &c->mask_up);
-  ALLOC (D * 4 * M * M, &c->mask_probs);
-#undef ALLOC
-
-  /* host side: downloads of the results (proposals, detections, masks) and
-   * of a debug feature map's channels */
-  c->host_scratch_size = MAX (MAX (R * 4, area), D * 4 * M * M);
+  plan_sizes (e, max_batch, &c->plan);
+  mrcnn_status st = be->ops->queue_new (be, &c->q, err);
+  for (size_t i = 0; st == MRCNN_OK && i < G_N_ELEMENTS (stages); i++)
+    st = stages[i]->plan (e, c, err);
+  /* host side: the results' downloads, of which the masks are the largest
+   * (larger reads go through it in parts: mrcnn_context_download) */
+  c->host_scratch_size = (size_t) c->plan.frames * c->plan.max_detections
+      * MRCNN_MASK_SIZE * MRCNN_MASK_SIZE;
   if (st == MRCNN_OK) {
     c->host_scratch = g_try_new (float, c->host_scratch_size);
     if (!c->host_scratch)
       st = mrcnn_fail (err, MRCNN_ERR_NO_MEMORY,
           "cannot allocate host buffers");
   }
-  if (st == MRCNN_OK)
-    st = be->ops->queue_new (be, &c->q, err);
-  if (st == MRCNN_OK)
-    st = mrcnn_postproc_plan (e, &c->postproc, err);
   if (st != MRCNN_OK) {
     mrcnn_context_free (e, c);
     return st;
@@ -309,13 +348,12 @@ mrcnn_engine_free (mrcnn_engine *e)
     return;
   mrcnn_sched_free (e);
   if (e->be) {
-    mrcnn_backend *be = e->be;
-    mrcnn_body_free (e);
-    mrcnn_fpn_free (e);
-    mrcnn_rpn_free (e);
-    mrcnn_roi_heads_free (e);
-    be->ops->destroy (be);
+    for (size_t i = 0; i < G_N_ELEMENTS (stages); i++)
+      if (stages[i]->unload)
+        stages[i]->unload (e);
+    e->be->ops->destroy (e->be);
   }
+  mrcnn_debug_free (e->debug);
   g_mutex_clear (&e->lock);
   g_free (e);
 }
@@ -355,23 +393,18 @@ mrcnn_engine_new (const mrcnn_model *model, const mrcnn_engine_config *cfg,
   mrcnn_engine *e = g_new0 (mrcnn_engine, 1);
   g_mutex_init (&e->lock);
   e->model = model;
-  e->arch = &model->arch;
   e->cfg = *cfg;
   e->th = cfg->thresholds;
   mrcnn_status st = make_backend (e, err);
   if (st == MRCNN_OK)
-    st = mrcnn_sched_new (e, err);
-  if (st == MRCNN_OK)
     st = e->be->ops->frame_reserve (e->be, cfg->max_width, cfg->max_height,
         err);
+  for (size_t i = 0; st == MRCNN_OK && i < G_N_ELEMENTS (stages); i++)
+    if (stages[i]->load)
+      st = stages[i]->load (e, err);
+  /* the contexts are planned from the stages' weights */
   if (st == MRCNN_OK)
-    st = mrcnn_body_init (e, err);
-  if (st == MRCNN_OK)
-    st = mrcnn_fpn_init (e, err);
-  if (st == MRCNN_OK)
-    st = mrcnn_rpn_init (e, err);
-  if (st == MRCNN_OK)
-    st = mrcnn_roi_heads_init (e, err);
+    st = mrcnn_sched_new (e, err);
   if (st != MRCNN_OK) {
     mrcnn_engine_free (e);
     return st;
@@ -380,37 +413,22 @@ mrcnn_engine_new (const mrcnn_model *model, const mrcnn_engine_config *cfg,
   return MRCNN_OK;
 }
 
-static int
-bytes_per_pixel (mrcnn_pixel_format f)
-{
-  switch (f) {
-    case MRCNN_PIXEL_RGB: case MRCNN_PIXEL_BGR: return 3;
-    case MRCNN_PIXEL_RGBA: case MRCNN_PIXEL_BGRA:
-    case MRCNN_PIXEL_RGBX: case MRCNN_PIXEL_BGRX: return 4;
-    case MRCNN_PIXEL_NV12: case MRCNN_PIXEL_I420: case MRCNN_PIXEL_GRAY8: return 1;
-  }
-  return 0;
-}
-
 static mrcnn_status
 check_image (const mrcnn_engine *e, const mrcnn_image *img, mrcnn_error *err)
 {
-  int bpp = bytes_per_pixel (img->format);
-  if (bpp == 0)
+  if (mrcnn_pp_pixel_bytes (img->format) == 0)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "unknown pixel format %d", (int) img->format);
   if (img->width < 2 || img->height < 2)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "frame of %dx%d pixels is too small; the engine needs at least 2x2",
         img->width, img->height);
-  if (img->on_device && e->kind != MRCNN_BACKEND_CUDA)
+  if (img->on_device && !e->caps.device_frames)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "frame is in CUDA device memory but the engine runs on the CPU");
-  int planes = img->format == MRCNN_PIXEL_I420 ? 3
-      : img->format == MRCNN_PIXEL_NV12 ? 2 : 1;
-  for (int p = 0; p < planes; p++) {
-    int w = p == 0 ? img->width * bpp : img->format == MRCNN_PIXEL_NV12
-        ? (img->width + 1) / 2 * 2 : (img->width + 1) / 2;
+        "frame is in CUDA device memory but the engine runs on the %s "
+        "backend, which reads frames in host memory", e->be->ops->name);
+  for (int p = 0; p < mrcnn_pp_planes (img->format); p++) {
+    int w = mrcnn_pp_plane_row_bytes (img->format, img->width, p);
     if (!img->planes[p])
       return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
           "frame plane %d is NULL", p);
@@ -436,18 +454,20 @@ now_ms (void)
   return (double) g_get_monotonic_time () / 1000.0;
 }
 
-/* Downloads n floats of backend memory into dst (host). */
-static mrcnn_status
-fetch (const mrcnn_engine *e, const mrcnn_context *ctx, const float *src,
-    size_t n, float *dst, mrcnn_error *err)
+mrcnn_status
+mrcnn_context_download (const mrcnn_engine *e, const mrcnn_context *ctx,
+    const float *src, size_t n, float *dst, mrcnn_error *err)
 {
-  if (n == 0)
-    return MRCNN_OK;
-  const float *p = e->be->ops->download (e->be, ctx->q, src, n,
-      ctx->host_scratch, err);
-  if (!p)
-    return err ? err->status : MRCNN_ERR_BACKEND;
-  memcpy (dst, p, n * sizeof (float));
+  /* in parts of the host scratch's size, which a backend that copies
+   * downloads into it needs */
+  for (size_t off = 0; off < n; off += ctx->host_scratch_size) {
+    size_t part = MIN (n - off, ctx->host_scratch_size);
+    const float *p = e->be->ops->download (e->be, ctx->q, src + off, part,
+        ctx->host_scratch, err);
+    if (!p)
+      return err ? err->status : MRCNN_ERR_BACKEND;
+    memcpy (dst + off, p, part * sizeof (float));
+  }
   return MRCNN_OK;
 }
 
@@ -470,15 +490,15 @@ make_result (const mrcnn_engine *e, const mrcnn_context *ctx,
   float *boxes = g_new (float, (size_t) MAX (n, 1) * 6);
   float *scores = boxes + (size_t) n * 4;
   int *labels = (int *) (scores + n);
-  mrcnn_status st = fetch (e, ctx, dets->boxes + (size_t) first * 4,
+  mrcnn_status st = mrcnn_context_download (e, ctx, dets->boxes + (size_t) first * 4,
       (size_t) n * 4, boxes, err);
   if (st == MRCNN_OK)
-    st = fetch (e, ctx, dets->scores + first, n, scores, err);
+    st = mrcnn_context_download (e, ctx, dets->scores + first, n, scores, err);
   if (st == MRCNN_OK)
-    st = fetch (e, ctx, (const float *) dets->labels + first, n,
+    st = mrcnn_context_download (e, ctx, (const float *) dets->labels + first, n,
         (float *) labels, err);
   if (st == MRCNN_OK)
-    st = fetch (e, ctx, probs + (size_t) first * M * M, (size_t) n * M * M,
+    st = mrcnn_context_download (e, ctx, probs + (size_t) first * M * M, (size_t) n * M * M,
         r->mask_probs, err);
   /* GeneralizedRCNNTransform.postprocess: float32 ratio per axis */
   float rw = (float) f->img_w / (float) f->res_w;
@@ -502,6 +522,15 @@ make_result (const mrcnn_engine *e, const mrcnn_context *ctx,
   return MRCNN_OK;
 }
 
+static void
+free_results (mrcnn_result **results, int n)
+{
+  for (int k = 0; k < n; k++) {
+    mrcnn_result_free (results[k]);
+    results[k] = NULL;
+  }
+}
+
 /* One forward pass of a planned batch on ctx (taken by this call):
  * frames first .. first + b->n - 1 of the whole batch. */
 static mrcnn_status
@@ -518,42 +547,46 @@ forward (const mrcnn_engine *e, mrcnn_context *ctx, const mrcnn_image *images,
   double t[8];
   /* a stage's time ends when the backend has finished its work (sync) */
   t[0] = now_ms ();
-  MRCNN_TRY (mrcnn_preprocess_run (e, ctx, images, b, &input, err));
+  MRCNN_TRY (mrcnn_preprocess_run (be, q, e->preprocess, ctx->preprocess,
+          images, b, &input, err));
   MRCNN_TRY (be->ops->sync (be, q, err));
   t[1] = now_ms ();
-  MRCNN_TRY (mrcnn_body_run (e, ctx, &input, laterals, err));
+  MRCNN_TRY (mrcnn_body_run (be, q, e->body, ctx->body, e->fpn, ctx->fpn,
+          &input, laterals, err));
   MRCNN_TRY (be->ops->sync (be, q, err));
   t[2] = now_ms ();
-  MRCNN_TRY (mrcnn_fpn_run (e, ctx, laterals, pyramid, err));
+  MRCNN_TRY (mrcnn_fpn_run (be, q, e->fpn, ctx->fpn, laterals, pyramid, err));
   MRCNN_TRY (be->ops->sync (be, q, err));
   t[3] = now_ms ();
-  MRCNN_TRY (mrcnn_rpn_run (e, ctx, pyramid, b, &props, err));
+  MRCNN_TRY (mrcnn_rpn_run (be, q, e->rpn, ctx->rpn, ctx->postproc, pyramid,
+          b, &props, err));
   t[4] = now_ms ();
-  MRCNN_TRY (mrcnn_box_head_run (e, ctx, pyramid, b, &props, th, &dets, err));
+  MRCNN_TRY (mrcnn_box_head_run (be, q, e->box_head, ctx->box_head,
+          ctx->postproc, pyramid, b, &props, th, &dets, err));
   t[5] = now_ms ();
-  MRCNN_TRY (mrcnn_mask_head_run (e, ctx, pyramid, b, &dets, &probs, err));
+  MRCNN_TRY (mrcnn_mask_head_run (be, q, e->mask_head, ctx->mask_head,
+          pyramid, b, &dets, &probs, err));
   MRCNN_TRY (be->ops->sync (be, q, err));
   t[6] = now_ms ();
   for (int i = 0; i < b->n; i++) {
     mrcnn_status st = make_result (e, ctx, b, &dets, probs, i, &results[i],
         err);
     if (st != MRCNN_OK) {
-      for (int k = 0; k < i; k++) {
-        mrcnn_result_free (results[k]);
-        results[k] = NULL;
-      }
+      free_results (results, i);
       return st;
     }
   }
   t[7] = now_ms ();
   for (int s = 0; s < MRCNN_STAGE_COUNT; s++)
     ctx->stage_ms[s] += t[s + 1] - t[s];
-  ctx->input = input;
-  memcpy (ctx->pyr, pyramid, sizeof pyramid);
-  ctx->props = props;
-  ctx->dets = dets;
-  ctx->first_frame = first;
-  ctx->have_run = 1;
+  if (e->debug) {
+    mrcnn_debug_pass pass = { first, &input, pyramid, &props, &dets, probs };
+    mrcnn_status st = mrcnn_debug_keep_pass (e, ctx, &pass, err);
+    if (st != MRCNN_OK) {
+      free_results (results, b->n);
+      return st;
+    }
+  }
   return MRCNN_OK;
 }
 
@@ -576,78 +609,4 @@ mrcnn_context_run (const mrcnn_engine *e, mrcnn_context *ctx, int workers,
     st = forward (e, ctx, images + f, th + f, &part, f, results + f, err);
   }
   return st;
-}
-
-mrcnn_status
-mrcnn_engine_debug_tensor (const mrcnn_engine *e, const char *name,
-    int frame, float **data, int shape[4], int *ndim, mrcnn_error *err)
-{
-  if (!e || !name || !data || !shape || !ndim)
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "mrcnn_engine_debug_tensor: NULL argument");
-  const mrcnn_context *ctx;
-  MRCNN_TRY (mrcnn_sched_debug_context (e, frame, &ctx, err));
-  frame -= ctx->first_frame;
-  const float *src = NULL;
-  size_t n = 0;
-  int M = MRCNN_MASK_SIZE;
-  mrcnn_fmap f = { 0 };
-  int level;
-  *ndim = 0;
-  if (strcmp (name, "image") == 0) {
-    e->be->ops->image_view (e->be, &ctx->input, frame, &f);
-  } else if (sscanf (name, "fpn%d", &level) == 1 && level >= 0
-      && level < MRCNN_LEVELS) {
-    e->be->ops->image_view (e->be, &ctx->pyr[level], frame, &f);
-  } else if (strcmp (name, "proposals") == 0) {
-    n = (size_t) ctx->props.rows.count[frame] * 4;
-    src = ctx->props.boxes + (size_t) ctx->props.rows.start[frame] * 4;
-    *ndim = 2;
-    shape[0] = ctx->props.rows.count[frame];
-    shape[1] = 4;
-  } else if (strcmp (name, "mask_probs") == 0) {
-    n = (size_t) ctx->dets.rows.count[frame] * M * M;
-    src = ctx->mask_probs + (size_t) ctx->dets.rows.start[frame] * M * M;
-    *ndim = 3;
-    shape[0] = ctx->dets.rows.count[frame];
-    shape[1] = shape[2] = M;
-  } else {
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "unknown debug tensor '%s'", name);
-  }
-  if (f.data) {
-    n = mrcnn_fmap_numel (&f);
-    *ndim = 4;
-    shape[0] = f.n;
-    shape[1] = f.c;
-    shape[2] = f.h;
-    shape[3] = f.w;
-    float *copy = g_new (float, MAX (n, 1));
-    float *plain = NULL;
-    mrcnn_backend *be = e->be;
-    mrcnn_fmap pf = { NULL, .layout = MRCNN_LAYOUT_NCHW };
-    mrcnn_status st = be->ops->alloc (be, n, &plain, err);
-    pf.data = plain;
-    if (st == MRCNN_OK)
-      st = be->ops->to_nchw (be, ctx->q, &f, &pf, err);
-    /* the scratch may be smaller than a feature map: download per channel */
-    for (size_t off = 0; st == MRCNN_OK && off < n; off += (size_t) f.h * f.w)
-      st = fetch (e, ctx, plain + off, (size_t) f.h * f.w, copy + off, err);
-    if (plain)
-      be->ops->release (be, plain);
-    if (st != MRCNN_OK) {
-      g_free (copy);
-      return st;
-    }
-    *data = copy;
-    return MRCNN_OK;
-  }
-  float *copy = g_new (float, MAX (n, 1));
-  mrcnn_status st = fetch (e, ctx, src, n, copy, err);
-  if (st != MRCNN_OK) {
-    g_free (copy);
-    return st;
-  }
-  *data = copy;
-  return MRCNN_OK;
 }

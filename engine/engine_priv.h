@@ -1,17 +1,26 @@
 /* The engine (the network, made once and shared), its context (what one
- * forward pass of up to max_batch frames needs) and the stage entry points
- * (one file per stage). Each stage takes its inputs and returns its outputs
- * as arguments, in detectron2's order:
+ * forward pass of up to max_batch frames needs) and the stages, one file
+ * each. A stage owns its parts: its weights, made once from the model into
+ * the engine, and its scratch, planned once per context for the sizes of an
+ * mrcnn_plan. Both are structs of the stage's own file (opaque here), made
+ * and freed by that file's life cycle (mrcnn_stage_parts: load / unload,
+ * plan / scratch_free) and described at its top. Each stage's run takes its
+ * weights and scratch and its inputs, and returns its outputs as arguments,
+ * in detectron2's order:
  *
  *   preprocess (frames)                 -> input          preprocess.c
  *   body (input)                        -> laterals       backbone.c
  *   fpn (laterals)                      -> pyramid        fpn.c
  *   rpn (pyramid)                       -> proposals      rpn.c
- *   box head (pyramid, proposals)       -> detections     roi_heads.c
- *   mask head (pyramid, detections)     -> mask probs     roi_heads.c
+ *   box head (pyramid, proposals)       -> detections     box_head.c
+ *   mask head (pyramid, detections)     -> mask probs     mask_head.c
  *
- * Feature maps hold the whole batch (n frames); proposals and detections are
- * rows of backend arrays, image after image (mrcnn_rows). */
+ * Both heads pool with MultiScaleRoIAlign (roi_heads.c); the box
+ * post-processing of the RPN and of the box head is one backend object per
+ * context (postprocess.c). Feature maps hold the whole batch (n frames);
+ * proposals and detections are rows of backend arrays, image after image
+ * (mrcnn_rows). The engine is the list of the stages' weights, the context
+ * the list of their scratch. */
 #ifndef MRCNN_ENGINE_PRIV_H
 #define MRCNN_ENGINE_PRIV_H
 
@@ -22,10 +31,6 @@
 #define MRCNN_MASK_POOL 14
 #define MRCNN_MASK_SIZE (2 * MRCNN_MASK_POOL)
 #define MRCNN_BATCH_MAX MRCNN_MAX_BATCH  /* bound on max_batch */
-
-typedef struct {
-  mrcnn_conv *conv1, *conv2, *conv3, *down;
-} mrcnn_block_layers;
 
 struct mrcnn_result {
   int image_w, image_h;
@@ -69,66 +74,96 @@ typedef struct {
   mrcnn_rows rows;
 } mrcnn_detections;
 
-/* What one forward pass needs: buffers planned once for max_batch frames of
- * the model's largest input, the backend queue its ops run on and the
- * post-processing's scratch. */
+/* The sizes one context is planned for, worked out once (engine.c:
+ * mrcnn_context_new) and handed to every stage's plan, which sizes its
+ * scratch from them and from its own weights' widths. */
 typedef struct {
+  int frames;              /* frames of one pass: the context's max_batch */
+  int short_side;          /* the model's min_size and max_size, each */
+  int long_side;           /* padded to 32: one frame's input is at most
+                            * short_side x long_side, either way round */
+  size_t frame_area;       /* short_side x long_side: a pass holds frames
+                            * of it (a batch of larger frames runs in parts
+                            * that fit, mrcnn_batch_fit) */
+  int frame_short_max;     /* with long_side, bounds one frame's input:
+                            * padded to w x h (each at most long_side,
+                            * w x h at most frames x frame_area), it has
+                            * no more locations at any stride than one of
+                            * frame_short_max x long_side. short_side for
+                            * one frame; for more, up to long_side, since
+                            * a batch that mixes orientations pads its
+                            * frames towards a square */
+  int max_detections;      /* per frame: the engine's max_detections */
+  int post_nms_top_n;      /* per frame: the RPN's proposals */
+} mrcnn_plan;
+
+/* Locations of the level-l maps (stride 4 << l) of a whole pass: what a
+ * level's buffers hold, per channel. */
+static inline size_t
+mrcnn_plan_level_area (const mrcnn_plan *p, int level)
+{
+  int s = 4 << level;
+  return (size_t) p->frames * (p->short_side / s + 1) * (p->long_side / s + 1);
+}
+
+/* Each stage's weights (in the engine) and scratch (in a context). */
+typedef struct mrcnn_preprocess mrcnn_preprocess;
+typedef struct mrcnn_preprocess_scratch mrcnn_preprocess_scratch;
+typedef struct mrcnn_body mrcnn_body;
+typedef struct mrcnn_body_scratch mrcnn_body_scratch;
+typedef struct mrcnn_fpn mrcnn_fpn;
+typedef struct mrcnn_fpn_scratch mrcnn_fpn_scratch;
+typedef struct mrcnn_rpn mrcnn_rpn;
+typedef struct mrcnn_rpn_scratch mrcnn_rpn_scratch;
+typedef struct mrcnn_box_head mrcnn_box_head;
+typedef struct mrcnn_box_head_scratch mrcnn_box_head_scratch;
+typedef struct mrcnn_mask_head mrcnn_mask_head;
+typedef struct mrcnn_mask_head_scratch mrcnn_mask_head_scratch;
+
+/* What one forward pass needs: each stage's scratch, planned once for
+ * `plan`, the backend queue its ops run on and the host scratch its
+ * results are read back through. */
+typedef struct {
+  mrcnn_plan plan;
   mrcnn_queue *q;
-  mrcnn_postproc *postproc;       /* the RPN's and the box head's */
-  int max_batch;
-  int max_pad_w, max_pad_h;   /* per orientation bound, each a multiple of 32 */
-  size_t max_area;            /* bound on pad_w * pad_h of one frame */
-
-  float *image;
-  float *act[4];
-  size_t act_size;
-  float *lateral[MRCNN_FPN_LEVELS];
-  float *pyramid[MRCNN_LEVELS];
-  float *rpn_hidden;
-  float *rpn_raw[MRCNN_LEVELS];   /* native layout */
-  float *proposals;               /* max_batch x post_nms_top_n x 4 */
-  float *box_feat, *fc6_out, *fc7_out, *pred_out;
-  float *det_boxes, *det_scores;  /* max_batch x max_detections (x 4) */
-  int *det_labels;                /* (allocated as floats) */
-  float *mask_feat[2], *mask_up, *mask_probs;
-
+  mrcnn_preprocess_scratch *preprocess;
+  mrcnn_body_scratch *body;
+  mrcnn_fpn_scratch *fpn;
+  mrcnn_rpn_scratch *rpn;
+  mrcnn_box_head_scratch *box_head;
+  mrcnn_mask_head_scratch *mask_head;
+  mrcnn_postproc *postproc;       /* postprocess.c's: the RPN's and the
+                                   * box head's */
   float *host_scratch;            /* for backend downloads */
   size_t host_scratch_size;
-
-  /* the last pass, for mrcnn_engine_debug_tensor: frames first_frame ..
-   * first_frame + input.n - 1 of the batch of call `run` */
-  int have_run, first_frame;
-  guint64 run;
-  double stage_ms[MRCNN_STAGE_COUNT];   /* summed over the call's passes */
-  mrcnn_fmap input, pyr[MRCNN_LEVELS];
-  mrcnn_proposals props;
-  mrcnn_detections dets;
+  double stage_ms[MRCNN_STAGE_COUNT];   /* summed over a call's passes */
 } mrcnn_context;
 
 /* The network, made once from the model and only read by runs. */
 struct mrcnn_engine {
   const mrcnn_model *model;
-  const mrcnn_arch *arch;
   mrcnn_backend *be;
   mrcnn_backend_kind kind;
+  mrcnn_backend_caps caps;        /* be's, as set for cfg.precision */
   mrcnn_engine_config cfg;
   mrcnn_thresholds th;            /* mrcnn_engine_set_thresholds */
 
-  /* layers */
-  mrcnn_conv *stem;
-  mrcnn_block_layers *blocks;
-  mrcnn_conv *fpn_inner[MRCNN_FPN_LEVELS], *fpn_layer[MRCNN_FPN_LEVELS];
-  mrcnn_conv *rpn_conv, *rpn_out;     /* rpn_out: objectness + deltas fused */
-  mrcnn_linear *fc6, *fc7, *predictor; /* predictor: cls_score + bbox_pred */
-  mrcnn_conv *mask_conv[MRCNN_MASK_CONVS];
-  mrcnn_conv *mask_deconv;
-  float *deconv_b, *logit_w, *logit_b;  /* backend memory */
+  /* the stages' weights, in the order they run */
+  mrcnn_preprocess *preprocess;
+  mrcnn_body *body;
+  mrcnn_fpn *fpn;
+  mrcnn_rpn *rpn;
+  mrcnn_box_head *box_head;
+  mrcnn_mask_head *mask_head;
 
   /* lock guards th and stage_ms (the last call's stage times). */
   GMutex lock;
-  struct mrcnn_scheduler *sched;  /* contexts and pass threads
-                                   * (scheduler.c) */
+  struct mrcnn_scheduler *sched;  /* the queue, the workers and their
+                                   * contexts (scheduler.c) */
   double stage_ms[MRCNN_STAGE_COUNT];
+  /* what the forward passes keep for mrcnn_engine_debug_tensor; NULL
+   * unless mrcnn_engine_debug_keep asked (engine_debug.c) */
+  struct mrcnn_debug *debug;
 };
 
 /* engine.c: contexts and the forward pass */
@@ -150,17 +185,56 @@ mrcnn_status mrcnn_context_run (const mrcnn_engine *e, mrcnn_context *ctx,
  * check (mrcnn_engine_reserve grows it). */
 mrcnn_status mrcnn_engine_check_frame (const mrcnn_engine *e,
     const mrcnn_image *img, const mrcnn_thresholds *th, mrcnn_error *err);
+/* Copies n floats of backend memory into dst (host) through ctx's queue
+ * and host scratch. */
+mrcnn_status mrcnn_context_download (const mrcnn_engine *e,
+    const mrcnn_context *ctx, const float *src, size_t n, float *dst,
+    mrcnn_error *err);
+
+/* engine_debug.c: what a forward pass of frames first .. first + n - 1
+ * (n = input->n) leaves for mrcnn_engine_debug_tensor, copied while ctx's
+ * buffers hold it. */
+typedef struct {
+  int first;
+  const mrcnn_fmap *input, *pyramid;
+  const mrcnn_proposals *props;
+  const mrcnn_detections *dets;
+  const float *mask_probs;
+} mrcnn_debug_pass;
+mrcnn_status mrcnn_debug_keep_pass (const mrcnn_engine *e,
+    const mrcnn_context *ctx, const mrcnn_debug_pass *pass, mrcnn_error *err);
+void mrcnn_debug_free (struct mrcnn_debug *d);
 
 /* scheduler.c: the contexts, the pass threads and the calls' passes */
 mrcnn_status mrcnn_sched_new (mrcnn_engine *e, mrcnn_error *err);
 void mrcnn_sched_free (mrcnn_engine *e);
-/* The context whose last pass ran frame `frame` of the last call. */
-mrcnn_status mrcnn_sched_debug_context (const mrcnn_engine *e, int frame,
-    const mrcnn_context **out, mrcnn_error *err);
+
+/* layers.c: a model's layers into the backend, for the stages' loads */
+/* The convolution `conv` (+ its bias when has_bias), with the frozen batch
+ * norm `bn` folded in when bn is non-NULL. */
+mrcnn_status mrcnn_conv_load (mrcnn_backend *be, const mrcnn_model *m,
+    const char *conv, const char *bn, int has_bias, int stride, int pad,
+    int relu, mrcnn_conv **out, mrcnn_error *err);
+
+/* A stage's life cycle (each stage file defines one, mrcnn_<stage>_parts):
+ * load makes the stage's weights from e->model into its own field of e,
+ * plan its scratch for ctx->plan into its own field of ctx. Each sets its
+ * field as soon as it has made the struct, so that after a failure unload
+ * and scratch_free release what was made; both take a field never set
+ * (NULL). A stage without weights has no load and unload. */
+typedef struct {
+  mrcnn_status (*load) (mrcnn_engine *e, mrcnn_error *err);
+  void (*unload) (mrcnn_engine *e);
+  mrcnn_status (*plan) (const mrcnn_engine *e, mrcnn_context *ctx,
+      mrcnn_error *err);
+  void (*scratch_free) (const mrcnn_engine *e, mrcnn_context *ctx);
+} mrcnn_stage_parts;
+
+extern const mrcnn_stage_parts mrcnn_preprocess_parts, mrcnn_body_parts,
+    mrcnn_fpn_parts, mrcnn_rpn_parts, mrcnn_box_head_parts,
+    mrcnn_mask_head_parts, mrcnn_postprocess_parts;
 
 /* preprocess.c */
-void mrcnn_preprocess_geometry (const mrcnn_model *m, int in_w, int in_h,
-    mrcnn_preprocess_desc *d);
 /* Fills the batch geometry of n frames; fails when not one frame of the
  * common padded size fits the context. */
 mrcnn_status mrcnn_batch_plan (const mrcnn_engine *e, const mrcnn_context *ctx,
@@ -173,59 +247,71 @@ int mrcnn_batch_fit (const mrcnn_context *ctx, const mrcnn_batch *b);
  * frame's computation depends on its own pixels and that geometry only. */
 void mrcnn_batch_part (const mrcnn_batch *b, int first, int count,
     mrcnn_batch *part);
-/* Frames -> input (n x 3 x pad_h x pad_w in ctx->image). */
-mrcnn_status mrcnn_preprocess_run (const mrcnn_engine *e, mrcnn_context *ctx,
+/* Frames -> input (n x 3 x pad_h x pad_w, in s). */
+mrcnn_status mrcnn_preprocess_run (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_preprocess *w, mrcnn_preprocess_scratch *s,
     const mrcnn_image *images, const mrcnn_batch *b, mrcnn_fmap *input,
     mrcnn_error *err);
 
 /* backbone.c */
-mrcnn_status mrcnn_body_init (mrcnn_engine *e, mrcnn_error *err);
-void mrcnn_body_free (mrcnn_engine *e);
-size_t mrcnn_body_max_activation (const mrcnn_arch *a, size_t area);
 /* Runs the ResNet body on input; the FPN's lateral 1x1 conv runs on each
  * stage output as soon as it exists (mrcnn_fpn_lateral), so that stage
  * outputs need no storage of their own: laterals[k] receives level k's. */
-mrcnn_status mrcnn_body_run (const mrcnn_engine *e, mrcnn_context *ctx,
-    const mrcnn_fmap *input, mrcnn_fmap laterals[MRCNN_FPN_LEVELS],
-    mrcnn_error *err);
+mrcnn_status mrcnn_body_run (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_body *w, mrcnn_body_scratch *s, const mrcnn_fpn *fpn,
+    mrcnn_fpn_scratch *fpn_s, const mrcnn_fmap *input,
+    mrcnn_fmap laterals[MRCNN_FPN_LEVELS], mrcnn_error *err);
 
 /* fpn.c */
-mrcnn_status mrcnn_fpn_init (mrcnn_engine *e, mrcnn_error *err);
-void mrcnn_fpn_free (mrcnn_engine *e);
-mrcnn_status mrcnn_fpn_lateral (const mrcnn_engine *e, mrcnn_context *ctx,
-    int level, const mrcnn_fmap *stage_out, mrcnn_fmap *lateral,
-    mrcnn_error *err);
+/* The lateral 1x1 conv of one body stage's output into s's level buffer. */
+mrcnn_status mrcnn_fpn_lateral (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_fpn *w, mrcnn_fpn_scratch *s, int level,
+    const mrcnn_fmap *stage_out, mrcnn_fmap *lateral, mrcnn_error *err);
 /* The top-down pathway (laterals are summed in place) -> P2..P6. */
-mrcnn_status mrcnn_fpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
+mrcnn_status mrcnn_fpn_run (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_fpn *w, mrcnn_fpn_scratch *s,
     mrcnn_fmap laterals[MRCNN_FPN_LEVELS], mrcnn_fmap pyramid[MRCNN_LEVELS],
     mrcnn_error *err);
 
 /* rpn.c */
-mrcnn_status mrcnn_rpn_init (mrcnn_engine *e, mrcnn_error *err);
-void mrcnn_rpn_free (mrcnn_engine *e);
-/* The post-processing of the RPN and the box head, for one context. */
-mrcnn_status mrcnn_postproc_plan (const mrcnn_engine *e,
-    mrcnn_postproc **out, mrcnn_error *err);
-/* Proposals of every image of the batch, image after image. */
-mrcnn_status mrcnn_rpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
+/* The RPN's part of the post-processing's description (postprocess.c). */
+void mrcnn_rpn_postproc_desc (const mrcnn_rpn *w, const mrcnn_plan *plan,
+    mrcnn_postproc_desc *d);
+/* Proposals of every image of the batch, image after image, with the
+ * post-processing pp. */
+mrcnn_status mrcnn_rpn_run (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_rpn *w, mrcnn_rpn_scratch *s, mrcnn_postproc *pp,
     const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
     mrcnn_proposals *out, mrcnn_error *err);
 
-/* roi_heads.c */
-mrcnn_status mrcnn_roi_heads_init (mrcnn_engine *e, mrcnn_error *err);
-void mrcnn_roi_heads_free (mrcnn_engine *e);
-/* MultiScaleRoIAlign's level mapping and spatial scales for this batch. */
+/* roi_heads.c: MultiScaleRoIAlign, for both heads */
+/* Its level mapping and spatial scales for this batch. */
 void mrcnn_roi_levels (const mrcnn_fmap pyramid[MRCNN_LEVELS],
     const mrcnn_batch *b, float scales[4], int *k_min, int *k_max);
+/* Every image's rows of `boxes` pooled from that image's features into one
+ * map of rows->total ROIs (image after image) at out_data. */
+mrcnn_status mrcnn_roi_pool (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
+    const float *boxes, const mrcnn_rows *rows, int pooled, float *out_data,
+    mrcnn_layout layout, mrcnn_fmap *out, mrcnn_error *err);
+
+/* box_head.c */
+/* The box head's part of the post-processing's description. */
+void mrcnn_box_head_postproc_desc (const mrcnn_box_head *w,
+    const mrcnn_plan *plan, mrcnn_postproc_desc *d);
 /* The box head over all images' proposals, then each image's detections
- * with its own thresholds th[i]. */
-mrcnn_status mrcnn_box_head_run (const mrcnn_engine *e, mrcnn_context *ctx,
+ * with its own thresholds th[i], with the post-processing pp. */
+mrcnn_status mrcnn_box_head_run (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_box_head *w, mrcnn_box_head_scratch *s, mrcnn_postproc *pp,
     const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
     const mrcnn_proposals *props, const mrcnn_thresholds *th,
     mrcnn_detections *out, mrcnn_error *err);
+
+/* mask_head.c */
 /* The mask head over all images' detections: *probs receives backend
- * memory of dets->rows.total x M x M probabilities. */
-mrcnn_status mrcnn_mask_head_run (const mrcnn_engine *e, mrcnn_context *ctx,
+ * memory (in s) of dets->rows.total x M x M probabilities. */
+mrcnn_status mrcnn_mask_head_run (mrcnn_backend *be, mrcnn_queue *q,
+    const mrcnn_mask_head *w, mrcnn_mask_head_scratch *s,
     const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
     const mrcnn_detections *dets, float **probs, mrcnn_error *err);
 
@@ -233,9 +319,9 @@ mrcnn_status mrcnn_mask_head_run (const mrcnn_engine *e, mrcnn_context *ctx,
 /* RoIHeads.postprocess_detections of one image's box-head predictions
  * (pred: its rows, n_props x 5C) into detections written from row `first`
  * of out's arrays; *count receives how many. */
-mrcnn_status mrcnn_box_postprocess (const mrcnn_engine *e,
-    mrcnn_context *ctx, const float *proposals, const float *pred, int n_props,
-    const mrcnn_frame_geometry *f, const mrcnn_thresholds *th,
+mrcnn_status mrcnn_box_postprocess (mrcnn_backend *be, mrcnn_queue *q,
+    mrcnn_postproc *pp, const float *proposals, const float *pred,
+    int n_props, const mrcnn_frame_geometry *f, const mrcnn_thresholds *th,
     const mrcnn_detections *out, int first, int *count, mrcnn_error *err);
 
 #endif

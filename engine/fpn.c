@@ -1,68 +1,113 @@
 /* Feature pyramid: lateral 1x1 convs, top-down nearest upsampling, 3x3
- * output convs, and the extra max-pool level P6 (LastLevelMaxPool). */
+ * output convs, and the extra max-pool level P6 (LastLevelMaxPool).
+ *
+ * Weights (mrcnn_fpn): the four lateral (inner) and four output (layer)
+ * convolutions, with their biases; fpn_ch, their width.
+ * Scratch (mrcnn_fpn_scratch): lateral[4], the laterals of P2..P5 (the
+ * top-down sums are made in place), and pyramid[5], P2..P6; each level's
+ * buffer holds fpn_ch (padded) x the plan's locations at that level
+ * (mrcnn_plan_level_area). */
 #include <stdio.h>
 
 #include "engine_priv.h"
 
+struct mrcnn_fpn {
+  mrcnn_conv *inner[MRCNN_FPN_LEVELS], *layer[MRCNN_FPN_LEVELS];
+  int channels;
+};
+
+struct mrcnn_fpn_scratch {
+  float *lateral[MRCNN_FPN_LEVELS];
+  float *pyramid[MRCNN_LEVELS];
+};
+
 static mrcnn_status
-make_conv (mrcnn_engine *e, const char *prefix, int pad, mrcnn_conv **out,
-    mrcnn_error *err)
+fpn_load (mrcnn_engine *e, mrcnn_error *err)
 {
-  mrcnn_folded_conv w;
-  MRCNN_TRY (mrcnn_fold_conv (e->model, prefix, NULL, 1, &w, err));
-  mrcnn_conv_desc d = { &w, 1, pad, 0 };
-  mrcnn_status st = e->be->ops->conv_new (e->be, &d, out, err);
-  mrcnn_folded_conv_clear (&w);
+  const mrcnn_model *m = e->model;
+  mrcnn_fpn *w = e->fpn = g_new0 (mrcnn_fpn, 1);
+  w->channels = m->arch.fpn_ch;
+  mrcnn_status st = MRCNN_OK;
+  char name[128];
+  for (int k = 0; st == MRCNN_OK && k < MRCNN_FPN_LEVELS; k++) {
+    snprintf (name, sizeof name, "backbone.fpn.inner_blocks.%d.0", k);
+    st = mrcnn_conv_load (e->be, m, name, NULL, 1, 1, 0, 0, &w->inner[k],
+        err);
+    snprintf (name, sizeof name, "backbone.fpn.layer_blocks.%d.0", k);
+    if (st == MRCNN_OK)
+      st = mrcnn_conv_load (e->be, m, name, NULL, 1, 1, 1, 0, &w->layer[k],
+          err);
+  }
   return st;
 }
 
-mrcnn_status
-mrcnn_fpn_init (mrcnn_engine *e, mrcnn_error *err)
+static void
+fpn_unload (mrcnn_engine *e)
 {
-  char name[128];
+  if (!e->fpn)
+    return;
   for (int k = 0; k < MRCNN_FPN_LEVELS; k++) {
-    snprintf (name, sizeof name, "backbone.fpn.inner_blocks.%d.0", k);
-    MRCNN_TRY (make_conv (e, name, 0, &e->fpn_inner[k], err));
-    snprintf (name, sizeof name, "backbone.fpn.layer_blocks.%d.0", k);
-    MRCNN_TRY (make_conv (e, name, 1, &e->fpn_layer[k], err));
+    e->be->ops->conv_free (e->be, e->fpn->inner[k]);
+    e->be->ops->conv_free (e->be, e->fpn->layer[k]);
   }
-  return MRCNN_OK;
+  g_clear_pointer (&e->fpn, g_free);
 }
 
-void
-mrcnn_fpn_free (mrcnn_engine *e)
+static mrcnn_status
+fpn_plan (const mrcnn_engine *e, mrcnn_context *ctx, mrcnn_error *err)
 {
-  for (int k = 0; k < MRCNN_FPN_LEVELS; k++) {
-    e->be->ops->conv_free (e->be, e->fpn_inner[k]);
-    e->be->ops->conv_free (e->be, e->fpn_layer[k]);
-    e->fpn_inner[k] = e->fpn_layer[k] = NULL;
+  mrcnn_fpn_scratch *s = ctx->fpn = g_new0 (mrcnn_fpn_scratch, 1);
+  mrcnn_status st = MRCNN_OK;
+  for (int l = 0; l < MRCNN_LEVELS; l++) {
+    size_t n = (size_t) mrcnn_ch_pad (e->fpn->channels)
+        * mrcnn_plan_level_area (&ctx->plan, l);
+    if (l < MRCNN_FPN_LEVELS)
+      mrcnn_alloc_step (e->be, n, &s->lateral[l], &st, err);
+    mrcnn_alloc_step (e->be, n, &s->pyramid[l], &st, err);
   }
+  return st;
 }
 
+static void
+fpn_scratch_free (const mrcnn_engine *e, mrcnn_context *ctx)
+{
+  if (!ctx->fpn)
+    return;
+  for (int l = 0; l < MRCNN_LEVELS; l++) {
+    if (l < MRCNN_FPN_LEVELS)
+      mrcnn_release_buf (e->be, &ctx->fpn->lateral[l]);
+    mrcnn_release_buf (e->be, &ctx->fpn->pyramid[l]);
+  }
+  g_clear_pointer (&ctx->fpn, g_free);
+}
+
+const mrcnn_stage_parts mrcnn_fpn_parts = {
+  fpn_load, fpn_unload, fpn_plan, fpn_scratch_free
+};
 
 mrcnn_status
-mrcnn_fpn_lateral (const mrcnn_engine *e, mrcnn_context *ctx, int level,
-    const mrcnn_fmap *stage_out, mrcnn_fmap *lateral, mrcnn_error *err)
+mrcnn_fpn_lateral (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fpn *w,
+    mrcnn_fpn_scratch *s, int level, const mrcnn_fmap *stage_out,
+    mrcnn_fmap *lateral, mrcnn_error *err)
 {
-  *lateral = (mrcnn_fmap) { ctx->lateral[level], .layout = MRCNN_LAYOUT_NATIVE };
-  return e->be->ops->conv_run (e->be, ctx->q, e->fpn_inner[level], stage_out, 0,
-      lateral, err);
+  *lateral = (mrcnn_fmap) { s->lateral[level], .layout = MRCNN_LAYOUT_NATIVE };
+  return be->ops->conv_run (be, q, w->inner[level], stage_out, 0, lateral,
+      err);
 }
 
 mrcnn_status
-mrcnn_fpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
-    mrcnn_fmap laterals[MRCNN_FPN_LEVELS], mrcnn_fmap pyramid[MRCNN_LEVELS],
-    mrcnn_error *err)
+mrcnn_fpn_run (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_fpn *w,
+    mrcnn_fpn_scratch *s, mrcnn_fmap laterals[MRCNN_FPN_LEVELS],
+    mrcnn_fmap pyramid[MRCNN_LEVELS], mrcnn_error *err)
 {
-  mrcnn_backend *be = e->be;
   for (int k = MRCNN_FPN_LEVELS - 1; k >= 0; k--) {
     if (k < MRCNN_FPN_LEVELS - 1)
-      MRCNN_TRY (be->ops->upsample_add (be, ctx->q, &laterals[k + 1],
+      MRCNN_TRY (be->ops->upsample_add (be, q, &laterals[k + 1],
               &laterals[k], err));
-    pyramid[k] = (mrcnn_fmap) { ctx->pyramid[k], .layout = MRCNN_LAYOUT_NATIVE };
-    MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->fpn_layer[k], &laterals[k], 0,
+    pyramid[k] = (mrcnn_fmap) { s->pyramid[k], .layout = MRCNN_LAYOUT_NATIVE };
+    MRCNN_TRY (be->ops->conv_run (be, q, w->layer[k], &laterals[k], 0,
             &pyramid[k], err));
   }
-  pyramid[4] = (mrcnn_fmap) { ctx->pyramid[4], .layout = MRCNN_LAYOUT_NATIVE };
-  return be->ops->max_pool (be, ctx->q, &pyramid[3], 1, 2, 0, &pyramid[4], err);
+  pyramid[4] = (mrcnn_fmap) { s->pyramid[4], .layout = MRCNN_LAYOUT_NATIVE };
+  return be->ops->max_pool (be, q, &pyramid[3], 1, 2, 0, &pyramid[4], err);
 }

@@ -1,21 +1,49 @@
-/* Box post-processing (RoIHeads.postprocess_detections): softmax, per-class
- * decode, clip, score threshold, small-box removal, batched NMS per class
- * and the best max_detections, run by the backend where the predictions
- * are (engine/cpu/postproc_cpu.c, engine/cuda/postproc_cuda.cu). */
+/* Box post-processing, run by the backend where the predictions are
+ * (engine/cpu/postproc_cpu.c, engine/cuda/postproc_cuda.cu): the RPN's
+ * filter_proposals (rpn.c calls it) and the box head's
+ * RoIHeads.postprocess_detections (softmax, per-class decode, clip, score
+ * threshold, small-box removal, batched NMS per class and the best
+ * max_detections, below).
+ *
+ * Weights: none of its own; the RPN's settings and cell anchors and the box
+ * head's classes describe it.
+ * Scratch: one backend mrcnn_postproc per context, which both use in turn
+ * (the backend plans their sorting and NMS buffers together), sized from
+ * what the RPN and the box head say of the plan
+ * (mrcnn_rpn_postproc_desc, mrcnn_box_head_postproc_desc). */
 #include "engine_priv.h"
 
+static mrcnn_status
+postprocess_plan (const mrcnn_engine *e, mrcnn_context *ctx, mrcnn_error *err)
+{
+  mrcnn_postproc_desc d = { 0 };
+  mrcnn_rpn_postproc_desc (e->rpn, &ctx->plan, &d);
+  mrcnn_box_head_postproc_desc (e->box_head, &ctx->plan, &d);
+  return e->be->ops->postproc_new (e->be, &d, &ctx->postproc, err);
+}
+
+static void
+postprocess_scratch_free (const mrcnn_engine *e, mrcnn_context *ctx)
+{
+  if (ctx->postproc)
+    e->be->ops->postproc_free (e->be, ctx->postproc);
+  ctx->postproc = NULL;
+}
+
+const mrcnn_stage_parts mrcnn_postprocess_parts = {
+  NULL, NULL, postprocess_plan, postprocess_scratch_free
+};
+
 mrcnn_status
-mrcnn_box_postprocess (const mrcnn_engine *e, mrcnn_context *ctx,
-    const float *proposals,
-    const float *pred, int n_props, const mrcnn_frame_geometry *f,
-    const mrcnn_thresholds *th, const mrcnn_detections *out, int first,
-    int *count, mrcnn_error *err)
+mrcnn_box_postprocess (mrcnn_backend *be, mrcnn_queue *q, mrcnn_postproc *pp,
+    const float *proposals, const float *pred, int n_props,
+    const mrcnn_frame_geometry *f, const mrcnn_thresholds *th,
+    const mrcnn_detections *out, int first, int *count, mrcnn_error *err)
 {
   *count = 0;
   if (n_props == 0)
     return MRCNN_OK;
-  return e->be->ops->detect (e->be, ctx->q, ctx->postproc, proposals, pred,
-      n_props, th,
-      f->res_w, f->res_h, out->boxes + (size_t) first * 4, out->scores + first,
+  return be->ops->detect (be, q, pp, proposals, pred, n_props, th, f->res_w,
+      f->res_h, out->boxes + (size_t) first * 4, out->scores + first,
       out->labels + first, count, err);
 }

@@ -1,33 +1,55 @@
 /* Region proposal network: shared 3x3 conv head, then the backend's
  * rpn_proposals (anchors, per-level top-k, decoding, clipping, small-box
  * removal and per-level NMS, as torchvision's RegionProposalNetwork does in
- * eval mode; engine/cpu/postproc_cpu.c and engine/cuda/postproc_cuda.cu). */
+ * eval mode; engine/cpu/postproc_cpu.c and engine/cuda/postproc_cuda.cu).
+ *
+ * Weights (mrcnn_rpn): the shared 3x3 convolution (with ReLU) and the
+ * objectness and box-delta 1x1 convolutions fused into one of 5A outputs
+ * (A anchors per location); the cell anchors of each level (sizes x aspect
+ * ratios, host memory) and filter_proposals' settings, which the
+ * post-processing is described with (mrcnn_rpn_postproc_desc).
+ * Scratch (mrcnn_rpn_scratch): `hidden`, the shared conv's output of one
+ * level at a time (P2's size: fpn_ch x level-0 locations); head[5], each
+ * level's fused output (5A x that level's locations); `proposals`, frames x
+ * post_nms_top_n boxes. The post-processing's own scratch, shared with the
+ * box head, is the context's (postprocess.c); for it the RPN gives the most
+ * anchors one frame may have per level. */
 #include <string.h>
 
 #include "engine_priv.h"
 #include "anchors.h"
 
-mrcnn_status
-mrcnn_rpn_init (mrcnn_engine *e, mrcnn_error *err)
-{
-  const mrcnn_arch *a = e->arch;
-  const mrcnn_model *m = e->model;
-  mrcnn_folded_conv hidden, cls, box, fused;
-  MRCNN_TRY (mrcnn_fold_conv (m, "rpn.head.conv.0.0", NULL, 1, &hidden, err));
-  mrcnn_conv_desc d = { &hidden, 1, 1, 1 };
-  mrcnn_status st = e->be->ops->conv_new (e->be, &d, &e->rpn_conv, err);
-  mrcnn_folded_conv_clear (&hidden);
-  MRCNN_TRY (st);
+struct mrcnn_rpn {
+  mrcnn_conv *conv, *head;       /* head: objectness + deltas fused */
+  int channels;                  /* fpn_ch: the conv's width */
+  int num_anchors;               /* A */
+  float *cell_anchors;           /* MRCNN_LEVELS x A x 4 */
+  int pre_nms_top_n, post_nms_top_n;
+  double nms_thresh;             /* torchvision compares IoU with a double */
+  float score_thresh;
+};
 
-  /* objectness and box deltas share their input: one 1x1 conv with
-   * A + 4A output channels */
+struct mrcnn_rpn_scratch {
+  float *hidden;
+  float *head[MRCNN_LEVELS];     /* native layout */
+  float *proposals;
+};
+
+/* The objectness and box-delta convolutions share their input: one 1x1
+ * conv with A + 4A output channels. */
+static mrcnn_status
+load_fused_head (mrcnn_backend *be, const mrcnn_model *m, mrcnn_conv **out,
+    mrcnn_error *err)
+{
+  mrcnn_folded_conv cls, box, fused;
   MRCNN_TRY (mrcnn_fold_conv (m, "rpn.head.cls_logits", NULL, 1, &cls, err));
-  st = mrcnn_fold_conv (m, "rpn.head.bbox_pred", NULL, 1, &box, err);
+  mrcnn_status st = mrcnn_fold_conv (m, "rpn.head.bbox_pred", NULL, 1, &box,
+      err);
   if (st != MRCNN_OK) {
     mrcnn_folded_conv_clear (&cls);
     return st;
   }
-  int A = a->num_anchors, C = a->fpn_ch;
+  int A = m->arch.num_anchors, C = m->arch.fpn_ch;
   fused.out_ch = 5 * A;
   fused.in_ch = C;
   fused.kh = fused.kw = 1;
@@ -39,87 +61,126 @@ mrcnn_rpn_init (mrcnn_engine *e, mrcnn_error *err)
   memcpy (fused.bias + A, box.bias, 4 * A * sizeof (float));
   mrcnn_folded_conv_clear (&cls);
   mrcnn_folded_conv_clear (&box);
-  d.w = &fused;
-  d.pad = 0;
-  d.relu = 0;
-  st = e->be->ops->conv_new (e->be, &d, &e->rpn_out, err);
+  mrcnn_conv_desc d = { &fused, 1, 0, 0 };
+  st = be->ops->conv_new (be, &d, out, err);
   mrcnn_folded_conv_clear (&fused);
   return st;
 }
 
-/* The post-processing of both the RPN and the box head, planned for the
- * largest input and max_detections: one per context. */
-mrcnn_status
-mrcnn_postproc_plan (const mrcnn_engine *e, mrcnn_postproc **out,
-    mrcnn_error *err)
+static mrcnn_status
+rpn_load (mrcnn_engine *e, mrcnn_error *err)
 {
   const mrcnn_model *m = e->model;
-  const mrcnn_arch *a = e->arch;
-  const int A = a->num_anchors;
-  float *cell = g_new (float, (size_t) MRCNN_LEVELS * A * 4);
+  const int A = m->arch.num_anchors;
+  mrcnn_rpn *w = e->rpn = g_new0 (mrcnn_rpn, 1);
+  w->channels = m->arch.fpn_ch;
+  w->num_anchors = A;
+  w->pre_nms_top_n = m->rpn_pre_nms_top_n;
+  w->post_nms_top_n = m->rpn_post_nms_top_n;
+  w->nms_thresh = m->rpn_nms_thresh;
+  w->score_thresh = m->rpn_score_thresh;
+  w->cell_anchors = g_new (float, (size_t) MRCNN_LEVELS * A * 4);
   for (int l = 0; l < MRCNN_LEVELS; l++)
     for (int r = 0; r < A; r++)
       mrcnn_anchor_base (m->anchor_sizes[l], m->aspect_ratios[r],
-          cell + ((size_t) l * A + r) * 4);
-  size_t locs[MRCNN_LEVELS];
-  int long_pad = (m->max_size + 31) / 32 * 32;
-  /* a batch that mixes orientations pads every frame to a square */
-  int short_pad = e->cfg.max_batch > 1 ? long_pad
-      : (m->min_size + 31) / 32 * 32;
-  for (int l = 0; l < MRCNN_LEVELS; l++) {
-    int s = 4 << l;
-    locs[l] = (size_t) (short_pad / s + 1) * (long_pad / s + 1);
-  }
-  mrcnn_postproc_desc pd = {
-    .nlevels = MRCNN_LEVELS, .num_anchors = A, .cell_anchors = cell,
-    .max_locations = locs, .pre_nms_top_n = m->rpn_pre_nms_top_n,
-    .post_nms_top_n = m->rpn_post_nms_top_n,
-    .rpn_nms_thresh = m->rpn_nms_thresh,
-    .rpn_score_thresh = m->rpn_score_thresh, .rpn_min_size = 1e-3f,
-    .box_min_size = 1e-2f, .num_classes = a->num_classes,
-    .max_detections = e->cfg.thresholds.max_detections,
-  };
-  mrcnn_status st = e->be->ops->postproc_new (e->be, &pd, out, err);
-  g_free (cell);
+          w->cell_anchors + ((size_t) l * A + r) * 4);
+  MRCNN_TRY (mrcnn_conv_load (e->be, m, "rpn.head.conv.0.0", NULL, 1, 1, 1, 1,
+          &w->conv, err));
+  return load_fused_head (e->be, m, &w->head, err);
+}
+
+static void
+rpn_unload (mrcnn_engine *e)
+{
+  if (!e->rpn)
+    return;
+  e->be->ops->conv_free (e->be, e->rpn->conv);
+  e->be->ops->conv_free (e->be, e->rpn->head);
+  g_free (e->rpn->cell_anchors);
+  g_clear_pointer (&e->rpn, g_free);
+}
+
+static mrcnn_status
+rpn_plan (const mrcnn_engine *e, mrcnn_context *ctx, mrcnn_error *err)
+{
+  const mrcnn_rpn *w = e->rpn;
+  const mrcnn_plan *p = &ctx->plan;
+  mrcnn_rpn_scratch *s = ctx->rpn = g_new0 (mrcnn_rpn_scratch, 1);
+  mrcnn_status st = MRCNN_OK;
+  for (int l = 0; l < MRCNN_LEVELS; l++)
+    mrcnn_alloc_step (e->be, (size_t) mrcnn_ch_pad (5 * w->num_anchors)
+        * mrcnn_plan_level_area (p, l), &s->head[l], &st, err);
+  mrcnn_alloc_step (e->be, (size_t) mrcnn_ch_pad (w->channels)
+      * mrcnn_plan_level_area (p, 0), &s->hidden, &st, err);
+  mrcnn_alloc_step (e->be, (size_t) p->frames * p->post_nms_top_n * 4,
+      &s->proposals, &st, err);
   return st;
 }
 
-void
-mrcnn_rpn_free (mrcnn_engine *e)
+static void
+rpn_scratch_free (const mrcnn_engine *e, mrcnn_context *ctx)
 {
-  e->be->ops->conv_free (e->be, e->rpn_conv);
-  e->be->ops->conv_free (e->be, e->rpn_out);
-  e->rpn_conv = e->rpn_out = NULL;
+  if (!ctx->rpn)
+    return;
+  for (int l = 0; l < MRCNN_LEVELS; l++)
+    mrcnn_release_buf (e->be, &ctx->rpn->head[l]);
+  mrcnn_release_buf (e->be, &ctx->rpn->hidden);
+  mrcnn_release_buf (e->be, &ctx->rpn->proposals);
+  g_clear_pointer (&ctx->rpn, g_free);
+}
+
+const mrcnn_stage_parts mrcnn_rpn_parts = {
+  rpn_load, rpn_unload, rpn_plan, rpn_scratch_free
+};
+
+void
+mrcnn_rpn_postproc_desc (const mrcnn_rpn *w, const mrcnn_plan *plan,
+    mrcnn_postproc_desc *d)
+{
+  d->nlevels = MRCNN_LEVELS;
+  d->num_anchors = w->num_anchors;
+  d->cell_anchors = w->cell_anchors;
+  /* one frame's grid at each level, for the largest frame the context
+   * holds */
+  for (int l = 0; l < MRCNN_LEVELS; l++) {
+    int s = 4 << l;
+    d->max_locations[l] = (size_t) (plan->frame_short_max / s + 1)
+        * (plan->long_side / s + 1);
+  }
+  d->pre_nms_top_n = w->pre_nms_top_n;
+  d->post_nms_top_n = w->post_nms_top_n;
+  d->rpn_nms_thresh = w->nms_thresh;
+  d->rpn_score_thresh = w->score_thresh;
+  d->rpn_min_size = 1e-3f;
 }
 
 mrcnn_status
-mrcnn_rpn_run (const mrcnn_engine *e, mrcnn_context *ctx,
+mrcnn_rpn_run (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_rpn *w,
+    mrcnn_rpn_scratch *s, mrcnn_postproc *pp,
     const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
     mrcnn_proposals *out, mrcnn_error *err)
 {
-  mrcnn_backend *be = e->be;
   mrcnn_fmap head[MRCNN_LEVELS];
   for (int l = 0; l < MRCNN_LEVELS; l++) {
     /* the shared 3x3 conv's output feeds the fused 1x1 head only */
-    mrcnn_fmap hidden = { ctx->rpn_hidden, .layout = MRCNN_LAYOUT_NATIVE,
+    mrcnn_fmap hidden = { s->hidden, .layout = MRCNN_LAYOUT_NATIVE,
       .store = MRCNN_STORE_REDUCED };
-    head[l] = (mrcnn_fmap) { ctx->rpn_raw[l], .layout = MRCNN_LAYOUT_NATIVE };
-    MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->rpn_conv, &pyramid[l], 0,
-            &hidden, err));
-    MRCNN_TRY (be->ops->conv_run (be, ctx->q, e->rpn_out, &hidden, 0,
-        &head[l], err));
+    head[l] = (mrcnn_fmap) { s->head[l], .layout = MRCNN_LAYOUT_NATIVE };
+    MRCNN_TRY (be->ops->conv_run (be, q, w->conv, &pyramid[l], 0, &hidden,
+            err));
+    MRCNN_TRY (be->ops->conv_run (be, q, w->head, &hidden, 0, &head[l], err));
   }
   /* filter_proposals per image: anchors on the batch's common grid, boxes
    * clipped to the image's own resized size */
-  out->boxes = ctx->proposals;
+  out->boxes = s->proposals;
   out->rows.total = 0;
   for (int i = 0; i < b->n; i++) {
     mrcnn_fmap one[MRCNN_LEVELS];
     for (int l = 0; l < MRCNN_LEVELS; l++)
       be->ops->image_view (be, &head[l], i, &one[l]);
     int n = 0;
-    MRCNN_TRY (be->ops->rpn_proposals (be, ctx->q, ctx->postproc, one, b->pad_w,
-            b->pad_h, b->frame[i].res_w, b->frame[i].res_h,
+    MRCNN_TRY (be->ops->rpn_proposals (be, q, pp, one, b->pad_w, b->pad_h,
+            b->frame[i].res_w, b->frame[i].res_h,
             out->boxes + (size_t) out->rows.total * 4, &n, err));
     out->rows.start[i] = out->rows.total;
     out->rows.count[i] = n;

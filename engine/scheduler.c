@@ -42,7 +42,6 @@ typedef struct {
   mrcnn_batch b;
   mrcnn_result **results;
   int parts_left;
-  guint64 run;
   mrcnn_status st;              /* the first part that failed */
   mrcnn_error err;
   double stage_ms[MRCNN_STAGE_COUNT];
@@ -96,7 +95,6 @@ struct mrcnn_scheduler {
   int threads_busy;             /* the threads the running passes hold */
   gboolean reserving;           /* no pass starts: frames grow */
   int max_w, max_h;             /* the largest frame taken */
-  guint64 runs, last_run;       /* passes or calls started; the last ended */
   mrcnn_log_func log;           /* set before the engine runs */
   void *log_data;
 };
@@ -194,7 +192,6 @@ typedef struct {
   work *frames[MRCNN_BATCH_MAX];
   int n;                        /* stream frames */
   int threads;
-  guint64 run;
 } pass;
 
 /* Takes the oldest work w can run now into p. Called with the lock held. */
@@ -213,7 +210,6 @@ take (struct mrcnn_scheduler *s, const worker *w, gint64 now, pass *p,
     p->threads = pass_threads (s, w, head->threads, parts_beside (s));
     p->part = g_queue_pop_head (&s->queue);
     p->part->taken = TRUE;
-    p->run = head->c->run;
   } else {
     if (!batch_ready (s, now, wake))
       return FALSE;
@@ -229,12 +225,9 @@ take (struct mrcnn_scheduler *s, const worker *w, gint64 now, pass *p,
       g_queue_delete_link (&s->queue, l);
     }
     s->in_flight += p->n;
-    p->run = ++s->runs;
   }
   s->running++;
   s->threads_busy += p->threads;
-  w->ctx->run = p->run;
-  w->ctx->have_run = 0;
   memset (w->ctx->stage_ms, 0, sizeof w->ctx->stage_ms);
   return TRUE;
 }
@@ -320,7 +313,6 @@ finish (struct mrcnn_scheduler *s, const worker *w, pass *p)
   mrcnn_engine *e = (mrcnn_engine *) w->e;
   s->running--;
   s->threads_busy -= p->threads;
-  s->last_run = p->run;
   if (p->part) {
     call *c = p->part->c;
     if (p->part->st != MRCNN_OK && c->st == MRCNN_OK) {
@@ -544,7 +536,6 @@ run_call (mrcnn_engine *e, const char *fn, const mrcnn_image *images,
     w[n_work++] = (work) { WORK_PART, &c, groups * per + k, 1, threads };
   c.parts_left = n_work;
   g_mutex_lock (&s->lock);
-  c.run = ++s->runs;
   for (int k = 0; k < n_work; k++)
     g_queue_push_tail (&s->queue, &w[k]);
   g_cond_broadcast (&s->work_cond);
@@ -733,35 +724,4 @@ int
 mrcnn_engine_threads (const mrcnn_engine *e)
 {
   return e ? e->be->workers : 0;
-}
-
-mrcnn_status
-mrcnn_sched_debug_context (const mrcnn_engine *e, int frame,
-    const mrcnn_context **out, mrcnn_error *err)
-{
-  struct mrcnn_scheduler *s = e->sched;
-  /* the context whose last pass ran the frame */
-  const mrcnn_context *ctx = NULL;
-  int ran = 0;
-  g_mutex_lock (&s->lock);
-  for (int k = 0; k < s->n_workers; k++) {
-    const mrcnn_context *c = s->w[k].ctx;
-    if (!c->have_run || c->run != s->last_run)
-      continue;
-    ran = 1;
-    if (frame >= c->first_frame
-        && frame < c->first_frame + c->input.n)
-      ctx = c;
-  }
-  g_mutex_unlock (&s->lock);
-  if (!ran)
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "mrcnn_engine_debug_tensor: the engine has not run yet");
-  if (!ctx)
-    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "mrcnn_engine_debug_tensor: frame %d was not in the last forward "
-        "pass of the last batch on any context (a later pass reused its "
-        "buffers, or the batch had fewer frames)", frame);
-  *out = ctx;
-  return MRCNN_OK;
 }

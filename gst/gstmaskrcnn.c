@@ -87,22 +87,28 @@ GST_ELEMENT_REGISTER_DEFINE (maskrcnn, "maskrcnn", GST_RANK_NONE,
 G_STATIC_ASSERT ((int) GST_MASK_RCNN_PRECISION_BF16 == (int) MRCNN_PRECISION_BF16);
 G_STATIC_ASSERT ((int) GST_MASK_RCNN_PRECISION_FP16 == (int) MRCNN_PRECISION_FP16);
 
+/* Only the precisions a backend of this build computes in
+ * (mrcnn_precision_available): the enum is registered once per process, so
+ * what it lists cannot depend on the device or the CPU; bf16 is listed and
+ * refused at start on a CPU without AVX512_BF16 or AMX (docs/elements.md). */
 GType
 gst_maskrcnn_precision_get_type (void)
 {
   static GType type = 0;
-  static const GEnumValue values[] = {
+  static const GEnumValue all[] = {
     {GST_MASK_RCNN_PRECISION_FP32, "float32 throughout", "fp32"},
-    {GST_MASK_RCNN_PRECISION_TF32,
-        "CUDA TF32 tensor cores (not available yet)", "tf32"},
-    {GST_MASK_RCNN_PRECISION_FP16,
-        "CUDA fp16 with fp32 accumulation (not available yet)", "fp16"},
+    {GST_MASK_RCNN_PRECISION_TF32, "CUDA TF32 tensor cores", "tf32"},
+    {GST_MASK_RCNN_PRECISION_FP16, "fp16 with fp32 accumulation", "fp16"},
     {GST_MASK_RCNN_PRECISION_BF16,
         "CPU bf16 with fp32 accumulation (AVX512_BF16 or AMX)", "bf16"},
-    {0, NULL, NULL},
   };
+  static GEnumValue values[G_N_ELEMENTS (all) + 1];
 
   if (g_once_init_enter (&type)) {
+    guint n = 0;
+    for (guint i = 0; i < G_N_ELEMENTS (all); i++)
+      if (mrcnn_precision_available ((mrcnn_precision) all[i].value))
+        values[n++] = all[i];
     GType t = g_enum_register_static ("GstMaskRcnnPrecision", values);
     g_once_init_leave (&type, t);
   }

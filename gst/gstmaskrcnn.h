@@ -33,14 +33,15 @@ GType gst_maskrcnn_backend_get_type (void);
 /**
  * GstMaskRcnnPrecision:
  * @GST_MASK_RCNN_PRECISION_FP32: float32 throughout
- * @GST_MASK_RCNN_PRECISION_TF32: CUDA tensor cores with TF32 inputs (not
- *   available yet: refused at start)
- * @GST_MASK_RCNN_PRECISION_FP16: CUDA fp16 storage, fp32 accumulation (not
- *   available yet: refused at start)
+ * @GST_MASK_RCNN_PRECISION_TF32: CUDA tensor cores with TF32 inputs (no
+ *   backend computes in it yet: not offered by the property)
+ * @GST_MASK_RCNN_PRECISION_FP16: CUDA fp16 storage, fp32 accumulation (no
+ *   backend computes in it yet: not offered by the property)
  * @GST_MASK_RCNN_PRECISION_BF16: CPU with AVX512_BF16 or AMX: bf16 weights
  *   and activations, fp32 accumulation
  *
- * The values are the engine's mrcnn_precision.
+ * The values are the engine's mrcnn_precision; the registered enum lists
+ * only those a backend of this build computes in.
  */
 typedef enum {
   GST_MASK_RCNN_PRECISION_FP32,

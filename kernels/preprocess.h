@@ -41,6 +41,47 @@ typedef struct {
   int strides[3];               /* bytes per row */
 } mrcnn_pp_src;
 
+/* How a frame of `format` lies in memory: bytes per pixel of plane 0 (0 for
+ * an unknown format), its planes, and each plane's row bytes and rows:
+ * chroma planes at half resolution, rounded up, NV12's interleaved U and V
+ * two bytes per chroma sample. */
+MRCNN_HD int
+mrcnn_pp_pixel_bytes (int format)
+{
+  switch (format) {
+    case MRCNN_PIXEL_RGB: case MRCNN_PIXEL_BGR:
+      return 3;
+    case MRCNN_PIXEL_RGBA: case MRCNN_PIXEL_BGRA:
+    case MRCNN_PIXEL_RGBX: case MRCNN_PIXEL_BGRX:
+      return 4;
+    case MRCNN_PIXEL_NV12: case MRCNN_PIXEL_I420: case MRCNN_PIXEL_GRAY8:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+MRCNN_HD int
+mrcnn_pp_planes (int format)
+{
+  return format == MRCNN_PIXEL_I420 ? 3 : format == MRCNN_PIXEL_NV12 ? 2 : 1;
+}
+
+MRCNN_HD int
+mrcnn_pp_plane_row_bytes (int format, int width, int plane)
+{
+  if (plane == 0)
+    return width * mrcnn_pp_pixel_bytes (format);
+  return format == MRCNN_PIXEL_NV12 ? (width + 1) / 2 * 2 : (width + 1) / 2;
+}
+
+MRCNN_HD int
+mrcnn_pp_plane_rows (int format, int height, int plane)
+{
+  return plane == 0 || mrcnn_pp_planes (format) == 1 ? height
+      : (height + 1) / 2;
+}
+
 /* Resize and normalization of one frame size. */
 typedef struct {
   int in_w, in_h;               /* frame size */

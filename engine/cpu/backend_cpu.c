@@ -35,23 +35,51 @@ typedef struct {
   int n;
 } packed_weights;
 
-/* A convolution keeps the primitives of the last few input shapes it met
- * (the RPN's shared conv runs on five levels, the mask head on batches of
- * 8, 16, ... up to max_detections), so that a frame creates none once the
- * sizes have been seen. A primitive runs with the OpenMP threads that were
+/* A layer keeps the plans (primitives) of the last few input shapes it
+ * met: a convolution 32 (the RPN's shared conv runs on five levels, the mask
+ * head on batches of 8, 16, ... up to max_detections), a fully connected
+ * layer 8 (one per row count), so that a frame creates none once the sizes
+ * have been seen. A primitive runs with the OpenMP threads that were
  * current when it was made (oneDNN fixes its work split then), so the
  * threads are part of the shape: a pass with one thread never runs a
  * primitive made for two, which would put two threads on its one core.
  * Plans are shared by the passes that run at once: looked up and replaced
  * under the backend's plans_lock, never replaced while a pass runs them
- * (busy); a run binds its own data to them. */
+ * (busy); a run binds its own data to them. Both kinds of layer keep their
+ * plans in a plan_cache (plan_take, plan_release). */
 #define CONV_PLANS 32
+#define LINEAR_PLANS 8
+#define PLAN_KEY 9         /* ints of the longest shape (a convolution's) */
+
+/* What every plan starts with: the shape it was made for and its place in
+ * its layer's cache. */
+typedef struct {
+  int key[PLAN_KEY];       /* the shape, the threads last; zeros after */
+  int made;                /* holds primitives made for key */
+  unsigned long used;      /* when last taken, for replacement */
+  int busy;                /* passes running it now */
+} plan_head;
+
+/* How one kind of layer makes a plan for a shape (the kind's own
+ * description of it) and drops one (leaving it zeroed: not made). */
+typedef struct {
+  size_t size;             /* of the kind's plan, which starts with a
+                            * plan_head */
+  mrcnn_status (*make) (mrcnn_backend_cpu *cpu, mrcnn_queue *q, void *layer,
+      const void *shape, plan_head *p, mrcnn_error *err);
+  void (*drop) (plan_head *p);
+} plan_kind;
+
+/* A layer's plans: count plans of kind->size bytes. */
+typedef struct {
+  const plan_kind *kind;
+  void *plans;
+  int count;
+  unsigned long clock;
+} plan_cache;
 
 typedef struct {
-  int n, h, w, acc, in_layout, out_layout, in_store, out_store; /* n < 0: unused */
-  int nthr;                      /* omp_get_max_threads () when made */
-  unsigned long used;            /* when last run, for replacement */
-  int busy;                      /* passes running it now */
+  plan_head head;
   dnnl_primitive_t prim;
   dnnl_memory_desc_t src_md, dst_md, pad_md;
   dnnl_memory_t wei_m, bias_m;
@@ -67,20 +95,13 @@ struct mrcnn_conv {
   int oc, ic, kh, kw, stride, pad, relu;
   packed_weights w;  /* OIHW */
   float *bias;       /* float32 at every precision */
-  conv_plan plan[CONV_PLANS];
-  unsigned long clock;
+  plan_cache plans;
 };
 
 /* A fully connected layer: a oneDNN matmul (float32, or bf16 at bf16) per
- * row count and thread count it met, the last few kept as the convolutions
- * keep theirs. */
-#define LINEAR_PLANS 8
-
+ * row count and thread count it met. */
 typedef struct {
-  int n;                         /* rows; < 0: unused */
-  int nthr;
-  unsigned long used;
-  int busy;
+  plan_head head;
   dnnl_primitive_t prim;
   dnnl_memory_desc_t src_md, dst_md, pad_md;
   dnnl_memory_t wei_m, bias_m;
@@ -90,8 +111,7 @@ struct mrcnn_linear {
   packed_weights w;  /* W^T: in x out, stored as W (out x in, row major) */
   float *b;
   int out, in, relu;
-  linear_plan plan[LINEAR_PLANS];
-  unsigned long clock;
+  plan_cache plans;
 };
 
 static mrcnn_status
@@ -312,6 +332,87 @@ make_attr (dnnl_post_ops_t po, dnnl_primitive_attr_t *attr, mrcnn_error *err)
   return MRCNN_OK;
 }
 
+/* ---------------------------------------------------------------- plans */
+
+static plan_head *
+plan_at (const plan_cache *c, int i)
+{
+  return (plan_head *) ((char *) c->plans + (size_t) i * c->kind->size);
+}
+
+static void
+plan_cache_init (plan_cache *c, const plan_kind *kind, int count)
+{
+  c->kind = kind;
+  c->count = count;
+  c->plans = g_malloc0 (kind->size * count);
+  c->clock = 0;
+}
+
+static void
+plan_cache_clear (plan_cache *c)
+{
+  for (int i = 0; c->plans && i < c->count; i++)
+    c->kind->drop (plan_at (c, i));
+  g_free (c->plans);
+  c->plans = NULL;
+}
+
+/* The plan for key (shape: what the kind's make reads), made when the key
+ * is new (replacing the one used longest ago that no pass is running),
+ * marked busy until plan_release. When every plan is busy, the new plan
+ * serves this run only, and plan_release frees it. */
+static mrcnn_status
+plan_take (mrcnn_backend_cpu *cpu, mrcnn_queue *q, plan_cache *c, void *layer,
+    const int key[PLAN_KEY], const void *shape, plan_head **out,
+    mrcnn_error *err)
+{
+  const plan_kind *kind = c->kind;
+  g_mutex_lock (&cpu->plans_lock);
+  plan_head *victim = NULL;
+  c->clock++;
+  for (int i = 0; i < c->count; i++) {
+    plan_head *p = plan_at (c, i);
+    if (p->made && memcmp (p->key, key, sizeof p->key) == 0) {
+      p->used = c->clock;
+      p->busy++;
+      *out = p;
+      g_mutex_unlock (&cpu->plans_lock);
+      return MRCNN_OK;
+    }
+    if (!p->busy && (!victim || p->used < victim->used))
+      victim = p;
+  }
+  if (!victim)
+    victim = g_malloc0 (kind->size);   /* every plan is in use */
+  kind->drop (victim);
+  mrcnn_status st = kind->make (cpu, q, layer, shape, victim, err);
+  if (st != MRCNN_OK) {
+    kind->drop (victim);
+  } else {
+    memcpy (victim->key, key, sizeof victim->key);
+    victim->made = 1;
+    victim->used = c->clock;
+    victim->busy++;
+    *out = victim;
+  }
+  g_mutex_unlock (&cpu->plans_lock);
+  return st;
+}
+
+static void
+plan_release (mrcnn_backend_cpu *cpu, plan_cache *c, plan_head *p)
+{
+  g_mutex_lock (&cpu->plans_lock);
+  p->busy--;
+  if ((char *) p < (char *) c->plans
+      || (char *) p >= (char *) c->plans + c->kind->size * c->count) {
+    c->kind->drop (p);
+    g_free (p);
+  }
+  g_mutex_unlock (&cpu->plans_lock);
+}
+
 /* ---------------------------------------------------------------- weights */
 
 /* One oneDNN reorder between two descriptions of the same tensor (layout
@@ -408,8 +509,9 @@ weights_get (mrcnn_backend_cpu *cpu, dnnl_stream_t stream, packed_weights *pw,
 /* ---------------------------------------------------------------- conv */
 
 static void
-plan_drop (conv_plan *p)
+conv_plan_drop (plan_head *head)
 {
+  conv_plan *p = (conv_plan *) head;
   dnnl_primitive_t prims[] = { p->prim, p->cvt };
   dnnl_memory_t m[] = { p->wei_m, p->bias_m };
   for (size_t i = 0; i < G_N_ELEMENTS (prims); i++)
@@ -419,8 +521,14 @@ plan_drop (conv_plan *p)
     if (m[i])
       dnnl_memory_destroy (m[i]);
   memset (p, 0, sizeof *p);
-  p->n = -1;
 }
+
+static mrcnn_status conv_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q,
+    void *layer, const void *shape, plan_head *head, mrcnn_error *err);
+
+static const plan_kind conv_plan_kind = {
+  sizeof (conv_plan), conv_plan_make, conv_plan_drop
+};
 
 static mrcnn_status
 cpu_conv_new (mrcnn_backend *be, const mrcnn_conv_desc *d, mrcnn_conv **out,
@@ -439,8 +547,7 @@ cpu_conv_new (mrcnn_backend *be, const mrcnn_conv_desc *d, mrcnn_conv **out,
   weights_init (&c->w, d->w->weight, nw, 4, wd, dnnl_oihw);
   round_weights ((mrcnn_backend_cpu *) be, c->w.plain, nw);
   c->bias = g_memdup2 (d->w->bias, (size_t) c->oc * sizeof (float));
-  for (int i = 0; i < CONV_PLANS; i++)
-    c->plan[i].n = -1;
+  plan_cache_init (&c->plans, &conv_plan_kind, CONV_PLANS);
   *out = c;
   return MRCNN_OK;
 }
@@ -450,8 +557,7 @@ cpu_conv_free (mrcnn_backend *be, mrcnn_conv *c)
 {
   if (!c)
     return;
-  for (int i = 0; i < CONV_PLANS; i++)
-    plan_drop (&c->plan[i]);
+  plan_cache_clear (&c->plans);
   weights_clear (&c->w);
   g_free (c->bias);
   g_free (c);
@@ -469,21 +575,21 @@ layout_tag (const mrcnn_backend_cpu *cpu, int l)
   return l == MRCNN_LAYOUT_NATIVE ? cpu->native_tag : dnnl_nchw;
 }
 
-static int
-plan_matches (const conv_plan *p, const mrcnn_fmap *in, int acc,
-    const mrcnn_fmap *out, int nthr)
-{
-  return p->n == in->n && p->h == in->h && p->w == in->w && p->acc == acc
-      && p->in_layout == (int) in->layout && p->out_layout == (int) out->layout
-      && p->in_store == (int) in->store && p->out_store == (int) out->store
-      && p->nthr == nthr;
-}
+/* What a convolution's plan is made for. */
+typedef struct {
+  const mrcnn_fmap *in, *out;
+  int acc;
+} conv_shape;
 
 static mrcnn_status
-plan_create (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_conv *c,
-    conv_plan *p, const mrcnn_fmap *in, int acc, const mrcnn_fmap *out,
-    mrcnn_error *err)
+conv_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q, void *layer,
+    const void *shape, plan_head *head, mrcnn_error *err)
 {
+  mrcnn_conv *c = layer;
+  conv_plan *p = (conv_plan *) head;
+  const mrcnn_fmap *in = ((const conv_shape *) shape)->in;
+  const mrcnn_fmap *out = ((const conv_shape *) shape)->out;
+  const int acc = ((const conv_shape *) shape)->acc;
   const int n = in->n, h = in->h, w = in->w;
   int oh = out_size (c, h, c->kh), ow = out_size (c, w, c->kw);
   dnnl_dims_t sd = { n, c->ic, h, w }, dd = { n, c->oc, oh, ow };
@@ -570,68 +676,7 @@ plan_create (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_conv *c,
     p->src_bytes = dnnl_memory_desc_get_size (&src_md);
   }
   p->dst_elems = dnnl_memory_desc_get_size (&dst_md) / sizeof (float);
-  p->n = n;
-  p->nthr = omp_get_max_threads ();
-  p->h = h;
-  p->w = w;
-  p->acc = acc;
-  p->in_layout = in->layout;
-  p->out_layout = out->layout;
-  p->in_store = in->store;
-  p->out_store = out->store;
   return MRCNN_OK;
-}
-
-/* The plan for this input, made when the shape is new (replacing the one
- * used longest ago that no pass is running), marked busy until
- * conv_plan_release. When every plan is busy, the new plan serves this run
- * only, and conv_plan_release frees it. */
-static mrcnn_status
-conv_plan_for (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_conv *c,
-    const mrcnn_fmap *in, int acc, const mrcnn_fmap *out, conv_plan **pp,
-    mrcnn_error *err)
-{
-  const int nthr = omp_get_max_threads ();   /* this pass's */
-  g_mutex_lock (&cpu->plans_lock);
-  conv_plan *victim = NULL;
-  c->clock++;
-  for (int i = 0; i < CONV_PLANS; i++) {
-    conv_plan *p = &c->plan[i];
-    if (plan_matches (p, in, acc, out, nthr)) {
-      p->used = c->clock;
-      p->busy++;
-      *pp = p;
-      g_mutex_unlock (&cpu->plans_lock);
-      return MRCNN_OK;
-    }
-    if (!p->busy && (!victim || p->used < victim->used))
-      victim = p;
-  }
-  if (!victim)
-    victim = g_new0 (conv_plan, 1);   /* every plan is in use */
-  plan_drop (victim);
-  mrcnn_status st = plan_create (cpu, q, c, victim, in, acc, out, err);
-  if (st != MRCNN_OK) {
-    plan_drop (victim);
-  } else {
-    victim->used = c->clock;
-    victim->busy++;
-    *pp = victim;
-  }
-  g_mutex_unlock (&cpu->plans_lock);
-  return st;
-}
-
-static void
-conv_plan_release (mrcnn_backend_cpu *cpu, mrcnn_conv *c, conv_plan *p)
-{
-  g_mutex_lock (&cpu->plans_lock);
-  p->busy--;
-  if (p < c->plan || p >= c->plan + CONV_PLANS) {
-    plan_drop (p);
-    g_free (p);
-  }
-  g_mutex_unlock (&cpu->plans_lock);
 }
 
 static mrcnn_status
@@ -683,18 +728,31 @@ cpu_conv_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_conv *c,
   if (in->c != c->ic)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "convolution expects %d input channels, got %d", c->ic, in->c);
-  conv_plan *p;
-  MRCNN_TRY (conv_plan_for (cpu, q, c, in, accumulate, out, &p, err));
+  /* omp_get_max_threads (): this pass's threads */
+  const int key[PLAN_KEY] = { in->n, in->h, in->w, accumulate, in->layout,
+    out->layout, in->store, out->store, omp_get_max_threads () };
+  const conv_shape shape = { in, out, accumulate };
+  plan_head *p;
+  MRCNN_TRY (plan_take (cpu, q, &c->plans, c, key, &shape, &p, err));
   out->n = in->n;
   out->c = c->oc;
   out->h = out_size (c, in->h, c->kh);
   out->w = out_size (c, in->w, c->kw);
-  mrcnn_status st = conv_execute (cpu, q, p, in, out, err);
-  conv_plan_release (cpu, c, p);
+  mrcnn_status st = conv_execute (cpu, q, (const conv_plan *) p, in, out,
+      err);
+  plan_release (cpu, &c->plans, p);
   return st;
 }
 
 /* ---------------------------------------------------------------- linear */
+
+static void linear_plan_drop (plan_head *head);
+static mrcnn_status linear_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q,
+    void *layer, const void *shape, plan_head *head, mrcnn_error *err);
+
+static const plan_kind linear_plan_kind = {
+  sizeof (linear_plan), linear_plan_make, linear_plan_drop
+};
 
 static mrcnn_status
 cpu_linear_new (mrcnn_backend *be, const float *weight, const float *bias,
@@ -710,15 +768,15 @@ cpu_linear_new (mrcnn_backend *be, const float *weight, const float *bias,
   l->out = out_features;
   l->in = in_features;
   l->relu = relu;
-  for (int i = 0; i < LINEAR_PLANS; i++)
-    l->plan[i].n = -1;
+  plan_cache_init (&l->plans, &linear_plan_kind, LINEAR_PLANS);
   *out = l;
   return MRCNN_OK;
 }
 
 static void
-linear_plan_drop (linear_plan *p)
+linear_plan_drop (plan_head *head)
 {
+  linear_plan *p = (linear_plan *) head;
   dnnl_memory_t m[] = { p->wei_m, p->bias_m };
   if (p->prim)
     dnnl_primitive_destroy (p->prim);
@@ -726,7 +784,6 @@ linear_plan_drop (linear_plan *p)
     if (m[i])
       dnnl_memory_destroy (m[i]);
   memset (p, 0, sizeof *p);
-  p->n = -1;
 }
 
 static void
@@ -734,8 +791,7 @@ cpu_linear_free (mrcnn_backend *be, mrcnn_linear *l)
 {
   if (!l)
     return;
-  for (int i = 0; i < LINEAR_PLANS; i++)
-    linear_plan_drop (&l->plan[i]);
+  plan_cache_clear (&l->plans);
   weights_clear (&l->w);
   g_free (l->b);
   g_free (l);
@@ -745,9 +801,12 @@ cpu_linear_free (mrcnn_backend *be, mrcnn_linear *l)
  * output, with the weights in the layout oneDNN picks for this CPU (its
  * AVX-512 or AMX kernels; an optimized BLAS may not know the CPU). */
 static mrcnn_status
-linear_plan_create (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_linear *l,
-    linear_plan *p, int n, mrcnn_error *err)
+linear_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q, void *layer,
+    const void *shape, plan_head *head, mrcnn_error *err)
 {
+  mrcnn_linear *l = layer;
+  linear_plan *p = (linear_plan *) head;
+  const int n = *(const int *) shape;
   dnnl_dims_t sd = { n, l->in }, bd = { 1, l->out }, dd = { n, l->out };
   dnnl_memory_desc_t src_md, wei_any, bias_md, dst_md;
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 2, sd, cpu->compute_dt, dnnl_ab), err);
@@ -787,57 +846,7 @@ linear_plan_create (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_linear *l,
   DNNL_CHECK (dnnl_memory_create (&p->wei_m, &l->w.md[wi], cpu->engine,
           l->w.packed[wi]), err);
   DNNL_CHECK (dnnl_memory_create (&p->bias_m, &bias_md, cpu->engine, l->b), err);
-  p->n = n;
-  p->nthr = omp_get_max_threads ();
   return MRCNN_OK;
-}
-
-/* As conv_plan_for. */
-static mrcnn_status
-linear_plan_for (mrcnn_backend_cpu *cpu, mrcnn_queue *q, mrcnn_linear *l,
-    int n, linear_plan **pp, mrcnn_error *err)
-{
-  const int nthr = omp_get_max_threads ();   /* this pass's */
-  g_mutex_lock (&cpu->plans_lock);
-  linear_plan *victim = NULL;
-  l->clock++;
-  for (int i = 0; i < LINEAR_PLANS; i++) {
-    linear_plan *p = &l->plan[i];
-    if (p->n == n && p->nthr == nthr) {
-      p->used = l->clock;
-      p->busy++;
-      *pp = p;
-      g_mutex_unlock (&cpu->plans_lock);
-      return MRCNN_OK;
-    }
-    if (!p->busy && (!victim || p->used < victim->used))
-      victim = p;
-  }
-  if (!victim)
-    victim = g_new0 (linear_plan, 1);   /* every plan is in use */
-  linear_plan_drop (victim);
-  mrcnn_status st = linear_plan_create (cpu, q, l, victim, n, err);
-  if (st != MRCNN_OK) {
-    linear_plan_drop (victim);
-  } else {
-    victim->used = l->clock;
-    victim->busy++;
-    *pp = victim;
-  }
-  g_mutex_unlock (&cpu->plans_lock);
-  return st;
-}
-
-static void
-linear_plan_release (mrcnn_backend_cpu *cpu, mrcnn_linear *l, linear_plan *p)
-{
-  g_mutex_lock (&cpu->plans_lock);
-  p->busy--;
-  if (p < l->plan || p >= l->plan + LINEAR_PLANS) {
-    linear_plan_drop (p);
-    g_free (p);
-  }
-  g_mutex_unlock (&cpu->plans_lock);
 }
 
 /* The input at the compute type: bf16 converted into the scratch, the
@@ -870,9 +879,11 @@ cpu_linear_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_linear *l,
   mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
   if (n <= 0)
     return MRCNN_OK;
-  linear_plan *p;
+  const int key[PLAN_KEY] = { n, omp_get_max_threads () };
+  plan_head *head;
   const void *src;
-  MRCNN_TRY (linear_plan_for (cpu, q, l, n, &p, err));
+  MRCNN_TRY (plan_take (cpu, q, &l->plans, l, key, &n, &head, err));
+  const linear_plan *p = (const linear_plan *) head;
   dnnl_memory_t m[2] = { NULL };
   mrcnn_status st = linear_input (cpu, q, x, (size_t) n * l->in, &src, err);
   if (st == MRCNN_OK)
@@ -889,7 +900,7 @@ cpu_linear_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_linear *l,
   for (int i = 0; i < 2; i++)
     if (m[i])
       dnnl_memory_destroy (m[i]);
-  linear_plan_release (cpu, l, p);
+  plan_release (cpu, &l->plans, head);
   return st;
 }
 
@@ -971,40 +982,48 @@ mrcnn_cpu_layout_lanes (const mrcnn_backend_cpu *cpu)
       ? 8 : 0;
 }
 
-long
-mrcnn_backend_cpu_overflows (mrcnn_backend *be)
+static long
+cpu_overflows (mrcnn_backend *be)
 {
   return __atomic_load_n (&((mrcnn_backend_cpu *) be)->overflows,
       __ATOMIC_RELAXED);
 }
 
-const char *
-mrcnn_backend_cpu_kernels (mrcnn_backend *be)
+/* bf16 runs on oneDNN's bf16 kernels (AVX512_BF16 or AMX), which
+ * DNNL_MAX_CPU_ISA may also hide; the float32 references run anywhere. */
+static void
+cpu_caps (mrcnn_backend *be, mrcnn_backend_caps *out)
 {
-  return ((mrcnn_backend_cpu *) be)->kernels;
+  mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
+  *out = (mrcnn_backend_caps) {
+    .precisions = MRCNN_PRECISION_BIT (MRCNN_PRECISION_FP32)
+        | (cpu->has_bf16 ? MRCNN_PRECISION_BIT (MRCNN_PRECISION_BF16) : 0),
+    .emulated = mrcnn_backend_cpu_reg.emulated,
+    .layout = tag_name (cpu->native_tag),
+    .kernels = cpu->kernels,
+    .limits = cpu->limits,
+  };
 }
 
-/* What only the CPU backend can tell: whether this CPU has kernels for the
- * precision. bf16 needs oneDNN's bf16 kernels (AVX512_BF16 or AMX;
- * DNNL_MAX_CPU_ISA may hide them). Which precisions belong to which backend
- * and which have a reference is the engine's rule (check_precision in
- * engine.c), applied before a backend is made. */
+/* The kernels' input type, and the activation layout oneDNN picks for it. */
 static mrcnn_status
-check_precision (mrcnn_backend_cpu *cpu, dnnl_cpu_isa_t isa, mrcnn_error *err)
+cpu_set_precision (mrcnn_backend *be, mrcnn_precision p, int emulate,
+    mrcnn_error *err)
 {
-  if (cpu->emulate || cpu->precision == MRCNN_PRECISION_FP32)
-    return MRCNN_OK;
-  if (cpu->precision != MRCNN_PRECISION_BF16)
-    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-        "the CPU backend has no %s kernels",
-        mrcnn_precision_name (cpu->precision));
-  if (((unsigned) isa & dnnl_cpu_isa_avx512_core_bf16)
-      != dnnl_cpu_isa_avx512_core_bf16)
-    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-        "precision bf16 needs a CPU with AVX512_BF16 or AMX; oneDNN runs "
-        "%s kernels on this one (the most it may use can also be capped by "
-        "DNNL_MAX_CPU_ISA); use precision fp32", isa_name (isa));
-  cpu->compute_dt = cpu->reduced_dt = dnnl_bf16;
+  mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
+  mrcnn_backend_caps caps;
+  cpu_caps (be, &caps);
+  if (!((emulate ? caps.emulated : caps.precisions) & MRCNN_PRECISION_BIT (p)))
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND,
+        "set_precision: the CPU backend cannot run %s%s here", emulate
+        ? "the float32 reference of " : "", mrcnn_precision_name (p));
+  cpu->precision = p;
+  cpu->emulate = emulate != 0;
+  cpu->compute_dt = cpu->reduced_dt = !emulate && p == MRCNN_PRECISION_BF16
+      ? dnnl_bf16 : dnnl_f32;
+  MRCNN_TRY (choose_layout (cpu, err));
+  g_snprintf (cpu->kernels, sizeof cpu->kernels, "%s, %s",
+      isa_name (cpu->isa), tag_name (cpu->native_tag));
   return MRCNN_OK;
 }
 
@@ -1023,6 +1042,9 @@ cpu_destroy (mrcnn_backend *be)
 static const mrcnn_backend_ops cpu_ops = {
   .name = "cpu",
   .destroy = cpu_destroy,
+  .caps = cpu_caps,
+  .set_precision = cpu_set_precision,
+  .overflows = cpu_overflows,
   .queue_new = cpu_queue_new,
   .queue_free = cpu_queue_free,
   .queue_begin = cpu_queue_begin,
@@ -1052,30 +1074,30 @@ static const mrcnn_backend_ops cpu_ops = {
 };
 
 mrcnn_status
-mrcnn_backend_cpu_new (int num_threads, mrcnn_precision precision,
-    int emulate, mrcnn_backend **out, mrcnn_error *err)
+mrcnn_backend_cpu_new (int num_threads, mrcnn_backend **out, mrcnn_error *err)
 {
   mrcnn_backend_cpu *cpu = g_new0 (mrcnn_backend_cpu, 1);
   cpu->base.ops = &cpu_ops;
-  cpu->precision = precision;
-  cpu->emulate = emulate != 0;
-  cpu->compute_dt = cpu->reduced_dt = dnnl_f32;
   g_mutex_init (&cpu->plans_lock);
   if (dnnl_engine_create (&cpu->engine, dnnl_cpu, 0) != dnnl_success) {
     cpu_destroy (&cpu->base);
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "cannot create the oneDNN CPU engine");
   }
-  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa ();
-  mrcnn_status st = check_precision (cpu, isa, err);
-  if (st == MRCNN_OK)
-    st = choose_layout (cpu, err);
+  cpu->isa = dnnl_get_effective_cpu_isa ();
+  cpu->has_bf16 = ((unsigned) cpu->isa & dnnl_cpu_isa_avx512_core_bf16)
+      == dnnl_cpu_isa_avx512_core_bf16;
+  if (!cpu->has_bf16)
+    g_snprintf (cpu->limits, sizeof cpu->limits, "bf16 needs a CPU with "
+        "AVX512_BF16 or AMX; oneDNN runs %s kernels on this one (the most it "
+        "may use can also be capped by DNNL_MAX_CPU_ISA)",
+        isa_name (cpu->isa));
+  mrcnn_status st = cpu_set_precision (&cpu->base, MRCNN_PRECISION_FP32, 0,
+      err);
   if (st != MRCNN_OK) {
     cpu_destroy (&cpu->base);
     return st;
   }
-  g_snprintf (cpu->kernels, sizeof cpu->kernels, "%s, %s", isa_name (isa),
-      tag_name (cpu->native_tag));
   /* passes at once share the threads, one thread each at least; each pass
    * sets its own (cpu_queue_begin), so that nothing here changes the
    * calling thread's OpenMP setting, which a later engine made on the same
@@ -1084,3 +1106,19 @@ mrcnn_backend_cpu_new (int num_threads, mrcnn_precision precision,
   *out = &cpu->base;
   return MRCNN_OK;
 }
+
+static mrcnn_status
+cpu_create (const mrcnn_engine_config *cfg, mrcnn_backend **out,
+    mrcnn_error *err)
+{
+  return mrcnn_backend_cpu_new (cfg->num_threads, out, err);
+}
+
+const mrcnn_backend_reg mrcnn_backend_cpu_reg = {
+  MRCNN_BACKEND_CPU, "cpu",
+  MRCNN_PRECISION_BIT (MRCNN_PRECISION_FP32)
+      | MRCNN_PRECISION_BIT (MRCNN_PRECISION_BF16),
+  MRCNN_PRECISION_BIT (MRCNN_PRECISION_BF16)
+      | MRCNN_PRECISION_BIT (MRCNN_PRECISION_FP16),
+  cpu_create,
+};

@@ -10,7 +10,10 @@ typedef struct {
   mrcnn_backend base;
   dnnl_engine_t engine;
   dnnl_format_tag_t native_tag; /* MRCNN_LAYOUT_NATIVE: nhwc, nChw8c, nChw16c */
+  dnnl_cpu_isa_t isa;           /* what oneDNN runs on this CPU */
+  int has_bf16;                 /* its bf16 kernels (AVX512_BF16, AMX) */
   char kernels[64];             /* "ISA, layout", for figures */
+  char limits[256];             /* why not bf16, when not */
 
   mrcnn_precision precision;
   int emulate;                  /* float32 kernels rounding to precision */

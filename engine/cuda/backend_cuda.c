@@ -273,9 +273,45 @@ cuda_destroy (mrcnn_backend *be)
   g_free (cu);
 }
 
+/* fp32 only so far (MRCNN_CUDA_MATH=tf32, for benchmarks, changes the
+ * math of fp32 convolutions and matrix products, not the precision); NCHW
+ * throughout; frames in device memory are read where they are. */
+static void
+cuda_caps (mrcnn_backend *be, mrcnn_backend_caps *out)
+{
+  *out = (mrcnn_backend_caps) {
+    .precisions = mrcnn_backend_cuda_reg.precisions,
+    .emulated = mrcnn_backend_cuda_reg.emulated,
+    .device_frames = 1,
+    .layout = "nchw",
+    .kernels = "",
+    .limits = "",
+  };
+}
+
+static mrcnn_status
+cuda_set_precision (mrcnn_backend *be, mrcnn_precision p, int emulate,
+    mrcnn_error *err)
+{
+  if (emulate || p != MRCNN_PRECISION_FP32)
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND,
+        "set_precision: the CUDA backend runs fp32 only, not %s%s",
+        emulate ? "the float32 reference of " : "", mrcnn_precision_name (p));
+  return MRCNN_OK;
+}
+
+static long
+cuda_overflows (mrcnn_backend *be)
+{
+  return 0;
+}
+
 static const mrcnn_backend_ops cuda_ops = {
   .name = "cuda",
   .destroy = cuda_destroy,
+  .caps = cuda_caps,
+  .set_precision = cuda_set_precision,
+  .overflows = cuda_overflows,
   .queue_new = cuda_queue_new,
   .queue_free = cuda_queue_free,
   .queue_begin = cuda_queue_begin,
@@ -408,3 +444,16 @@ mrcnn_backend_cuda_new (int device_id, mrcnn_backend **out, mrcnn_error *err)
   *out = &cu->base;
   return MRCNN_OK;
 }
+
+static mrcnn_status
+cuda_create (const mrcnn_engine_config *cfg, mrcnn_backend **out,
+    mrcnn_error *err)
+{
+  return mrcnn_backend_cuda_new (cfg->device_id, out, err);
+}
+
+const mrcnn_backend_reg mrcnn_backend_cuda_reg = {
+  MRCNN_BACKEND_CUDA, "cuda",
+  MRCNN_PRECISION_BIT (MRCNN_PRECISION_FP32), 0,
+  cuda_create,
+};

@@ -15,34 +15,19 @@ check_plain (const mrcnn_fmap *f, const char *op, mrcnn_error *err)
   return MRCNN_OK;
 }
 
-static int
-bytes_per_pixel (mrcnn_pixel_format f)
-{
-  switch (f) {
-    case MRCNN_PIXEL_RGB: case MRCNN_PIXEL_BGR: return 3;
-    case MRCNN_PIXEL_RGBA: case MRCNN_PIXEL_BGRA:
-    case MRCNN_PIXEL_RGBX: case MRCNN_PIXEL_BGRX: return 4;
-    default: return 1;
-  }
-}
-
 /* Copies a host frame's planes, rows packed, into the staging buffer and
  * points src at the copies. */
 static mrcnn_status
 stage_frame (mrcnn_backend_cuda *cu, const mrcnn_image *img,
     mrcnn_pp_src *src, mrcnn_error *err)
 {
-  const int planes = img->format == MRCNN_PIXEL_I420 ? 3
-      : img->format == MRCNN_PIXEL_NV12 ? 2 : 1;
+  const int planes = mrcnn_pp_planes (img->format);
   size_t off = 0;
   for (int p = 0; p < planes; p++) {
-    const int yuv = img->format == MRCNN_PIXEL_I420
-        || img->format == MRCNN_PIXEL_NV12;
-    const size_t row = p == 0 ? (size_t) img->width * bytes_per_pixel (img->format)
-        : img->format == MRCNN_PIXEL_NV12 ? (size_t) (img->width + 1) / 2 * 2
-        : (size_t) (img->width + 1) / 2;
-    const size_t rows = p == 0 || !yuv ? (size_t) img->height
-        : (size_t) (img->height + 1) / 2;
+    const size_t row = (size_t) mrcnn_pp_plane_row_bytes (img->format,
+        img->width, p);
+    const size_t rows = (size_t) mrcnn_pp_plane_rows (img->format,
+        img->height, p);
     if (off + row * rows > cu->frame_size)
       return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
           "frame of %dx%d pixels is larger than the CUDA backend's staging "

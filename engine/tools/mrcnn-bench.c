@@ -3,8 +3,12 @@
  *
  *   mrcnn-bench --model M [--backend cpu|cuda|auto] [--width W --height H |
  *               --image FILE] [--frames N] [--warmup K] [--threads T]
- *               [--precision fp32|tf32|fp16|bf16 [--emulate]] [--batch N]
+ *               [--precision P [--emulate]] [--batch N]
  *               [--passes P] [--json OUT]
+ *
+ * --precision: one this build computes in (fp32, or bf16 on a CPU with
+ * AVX512_BF16 or AMX), or with --emulate one whose float32 reference the
+ * CPU backend runs (bf16, fp16).
  *
  * With --batch N every timed pass runs N copies of the frame as one batch
  * (mrcnn_engine_run_batch); times are per batch, frames/s counts all N.
@@ -22,6 +26,7 @@
 
 #include "image_io.h"
 #include "mrcnn/mrcnn.h"
+#include "precisions.h"
 
 static char *opt_model, *opt_backend = "cpu", *opt_image, *opt_json;
 static char *opt_precision = "fp32";
@@ -40,7 +45,7 @@ static GOptionEntry entries[] = {
   { "warmup", 0, 0, G_OPTION_ARG_INT, &opt_warmup, "Untimed frames first", "K" },
   { "threads", 't', 0, G_OPTION_ARG_INT, &opt_threads, "CPU threads (0 = all)", "T" },
   { "precision", 'p', 0, G_OPTION_ARG_STRING, &opt_precision,
-    "fp32 (default), tf32, fp16 or bf16", "P" },
+    NULL /* main: this build's precisions */, "P" },
   { "emulate", 0, 0, G_OPTION_ARG_NONE, &opt_emulate,
     "Run the precision's float32 CPU reference instead", NULL },
   { "batch", 0, 0, G_OPTION_ARG_INT, &opt_batch,
@@ -64,6 +69,12 @@ main (int argc, char **argv)
 {
   GError *gerr = NULL;
   GOptionContext *ctx = g_option_context_new ("- benchmark the Mask R-CNN engine");
+  char *precisions = mrcnn_tool_precisions ();
+  char *precision_help = g_strdup_printf ("%s (default fp32; those this "
+      "build computes in)", precisions);
+  for (GOptionEntry *o = entries; o->long_name; o++)
+    if (strcmp (o->long_name, "precision") == 0)
+      o->description = precision_help;
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &gerr)) {
     fprintf (stderr, "mrcnn-bench: %s\n", gerr->message);
@@ -89,8 +100,8 @@ main (int argc, char **argv)
 
   mrcnn_precision precision;
   if (!mrcnn_precision_from_name (opt_precision, &precision)) {
-    fprintf (stderr, "mrcnn-bench: unknown precision '%s': use fp32, tf32, "
-        "fp16 or bf16\n", opt_precision);
+    fprintf (stderr, "mrcnn-bench: unknown precision '%s': use %s\n",
+        opt_precision, precisions);
     return 2;
   }
 
@@ -226,6 +237,8 @@ main (int argc, char **argv)
   g_free (frame_ms);
   g_free (views);
   g_free (results);
+  g_free (precision_help);
+  g_free (precisions);
   free (synth);
   mrcnn_loaded_image_clear (&loaded);
   mrcnn_engine_free (engine);

@@ -17,6 +17,7 @@
 #include "mrcnn/coco_rle.h"
 #include "image_io.h"
 #include "overlay_draw.h"
+#include "precisions.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -276,6 +277,10 @@ write_json (const char *path, const char *model_path, JsonArray *images)
 static int
 parse_options (int *argc, char ***argv, options *opts)
 {
+  /* the precisions this build computes in */
+  char *precisions = mrcnn_tool_precisions ();
+  char *precision_help = g_strdup_printf ("Arithmetic: %s (default fp32; "
+      "bf16 on a CPU with AVX512_BF16 or AMX)", precisions);
   const GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opts->model,
       "Model file (.safetensors); default: the shipped " MRCNN_DEFAULT_MODEL_FILE,
@@ -289,8 +294,7 @@ parse_options (int *argc, char ***argv, options *opts)
     { "threads", 't', 0, G_OPTION_ARG_INT, &opts->threads,
       "CPU threads, 0 = all cores (default 0)", "N" },
     { "precision", 'p', 0, G_OPTION_ARG_STRING, &opts->precision,
-      "Arithmetic: fp32 (default); bf16 on a CPU with AVX512_BF16 or AMX",
-      "NAME" },
+      precision_help, "NAME" },
     { "emulate", 0, 0, G_OPTION_ARG_NONE, &opts->emulate,
       "Run the float32 CPU reference of --precision bf16 or fp16 (for "
       "measuring its error)", NULL },
@@ -346,8 +350,8 @@ parse_options (int *argc, char ***argv, options *opts)
   } else if (opts->precision != NULL
       && !mrcnn_precision_from_name (opts->precision,
           &opts->precision_value)) {
-    rc = usage_error ("unknown --precision '%s': use fp32, tf32, fp16 or bf16",
-        opts->precision);
+    rc = usage_error ("unknown --precision '%s': use %s", opts->precision,
+        precisions);
   } else if (opts->backend != NULL && strcmp (opts->backend, "auto") != 0
       && strcmp (opts->backend, "cpu") != 0
       && strcmp (opts->backend, "cuda") != 0) {
@@ -355,6 +359,8 @@ parse_options (int *argc, char ***argv, options *opts)
         opts->backend);
   }
   g_option_context_free (octx);
+  g_free (precision_help);
+  g_free (precisions);
   return rc;
 }
 

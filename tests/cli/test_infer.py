@@ -434,32 +434,42 @@ def main():
         rc, out, err = run(infer, ["--model", model, "--json", unwritable, a])
         check(rc == 1 and unwritable in err, "unwritable JSON: rc %d, stderr %r" % (rc, err))
 
-        # --- precisions the CPU backend cannot run: refused at start, saying
+        # --- precisions the backends cannot run: refused at start, saying
         # why. DNNL_MAX_CPU_ISA=AVX2 hides bf16 kernels on any CPU.
         rc, out, err = run(infer, ["--model", model, "--backend", "cpu", "--precision", "bf16", a],
                            env={"DNNL_MAX_CPU_ISA": "AVX2"})
-        check(rc == 1 and "precision bf16 needs a CPU with AVX512_BF16 or AMX" in err and "avx2" in err,
+        check(rc == 1 and "precision bf16 does not run on this machine" in err
+              and "bf16 needs a CPU with AVX512_BF16 or AMX" in err and "avx2" in err
+              and "the cpu backend computes in fp32 here" in err,
               "bf16 without bf16 kernels: rc %d, stderr %r" % (rc, err))
-        for prec in ("fp16", "tf32"):
-            rc, out, err = run(infer, ["--model", model, "--backend", "cpu", "--precision", prec, a])
-            check(rc == 1 and "precision %s is a CUDA precision" % prec in err,
-                  "%s on the CPU: rc %d, stderr %r" % (prec, rc, err))
-        # the engine refuses these before any device is touched: the same on
-        # machines with and without a GPU
-        for prec in ("fp16", "tf32"):
-            rc, out, err = run(infer, ["--model", model, "--backend", "cuda", "--precision", prec, a])
-            check(rc == 1 and "precision %s is not available in this version" % prec in err,
-                  "%s on CUDA: rc %d, stderr %r" % (prec, rc, err))
+        # no backend of any build computes in these yet; the engine refuses
+        # them before any device is touched: the same on machines with and
+        # without a GPU, and says what each backend of the build computes in
+        for backend in ("cpu", "cuda", "auto"):
+            for prec in ("fp16", "tf32"):
+                rc, out, err = run(infer, ["--model", model, "--backend", backend, "--precision", prec, a])
+                if backend == "cuda" and "has no CUDA backend" in err:
+                    check(rc == 1, "%s on cuda without CUDA: rc %d" % (prec, rc))
+                    continue
+                check(rc == 1 and "precision %s is not available in this build" % prec in err
+                      and "the cpu backend computes in fp32 and bf16" in err,
+                      "%s on %s: rc %d, stderr %r" % (prec, backend, rc, err))
+                check((prec == "fp16") == ("its float32 reference runs on the cpu backend" in err),
+                      "%s on %s names a reference: stderr %r" % (prec, backend, err))
         rc, out, err = run(infer, ["--model", model, "--backend", "cuda", "--precision", "bf16", a])
-        check(rc == 1 and "precision bf16 runs on the CPU backend only" in err,
+        check(rc == 1 and ("precision bf16 runs on the cpu backend, not on cuda" in err
+                           or "has no CUDA backend" in err),
               "bf16 on CUDA: rc %d, stderr %r" % (rc, err))
         rc, out, err = run(infer, ["--model", model, "--precision", "fp32", "--emulate", a])
-        check(rc == 1 and "precision fp32 has no CPU reference" in err,
+        check(rc == 1 and "precision fp32 has no float32 reference in this build" in err,
               "--emulate at fp32: rc %d, stderr %r" % (rc, err))
+        rc, out, err = run(infer, ["--help"])
+        check(rc == 0 and "Arithmetic: fp32 or bf16 (default fp32" in out,
+              "--help lists this build's precisions: rc %d, stdout %r" % (rc, out))
 
         # --- usage errors: exit 2
         for args, needle in [([], "no image"),
-                             (["--precision", "fp8", a], "fp8"),
+                             (["--precision", "fp8", a], "use fp32 or bf16"),
                              (["--backend", "tpu", a], "tpu"),
                              (["--score-threshold", "1.5", a], "score-threshold"),
                              (["--score-threshold", "abc", a], "abc"),

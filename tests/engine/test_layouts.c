@@ -251,8 +251,8 @@ main (void)
     char group[64];
     g_snprintf (group, sizeof group, "element-wise ops in %s", layout);
     ut_begin (group);
-    if (!ut_check (mrcnn_backend_cpu_new (2, MRCNN_PRECISION_FP32, 0, &be,
-                &err) == MRCNN_OK, "backend: %s", err.message)) {
+    if (!ut_check (mrcnn_backend_cpu_new (2, &be, &err) == MRCNN_OK,
+            "backend: %s", err.message)) {
       ut_end ();
       continue;
     }
@@ -263,9 +263,12 @@ main (void)
       continue;
     }
     be->ops->queue_begin (be, queue, 2);
-    ut_check (strstr (mrcnn_backend_cpu_kernels (be), layout) != NULL,
-        "backend reports %s, asked for %s", mrcnn_backend_cpu_kernels (be),
-        layout);
+    mrcnn_backend_caps caps;
+    be->ops->caps (be, &caps);
+    ut_check (strcmp (caps.layout, layout) == 0
+        && strstr (caps.kernels, layout) != NULL,
+        "backend reports layout %s (kernels %s), asked for %s", caps.layout,
+        caps.kernels, layout);
     static const int chans[] = { 3, 8, 16, 24, 48, 67, 256 };
     for (size_t k = 0; k < G_N_ELEMENTS (chans); k++) {
       int c = chans[k];

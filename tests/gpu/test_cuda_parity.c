@@ -577,11 +577,12 @@ test_rpn (int pre_nms, int pad_w, int pad_h)
     g_free (x);
   }
   mrcnn_postproc_desc d = {
-    .nlevels = L, .num_anchors = A, .cell_anchors = cell, .max_locations = locs,
+    .nlevels = L, .num_anchors = A, .cell_anchors = cell,
     .pre_nms_top_n = pre_nms, .post_nms_top_n = post, .rpn_nms_thresh = 0.7,
     .rpn_score_thresh = 0.0f, .rpn_min_size = 1e-3f, .box_min_size = 1e-2f,
     .num_classes = 5, .max_detections = 100,
   };
+  memcpy (d.max_locations, locs, sizeof locs);
   mrcnn_postproc *cp, *gp;
   OK (cpu->ops->postproc_new (cpu, &d, &cp, err));
   OK (gpu->ops->postproc_new (gpu, &d, &gp, err));
@@ -613,9 +614,9 @@ test_detect (int n_props, int C, float logit_scale)
 {
   const int img_w = 600, img_h = 400, D = 100;
   float cell[5 * 3 * 4] = { 0 };
-  size_t locs[5] = { 1, 1, 1, 1, 1 };
   mrcnn_postproc_desc d = {
-    .nlevels = 5, .num_anchors = 3, .cell_anchors = cell, .max_locations = locs,
+    .nlevels = 5, .num_anchors = 3, .cell_anchors = cell,
+    .max_locations = { 1, 1, 1, 1, 1 },
     .pre_nms_top_n = 1000, .post_nms_top_n = 1000, .rpn_nms_thresh = 0.7,
     .rpn_score_thresh = 0.0f, .rpn_min_size = 1e-3f, .box_min_size = 1e-2f,
     .num_classes = C, .max_detections = D,
@@ -759,7 +760,7 @@ main (void)
     printf ("test_cuda_parity: SKIP: %s\n", err.message);
     return 77;
   }
-  if (mrcnn_backend_cpu_new (0, MRCNN_PRECISION_FP32, 0, &cpu, &err) != MRCNN_OK)
+  if (mrcnn_backend_cpu_new (0, &cpu, &err) != MRCNN_OK)
     die ("CPU backend", &err);
   if (gpu->ops->queue_new (gpu, &gpu_q, &err) != MRCNN_OK
       || cpu->ops->queue_new (cpu, &cpu_q, &err) != MRCNN_OK)

@@ -248,9 +248,6 @@ main (int argc, char **argv)
   cfg.max_width = max_w;
   cfg.max_height = max_h;
   cfg.max_batch = batch ? n_images : 1;
-  /* every frame's intermediate tensors stay readable only when the batch
-   * runs as one forward pass (the results are the same either way) */
-  cfg.passes = 1;
   if (mrcnn_engine_new (model, &cfg, &engine, &err) != MRCNN_OK) {
     report ("engine", &err);
     goto out;
@@ -273,6 +270,7 @@ main (int argc, char **argv)
   }
   if (batch) {
     gint64 t0 = g_get_monotonic_time ();
+    mrcnn_engine_debug_keep (engine, 1);
     if (mrcnn_engine_run_batch (engine, views, NULL, n_images, res, &err)
         != MRCNN_OK) {
       report ("batch", &err);
@@ -286,6 +284,7 @@ main (int argc, char **argv)
         goto out;
   } else {
     for (int i = 0; i < n_images; i++) {
+      mrcnn_engine_debug_keep (engine, 1);
       if (mrcnn_engine_run (engine, &views[i], &res[i], &err) != MRCNN_OK) {
         report (images[i], &err);
         goto out;

@@ -104,6 +104,12 @@ const char *mrcnn_precision_name (mrcnn_precision precision);
 /* Parses one of the names above (case-insensitive). Returns 0 and leaves
  * *out unchanged for any other string. */
 int mrcnn_precision_from_name (const char *name, mrcnn_precision *out);
+/* 1 when a backend of this build computes in `precision` on some machine,
+ * else 0: today fp32, and bf16 on the CPU backend (on a CPU with
+ * AVX512_BF16 or AMX, which mrcnn_engine_new checks); not tf32 or fp16,
+ * which no backend computes in yet (fp16's float32 reference runs with
+ * emulate_precision). For programs that list the precisions they offer. */
+int mrcnn_precision_available (mrcnn_precision precision);
 
 /* Run-time thresholds; mrcnn_engine_config_init() fills the model's defaults. */
 typedef struct {

@@ -1,0 +1,15 @@
+/* A model's layers into the backend, for the stages' loads. */
+#include "engine_priv.h"
+
+mrcnn_status
+mrcnn_conv_load (mrcnn_backend *be, const mrcnn_model *m, const char *conv,
+    const char *bn, int has_bias, int stride, int pad, int relu,
+    mrcnn_conv **out, mrcnn_error *err)
+{
+  mrcnn_folded_conv w;
+  MRCNN_TRY (mrcnn_fold_conv (m, conv, bn, has_bias, &w, err));
+  mrcnn_conv_desc d = { &w, stride, pad, relu };
+  mrcnn_status st = be->ops->conv_new (be, &d, out, err);
+  mrcnn_folded_conv_clear (&w);
+  return st;
+}
