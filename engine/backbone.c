@@ -95,20 +95,33 @@ body_unload (mrcnn_engine *e)
   g_clear_pointer (&e->body, g_free);
 }
 
-/* The largest activation of the body on an input of `area` pixels (padded
- * channels): the stem's output, or a block's widest map at its input's
- * stride. */
+/* Floats of a map of ch channels (padded) at `stride` on an input of area
+ * pixels (both sides multiples of 32, so exact at every stride). */
+static size_t
+map_floats (int ch, size_t area, size_t stride)
+{
+  return (size_t) mrcnn_ch_pad (ch) * area / (stride * stride);
+}
+
+/* The largest activation of the body on an input of `area` pixels: the
+ * stem's output, or the largest map a block reads or writes, each at its
+ * own stride (the stride is on the first convolution of a BasicBlock, on
+ * the 3x3 of a Bottleneck). */
 static size_t
 max_activation (const mrcnn_arch *a, size_t area)
 {
-  size_t m = (size_t) mrcnn_ch_pad (a->stem_ch) * area / 4;
-  int bi = 0;
-  for (int l = 0; l < 4; l++) {
-    size_t in_stride = l == 0 ? 4 : (size_t) 4 << (l - 1);
+  size_t m = map_floats (a->stem_ch, area, 2);
+  size_t stride = 4;                   /* after the stem's pooling */
+  for (int bi = 0, l = 0; l < 4; l++) {
     for (int i = 0; i < a->blocks[l]; i++, bi++) {
       const mrcnn_block_spec *s = &a->block[bi];
-      size_t ch = mrcnn_ch_pad (MAX (s->in_ch, MAX (s->mid_ch, s->out_ch)));
-      m = MAX (m, ch * area / (in_stride * in_stride));
+      const size_t out = stride * (size_t) s->stride;
+      m = MAX (m, map_floats (s->in_ch, area, stride));
+      m = MAX (m, map_floats (s->mid_ch, area, a->bottleneck ? stride : out));
+      m = MAX (m, map_floats (a->bottleneck ? s->mid_ch : s->out_ch, area,
+              out));
+      m = MAX (m, map_floats (s->out_ch, area, out));
+      stride = out;
     }
   }
   return m;
@@ -120,19 +133,16 @@ body_plan (const mrcnn_engine *e, mrcnn_context *ctx, mrcnn_error *err)
   mrcnn_body_scratch *s = ctx->body = g_new0 (mrcnn_body_scratch, 1);
   size_t act = (size_t) ctx->plan.frames * max_activation (e->body->arch,
       ctx->plan.frame_area);
-  mrcnn_status st = MRCNN_OK;
+  /* the body's own: its maps are REDUCED (mrcnn_body_run) */
   for (int i = 0; i < 4; i++)
-    mrcnn_alloc_step (e->be, act, &s->act[i], &st, err);
-  return st;
+    mrcnn_plan_buffer (ctx, act, MRCNN_STAGE_BACKBONE, MRCNN_STAGE_BACKBONE,
+        1, &s->act[i]);
+  return MRCNN_OK;
 }
 
 static void
 body_scratch_free (const mrcnn_engine *e, mrcnn_context *ctx)
 {
-  if (!ctx->body)
-    return;
-  for (int i = 0; i < 4; i++)
-    mrcnn_release_buf (e->be, &ctx->body->act[i]);
   g_clear_pointer (&ctx->body, g_free);
 }
 

@@ -31,3 +31,10 @@ mrcnn_backend_find (mrcnn_backend_kind kind, const mrcnn_backend_reg **out,
       kind == MRCNN_BACKEND_CUDA ? " (configure with -Dcuda=enabled on a "
       "machine with the CUDA toolkit and cuDNN)" : "");
 }
+
+unsigned
+mrcnn_backend_reg_precisions (const mrcnn_backend_reg *r)
+{
+  return r->precisions | (r->unverified && r->unlocked
+      ? r->unverified & r->unlocked () : 0);
+}

@@ -121,6 +121,26 @@ typedef struct {
   int max_detections;          /* the most detect() is ever asked for */
 } mrcnn_postproc_desc;
 
+/* A buffer of a context's plan (mrcnn_plan_buffer): n floats, used by the
+ * stages first .. last of a pass (mrcnn_stage, inclusive), so that a backend
+ * with an arena may let buffers that no stage uses together share memory.
+ * A buffer that holds only maps stored REDUCED needs n elements of the
+ * precision's storage type (which may be smaller than a float). */
+typedef struct {
+  size_t n;
+  int first, last;
+  int reduced;
+  float **slot;                /* receives the address */
+} mrcnn_buffer_req;
+
+/* A range of backend memory a pass's results are read from, and where its
+ * copy lands in host memory (download_async). */
+typedef struct {
+  const float *src;            /* backend memory */
+  size_t n;                    /* floats */
+  const float *host;           /* set by download_async */
+} mrcnn_span;
+
 /* What a backend can do, as ggml's supports_op tells it: the engine asks
  * this instead of testing which backend it has. */
 #define MRCNN_PRECISION_BIT(p) (1u << (unsigned) (p))
@@ -139,6 +159,9 @@ typedef struct {
   const char *limits;    /* why this machine lacks precisions the backend
                           * has elsewhere (mrcnn_backend_reg), for messages;
                           * "" when it lacks none */
+  int plans_ahead;       /* pass_begin takes plan-only passes: the engine
+                          * runs one per planned size when it makes a
+                          * context, so that no frame makes a plan */
 } mrcnn_backend_caps;
 
 typedef struct {
@@ -262,6 +285,68 @@ typedef struct {
       const float *proposals, const float *pred, int n_props,
       const mrcnn_thresholds *th, int img_w, int img_h, float *boxes,
       float *scores, int *labels, int *n, mrcnn_error *err);
+
+  /* ---- Optional: what makes a pass need no host synchronization but its
+   * last, and no allocation. A NULL entry keeps the engine's plain way
+   * (given with each). */
+
+  /* Memory for all of a context's planned buffers at once, on its queue:
+   * each request's *slot receives its address; they are given back
+   * together by release_buffers (which sets the slots to NULL). NULL: each
+   * is alloc()ed and release()d. */
+  mrcnn_status (*alloc_buffers) (mrcnn_backend *be, mrcnn_queue *q,
+      mrcnn_buffer_req *reqs, int n, mrcnn_error *err);
+  void (*release_buffers) (mrcnn_backend *be, mrcnn_queue *q,
+      mrcnn_buffer_req *reqs, int n);
+  /* Records, without waiting, that stage `stage` (MRCNN_STAGE_*) of the
+   * pass on q ends here (-1: the pass starts); stage_times adds each
+   * stage's time, from the mark before it to its own, to ms[stage] once the
+   * pass's sync has returned. NULL: the engine syncs and reads the clock
+   * at each mark. */
+  mrcnn_status (*mark) (mrcnn_backend *be, mrcnn_queue *q, int stage,
+      mrcnn_error *err);
+  void (*stage_times) (mrcnn_backend *be, mrcnn_queue *q, double *ms);
+  /* A pass's work from the end of its preprocessing to its results'
+   * download, on q: the key is everything that work depends on besides
+   * the planned buffers' contents (the batch's geometry, the thresholds),
+   * so that a backend may capture it once and replay it (CUDA graphs).
+   * With plan_only, the ops only describe and plan what they would run
+   * (caps.plans_ahead) and preprocessing is included. pass_end sets *ran to
+   * 0 when nothing since pass_begin was executed (a capture failed): the
+   * engine then issues the ops again, which run as they come. NULL:
+   * nothing. */
+  mrcnn_status (*pass_begin) (mrcnn_backend *be, mrcnn_queue *q,
+      const void *key, size_t key_len, int plan_only, mrcnn_error *err);
+  mrcnn_status (*pass_end) (mrcnn_backend *be, mrcnn_queue *q, int *ran,
+      mrcnn_error *err);
+  /* What download_async needs on q for spans of up to n floats in all,
+   * reserved when the context is made (pinned host memory and a device
+   * staging buffer on CUDA): *host receives q's host buffer (owned by q),
+   * which also serves download(). NULL: the engine allocates host
+   * memory. */
+  mrcnn_status (*download_reserve) (mrcnn_backend *be, mrcnn_queue *q,
+      size_t n, float **host, mrcnn_error *err);
+  /* Queues the copies of the spans into q's host buffer, packed, setting
+   * each span's host; they hold the data once the next sync() returns.
+   * NULL: the engine download()s each span. */
+  mrcnn_status (*download_async) (mrcnn_backend *be, mrcnn_queue *q,
+      mrcnn_span *spans, int n, mrcnn_error *err);
+  /* rpn_proposals and detect that leave their counts in backend memory
+   * (both or neither): the stages then run on the planned rows and the
+   * counts come back with the results. rpn_proposals_dev writes
+   * post_nms_top_n rows of proposals, those past the count zero, and the
+   * count to *count (backend memory). detect_dev reads the first *n_valid
+   * (backend memory) of n_props rows and writes th->max_detections rows,
+   * those past the count with zero boxes and scores and label 0, and the
+   * count to *count. */
+  mrcnn_status (*rpn_proposals_dev) (mrcnn_backend *be, mrcnn_queue *q,
+      mrcnn_postproc *pp, const mrcnn_fmap *head, int pad_w, int pad_h,
+      int img_w, int img_h, float *proposals, int *count, mrcnn_error *err);
+  mrcnn_status (*detect_dev) (mrcnn_backend *be, mrcnn_queue *q,
+      mrcnn_postproc *pp, const float *proposals, const int *n_valid,
+      const float *pred, int n_props, const mrcnn_thresholds *th, int img_w,
+      int img_h, float *boxes, float *scores, int *labels, int *count,
+      mrcnn_error *err);
 } mrcnn_backend_ops;
 
 G_STATIC_ASSERT (sizeof (int) == sizeof (float));
@@ -273,16 +358,6 @@ struct mrcnn_backend {
                      * once: the CPU backend's threads; 1 on CUDA (one
                      * stream per engine) */
 };
-
-/* A stage's plan allocates its buffers one after the other and checks once:
- * each call allocates only while *st is MRCNN_OK. */
-static inline void
-mrcnn_alloc_step (mrcnn_backend *be, size_t n, float **out, mrcnn_status *st,
-    mrcnn_error *err)
-{
-  if (*st == MRCNN_OK)
-    *st = be->ops->alloc (be, n, out, err);
-}
 
 /* Releases *p when it was allocated and forgets it. */
 static inline void
@@ -303,7 +378,18 @@ typedef struct {
   /* cfg's device_id or num_threads; the backend runs fp32 */
   mrcnn_status (*create) (const mrcnn_engine_config *cfg,
       mrcnn_backend **out, mrcnn_error *err);
+  /* Precisions whose code the backend has but which have not yet been
+   * verified on its device: refused like precisions it lacks, with
+   * "<precision> <unverified_why>", unless unlocked() (the environment of
+   * the device check that verifies them) lifts the gate for them. */
+  unsigned unverified;
+  const char *unverified_why;
+  unsigned (*unlocked) (void);
 } mrcnn_backend_reg;
+
+/* The precisions r computes in here: its own, and the unverified ones the
+ * environment unlocks. */
+unsigned mrcnn_backend_reg_precisions (const mrcnn_backend_reg *r);
 
 /* The backends of this build, in the order MRCNN_BACKEND_AUTO tries them
  * (backend.c); *n receives their count. */

@@ -98,28 +98,22 @@ box_head_plan (const mrcnn_engine *e, mrcnn_context *ctx, mrcnn_error *err)
       g_new0 (mrcnn_box_head_scratch, 1);
   const size_t R = (size_t) ctx->plan.frames * ctx->plan.post_nms_top_n;
   const size_t D = (size_t) ctx->plan.frames * ctx->plan.max_detections;
-  mrcnn_status st = MRCNN_OK;
-  mrcnn_alloc_step (e->be, R * w->in, &s->feat, &st, err);
-  mrcnn_alloc_step (e->be, R * w->representation, &s->fc6_out, &st, err);
-  mrcnn_alloc_step (e->be, R * w->representation, &s->fc7_out, &st, err);
-  mrcnn_alloc_step (e->be, R * 5 * w->num_classes, &s->pred, &st, err);
-  mrcnn_alloc_step (e->be, D * 4, &s->det_boxes, &st, err);
-  mrcnn_alloc_step (e->be, D, &s->det_scores, &st, err);
+  const mrcnn_stage box = MRCNN_STAGE_BOX_HEAD, end = MRCNN_STAGE_PASTE;
+  mrcnn_plan_buffer (ctx, R * w->in, box, box, 0, &s->feat);
+  mrcnn_plan_buffer (ctx, R * w->representation, box, box, 0, &s->fc6_out);
+  mrcnn_plan_buffer (ctx, R * w->representation, box, box, 0, &s->fc7_out);
+  mrcnn_plan_buffer (ctx, R * 5 * w->num_classes, box, box, 0, &s->pred);
+  /* the detections: read by the mask head and downloaded at the end */
+  mrcnn_plan_buffer (ctx, D * 4, box, end, 0, &s->det_boxes);
+  mrcnn_plan_buffer (ctx, D, box, end, 0, &s->det_scores);
   /* ints of a float's size */
-  mrcnn_alloc_step (e->be, D, (float **) &s->det_labels, &st, err);
-  return st;
+  mrcnn_plan_buffer (ctx, D, box, end, 0, (float **) &s->det_labels);
+  return MRCNN_OK;
 }
 
 static void
 box_head_scratch_free (const mrcnn_engine *e, mrcnn_context *ctx)
 {
-  mrcnn_box_head_scratch *s = ctx->box_head;
-  if (!s)
-    return;
-  float **bufs[] = { &s->feat, &s->fc6_out, &s->fc7_out, &s->pred,
-    &s->det_boxes, &s->det_scores, (float **) &s->det_labels };
-  for (size_t i = 0; i < G_N_ELEMENTS (bufs); i++)
-    mrcnn_release_buf (e->be, bufs[i]);
   g_clear_pointer (&ctx->box_head, g_free);
 }
 
@@ -139,9 +133,9 @@ mrcnn_box_head_postproc_desc (const mrcnn_box_head *w, const mrcnn_plan *plan,
 mrcnn_status
 mrcnn_box_head_run (mrcnn_backend *be, mrcnn_queue *q,
     const mrcnn_box_head *w, mrcnn_box_head_scratch *s, mrcnn_postproc *pp,
-    const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
-    const mrcnn_proposals *props, const mrcnn_thresholds *th,
-    mrcnn_detections *out, mrcnn_error *err)
+    int *counts, const mrcnn_fmap pyramid[MRCNN_LEVELS],
+    const mrcnn_batch *b, const mrcnn_proposals *props,
+    const mrcnn_thresholds *th, mrcnn_detections *out, mrcnn_error *err)
 {
   const int n = props->rows.total, C = w->num_classes;
   *out = (mrcnn_detections) { s->det_boxes, s->det_scores, s->det_labels };
@@ -158,14 +152,15 @@ mrcnn_box_head_run (mrcnn_backend *be, mrcnn_queue *q,
             s->pred, err));
   }
   for (int i = 0; i < b->n; i++) {
-    int first = props->rows.start[i], count = 0;
+    int first = props->rows.start[i], rows = 0;
     MRCNN_TRY (mrcnn_box_postprocess (be, q, pp,
-            props->boxes + (size_t) first * 4,
+            props->boxes + (size_t) first * 4, counts ? &counts[i] : NULL,
             s->pred + (size_t) first * 5 * C, props->rows.count[i],
-            &b->frame[i], &th[i], out, out->rows.total, &count, err));
+            &b->frame[i], &th[i], out, out->rows.total,
+            counts ? &counts[b->n + i] : NULL, &rows, err));
     out->rows.start[i] = out->rows.total;
-    out->rows.count[i] = count;
-    out->rows.total += count;
+    out->rows.count[i] = rows;
+    out->rows.total += rows;
   }
   return MRCNN_OK;
 }

@@ -134,7 +134,19 @@ typedef struct {
   mrcnn_mask_head_scratch *mask_head;
   mrcnn_postproc *postproc;       /* postprocess.c's: the RPN's and the
                                    * box head's */
-  float *host_scratch;            /* for backend downloads */
+  int *counts;                    /* postprocess.c's, where the backend
+                                   * keeps counts (device_counts): each
+                                   * image's proposals, then each image's
+                                   * detections; NULL otherwise */
+  int device_counts;              /* the backend leaves the counts in its
+                                   * memory (rpn_proposals_dev,
+                                   * detect_dev): the stages run on the
+                                   * planned rows */
+  GArray *buffers;                /* the stages' planned buffers
+                                   * (mrcnn_buffer_req), which the context
+                                   * gets and gives back at once */
+  float *host_scratch;            /* the results' downloads (the queue's
+                                   * where the backend reserves it) */
   size_t host_scratch_size;
   double stage_ms[MRCNN_STAGE_COUNT];   /* summed over a call's passes */
 } mrcnn_context;
@@ -166,7 +178,20 @@ struct mrcnn_engine {
   struct mrcnn_debug *debug;
 };
 
+/* engine.c: an engine on the backend reg alone, instead of this build's
+ * (mrcnn_backends), for tests of what the engine asks of a backend
+ * (tests/engine/test_counting.c); otherwise as mrcnn_engine_new. */
+mrcnn_status mrcnn_engine_new_on (const mrcnn_model *model,
+    const mrcnn_engine_config *cfg, const mrcnn_backend_reg *reg,
+    mrcnn_engine **out, mrcnn_error *err);
+
 /* engine.c: contexts and the forward pass */
+/* A stage's plan asks for a buffer of n floats, used by the stages first ..
+ * last of a pass (reduced: it holds only maps stored REDUCED); *slot
+ * receives its address once every stage has planned, and the context
+ * gives it back itself (mrcnn_context_free). */
+void mrcnn_plan_buffer (mrcnn_context *ctx, size_t n, mrcnn_stage first,
+    mrcnn_stage last, int reduced, float **slot);
 /* Plans the buffers of one forward pass of max_batch frames, each up to the
  * model's largest input (its min_size x max_size, padded), and its queue.
  * Free with mrcnn_context_free. */
@@ -278,11 +303,13 @@ mrcnn_status mrcnn_fpn_run (mrcnn_backend *be, mrcnn_queue *q,
 void mrcnn_rpn_postproc_desc (const mrcnn_rpn *w, const mrcnn_plan *plan,
     mrcnn_postproc_desc *d);
 /* Proposals of every image of the batch, image after image, with the
- * post-processing pp. */
+ * post-processing pp. With counts (backend memory: the backend keeps them,
+ * mrcnn_context.counts), each image has post_nms_top_n rows and its count
+ * goes to counts[i]. */
 mrcnn_status mrcnn_rpn_run (mrcnn_backend *be, mrcnn_queue *q,
     const mrcnn_rpn *w, mrcnn_rpn_scratch *s, mrcnn_postproc *pp,
-    const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
-    mrcnn_proposals *out, mrcnn_error *err);
+    int *counts, const mrcnn_fmap pyramid[MRCNN_LEVELS],
+    const mrcnn_batch *b, mrcnn_proposals *out, mrcnn_error *err);
 
 /* roi_heads.c: MultiScaleRoIAlign, for both heads */
 /* Its level mapping and spatial scales for this batch. */
@@ -300,12 +327,14 @@ mrcnn_status mrcnn_roi_pool (mrcnn_backend *be, mrcnn_queue *q,
 void mrcnn_box_head_postproc_desc (const mrcnn_box_head *w,
     const mrcnn_plan *plan, mrcnn_postproc_desc *d);
 /* The box head over all images' proposals, then each image's detections
- * with its own thresholds th[i], with the post-processing pp. */
+ * with its own thresholds th[i], with the post-processing pp. With counts
+ * (as mrcnn_rpn_run's), image i reads its proposals' count at counts[i],
+ * has th[i].max_detections rows and its count goes to counts[b->n + i]. */
 mrcnn_status mrcnn_box_head_run (mrcnn_backend *be, mrcnn_queue *q,
     const mrcnn_box_head *w, mrcnn_box_head_scratch *s, mrcnn_postproc *pp,
-    const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
-    const mrcnn_proposals *props, const mrcnn_thresholds *th,
-    mrcnn_detections *out, mrcnn_error *err);
+    int *counts, const mrcnn_fmap pyramid[MRCNN_LEVELS],
+    const mrcnn_batch *b, const mrcnn_proposals *props,
+    const mrcnn_thresholds *th, mrcnn_detections *out, mrcnn_error *err);
 
 /* mask_head.c */
 /* The mask head over all images' detections: *probs receives backend
@@ -318,10 +347,15 @@ mrcnn_status mrcnn_mask_head_run (mrcnn_backend *be, mrcnn_queue *q,
 /* postprocess.c */
 /* RoIHeads.postprocess_detections of one image's box-head predictions
  * (pred: its rows, n_props x 5C) into detections written from row `first`
- * of out's arrays; *count receives how many. */
+ * of out's arrays; *rows receives how many rows they take. Where the
+ * backend keeps the counts (props_count and count, backend memory, not
+ * NULL), the proposals' count is read from *props_count, the rows are
+ * th->max_detections and the detections' count goes to *count; else the
+ * rows are the detections. */
 mrcnn_status mrcnn_box_postprocess (mrcnn_backend *be, mrcnn_queue *q,
-    mrcnn_postproc *pp, const float *proposals, const float *pred,
-    int n_props, const mrcnn_frame_geometry *f, const mrcnn_thresholds *th,
-    const mrcnn_detections *out, int first, int *count, mrcnn_error *err);
+    mrcnn_postproc *pp, const float *proposals, const int *props_count,
+    const float *pred, int n_props, const mrcnn_frame_geometry *f,
+    const mrcnn_thresholds *th, const mrcnn_detections *out, int first,
+    int *count, int *rows, mrcnn_error *err);
 
 #endif

@@ -57,27 +57,23 @@ static mrcnn_status
 fpn_plan (const mrcnn_engine *e, mrcnn_context *ctx, mrcnn_error *err)
 {
   mrcnn_fpn_scratch *s = ctx->fpn = g_new0 (mrcnn_fpn_scratch, 1);
-  mrcnn_status st = MRCNN_OK;
   for (int l = 0; l < MRCNN_LEVELS; l++) {
     size_t n = (size_t) mrcnn_ch_pad (e->fpn->channels)
         * mrcnn_plan_level_area (&ctx->plan, l);
+    /* the laterals are made while the body runs (mrcnn_fpn_lateral); the
+     * pyramid is read by both heads, and by the debug record */
     if (l < MRCNN_FPN_LEVELS)
-      mrcnn_alloc_step (e->be, n, &s->lateral[l], &st, err);
-    mrcnn_alloc_step (e->be, n, &s->pyramid[l], &st, err);
+      mrcnn_plan_buffer (ctx, n, MRCNN_STAGE_BACKBONE, MRCNN_STAGE_FPN, 0,
+          &s->lateral[l]);
+    mrcnn_plan_buffer (ctx, n, MRCNN_STAGE_FPN, MRCNN_STAGE_PASTE, 0,
+        &s->pyramid[l]);
   }
-  return st;
+  return MRCNN_OK;
 }
 
 static void
 fpn_scratch_free (const mrcnn_engine *e, mrcnn_context *ctx)
 {
-  if (!ctx->fpn)
-    return;
-  for (int l = 0; l < MRCNN_LEVELS; l++) {
-    if (l < MRCNN_FPN_LEVELS)
-      mrcnn_release_buf (e->be, &ctx->fpn->lateral[l]);
-    mrcnn_release_buf (e->be, &ctx->fpn->pyramid[l]);
-  }
   g_clear_pointer (&ctx->fpn, g_free);
 }
 

@@ -120,25 +120,22 @@ mask_head_plan (const mrcnn_engine *e, mrcnn_context *ctx, mrcnn_error *err)
   s->rows = ctx->plan.frames * ctx->plan.max_detections;
   const size_t D = (size_t) s->rows;
   const size_t mc = mrcnn_ch_pad (MAX (w->ch, w->in_ch));
-  mrcnn_status st = MRCNN_OK;
-  for (int i = 0; i < 2; i++)
-    mrcnn_alloc_step (e->be, D * mc * M * M, &s->feat[i], &st, err);
-  mrcnn_alloc_step (e->be, D * mrcnn_ch_pad (w->deconv_ch) * 4 * M * M,
-      &s->up, &st, err);
-  mrcnn_alloc_step (e->be, D * 4 * M * M, &s->probs, &st, err);
-  return st;
+  const mrcnn_stage mask = MRCNN_STAGE_MASK_HEAD;
+  /* feat[0] holds the pooled float32 map first, then REDUCED conv outputs;
+   * feat[1] conv outputs only (mrcnn_mask_head_run) */
+  mrcnn_plan_buffer (ctx, D * mc * M * M, mask, mask, 0, &s->feat[0]);
+  mrcnn_plan_buffer (ctx, D * mc * M * M, mask, mask, 1, &s->feat[1]);
+  mrcnn_plan_buffer (ctx, D * mrcnn_ch_pad (w->deconv_ch) * 4 * M * M, mask,
+      mask, 0, &s->up);
+  /* downloaded at the end, and read by the debug record */
+  mrcnn_plan_buffer (ctx, D * 4 * M * M, mask, MRCNN_STAGE_PASTE, 0,
+      &s->probs);
+  return MRCNN_OK;
 }
 
 static void
 mask_head_scratch_free (const mrcnn_engine *e, mrcnn_context *ctx)
 {
-  mrcnn_mask_head_scratch *s = ctx->mask_head;
-  if (!s)
-    return;
-  mrcnn_release_buf (e->be, &s->feat[0]);
-  mrcnn_release_buf (e->be, &s->feat[1]);
-  mrcnn_release_buf (e->be, &s->up);
-  mrcnn_release_buf (e->be, &s->probs);
   g_clear_pointer (&ctx->mask_head, g_free);
 }
 

@@ -19,6 +19,11 @@ postprocess_plan (const mrcnn_engine *e, mrcnn_context *ctx, mrcnn_error *err)
   mrcnn_postproc_desc d = { 0 };
   mrcnn_rpn_postproc_desc (e->rpn, &ctx->plan, &d);
   mrcnn_box_head_postproc_desc (e->box_head, &ctx->plan, &d);
+  /* where the backend keeps the counts: written by the RPN and the box
+   * head, downloaded with the results (ints of a float's size) */
+  if (ctx->device_counts)
+    mrcnn_plan_buffer (ctx, (size_t) 2 * ctx->plan.frames, MRCNN_STAGE_RPN,
+        MRCNN_STAGE_PASTE, 0, (float **) &ctx->counts);
   return e->be->ops->postproc_new (e->be, &d, &ctx->postproc, err);
 }
 
@@ -36,14 +41,21 @@ const mrcnn_stage_parts mrcnn_postprocess_parts = {
 
 mrcnn_status
 mrcnn_box_postprocess (mrcnn_backend *be, mrcnn_queue *q, mrcnn_postproc *pp,
-    const float *proposals, const float *pred, int n_props,
-    const mrcnn_frame_geometry *f, const mrcnn_thresholds *th,
-    const mrcnn_detections *out, int first, int *count, mrcnn_error *err)
+    const float *proposals, const int *props_count, const float *pred,
+    int n_props, const mrcnn_frame_geometry *f, const mrcnn_thresholds *th,
+    const mrcnn_detections *out, int first, int *count, int *rows,
+    mrcnn_error *err)
 {
-  *count = 0;
+  *rows = 0;
+  if (count) {
+    *rows = th->max_detections;
+    return be->ops->detect_dev (be, q, pp, proposals, props_count, pred,
+        n_props, th, f->res_w, f->res_h, out->boxes + (size_t) first * 4,
+        out->scores + first, out->labels + first, count, err);
+  }
   if (n_props == 0)
     return MRCNN_OK;
   return be->ops->detect (be, q, pp, proposals, pred, n_props, th, f->res_w,
       f->res_h, out->boxes + (size_t) first * 4, out->scores + first,
-      out->labels + first, count, err);
+      out->labels + first, rows, err);
 }

@@ -44,16 +44,15 @@ preprocess_plan (const mrcnn_engine *e, mrcnn_context *ctx, mrcnn_error *err)
   const mrcnn_plan *p = &ctx->plan;
   mrcnn_preprocess_scratch *s = ctx->preprocess =
       g_new0 (mrcnn_preprocess_scratch, 1);
-  return e->be->ops->alloc (e->be, (size_t) p->frames * 3 * p->frame_area,
-      &s->image, err);
+  /* read by the body, and by the debug record after the pass */
+  mrcnn_plan_buffer (ctx, (size_t) p->frames * 3 * p->frame_area,
+      MRCNN_STAGE_PREPROCESS, MRCNN_STAGE_PASTE, 0, &s->image);
+  return MRCNN_OK;
 }
 
 static void
 preprocess_scratch_free (const mrcnn_engine *e, mrcnn_context *ctx)
 {
-  if (!ctx->preprocess)
-    return;
-  mrcnn_release_buf (e->be, &ctx->preprocess->image);
   g_clear_pointer (&ctx->preprocess, g_free);
 }
 

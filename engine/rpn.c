@@ -106,26 +106,22 @@ rpn_plan (const mrcnn_engine *e, mrcnn_context *ctx, mrcnn_error *err)
   const mrcnn_rpn *w = e->rpn;
   const mrcnn_plan *p = &ctx->plan;
   mrcnn_rpn_scratch *s = ctx->rpn = g_new0 (mrcnn_rpn_scratch, 1);
-  mrcnn_status st = MRCNN_OK;
   for (int l = 0; l < MRCNN_LEVELS; l++)
-    mrcnn_alloc_step (e->be, (size_t) mrcnn_ch_pad (5 * w->num_anchors)
-        * mrcnn_plan_level_area (p, l), &s->head[l], &st, err);
-  mrcnn_alloc_step (e->be, (size_t) mrcnn_ch_pad (w->channels)
-      * mrcnn_plan_level_area (p, 0), &s->hidden, &st, err);
-  mrcnn_alloc_step (e->be, (size_t) p->frames * p->post_nms_top_n * 4,
-      &s->proposals, &st, err);
-  return st;
+    mrcnn_plan_buffer (ctx, (size_t) mrcnn_ch_pad (5 * w->num_anchors)
+        * mrcnn_plan_level_area (p, l), MRCNN_STAGE_RPN, MRCNN_STAGE_RPN, 0,
+        &s->head[l]);
+  mrcnn_plan_buffer (ctx, (size_t) mrcnn_ch_pad (w->channels)
+      * mrcnn_plan_level_area (p, 0), MRCNN_STAGE_RPN, MRCNN_STAGE_RPN, 1,
+      &s->hidden);
+  /* read by the box head, and by the debug record */
+  mrcnn_plan_buffer (ctx, (size_t) p->frames * p->post_nms_top_n * 4,
+      MRCNN_STAGE_RPN, MRCNN_STAGE_PASTE, 0, &s->proposals);
+  return MRCNN_OK;
 }
 
 static void
 rpn_scratch_free (const mrcnn_engine *e, mrcnn_context *ctx)
 {
-  if (!ctx->rpn)
-    return;
-  for (int l = 0; l < MRCNN_LEVELS; l++)
-    mrcnn_release_buf (e->be, &ctx->rpn->head[l]);
-  mrcnn_release_buf (e->be, &ctx->rpn->hidden);
-  mrcnn_release_buf (e->be, &ctx->rpn->proposals);
   g_clear_pointer (&ctx->rpn, g_free);
 }
 
@@ -156,7 +152,7 @@ mrcnn_rpn_postproc_desc (const mrcnn_rpn *w, const mrcnn_plan *plan,
 
 mrcnn_status
 mrcnn_rpn_run (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_rpn *w,
-    mrcnn_rpn_scratch *s, mrcnn_postproc *pp,
+    mrcnn_rpn_scratch *s, mrcnn_postproc *pp, int *counts,
     const mrcnn_fmap pyramid[MRCNN_LEVELS], const mrcnn_batch *b,
     mrcnn_proposals *out, mrcnn_error *err)
 {
@@ -179,9 +175,18 @@ mrcnn_rpn_run (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_rpn *w,
     for (int l = 0; l < MRCNN_LEVELS; l++)
       be->ops->image_view (be, &head[l], i, &one[l]);
     int n = 0;
-    MRCNN_TRY (be->ops->rpn_proposals (be, q, pp, one, b->pad_w, b->pad_h,
-            b->frame[i].res_w, b->frame[i].res_h,
-            out->boxes + (size_t) out->rows.total * 4, &n, err));
+    float *rows = out->boxes + (size_t) out->rows.total * 4;
+    if (counts) {
+      /* the count stays where the backend is; the image has the planned
+       * rows, zero past it */
+      n = w->post_nms_top_n;
+      MRCNN_TRY (be->ops->rpn_proposals_dev (be, q, pp, one, b->pad_w,
+              b->pad_h, b->frame[i].res_w, b->frame[i].res_h, rows,
+              &counts[i], err));
+    } else {
+      MRCNN_TRY (be->ops->rpn_proposals (be, q, pp, one, b->pad_w, b->pad_h,
+              b->frame[i].res_w, b->frame[i].res_h, rows, &n, err));
+    }
     out->rows.start[i] = out->rows.total;
     out->rows.count[i] = n;
     out->rows.total += n;
