@@ -70,6 +70,10 @@ typedef struct {
   void *cub_temp;
   size_t cub_temp_bytes;
   int *host_count;            /* pinned */
+  /* the tensor-core path's: each level's NHWC head output as NCHW, what
+   * the RPN's kernels read (NULL on the other path) */
+  float *head_nchw;
+  size_t head_nchw_floats;
 } mrcnn_cuda_postproc_plan;
 
 #ifdef __cplusplus
@@ -100,6 +104,19 @@ cudaError_t mrcnn_cuda_postproc_detect (mrcnn_cuda_postproc_plan *p,
     float *boxes, float *scores, int *labels, int *n, cudaStream_t stream,
     mrcnn_cuda_site *site);
 
+/* The same, leaving the count on the device (*count, device memory) and
+ * nothing to wait for: the RPN writes post_nms_top_n rows, the box head
+ * max_det rows, those past the count zero (label 0); the box head reads
+ * only the first *n_valid (device memory) of its n_props rows. */
+cudaError_t mrcnn_cuda_postproc_rpn_dev (mrcnn_cuda_postproc_plan *p,
+    const mrcnn_cuda_rpn_frame *f, float *proposals, int *count,
+    cudaStream_t stream, mrcnn_cuda_site *site);
+cudaError_t mrcnn_cuda_postproc_detect_dev (mrcnn_cuda_postproc_plan *p,
+    const float *proposals, const int *n_valid, const float *pred,
+    int n_props, float score_thresh, float nms_thr, int max_det, int img_w,
+    int img_h, float *boxes, float *scores, int *labels, int *count,
+    cudaStream_t stream, mrcnn_cuda_site *site);
+
 #ifdef __cplusplus
 }
 #endif
@@ -125,11 +142,19 @@ typedef struct {
   uint8_t *frame;             /* staging of host frames */
   size_t frame_size;
   int queue_taken;            /* its one queue exists */
+  struct mrcnn_tc_state *tc;  /* the tensor-core path's (tc.h); NULL on
+                               * the path that ran fp32 on 2026-11-26 */
 } mrcnn_backend_cuda;
+
+/* The box post-processing's buffers, planned once per context. */
+struct mrcnn_postproc {
+  mrcnn_cuda_postproc_plan plan;
+};
 
 /* The CUDA backend's one queue: its stream (the ops read cu->stream). */
 struct mrcnn_queue {
   mrcnn_backend_cuda *cu;
+  struct mrcnn_tc_queue *tc;  /* the tensor-core path's (tc.h) */
 };
 
 /* A failed CUDA, cuDNN or cuBLAS call: the message names the call, its
@@ -180,6 +205,13 @@ mrcnn_status mrcnn_cuda_fail_site (mrcnn_error *err,
 /* Makes the backend's device current in the calling thread (the engine may
  * be created in one thread and run in another). */
 #define CUDA_ENTER(cu, err) CUDA_CHECK (cudaSetDevice ((cu)->device), err)
+
+/* backend_tc.c: the tensor-core path. Switches the backend to it (its
+ * own table, cu->base.ops) at precision p (fp32, tf32 or fp16), before any
+ * queue or layer is made; freed with the backend. */
+mrcnn_status mrcnn_cuda_tc_enable (mrcnn_backend_cuda *cu, mrcnn_precision p,
+    mrcnn_error *err);
+void mrcnn_cuda_tc_free (mrcnn_backend_cuda *cu);
 
 /* conv_cuda.c */
 mrcnn_status mrcnn_cuda_conv_new (mrcnn_backend *be, const mrcnn_conv_desc *d,

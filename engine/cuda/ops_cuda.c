@@ -187,10 +187,6 @@ mrcnn_cuda_mask_probs_op (mrcnn_backend *be, mrcnn_queue *q,
 
 /* ---------------------------------------------------------------- postproc */
 
-struct mrcnn_postproc {
-  mrcnn_cuda_postproc_plan plan;
-};
-
 mrcnn_status
 mrcnn_cuda_postproc_new_op (mrcnn_backend *be, const mrcnn_postproc_desc *d,
     mrcnn_postproc **out, mrcnn_error *err)

@@ -72,7 +72,7 @@ mrcnn_cuda_postproc_release (mrcnn_cuda_postproc_plan *p)
     p->det_scores, p->det_valid, p->det_keys, p->det_keys_sorted, p->det_vals,
     p->det_perm, p->keep, p->keep_key, p->keep_key_sorted, p->order_in,
     p->order, p->mask, p->seg_begin, p->seg_end, p->counters, p->max_coord,
-    p->cub_temp, p->rank };
+    p->cub_temp, p->rank, p->head_nchw };
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     if (bufs[i])
       cudaFree (bufs[i]);
@@ -91,6 +91,7 @@ mrcnn_cuda_postproc_release (mrcnn_cuda_postproc_plan *p)
   p->cub_temp = NULL;
   p->rank = NULL;
   p->host_count = NULL;
+  p->head_nchw = NULL;
 }
 
 static cudaError_t
@@ -242,10 +243,57 @@ select_kept (mrcnn_cuda_postproc_plan *p, int n, const float *boxes,
   return cudaSuccess;
 }
 
-extern "C" cudaError_t
-mrcnn_cuda_postproc_rpn (mrcnn_cuda_postproc_plan *p,
-    const mrcnn_cuda_rpn_frame *f, float *proposals, int *n,
-    cudaStream_t stream, mrcnn_cuda_site *site)
+/* The rows past the count of the last selection (counters[2], at most k)
+ * zero, label 0, and the count to *count_out (device memory): what the
+ * next stages read where the count stays on the device. */
+__global__ void
+mrcnn_rows_finish_kernel (const int *count, int k, float *boxes,
+    float *scores, int *labels, int *count_out)
+{
+  const int n = *count < k ? *count : k;
+  int q = blockIdx.x * blockDim.x + threadIdx.x;
+  if (q == 0)
+    *count_out = n;
+  if (q < n || q >= k)
+    return;
+  for (int c = 0; c < 4; c++)
+    boxes[4 * (size_t) q + c] = 0.0f;
+  if (scores)
+    scores[q] = 0.0f;
+  if (labels)
+    labels[q] = 0;
+}
+
+static cudaError_t
+rows_finish (mrcnn_cuda_postproc_plan *p, int k, float *boxes, float *scores,
+    int *labels, int *count_out, cudaStream_t stream, mrcnn_cuda_site *site)
+{
+  unsigned int blocks = (unsigned int) ((k > 0 ? k : 1) + 255) / 256;
+  mrcnn_rows_finish_kernel<<<blocks, 256, 0, stream>>> (p->counters + 2, k,
+      boxes, scores, labels, count_out);
+  TRY (cudaGetLastError ());
+  return cudaSuccess;
+}
+
+/* Box-head candidates of proposal rows at or past *n_valid are no
+ * candidates: the rows past the RPN's count, where it stays on the
+ * device. */
+__global__ void
+mrcnn_det_limit_kernel (const int *n_valid, int n_props, int per_row,
+    uint8_t *valid, uint64_t *keys)
+{
+  long long j = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= (long long) n_props * per_row || j / per_row < *n_valid)
+    return;
+  valid[j] = 0;
+  keys[j] = ~(uint64_t) 0;
+}
+
+/* filter_proposals up to the selection of the kept candidates: the count
+ * is in counters[2] */
+static cudaError_t
+rpn_core (mrcnn_cuda_postproc_plan *p, const mrcnn_cuda_rpn_frame *f,
+    float *proposals, cudaStream_t stream, mrcnn_cuda_site *site)
 {
   mrcnn_cuda_rpn_params rp;
   memset (&rp, 0, sizeof rp);
@@ -303,7 +351,26 @@ mrcnn_cuda_postproc_rpn (mrcnn_cuda_postproc_plan *p,
           p->max_coord, p->rpn_nms_thr, p->mask, p->keep, stream));
   TRY (select_kept (p, cand_off, p->rpn_boxes, p->rpn_scores,
           p->post_nms_top_n, 0, proposals, NULL, NULL, stream, site));
-  return read_count (p, n, stream, site);
+  return cudaSuccess;
+}
+
+extern "C" cudaError_t
+mrcnn_cuda_postproc_rpn (mrcnn_cuda_postproc_plan *p,
+    const mrcnn_cuda_rpn_frame *f, float *proposals, int *n,
+    cudaStream_t stream, mrcnn_cuda_site *site)
+{
+  cudaError_t e = rpn_core (p, f, proposals, stream, site);
+  return e != cudaSuccess ? e : read_count (p, n, stream, site);
+}
+
+extern "C" cudaError_t
+mrcnn_cuda_postproc_rpn_dev (mrcnn_cuda_postproc_plan *p,
+    const mrcnn_cuda_rpn_frame *f, float *proposals, int *count,
+    cudaStream_t stream, mrcnn_cuda_site *site)
+{
+  cudaError_t e = rpn_core (p, f, proposals, stream, site);
+  return e != cudaSuccess ? e : rows_finish (p, p->post_nms_top_n,
+      proposals, NULL, NULL, count, stream, site);
 }
 
 /* Bits of a radix sort key that hold the class (c < 2^bits). */
@@ -316,28 +383,25 @@ class_bits (int num_classes)
   return b;
 }
 
-extern "C" cudaError_t
-mrcnn_cuda_postproc_detect (mrcnn_cuda_postproc_plan *p,
-    const float *proposals, const float *pred, int n_props,
-    float score_thresh, float nms_thr, int max_det, int img_w, int img_h,
-    float *boxes, float *scores, int *labels, int *n, cudaStream_t stream,
-    mrcnn_cuda_site *site)
+/* postprocess_detections up to the selection of the kept candidates (the
+ * count in counters[2]); n_valid (device, may be NULL): the proposals' own
+ * count among the n_props rows. */
+static cudaError_t
+detect_core (mrcnn_cuda_postproc_plan *p, const float *proposals,
+    const int *n_valid, const float *pred, int n_props, float score_thresh,
+    float nms_thr, int max_det, int img_w, int img_h, float *boxes,
+    float *scores, int *labels, cudaStream_t stream, mrcnn_cuda_site *site)
 {
   const int C = p->num_classes;
   const int nc = n_props * (C - 1);
-  if (n_props < 0 || n_props > p->post_nms_top_n || max_det > p->max_detections) {
-    site->code = cudaErrorInvalidValue;
-    site->call = "detect (more proposals or detections than planned)";
-    site->file = __FILE__;
-    site->line = __LINE__;
-    return cudaErrorInvalidValue;
-  }
-  *n = 0;
-  if (nc == 0)
-    return cudaSuccess;
   TRY (mrcnn_cuda_det_candidates (proposals, pred, n_props, C, img_w, img_h,
           score_thresh, p->box_min_size, p->det_boxes, p->det_scores,
           p->det_valid, p->det_keys, p->det_vals, stream));
+  if (n_valid) {
+    mrcnn_det_limit_kernel<<<(unsigned int) ((nc + 255) / 256), 256, 0,
+        stream>>> (n_valid, n_props, C - 1, p->det_valid, p->det_keys);
+    TRY (cudaGetLastError ());
+  }
   TRY (mrcnn_cuda_count_max (p->det_valid, p->det_boxes, nc, p->counters,
           p->max_coord, stream));
   SORT (cub::DeviceRadixSort::SortPairs, p->det_keys, p->det_keys_sorted,
@@ -350,5 +414,60 @@ mrcnn_cuda_postproc_detect (mrcnn_cuda_postproc_plan *p,
           p->mask, p->keep, stream));
   TRY (select_kept (p, nc, p->det_boxes, p->det_scores, max_det, C, boxes,
           scores, labels, stream, site));
-  return read_count (p, n, stream, site);
+  return cudaSuccess;
+}
+
+static cudaError_t
+detect_check (const mrcnn_cuda_postproc_plan *p, int n_props, int max_det,
+    mrcnn_cuda_site *site)
+{
+  if (n_props < 0 || n_props > p->post_nms_top_n || max_det > p->max_detections) {
+    site->code = cudaErrorInvalidValue;
+    site->call = "detect (more proposals or detections than planned)";
+    site->file = __FILE__;
+    site->line = __LINE__;
+    return cudaErrorInvalidValue;
+  }
+  return cudaSuccess;
+}
+
+extern "C" cudaError_t
+mrcnn_cuda_postproc_detect (mrcnn_cuda_postproc_plan *p,
+    const float *proposals, const float *pred, int n_props,
+    float score_thresh, float nms_thr, int max_det, int img_w, int img_h,
+    float *boxes, float *scores, int *labels, int *n, cudaStream_t stream,
+    mrcnn_cuda_site *site)
+{
+  cudaError_t e = detect_check (p, n_props, max_det, site);
+  if (e != cudaSuccess)
+    return e;
+  *n = 0;
+  if (n_props * (p->num_classes - 1) == 0)
+    return cudaSuccess;
+  e = detect_core (p, proposals, NULL, pred, n_props, score_thresh, nms_thr,
+      max_det, img_w, img_h, boxes, scores, labels, stream, site);
+  return e != cudaSuccess ? e : read_count (p, n, stream, site);
+}
+
+extern "C" cudaError_t
+mrcnn_cuda_postproc_detect_dev (mrcnn_cuda_postproc_plan *p,
+    const float *proposals, const int *n_valid, const float *pred,
+    int n_props, float score_thresh, float nms_thr, int max_det, int img_w,
+    int img_h, float *boxes, float *scores, int *labels, int *count,
+    cudaStream_t stream, mrcnn_cuda_site *site)
+{
+  cudaError_t e = detect_check (p, n_props, max_det, site);
+  if (e != cudaSuccess)
+    return e;
+  if (n_props < 1) {
+    site->code = cudaErrorInvalidValue;
+    site->call = "detect_dev (no planned rows)";
+    site->file = __FILE__;
+    site->line = __LINE__;
+    return cudaErrorInvalidValue;
+  }
+  e = detect_core (p, proposals, n_valid, pred, n_props, score_thresh,
+      nms_thr, max_det, img_w, img_h, boxes, scores, labels, stream, site);
+  return e != cudaSuccess ? e : rows_finish (p, max_det, boxes, scores,
+      labels, count, stream, site);
 }
