@@ -78,7 +78,8 @@ else
 fi
 
 images=$workdir/images${photos:+-photos}
-out=$workdir/$name
+# one output folder per oneDNN cap, so that the capped run keeps its own
+out=$workdir/$name${DNNL_MAX_CPU_ISA:+-isa-$DNNL_MAX_CPU_ISA}
 rm -rf "$out"
 mkdir -p "$out/ref" "$out/ours"
 "$python" "$here/make_images.py" "$images" $photos
