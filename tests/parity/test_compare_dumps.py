@@ -50,6 +50,7 @@ class Case:
         self.oscores = self.rscores + np.float32(1e-6)
         self.oprops = CAND_BOX[REF_KEPT].copy()
         self.order = [0, 1, 2]  # our detections, as indices of the reference's
+        self.introsort = False  # batched_nms' final sort: nms' stable one
 
     def write(self, root):
         image = np.zeros((1, 3, H, W), np.float32)
@@ -68,6 +69,11 @@ class Case:
             "rpn_nms_thresh": np.float32(0.7), "rpn_pre_nms_top_n": np.int32(5),
             "rpn_post_nms_top_n": np.int32(1000), "rpn_min_size": np.float32(1e-3),
             "rpn_score_thresh": np.float32(0.0),
+            # d0, d1, d2 are the box head's candidates for proposals 0, 1, 2
+            "det_cand_boxes": DET_BOX, "det_cand_scores": self.rscores, "det_cand_labels": DET_LABEL,
+            "det_cand_prop": np.arange(3, dtype=np.int32), "det_kept": np.arange(3, dtype=np.int32),
+            "det_final": np.argsort(-self.rscores, kind="stable").astype(np.int32),
+            "det_introsort": np.bool_(self.introsort),
         }
         for k in range(5):
             ref["fpn%d" % k] = fpn
@@ -85,7 +91,9 @@ class Case:
         for k, v in arrays.items():
             np.save(os.path.join(ours, k + ".npy"), v)
         tv = {"rpn_logits": CAND_LOGIT + np.float32(1e-6), "rpn_rounding": np.float32(1e-7),
-              "cand_boxes": DET_BOX, "cand_scores": self.rscores, "cand_labels": DET_LABEL}
+              "cand_boxes": DET_BOX, "cand_scores": self.rscores, "cand_labels": DET_LABEL,
+              "cand_prop": np.arange(3, dtype=np.int32), "cand_scores64": self.rscores.astype(np.float64),
+              "box_rounding": np.float32(1e-7)}
         return ref, ours, tv
 
     def spoil_masks(self, arrays):
@@ -142,17 +150,26 @@ class CompareDumpsTest(unittest.TestCase):
         case.oscores[1] += np.float32(2e-4)
         self.assertTrue(case.failed())
 
-    def tie_swap(self, proposals_differ):
+    def tie_swap(self, proposals_differ=False, introsort=False, band=False):
         case = Case()
         case.rscores[:2] = 1.0
         case.oscores[:2] = 1.0
         case.order = [1, 0, 2]
+        case.introsort = introsort
+        if band:  # a third kept score that may round to 1.0 on our side
+            case.rscores[2] = case.oscores[2] = np.float32(1 - 2 ** -24)
         if proposals_differ:  # the near-tie c0 / c3 went the other way
             case.oprops = CAND_BOX[[3, 1, 2, 4]]
         return case.failed()
 
     def test_exact_tie_swapped_in_an_unperturbed_list_fails(self):
-        self.assertTrue(self.tie_swap(proposals_differ=False))
+        self.assertTrue(self.tie_swap())
+
+    def test_exact_tie_swapped_after_a_certain_introsort_fails(self):
+        self.assertTrue(self.tie_swap(introsort=True))
+
+    def test_exact_tie_swapped_after_an_uncertain_introsort_passes(self):
+        self.assertFalse(self.tie_swap(introsort=True, band=True))
 
     def test_exact_tie_swapped_below_a_proposal_near_tie_passes(self):
         self.assertFalse(self.tie_swap(proposals_differ=True))

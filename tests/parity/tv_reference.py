@@ -28,6 +28,11 @@ Writes OUTDIR/<image stem>.npz with:
                score filters
   rpn_proposal_cand  N int32  candidate of each proposal
   rpn_kept_cand      candidates NMS kept, in its order (before the post-NMS cut)
+  det_cand_*   the box head's candidates before its NMS (box_candidates):
+               _boxes Kx4 frame pixels, _scores, _labels, _prop proposal index
+  det_kept     the candidates NMS kept, in candidate order (what batched_nms'
+               final sort reads); det_final the detections' candidates;
+               det_introsort whether that sort is torch's introsort
   rpn_nms_thresh, rpn_pre_nms_top_n, rpn_post_nms_top_n, rpn_min_size,
   rpn_score_thresh                                  the RPN's settings
 
@@ -36,9 +41,11 @@ engine's own FPN outputs and proposals instead, and OUT/<stem>.npz gets:
 
   rpn_logits   A float32  objectness of every anchor on the engine's FPN
   rpn_rounding float32    max |float32 - float64| of those logits
-  cand_boxes, cand_scores, cand_labels  the box head's detection candidates
-               for the engine's proposals (frame pixels; before NMS, score
-               above the threshold less TOL_SCORE)
+  cand_boxes, cand_scores, cand_labels, cand_prop  the box head's detection
+               candidates for the engine's proposals (frame pixels; before
+               NMS, score above the threshold less TOL_SCORE)
+  box_rounding float32    max |float32 - float64| of the box head's scores
+  cand_scores64           the candidates' scores computed in float64
 
 so that compare_dumps measures how far the engine's objectness can lie from
 torchvision's (the engine does not export it) and can identify a detection
@@ -150,11 +157,70 @@ def rpn_candidates(model, image_list, features, proposals):
     return result
 
 
+def box_scores(roi, features, proposals, image_sizes):
+    """The box head's decoded boxes and softmax scores for every proposal
+    (all images at once, as RoIHeads does)."""
+    x = roi.box_head(roi.box_roi_pool(features, proposals, image_sizes))
+    class_logits, box_regression = roi.box_predictor(x)
+    return roi.box_coder.decode(box_regression, proposals), torch.nn.functional.softmax(class_logits, -1)
+
+
+def detection_candidates(boxes, scores, image_size, frame, min_score):
+    """postprocess_detections' candidates of one image up to its NMS:
+    clipped, background dropped, flattened proposal-major, scores above
+    min_score. Returns boxes (frame pixels), scores, labels, proposal index,
+    whether each passes the size filter, and the clipped boxes in resized
+    coordinates for NMS."""
+    boxes = box_ops.clip_boxes_to_image(boxes, image_size)
+    n, c = scores.shape
+    labels = torch.arange(c).view(1, -1).expand_as(scores)
+    prop = torch.arange(n).view(-1, 1).expand_as(scores)
+    boxes, scores = boxes[:, 1:].reshape(-1, 4), scores[:, 1:].reshape(-1)
+    labels, prop = labels[:, 1:].reshape(-1), prop[:, 1:].reshape(-1)
+    keep = torch.where(scores > min_score)[0]
+    boxes, scores, labels, prop = boxes[keep], scores[keep], labels[keep], prop[keep]
+    sized = torch.zeros(len(scores), dtype=torch.bool)
+    sized[box_ops.remove_small_boxes(boxes, BOX_MIN_SIZE)] = True
+    return resize_boxes(boxes, image_size, frame), scores, labels, prop, sized, boxes
+
+
+def box_candidates(model, features, proposals, image_sizes, frames, detections):
+    """postprocess_detections step by step: per image its candidates, the
+    ones batched_nms kept (in the order its final sort reads them) and
+    whether that sort is torch's introsort (above 1000 candidates) or nms'
+    stable one. Checks that they reproduce the model's detections."""
+    roi = model.roi_heads
+    boxes, scores = box_scores(roi, features, proposals, image_sizes)
+    per = [len(p) for p in proposals]
+    result = []
+    for i, (b, s) in enumerate(zip(boxes.split(per), scores.split(per))):
+        fb, sc, lb, pr, sized, rb = detection_candidates(b, s, image_sizes[i], frames[i], roi.score_thresh)
+        cand = torch.where(sized)[0]
+        introsort = rb[cand].numel() > 4000
+        keep = cand[box_ops.batched_nms(rb[cand], sc[cand], lb[cand], roi.nms_thresh)]
+        final = keep[: roi.detections_per_img]
+        if not (torch.equal(rb[final], detections[i]["boxes"]) and torch.equal(sc[final], detections[i]["scores"])):
+            raise RuntimeError("the box head's candidates do not reproduce the model's detections")
+        result.append({
+            "det_cand_boxes": fb.numpy().astype(np.float32),
+            "det_cand_scores": sc.numpy().astype(np.float32),
+            "det_cand_labels": lb.numpy().astype(np.int64),
+            "det_cand_prop": pr.numpy().astype(np.int32),
+            # the kept ones in candidate order: the array batched_nms sorts
+            "det_kept": np.sort(keep.numpy()).astype(np.int32),
+            "det_final": final.numpy().astype(np.int32),
+            "det_introsort": np.bool_(introsort),
+        })
+    return result
+
+
 @torch.no_grad()
 def reference(model, imgs):
     """Per image of one batched forward: its arrays and its output."""
     r = M.run_stages(model, imgs)
     cands = rpn_candidates(model, ImageList(r["image"], r["image_sizes"]), r["features"], r["proposals"])
+    dets = box_candidates(model, r["features"], r["proposals"], r["image_sizes"],
+                          [tuple(img.shape[-2:]) for img in imgs], r["detections"])
     result = []
     for i in range(len(imgs)):
         out = r["outputs"][i]
@@ -175,6 +241,7 @@ def reference(model, imgs):
             "box_min_size": np.float32(BOX_MIN_SIZE),
         }
         arrays.update(cands[i])
+        arrays.update(dets[i])
         for k, key in enumerate(FPN_KEYS):
             arrays["fpn%d" % k] = r["features"][key][i:i + 1].numpy().astype(np.float32)
         result.append((arrays, out))
@@ -187,6 +254,7 @@ def on_ours(model, ref_dir, ours_dir, out_dir):
     top comment); one OUT/<stem>.npz per reference image."""
     head64 = copy.deepcopy(model.rpn.head).double()
     roi = model.roi_heads
+    roi64 = copy.deepcopy(roi).double()
     for f in sorted(os.listdir(ref_dir)):
         if not f.endswith(".npz"):
             continue
@@ -201,27 +269,29 @@ def on_ours(model, ref_dir, ours_dir, out_dir):
         logits64, _, _ = rpn_objectness(head64, OrderedDict((k, v.double()) for k, v in feats.items()))
         rounding = float((logits.double() - logits64).abs().max()) if logits.numel() else 0.0
 
-        # postprocess_detections up to its score and size filters
+        # the box head on our proposals, up to postprocess_detections' NMS
         props = torch.from_numpy(np.load(os.path.join(ours, "proposals.npy")))
         frame = tuple(int(v) for v in np.load(os.path.join(ours, "frame_size.npy")))
-        x = roi.box_head(roi.box_roi_pool(feats, [props], il.image_sizes))
-        class_logits, box_regression = roi.box_predictor(x)
-        boxes = roi.box_coder.decode(box_regression, [props])
-        scores = torch.nn.functional.softmax(class_logits, -1)
-        boxes = box_ops.clip_boxes_to_image(boxes, image_size)
-        labels = torch.arange(scores.shape[-1]).view(1, -1).expand_as(scores)
-        boxes, scores, labels = boxes[:, 1:].reshape(-1, 4), scores[:, 1:].reshape(-1), labels[:, 1:].reshape(-1)
-        keep = torch.where(scores > roi.score_thresh - compare_dumps.TOL_SCORE)[0]
-        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+        boxes, scores = box_scores(roi, feats, [props], il.image_sizes)
+        _, scores64 = box_scores(roi64, OrderedDict((k, v.double()) for k, v in feats.items()),
+                                 [props.double()], il.image_sizes)
+        box_rounding = float((scores.double() - scores64).abs().max()) if scores.numel() else 0.0
+        fb, sc, lb, pr, _, _ = detection_candidates(boxes, scores, image_size, frame,
+                                                    roi.score_thresh - compare_dumps.TOL_SCORE)
+        sel = (scores[:, 1:].reshape(-1) > roi.score_thresh - compare_dumps.TOL_SCORE)
+        sc64 = scores64[:, 1:].reshape(-1)[sel]
         np.savez_compressed(
             os.path.join(out_dir, stem + ".npz"),
             rpn_logits=logits[0].numpy().astype(np.float32),
             rpn_rounding=np.float32(rounding),
-            cand_boxes=resize_boxes(boxes, image_size, frame).numpy().astype(np.float32),
-            cand_scores=scores.numpy().astype(np.float32),
-            cand_labels=labels.numpy().astype(np.int64))
-        print("tv_reference: %-24s torchvision's heads on the engine's FPN: objectness rounding %.2e, "
-              "%d detection candidates" % (stem, rounding, len(scores)), flush=True)
+            box_rounding=np.float32(box_rounding),
+            cand_boxes=fb.numpy().astype(np.float32),
+            cand_scores=sc.numpy().astype(np.float32),
+            cand_labels=lb.numpy().astype(np.int64),
+            cand_prop=pr.numpy().astype(np.int32),
+            cand_scores64=sc64.numpy())
+        print("tv_reference: %-24s torchvision's heads on the engine's FPN: rounding of objectness %.2e, "
+              "of box scores %.2e; %d detection candidates" % (stem, rounding, box_rounding, len(sc)), flush=True)
     return 0
 
 

@@ -260,6 +260,7 @@ class ProposalCheck:
     def run(self):
         a, b, rep = self.a, self.b, self.rep
         pairs = match_boxes(a, b, lambda i, j, v: v >= TOL_PROPOSAL_IOU)
+        self.pairs = pairs
         in_place = sum(1 for i, j in pairs if i == j)
         self.perturbed = not (len(a) == len(b) == len(pairs) == in_place)
         if self.tv is None or "rpn_cand_box" not in self.ref:
@@ -505,14 +506,15 @@ def fmt_box(b):
 class DetectionCheck:
     """Our detections and masks against torchvision's (see the top comment)."""
 
-    def __init__(self, rep, ref, ours, tv, upstream_perturbed):
+    def __init__(self, rep, ref, ours, tv, proposals):
         self.rep, self.ref, self.tv = rep, ref, tv
+        self.proposal_pairs = proposals.pairs
         self.ob, self.os, self.ol = ours["boxes"].reshape(-1, 4).astype(np.float64), \
             ours["scores"].astype(np.float64), ours["labels"]
         self.rb, self.rs, self.rl = ref["boxes"].reshape(-1, 4).astype(np.float64), \
             ref["scores"].astype(np.float64), ref["labels"]
         self.omask, self.oprobs, self.rprobs = ours["masks"], ours["mask_probs"], ref["mask_probs"]
-        self.upstream = upstream_perturbed
+        self.upstream = proposals.perturbed
 
     def run(self):
         rep, ref = self.rep, self.ref
@@ -539,6 +541,7 @@ class DetectionCheck:
             + np.array([self.margin_r(j) for j in range(len(rs))])[None, :]
         self.near_ties = bool((near & (rs[:, None] != rs[None, :])).any())
         has_cands = self.tv is not None and "cand_boxes" in self.tv
+        self.tie_note = self.tie_order() if has_cands else "free (no candidate lists)"
         if has_cands:
             ok_sets, notes, perturbed = self.sets()
         else:
@@ -550,9 +553,8 @@ class DetectionCheck:
                 "min box IoU %.6f" % (len(ob), len(rb), len(pairs), in_order, n_inv, n_tie, min_iou), ok)
         rep.note("measured: max |d score| %.2e, max |d| %.2e px (NMS box margin %.2e); exact-tie order %s" % (
             self.dmax, self.db, getattr(self, "d_nms", self.db),
-            "free (%s)" % ("no candidate lists" if not has_cands else "the proposals differ" if self.upstream
-                           else "the list differs or has near-ties")
-            if perturbed else "checked"))
+            self.tie_note if self.tie_note.startswith("free") else
+            "free (the list differs or has near-ties)" if perturbed else self.tie_note))
         if len(rs):
             rep.note("ref scores %.4f..%.4f, %d classes, threshold %g" % (
                 rs.min(), rs.max(), len(set(rl.tolist())), float(ref["score_thresh"])))
@@ -560,6 +562,49 @@ class DetectionCheck:
             rep.note(t)
         self.masks()
         return ok
+
+    def tie_order(self):
+        """Whether our exact ties must come out in torchvision's order:
+        "checked ..." or "free (why)". Above 1000 candidates batched_nms
+        sorts the kept ones with torch's introsort, which is replayed on
+        torchvision's scores with each candidate's interval: a score that
+        is 1.0 robustly (its float64 value within 2^-25 of 1, so that any
+        float32 sum of the softmax's terms rounds to 1) is exactly 1.0 on
+        our side too; any other may lie within |torchvision on our inputs -
+        torchvision| + 2 x the box head's float32 rounding (max over the
+        candidates). Below 1000, nms' stable sort orders ties by candidate,
+        that is by proposal."""
+        ref, tv = self.ref, self.tv
+        if self.upstream:
+            return "free (the proposals differ)"
+        if "det_kept" not in ref or "cand_prop" not in tv:
+            return "free (no candidate lists)"
+        if not bool(ref["det_introsort"]):
+            return "checked (nms' stable order)"
+        kept = ref["det_kept"].astype(np.int64)
+        s = ref["det_cand_scores"].astype(np.float64)[kept]
+        labels, prop = ref["det_cand_labels"][kept], ref["det_cand_prop"][kept]
+        ours_of = {j: i for i, j in self.proposal_pairs}
+        tv_at = {(int(p), int(c)): k for k, (p, c) in enumerate(zip(tv["cand_prop"], tv["cand_labels"]))}
+        rounding = 2 * float(tv["box_rounding"])
+        lo, hi = np.full(len(kept), -np.inf), np.full(len(kept), np.inf)
+        for n in range(len(kept)):
+            t = tv_at.get((ours_of.get(int(prop[n]), -1), int(labels[n])))
+            if t is None:
+                continue
+            st, s64 = float(tv["cand_scores"][t]), float(tv["cand_scores64"][t])
+            if s[n] == 1.0 and st == 1.0 and 1.0 - s64 <= 2.0 ** -25:
+                lo[n] = hi[n] = 1.0
+            else:
+                e = abs(st - s[n]) + rounding
+                lo[n], hi[n] = s[n] - e, s[n] + e
+        order, uncertain = torch_sort.sort(s.tolist(), lo.tolist(), hi.tolist())
+        cap = int(ref["detections_per_img"])
+        if not np.array_equal(kept[order][:cap], ref["det_final"]):
+            return "free (the replay of torch's sort differs from torchvision's order)"
+        if uncertain:
+            return "free (a comparison torch's sort makes may differ)"
+        return "checked (torch's sort replayed: %d kept, %d robustly 1.0)" % (len(kept), int((lo == hi).sum()))
 
     # sets ----------------------------------------------------------------
     def margin_o(self, i):
@@ -599,7 +644,7 @@ class DetectionCheck:
                 args = (boxes[k], scores[k], labels_[k], self.dmax, other, thresh, cap, thr, min_size)
                 why = self.explain(*args, ties=False, perturbed=False)
                 (explained if why else pending).append((side, k, why, args))
-        perturbed = self.upstream or self.near_ties or bool(explained)
+        perturbed = self.tie_note.startswith("free") or self.near_ties or bool(explained)
         for side, k, _, args in pending:
             why = self.explain(*args, ties=True, perturbed=perturbed)
             if why:
@@ -748,7 +793,7 @@ def compare_image(stem, ref, ours_dir, tv=None):
     compare_tensors(rep, ref, ours)
     props = ProposalCheck(rep, ref, ours, tv)
     props.run()
-    DetectionCheck(rep, ref, ours, tv, props.perturbed).run()
+    DetectionCheck(rep, ref, ours, tv, props).run()
     return rep
 
 
