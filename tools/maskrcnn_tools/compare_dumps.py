@@ -5,7 +5,7 @@ Two kinds of bounds (docs/precision.md, "Parity tolerances").
 Accuracy requirements, fixed: what "the same value" means.
   image        preprocessed batch tensor: max |ours - ref| <= 1e-5
   fpn0..fpn4   max |ours - ref| / max |ref| <= 1e-4 (relative L2 printed too)
-  proposals    the same box: IoU >= 0.999
+  proposals    the same box: IoU >= 0.999 (or every coordinate within 0.01 px)
   detections   the same detection: same class and box IoU >= 0.999 (or every
                coordinate within 0.01 px, for boxes a pixel or so thin); its
                scores within 1e-4 and its M x M mask probabilities within 1e-2
@@ -132,6 +132,14 @@ def iou_interval(a, b, da, db):
     return lo - IOU_ROUNDING, hi + IOU_ROUNDING
 
 
+def same_boxes(a, b):
+    """n x m: the same box by the accuracy requirement (IoU >= 0.999, or
+    every coordinate within 0.01 px for boxes a pixel or so thin)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    return (box_iou(a, b) >= TOL_PROPOSAL_IOU) | (np.abs(a[:, None] - b[None]).max(-1) <= TOL_BOX_PX)
+
+
 def boxes_agree(a, b):
     iou = box_iou(a, b)[0, 0]
     return iou >= TOL_BOX_IOU or np.abs(np.asarray(a, np.float64) - b).max() <= TOL_BOX_PX, iou
@@ -143,7 +151,8 @@ def match_boxes(ours, ref, same):
     if not len(ours) or not len(ref):
         return []
     iou = box_iou(ours, ref)
-    cand = np.argwhere(iou >= min(TOL_BOX_IOU, 0.5))
+    near = np.abs(np.asarray(ours, np.float64)[:, None] - np.asarray(ref, np.float64)[None]).max(-1) <= TOL_BOX_PX
+    cand = np.argwhere((iou >= 0.5) | near)
     cand = sorted(((iou[i, j], i, j) for i, j in cand), key=lambda t: -t[0])
     used_o, used_r, pairs = set(), set(), []
     for v, i, j in cand:
@@ -259,7 +268,8 @@ class ProposalCheck:
 
     def run(self):
         a, b, rep = self.a, self.b, self.rep
-        pairs = match_boxes(a, b, lambda i, j, v: v >= TOL_PROPOSAL_IOU)
+        same = same_boxes(a, b)
+        pairs = match_boxes(a, b, lambda i, j, v: same[i, j])
         self.pairs = pairs
         in_place = sum(1 for i, j in pairs if i == j)
         self.perturbed = not (len(a) == len(b) == len(pairs) == in_place)
@@ -291,12 +301,12 @@ class ProposalCheck:
             if i in matched["ours"]:
                 continue
             iou = box_iou(a[i], self.cbox)[0]
-            k = int(np.argmax(iou)) if len(iou) else -1
-            if k < 0 or iou[k] < TOL_PROPOSAL_IOU:
+            same = np.where(same_boxes(a[i], self.cbox)[0])[0]
+            if not len(same):
                 fails.append("ours #%d %s is none of torchvision's candidates (best IoU %.6f)" % (
-                    i, fmt_box(a[i]), iou[k] if k >= 0 else 0))
+                    i, fmt_box(a[i]), iou.max(initial=0)))
             else:
-                ours_cand[i] = k
+                ours_cand[i] = same[np.argmax(iou[same])]
         lists = {"ref": (ref_cand, b, matched["ref"]), "ours": (ours_cand, a, matched["ours"])}
         kept_ref = r["rpn_kept_cand"].astype(np.int64)
         kept = np.unique(np.concatenate([kept_ref, ours_cand[ours_cand >= 0]]))
