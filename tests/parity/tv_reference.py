@@ -44,8 +44,9 @@ engine's own FPN outputs and proposals instead, and OUT/<stem>.npz gets:
   cand_boxes, cand_scores, cand_labels, cand_prop  the box head's detection
                candidates for the engine's proposals (frame pixels; before
                NMS, score above the threshold less TOL_SCORE)
-  box_rounding float32    max |float32 - float64| of the box head's scores
-  cand_scores64           the candidates' scores computed in float64
+  box_rounding float32    max |float32 - float64| of the box head's scores, and
+  cand_scores64           the candidates' scores computed in float64, where
+                          batched_nms takes torch's introsort (det_introsort)
 
 so that compare_dumps measures how far the engine's objectness can lie from
 torchvision's (the engine does not export it) and can identify a detection
@@ -262,6 +263,7 @@ def on_ours(model, ref_dir, ours_dir, out_dir):
         ours = os.path.join(ours_dir, stem)
         with np.load(os.path.join(ref_dir, f)) as z:
             image, image_size = torch.from_numpy(z["image"]), tuple(int(v) for v in z["image_size"])
+            introsort = bool(z["det_introsort"])
         feats = OrderedDict((key, torch.from_numpy(np.load(os.path.join(ours, "fpn%d.npy" % k))))
                             for k, key in enumerate(FPN_KEYS))
         il = ImageList(image, [image_size])
@@ -273,25 +275,22 @@ def on_ours(model, ref_dir, ours_dir, out_dir):
         props = torch.from_numpy(np.load(os.path.join(ours, "proposals.npy")))
         frame = tuple(int(v) for v in np.load(os.path.join(ours, "frame_size.npy")))
         boxes, scores = box_scores(roi, feats, [props], il.image_sizes)
-        _, scores64 = box_scores(roi64, OrderedDict((k, v.double()) for k, v in feats.items()),
-                                 [props.double()], il.image_sizes)
-        box_rounding = float((scores.double() - scores64).abs().max()) if scores.numel() else 0.0
         fb, sc, lb, pr, _, _ = detection_candidates(boxes, scores, image_size, frame,
                                                     roi.score_thresh - compare_dumps.TOL_SCORE)
-        sel = (scores[:, 1:].reshape(-1) > roi.score_thresh - compare_dumps.TOL_SCORE)
-        sc64 = scores64[:, 1:].reshape(-1)[sel]
-        np.savez_compressed(
-            os.path.join(out_dir, stem + ".npz"),
-            rpn_logits=logits[0].numpy().astype(np.float32),
-            rpn_rounding=np.float32(rounding),
-            box_rounding=np.float32(box_rounding),
-            cand_boxes=fb.numpy().astype(np.float32),
-            cand_scores=sc.numpy().astype(np.float32),
-            cand_labels=lb.numpy().astype(np.int64),
-            cand_prop=pr.numpy().astype(np.int32),
-            cand_scores64=sc64.numpy())
-        print("tv_reference: %-24s torchvision's heads on the engine's FPN: rounding of objectness %.2e, "
-              "of box scores %.2e; %d detection candidates" % (stem, rounding, box_rounding, len(sc)), flush=True)
+        arrays = {"rpn_logits": logits[0].numpy().astype(np.float32), "rpn_rounding": np.float32(rounding),
+                  "cand_boxes": fb.numpy().astype(np.float32), "cand_scores": sc.numpy().astype(np.float32),
+                  "cand_labels": lb.numpy().astype(np.int64), "cand_prop": pr.numpy().astype(np.int32)}
+        note = ""
+        if introsort:  # only torch's introsort needs them (compare_dumps' tie order)
+            _, scores64 = box_scores(roi64, OrderedDict((k, v.double()) for k, v in feats.items()),
+                                     [props.double()], il.image_sizes)
+            sel = scores[:, 1:].reshape(-1) > roi.score_thresh - compare_dumps.TOL_SCORE
+            arrays["box_rounding"] = np.float32((scores.double() - scores64).abs().max())
+            arrays["cand_scores64"] = scores64[:, 1:].reshape(-1)[sel].numpy()
+            note = ", of box scores %.2e" % arrays["box_rounding"]
+        np.savez_compressed(os.path.join(out_dir, stem + ".npz"), **arrays)
+        print("tv_reference: %-24s torchvision's heads on the engine's FPN: rounding of objectness %.2e%s; "
+              "%d detection candidates" % (stem, rounding, note, len(sc)), flush=True)
     return 0
 
 

@@ -591,6 +591,8 @@ class DetectionCheck:
             return "free (no candidate lists)"
         if not bool(ref["det_introsort"]):
             return "checked (nms' stable order)"
+        if "cand_scores64" not in tv:
+            return "free (no float64 scores of the candidates)"
         kept = ref["det_kept"].astype(np.int64)
         s = ref["det_cand_scores"].astype(np.float64)[kept]
         labels, prop = ref["det_cand_labels"][kept], ref["det_cand_prop"][kept]
