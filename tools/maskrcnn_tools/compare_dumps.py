@@ -24,9 +24,12 @@ only where a difference measured on the same image explains it:
   order        two detections may swap only where their scores differ by
                less than the sum of their measured score differences; two
                proposals only where their objectness intervals overlap.
-               Exact ties keep torchvision's order, unless the list differs
-               in an explained way first (torch's introsort orders ties by
-               the comparisons over the whole array).
+               Exact ties keep torchvision's order wherever the measured
+               values determine it: nms' stable sort orders them by
+               candidate; above 1000 candidates batched_nms' introsort is
+               replayed (torch_sort) to see whether any comparison it makes
+               could come out otherwise, and a kept set that differs frees
+               them too.
   sets         a proposal or detection that only one side kept must be one
                of torchvision's candidates (the same box) and sit at a
                near-tie: at the score threshold, at the top-k, post-NMS or
@@ -40,9 +43,10 @@ only where a difference measured on the same image explains it:
   probability|; per RPN candidate, the objectness difference that the
   measured FPN difference causes (torchvision's RPN head on both FPNs) plus
   twice the head's float32 rounding (its float32 - float64 difference): the
-  engine does not export its objectness.
+  engine does not export its objectness; per box-head candidate likewise
+  (for the replay of batched_nms' sort).
 
-The candidates come from tv_reference.py (rpn_cand_* in the reference) and
+The candidates come from tv_reference.py (rpn_cand_*, det_* in the reference) and
 from its --on-ours step (TV_ON_OURS_DIR: torchvision's heads on the engine's
 FPN outputs and proposals). A reference without them (tests/gpu/: one
 backend's dump against the other's) gets the former fixed bounds for lists:
