@@ -61,11 +61,10 @@ usage: PYTHONPATH=tools tv_reference.py --model FILE --out DIR [--batch] [--veri
 """
 
 import argparse
+import copy
 import os
 import sys
 import time
-
-import copy
 from collections import OrderedDict
 
 import numpy as np
