@@ -181,31 +181,26 @@ class CompareDumpsTest(unittest.TestCase):
         self.assertTrue(case.failed())
 
     # proposals -----------------------------------------------------------
-    def test_nms_near_tie_passes(self):
+    @staticmethod
+    def proposals_fail(boxes):
         case = Case()
-        case.oprops = CAND_BOX[[3, 1, 2, 4]]
-        self.assertFalse(case.failed())
+        case.oprops = np.asarray(boxes, np.float32)
+        return case.failed()
+
+    def test_nms_near_tie_passes(self):
+        self.assertFalse(self.proposals_fail(CAND_BOX[[3, 1, 2, 4]]))
 
     def test_missing_proposal_fails(self):
-        case = Case()
-        case.oprops = CAND_BOX[[0, 1, 2]]
-        self.assertTrue(case.failed())
+        self.assertTrue(self.proposals_fail(CAND_BOX[[0, 1, 2]]))
 
     def test_proposals_swapped_beyond_their_margins_fail(self):
-        case = Case()
-        case.oprops = CAND_BOX[[0, 2, 1, 4]]
-        self.assertTrue(case.failed())
+        self.assertTrue(self.proposals_fail(CAND_BOX[[0, 2, 1, 4]]))
 
     def test_proposal_below_the_top_k_cut_fails(self):
-        case = Case()
-        case.oprops = CAND_BOX[[0, 1, 2, 4, 5]]
-        self.assertTrue(case.failed())
+        self.assertTrue(self.proposals_fail(CAND_BOX[[0, 1, 2, 4, 5]]))
 
     def test_proposal_that_is_no_candidate_fails(self):
-        case = Case()
-        case.oprops = np.concatenate([CAND_BOX[REF_KEPT], [[44, 44, 60, 60]]]).astype(np.float32)
-        self.assertTrue(case.failed())
-
+        self.assertTrue(self.proposals_fail(np.concatenate([CAND_BOX[REF_KEPT], [[44, 44, 60, 60]]])))
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
