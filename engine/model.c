@@ -10,6 +10,7 @@
 #include <json-glib/json-glib.h>
 
 #include "internal.h"
+#include "preprocess.h"
 
 #define HEADER_MAX (64u << 20)  /* a real header is kilobytes; refuse absurd ones */
 
@@ -616,6 +617,21 @@ int
 mrcnn_model_num_classes (const mrcnn_model *model)
 {
   return model ? model->num_classes : 0;
+}
+
+int
+mrcnn_model_resized_size (const mrcnn_model *model, int width, int height,
+    int *out_w, int *out_h)
+{
+  int w = 0, h = 0;
+  if (model && width >= 2 && height >= 2)
+    mrcnn_pp_resized_size (width, height, (float) model->min_size,
+        (float) model->max_size, &w, &h);
+  if (out_w)
+    *out_w = w;
+  if (out_h)
+    *out_h = h;
+  return w >= 1 && h >= 1;
 }
 
 const char *
