@@ -250,7 +250,7 @@ refused (GstMaskRcnnMqtt * m)
     m->callbacks.refused (m->user_data);
     if (by_broker)
       GST_ELEMENT_ERROR (m->element, RESOURCE, NOT_AUTHORIZED,
-          ("The MQTT broker at %s refused the TLS connection: %s.",
+          ("The MQTT broker at %s refused the TLS connection with %s.",
               m->address, why), ("%s It is not retried.", hint));
     else
       GST_ELEMENT_ERROR (m->element, RESOURCE, OPEN_WRITE,

@@ -279,6 +279,23 @@ verify_hint (glong err)
   }
 }
 
+/* OpenSSL 3.0 names the TLS 1.3 alerts "unknown"; a broker that wants a
+ * client certificate sends one of them. */
+static const gchar *
+alert_text (gint alert)
+{
+  switch (alert & 0xff) {
+    case 109:
+      return "missing extension";
+    case 116:
+      return "certificate required";
+    case 120:
+      return "no application protocol";
+    default:
+      return SSL_alert_desc_string_long (alert);
+  }
+}
+
 gchar *
 gst_maskrcnn_tls_get_failure (GstMaskRcnnTls * tls, gchar ** hint,
     gboolean * refused_by_broker)
@@ -298,8 +315,7 @@ gst_maskrcnn_tls_get_failure (GstMaskRcnnTls * tls, gchar ** hint,
         "a client certificate, set tls-cert-file and tls-key-file to one "
         "that its CA signed; also check its TLS versions (TLS 1.2 or newer "
         "here).");
-    return g_strdup_printf ("the broker refused the TLS connection with the "
-        "alert \"%s\"", SSL_alert_desc_string_long (tls->alert));
+    return g_strdup_printf ("the alert \"%s\"", alert_text (tls->alert));
   }
   return NULL;
 }
