@@ -14,7 +14,9 @@
 # usage: tools/bench/rtsp-stall.sh [RUNS] [BUSY_LOOPS] [OUT_DIR]
 #        (defaults: 10 runs of each kind, 4 busy loops, build/rtsp-stall)
 # Environment: MRCNN_BUILD_DIR (build), STALL_S (150), RTSP_STALL_DEBUG (the
-# GST_DEBUG of each run), RTSP_STALL_KINDS ("elements none").
+# GST_DEBUG of each run), RTSP_STALL_KINDS ("elements none"; also "fast"),
+# RTSP_STALL_NICE and RTSP_STALL_BUSY_NICE (the runs' and the busy loops'
+# nice value, 19 and 19), MRCNN_MULTISTREAM_TIMEOUT (120).
 # Prints one line per run and a count per kind. Needs gdb for the stacks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,6 +27,8 @@ build=${MRCNN_BUILD_DIR:-build}
 stall_s=${STALL_S:-150}
 debug=${RTSP_STALL_DEBUG:-rtspsrc:6,rtpbin:5,rtpjitterbuffer:6,rtpsession:5,rtpssrcdemux:5,rtpvp8depay:5}
 kinds=${RTSP_STALL_KINDS:-elements none}
+run_nice=${RTSP_STALL_NICE:-19}
+busy_nice=${RTSP_STALL_BUSY_NICE:-19}
 bin=$build/tests/gst/test-gst-multistream
 [ -x "$bin" ] || { echo "rtsp-stall: build $bin first" >&2; exit 2; }
 mkdir -p "$out"
@@ -38,13 +42,13 @@ pids=()
 stop_busy() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; pids=(); }
 trap stop_busy EXIT
 for _ in $(seq "$busy"); do
-  nice -n 19 bash -c 'while :; do :; done' &
+  nice -n "$busy_nice" bash -c 'while :; do :; done' &
   pids+=($!)
 done
 
 declare -A ok eos stalled
 echo "== $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores," \
-  "load $(cut -d' ' -f1-3 /proc/loadavg), $busy busy loops at nice 19, runs at nice 19"
+  "load $(cut -d' ' -f1-3 /proc/loadavg), $busy busy loops at nice $busy_nice, runs at nice $run_nice"
 for r in $(seq "$runs"); do
   for kind in $kinds; do
     name=$kind-$r
@@ -53,7 +57,7 @@ for r in $(seq "$runs"); do
     [ "$kind" = none ] && sleep_us=${RTSP_STALL_SLEEP_US:-1500000}
     start=$(date +%s)
     MRCNN_MULTISTREAM_ELEMENTS=$elements MRCNN_MULTISTREAM_SLEEP_US=$sleep_us GST_DEBUG=$debug GST_DEBUG_NO_COLOR=1 \
-      GST_DEBUG_FILE=$out/$name.gst.log nice -n 19 "$bin" \
+      GST_DEBUG_FILE=$out/$name.gst.log nice -n "$run_nice" "$bin" \
       data/shapes-640x360.webm models/shapes.safetensors > "$out/$name.log" 2>&1 &
     pid=$!
     stacked=0
