@@ -22,7 +22,15 @@
  * the engine's time, skips the reference pass and checks only frames,
  * sizes and EOS: the same receiving pipeline without our elements, to tell
  * a stall of GStreamer's RTSP receiver from one of ours,
- * docs/reliability.md).
+ * docs/reliability.md), _DROP_BYE (a stream's index: the RTCP BYE that
+ * announces the end of that stream is dropped on its way into rtspsrc's
+ * rtpbin, so that it gets all its frames and no EOS, as in the stalled
+ * runs of docs/reliability.md; unset by default), _RTP_SLEEP_US
+ * (microseconds that an identity right after rtspsrc sleeps per RTP
+ * packet, in the thread of rtspsrc's jitterbuffer, as a consumer that is
+ * slow to take packets; default 0: no identity) and _RTP_QUEUE (1: an
+ * unbounded queue right after rtspsrc, so that the jitterbuffer never
+ * waits for what follows; default 0).
  *
  * The streams have different lengths, so that some reach EOS while the
  * others still send: every stream must still deliver all of its frames.
@@ -43,6 +51,7 @@
 
 #include <gst/gst.h>
 #include <gst/video/video.h>
+#include <gst/rtp/gstrtcpbuffer.h>
 #include <gst/rtsp-server/rtsp-server.h>
 #include <gst/maskrcnn-meta.h>
 
@@ -251,6 +260,41 @@ watch_sink (GstElement * pipeline, const gchar * name, Stream * s)
       NULL);
   gst_object_unref (pad);
   gst_object_unref (sink);
+}
+
+/* MRCNN_MULTISTREAM_DROP_BYE: drops the RTCP packets holding a BYE. */
+static GstPadProbeReturn
+drop_bye (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstRTCPBuffer rtcp = GST_RTCP_BUFFER_INIT;
+  GstRTCPPacket packet;
+  gboolean bye = FALSE, more;
+
+  if (buf && gst_rtcp_buffer_map (buf, GST_MAP_READ, &rtcp)) {
+    for (more = gst_rtcp_buffer_get_first_packet (&rtcp, &packet);
+        more && !bye; more = gst_rtcp_packet_move_to_next (&packet))
+      bye = gst_rtcp_packet_get_type (&packet) == GST_RTCP_TYPE_BYE;
+    gst_rtcp_buffer_unmap (&rtcp);
+  }
+  if (bye)
+    g_print ("dropped an RTCP BYE on its way into %s\n",
+        GST_OBJECT_NAME (GST_OBJECT_PARENT (pad)));
+  return bye ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+static void
+on_manager_pad (GstElement * manager, GstPad * pad, gpointer user_data)
+{
+  if (g_str_has_prefix (GST_PAD_NAME (pad), "recv_rtcp_sink"))
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, drop_bye, NULL, NULL);
+}
+
+static void
+on_new_manager (GstElement * rtspsrc, GstElement * manager,
+    gpointer user_data)
+{
+  g_signal_connect (manager, "pad-added", G_CALLBACK (on_manager_pad), NULL);
 }
 
 /* A pipeline stuck inside GStreamer can be neither waited for nor stopped
@@ -542,7 +586,8 @@ main (int argc, char **argv)
     "fakesink", "maskrcnn", NULL
   };
   const gchar *clip, *model;
-  guint n_streams, frames, batch, timeout_s, shared, sleep_us;
+  guint n_streams, frames, batch, timeout_s, shared, sleep_us, rtp_sleep_us;
+  gboolean rtp_queue;
   gboolean files, elements;
   GstElement *probe_element, *pipeline;
   GObjectClass *klass;
@@ -573,6 +618,10 @@ main (int argc, char **argv)
   sleep_us = g_getenv ("MRCNN_MULTISTREAM_SLEEP_US") ?
       (guint) g_ascii_strtoull (g_getenv ("MRCNN_MULTISTREAM_SLEEP_US"), NULL,
       10) : 0;
+  rtp_sleep_us = g_getenv ("MRCNN_MULTISTREAM_RTP_SLEEP_US") ?
+      (guint) g_ascii_strtoull (g_getenv ("MRCNN_MULTISTREAM_RTP_SLEEP_US"),
+      NULL, 10) : 0;
+  rtp_queue = g_strcmp0 (g_getenv ("MRCNN_MULTISTREAM_RTP_QUEUE"), "1") == 0;
 
   if (!have_factories (needed))
     return 1;
@@ -628,9 +677,18 @@ main (int argc, char **argv)
     if (files)
       g_string_append_printf (desc, "filesrc location=\"%s\" ! matroskademux"
           " ! identity eos-after=%u ! vp8dec", clip, streams[i].expected + 1);
-    else
-      g_string_append_printf (desc, "rtspsrc location=rtsp://127.0.0.1:%d/s%u"
-          " protocols=tcp latency=200 ! rtpvp8depay ! vp8dec", port, i);
+    else {
+      g_string_append_printf (desc, "rtspsrc name=src%u "
+          "location=rtsp://127.0.0.1:%d/s%u protocols=tcp latency=200 ! ",
+          i, port, i);
+      if (rtp_queue)
+        g_string_append (desc, "queue max-size-buffers=0 max-size-bytes=0 "
+            "max-size-time=0 ! ");
+      if (rtp_sleep_us)
+        g_string_append_printf (desc, "identity sleep-time=%u ! ",
+            rtp_sleep_us);
+      g_string_append (desc, "rtpvp8depay ! vp8dec");
+    }
     if (elements)
       g_string_append_printf (desc, " ! videoconvert ! queue ! maskrcnn "
           "name=m%u model=\"%s\" %s ! fakesink name=sink%u sync=false  ", i,
@@ -653,6 +711,19 @@ main (int argc, char **argv)
     g_free (name);
     name = g_strdup_printf ("m%u", i);
     watch_element_input (pipeline, name, &streams[i]);
+    g_free (name);
+  }
+  if (!files && g_getenv ("MRCNN_MULTISTREAM_DROP_BYE")) {
+    gchar *name = g_strdup_printf ("src%s",
+        g_getenv ("MRCNN_MULTISTREAM_DROP_BYE"));
+    GstElement *src = gst_bin_get_by_name (GST_BIN (pipeline), name);
+
+    if (src == NULL) {
+      fail ("MRCNN_MULTISTREAM_DROP_BYE: no stream %s", name + 3);
+      return 1;
+    }
+    g_signal_connect (src, "new-manager", G_CALLBACK (on_new_manager), NULL);
+    gst_object_unref (src);
     g_free (name);
   }
   gint64 t0 = g_get_monotonic_time ();
