@@ -115,6 +115,7 @@ gint pt_run (const gchar * const *argv, const gchar * cwd,
  * payload goes to `messages`; it subscribes again after each reconnect. */
 typedef struct {
   struct mosquitto *mosq;
+  GMutex lock;
   GAsyncQueue *messages;        /* gchar *, the payloads */
   gint subscribed;              /* atomic */
   const gchar *topic;
