@@ -530,42 +530,41 @@ sanitizer_runtime (const gchar * name)
   return path;
 }
 
+/* When this process runs under the sanitizer `name`, a child gets its
+ * runtime first, and `extra` in its options variable `options_var`. */
+static gchar **
+preload_runtime (gchar ** envp, const gchar * name,
+    const gchar * options_var, const gchar * extra)
+{
+  gchar *lib = sanitizer_runtime (name), *opts;
+  const gchar *old = g_environ_getenv (envp, options_var);
+
+  if (!lib)
+    return envp;
+  opts = g_strdup_printf ("%s:%s", old ? old : "", extra);
+  envp = g_environ_setenv (envp, "LD_PRELOAD", lib, TRUE);
+  envp = g_environ_setenv (envp, options_var, opts, TRUE);
+  g_free (opts);
+  g_free (lib);
+  return envp;
+}
+
 gint
 pt_run (const gchar * const *argv, const gchar * cwd,
     const gchar * const *env, gchar ** out, gchar ** err_text)
 {
   gchar **envp = g_get_environ ();
-  gchar *asan = sanitizer_runtime ("asan"), *tsan = sanitizer_runtime ("tsan");
   GError *err = NULL;
   gint status = 0;
 
   /* Under a sanitizer the plugin is instrumented: a GStreamer tool that
-   * loads it needs the runtime first (under ThreadSanitizer the runtime
-   * itself, not the test's GLib shim, which kills an uninstrumented
-   * program). The leaks of an uninstrumented program are not what the
-   * tests look at. */
-  if (tsan) {
-    /* Without the shim every GMutex looks unlocked to TSan: the tool's
-     * races are not looked at, the in-process tests look at ours. */
-    gchar *opts = g_strdup_printf ("%s:report_bugs=0",
-        g_environ_getenv (envp, "TSAN_OPTIONS") ?
-        g_environ_getenv (envp, "TSAN_OPTIONS") : "");
-
-    envp = g_environ_setenv (envp, "LD_PRELOAD", tsan, TRUE);
-    envp = g_environ_setenv (envp, "TSAN_OPTIONS", opts, TRUE);
-    g_free (opts);
-    g_free (tsan);
-  }
-  if (asan) {
-    gchar *opts = g_strdup_printf ("%s:detect_leaks=0",
-        g_environ_getenv (envp, "ASAN_OPTIONS") ?
-        g_environ_getenv (envp, "ASAN_OPTIONS") : "");
-
-    envp = g_environ_setenv (envp, "LD_PRELOAD", asan, TRUE);
-    envp = g_environ_setenv (envp, "ASAN_OPTIONS", opts, TRUE);
-    g_free (opts);
-    g_free (asan);
-  }
+   * loads it needs the runtime first. Under ThreadSanitizer that is the
+   * runtime itself, not the test's GLib shim (which kills an uninstrumented
+   * program), so every GMutex looks unlocked to it: the tool's races are
+   * not looked at, the in-process tests look at ours. The leaks of an
+   * uninstrumented program are not looked at either. */
+  envp = preload_runtime (envp, "tsan", "TSAN_OPTIONS", "report_bugs=0");
+  envp = preload_runtime (envp, "asan", "ASAN_OPTIONS", "detect_leaks=0");
   for (guint k = 0; env && env[k]; k += 2)
     envp = g_environ_setenv (envp, env[k], env[k + 1], TRUE);
   fail_unless (g_spawn_sync (cwd, (gchar **) argv, envp,
