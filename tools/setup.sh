@@ -18,13 +18,16 @@ DEMO_PKGS=(meson ninja-build pkg-config gcc python3
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good libcairo2-dev
   libpango1.0-dev gobject-introspection libgirepository1.0-dev
-  gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 libmosquitto-dev)
+  gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 libmosquitto-dev
+  libssl-dev)
 # The test suite on top: torchvision for parity and test models, Python
-# bindings, the CUDA memory library, a broker for maskrcnnpublish, an RTSP
-# server for the multi-stream test (and its typelib, for Python tools).
+# bindings, the CUDA memory library, a broker for maskrcnnpublish (with
+# mosquitto_passwd) and the openssl tool that makes its test certificates,
+# an RTSP server for the multi-stream test (and its typelib, for Python
+# tools).
 TEST_PKGS=(python3-torchvision python3-numpy python3-pil python3-venv
   python3-dev python3-gi libgstreamer-plugins-bad1.0-dev check mosquitto
-  libgstrtspserver-1.0-dev gir1.2-gst-rtsp-server-1.0)
+  openssl libgstrtspserver-1.0-dev gir1.2-gst-rtsp-server-1.0)
 PKGS=("${DEMO_PKGS[@]}")
 if [ "$FOR" != demo ]; then
   PKGS+=("${TEST_PKGS[@]}")
