@@ -259,7 +259,9 @@ parse_metadata (mrcnn_model *m, JsonObject *meta, mrcnn_error *err)
       return mrcnn_fail (err, MRCNN_ERR_FORMAT,
           "model '%s': metadata 'labels'[%d] is not a string", m->path, i);
     }
-    m->labels[i] = g_strdup (json_node_get_string (e));
+    /* labels are display text: a byte that is not UTF-8 becomes U+FFFD,
+     * so that metadata, captions and JSON can carry every label */
+    m->labels[i] = g_utf8_make_valid (json_node_get_string (e), -1);
   }
   json_node_unref (ln);
 

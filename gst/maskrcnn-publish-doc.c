@@ -41,41 +41,11 @@ gst_maskrcnn_publish_frame_free (GstMaskRcnnPublishFrame * frame)
 
 /* Strings in the document come from model files (labels) and from users
  * (source-id): any bytes at all. JSON text is UTF-8, so invalid sequences
- * become U+FFFD here; json-glib escapes quotes, backslashes and control
- * characters, all but U+001F (json-glib 1.6), which restore_escapes()
- * mends. New string. */
+ * become U+FFFD; mrcnn_json_to_string() escapes the rest. New string. */
 static gchar *
 valid_utf8 (const gchar * s)
 {
   return g_utf8_make_valid (s, -1);
-}
-
-/* json-glib 1.6's generator writes U+001F raw. A compact document has no
- * raw control byte outside strings, and none can be part of a multibyte
- * UTF-8 sequence, so each one left is a character inside a string and
- * becomes its \u escape. Takes `json`, returns the mended string. */
-static gchar *
-restore_escapes (gchar * json)
-{
-  GString *out;
-
-  if (!json)
-    return NULL;
-  for (const gchar * p = json; *p; p++)
-    if ((guchar) * p < 0x20)
-      goto mend;
-  return json;
-
-mend:
-  out = g_string_sized_new (strlen (json) + 16);
-  for (const gchar * p = json; *p; p++) {
-    if ((guchar) * p < 0x20)
-      g_string_append_printf (out, "\\u%04x", (guint) (guchar) * p);
-    else
-      g_string_append_c (out, *p);
-  }
-  g_free (json);
-  return g_string_free (out, FALSE);
 }
 
 /* The COCO RLE of the instance's full-frame mask, as mrcnn-infer writes
@@ -112,7 +82,6 @@ gst_maskrcnn_publish_frame_to_json (const GstMaskRcnnPublishFrame * frame,
     const gchar * source_id, gboolean include_masks)
 {
   JsonBuilder *b = json_builder_new ();
-  JsonGenerator *gen = NULL;
   JsonNode *root = NULL;
   gchar *out = NULL;
   GList *l;
@@ -142,14 +111,12 @@ gst_maskrcnn_publish_frame_to_json (const GstMaskRcnnPublishFrame * frame,
   json_builder_begin_array (b);
   for (l = frame->instances; l; l = l->next) {
     const GstMaskRcnnInstance *d = l->data;
-    gchar *label = valid_utf8 (d->label ? d->label : "");
 
     /* The pixel window of the box, as the metadata holds it; mrcnn-infer
      * has the engine's float box, of which this is the outward rounding.
      * The document calls the confidence "score", as mrcnn-infer does. */
-    mrcnn_detection_json_begin (b, label, d->class_id, d->confidence, d->x,
+    mrcnn_detection_json_begin (b, d->label, d->class_id, d->confidence, d->x,
         d->y, (gdouble) d->x + d->width, (gdouble) d->y + d->height);
-    g_free (label);
     json_builder_set_member_name (b, "stale");
     json_builder_add_boolean_value (b, d->stale);
     json_builder_set_member_name (b, "age");
@@ -162,15 +129,11 @@ gst_maskrcnn_publish_frame_to_json (const GstMaskRcnnPublishFrame * frame,
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);
-  gen = json_generator_new ();
-  json_generator_set_root (gen, root);
-  out = restore_escapes (json_generator_to_data (gen, NULL));
+  out = mrcnn_json_to_string (root, FALSE);
 
 out:
   if (root)
     json_node_unref (root);
-  if (gen)
-    g_object_unref (gen);
   g_object_unref (b);
   return out;
 }

@@ -28,9 +28,11 @@
  * runs of docs/reliability.md; unset by default), _RTP_SLEEP_US
  * (microseconds that an identity right after rtspsrc sleeps per RTP
  * packet, in the thread of rtspsrc's jitterbuffer, as a consumer that is
- * slow to take packets; default 0: no identity) and _RTP_QUEUE (1: an
- * unbounded queue right after rtspsrc, so that the jitterbuffer never
- * waits for what follows; default 0).
+ * slow to take packets; default 0: no identity) and _RTP_QUEUE (default
+ * 1: an unbounded queue right after rtspsrc, so that the jitterbuffer never
+ * waits for what follows, the mitigation docs/reliability.md gives users
+ * for GStreamer 1.22's rtpjitterbuffer losing an EOS; 0: none, the
+ * receiver in which that bug shows).
  *
  * The streams have different lengths, so that some reach EOS while the
  * others still send: every stream must still deliver all of its frames.
@@ -621,7 +623,7 @@ main (int argc, char **argv)
   rtp_sleep_us = g_getenv ("MRCNN_MULTISTREAM_RTP_SLEEP_US") ?
       (guint) g_ascii_strtoull (g_getenv ("MRCNN_MULTISTREAM_RTP_SLEEP_US"),
       NULL, 10) : 0;
-  rtp_queue = g_strcmp0 (g_getenv ("MRCNN_MULTISTREAM_RTP_QUEUE"), "1") == 0;
+  rtp_queue = g_strcmp0 (g_getenv ("MRCNN_MULTISTREAM_RTP_QUEUE"), "0") != 0;
 
   if (!have_factories (needed))
     return 1;
