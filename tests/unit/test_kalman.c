@@ -6,8 +6,10 @@
  * Tolerance: the reference is run twice, in double and in long double; the
  * difference between the two measures how much rounding this sequence
  * amplifies, and the filter under test may differ from the long double
- * result by a small multiple of it (plus a few units in the last place of
- * the value, for sequences where the two references happen to agree). */
+ * result by a small multiple of it, plus 64 units of roundoff of the value:
+ * each step rounds a few dozen times, and the covariance recursion is
+ * stable (old rounding errors decay rather than add up), which covers the
+ * steps where the two references happen to round alike. */
 #include <float.h>
 
 #include "kalman.h"
@@ -56,7 +58,7 @@ compare (const mrcnn_kalman * k, const ref_d * rd, const ref_ld * rl,
     double got = kf_state (k, i);
     long double want = rl->x[i];
     double spread = fabs ((double) (rd->x[i] - want));
-    double tol = 8.0 * spread + 16.0 * DBL_EPSILON * (fabs ((double) want)
+    double tol = 8.0 * spread + 64.0 * DBL_EPSILON * (fabs ((double) want)
         + fabs ((double) rl->x[i % 4]));
     ok &= ut_check (fabs ((double) (got - want)) <= tol,
         "step %d state %d: %.17g vs %.17Lg (tol %.3g)", step, i, got, want,
@@ -68,7 +70,7 @@ compare (const mrcnn_kalman * k, const ref_d * rd, const ref_ld * rl,
       long double want = rl->P[i][j];
       double spread = fabs ((double) (rd->P[i][j] - want));
       double scale = sqrt (fabs ((double) rl->P[i][i] * (double) rl->P[j][j]));
-      double tol = 8.0 * spread + 16.0 * DBL_EPSILON * scale;
+      double tol = 8.0 * spread + 64.0 * DBL_EPSILON * scale;
       ok &= ut_check (fabs ((double) (got - want)) <= tol,
           "step %d P[%d][%d]: %.17g vs %.17Lg (tol %.3g)", step, i, j, got,
           want, tol);
