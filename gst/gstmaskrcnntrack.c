@@ -19,9 +19,12 @@
  *
  * The id goes into the instance's detection params ("track-id", read with
  * gst_maskrcnn_instance_get_track_id()) and into DL Streamer's "object_id"
- * ROI param. Instances that neither start nor continue a track are removed
- * from the buffer, unless keep-untracked is set (they then pass with track
- * id 0). On frames where `maskrcnn` carried its last result (its interval
+ * ROI param. A track is tentative until it has been matched on min-hits
+ * frames and gets its id then (objects there when the stream starts get
+ * theirs at once), so that a detector's one-off false detections never
+ * show an id. Instances without an id - those of tentative tracks, and
+ * those that neither start nor continue a track - are removed from the
+ * buffer, unless keep-untracked is set (they then pass with track id 0). On frames where `maskrcnn` carried its last result (its interval
  * property: stale instances), the tracks move by their predicted motion and
  * each stale instance is put on its track's predicted box, mask and all.
  *
@@ -584,8 +587,8 @@ gst_maskrcnn_track_class_init (GstMaskRcnnTrackClass * klass)
           "only)", 0.0, 1.0, DEFAULT_MASK_WEIGHT, flags));
   g_object_class_install_property (gobject_class, PROP_MIN_HITS,
       g_param_spec_uint ("min-hits", "Minimum hits",
-          "Frames a new track must be matched on before it is confirmed; a "
-          "tentative track ends at its first miss", 1, 1000,
+          "Frames a new track must be matched on before it is confirmed and "
+          "gets its id; a tentative track ends at its first miss", 1, 1000,
           DEFAULT_MIN_HITS, flags));
   g_object_class_install_property (gobject_class, PROP_MAX_AGE,
       g_param_spec_uint ("max-age", "Maximum age",
@@ -598,8 +601,9 @@ gst_maskrcnn_track_class_init (GstMaskRcnnTrackClass * klass)
           DEFAULT_PER_CLASS, flags));
   g_object_class_install_property (gobject_class, PROP_KEEP_UNTRACKED,
       g_param_spec_boolean ("keep-untracked", "Keep untracked",
-          "Pass instances that neither start nor continue a track with track "
-          "id 0 instead of removing them", DEFAULT_KEEP_UNTRACKED, flags));
+          "Pass instances without a track id (of tentative tracks, or of no "
+          "track) with track id 0 instead of removing them",
+          DEFAULT_KEEP_UNTRACKED, flags));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
           "Post an element message named \"maskrcnntrack\" per frame with "

@@ -13,7 +13,7 @@
 #include "masks.h"
 
 typedef struct {
-  uint64_t id;
+  uint64_t id;                  /* 0 while tentative */
   mrcnn_kalman kf;
   mrcnn_mask_grid mask;         /* of the last matched detection */
   int class_id;
@@ -233,8 +233,10 @@ apply_match (mrcnn_tracker * t, track * tr, const mrcnn_track_input * d,
   tr->hits++;
   tr->since_update = 0;
   tr->lost = 0;
-  if (tr->hits >= t->p.min_hits)
+  if (tr->hits >= t->p.min_hits && !tr->confirmed) {
     tr->confirmed = 1;
+    tr->id = t->next_id++;
+  }
 }
 
 /* One association stage between the listed tracks and detections.
@@ -313,13 +315,14 @@ add_track (mrcnn_tracker * t, const mrcnn_track_input * d,
   }
   tr = &t->tracks[t->n_tracks];
   memset (tr, 0, sizeof (*tr));
-  tr->id = t->next_id++;
   mrcnn_kalman_init (&tr->kf, m);
   tr->mask = *g;
   tr->class_id = d->class_id;
   tr->hits = 1;
   /* objects there when the stream starts are not held back */
   tr->confirmed = t->frames == 1 || tr->hits >= t->p.min_hits;
+  if (tr->confirmed)
+    tr->id = t->next_id++;
   t->tr_used[t->n_tracks] = 1;
   t->n_tracks++;
   o->track_id = tr->id;

@@ -26,8 +26,10 @@
  * after max_age frames without a match. With per_class, tracks and
  * detections of different classes never match.
  *
- * Track ids are 64-bit, start at 1 and are never reused by one tracker,
- * not even after mrcnn_tracker_reset().
+ * A track gets its id when it is confirmed, so that a detector's one-off
+ * false detections (tentative tracks that end at once) never show one;
+ * ids are 64-bit, start at 1 and are never reused by one tracker, not even
+ * after mrcnn_tracker_reset().
  *
  * Frames whose detections are not new (the detector ran on an earlier
  * frame: maskrcnn's interval) go through mrcnn_tracker_advance(), which
@@ -76,12 +78,12 @@ typedef struct {
 
 typedef enum {
   MRCNN_TRACK_NONE = 0,         /* neither starts nor continues a track */
-  MRCNN_TRACK_TENTATIVE,
+  MRCNN_TRACK_TENTATIVE,        /* starts or continues a tentative one */
   MRCNN_TRACK_CONFIRMED
 } mrcnn_track_state;
 
 typedef struct {
-  uint64_t track_id;            /* 0 with MRCNN_TRACK_NONE */
+  uint64_t track_id;            /* 0 unless MRCNN_TRACK_CONFIRMED */
   mrcnn_track_state state;
 } mrcnn_track_output;
 
