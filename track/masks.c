@@ -41,6 +41,12 @@ cell (double u)
   return (int) floor (u * MRCNN_MASK_GRID);
 }
 
+static inline int
+clamp_cell (int c)
+{
+  return c < 0 ? 0 : c >= MRCNN_MASK_GRID ? MRCNN_MASK_GRID - 1 : c;
+}
+
 int
 mrcnn_mask_grid_at (const mrcnn_mask_grid * g, double u, double v)
 {
@@ -106,28 +112,22 @@ mrcnn_mask_grid_iou (const mrcnn_mask_grid * ga, const double a[4],
   mrcnn_mask_iou_samples (a, b, &nx, &ny);
   sx = (x1 - x0) / nx;
   sy = (y1 - y0) / ny;
+  /* Samples lie inside both boxes, so their cells are too, but for
+   * rounding at a box's far edge: clamp rather than test in the loop. */
   for (j = 0; j < nx; j++) {
     double px = x0 + (j + 0.5) * sx;
-    ja[j] = cell ((px - a[0]) / a[2]);
-    jb[j] = cell ((px - b[0]) / b[2]);
+    ja[j] = clamp_cell (cell ((px - a[0]) / a[2]));
+    jb[j] = clamp_cell (cell ((px - b[0]) / b[2]));
   }
   for (i = 0; i < ny; i++) {
     double py = y0 + (i + 0.5) * sy;
-    int ia = cell ((py - a[1]) / a[3]), ib = cell ((py - b[1]) / b[3]);
-    uint32_t ra, rb;
+    uint32_t ra = ga->rows[clamp_cell (cell ((py - a[1]) / a[3]))];
+    uint32_t rb = gb->rows[clamp_cell (cell ((py - b[1]) / b[3]))];
 
-    if (ia < 0 || ib < 0 || ia >= MRCNN_MASK_GRID || ib >= MRCNN_MASK_GRID)
-      continue;
-    ra = ga->rows[ia];
-    rb = gb->rows[ib];
     if (!ra || !rb)
       continue;
-    for (j = 0; j < nx; j++) {
-      if (ja[j] < 0 || jb[j] < 0 || ja[j] >= MRCNN_MASK_GRID
-          || jb[j] >= MRCNN_MASK_GRID)
-        continue;
+    for (j = 0; j < nx; j++)
       count += (int) ((ra >> ja[j]) & (rb >> jb[j]) & 1u);
-    }
   }
   inter = count * sx * sy;
   uni = area_a + area_b - inter;
