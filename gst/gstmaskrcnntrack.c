@@ -64,6 +64,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_maskrcnn_track_debug);
 #define DEFAULT_MIN_HITS 3
 #define DEFAULT_MAX_AGE 30
 #define DEFAULT_PER_CLASS TRUE
+#define DEFAULT_DUPLICATE_THRESHOLD 0.8
 #define DEFAULT_KEEP_UNTRACKED FALSE
 #define DEFAULT_POST_MESSAGES FALSE
 
@@ -78,6 +79,7 @@ enum
   PROP_MIN_HITS,
   PROP_MAX_AGE,
   PROP_PER_CLASS,
+  PROP_DUPLICATE_THRESHOLD,
   PROP_KEEP_UNTRACKED,
   PROP_POST_MESSAGES,
 };
@@ -475,6 +477,9 @@ gst_maskrcnn_track_set_property (GObject * object, guint prop_id,
     case PROP_PER_CLASS:
       p->per_class = g_value_get_boolean (value);
       break;
+    case PROP_DUPLICATE_THRESHOLD:
+      p->duplicate_iou = g_value_get_double (value);
+      break;
     case PROP_KEEP_UNTRACKED:
       self->keep_untracked = g_value_get_boolean (value);
       break;
@@ -520,6 +525,9 @@ gst_maskrcnn_track_get_property (GObject * object, guint prop_id,
       break;
     case PROP_PER_CLASS:
       g_value_set_boolean (value, p->per_class);
+      break;
+    case PROP_DUPLICATE_THRESHOLD:
+      g_value_set_double (value, p->duplicate_iou);
       break;
     case PROP_KEEP_UNTRACKED:
       g_value_set_boolean (value, self->keep_untracked);
@@ -599,6 +607,11 @@ gst_maskrcnn_track_class_init (GstMaskRcnnTrackClass * klass)
           "Match detections only with tracks of their class (false: across "
           "classes, for a detector that confuses similar classes)",
           DEFAULT_PER_CLASS, flags));
+  g_object_class_install_property (gobject_class, PROP_DUPLICATE_THRESHOLD,
+      g_param_spec_double ("duplicate-threshold", "Duplicate threshold",
+          "Box IoU above which a detection is taken as a duplicate of a "
+          "better scoring one of another class and ignored (1: never)",
+          0.0, 1.0, DEFAULT_DUPLICATE_THRESHOLD, flags));
   g_object_class_install_property (gobject_class, PROP_KEEP_UNTRACKED,
       g_param_spec_boolean ("keep-untracked", "Keep untracked",
           "Pass instances without a track id (of tentative tracks, or of no "
@@ -637,6 +650,7 @@ gst_maskrcnn_track_init (GstMaskRcnnTrack * self)
   self->params.min_hits = DEFAULT_MIN_HITS;
   self->params.max_age = DEFAULT_MAX_AGE;
   self->params.per_class = DEFAULT_PER_CLASS;
+  self->params.duplicate_iou = DEFAULT_DUPLICATE_THRESHOLD;
   self->keep_untracked = DEFAULT_KEEP_UNTRACKED;
   self->post_messages = DEFAULT_POST_MESSAGES;
 

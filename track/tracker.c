@@ -16,6 +16,7 @@ typedef struct {
   uint64_t id;                  /* 0 while tentative */
   mrcnn_kalman kf;
   mrcnn_mask_grid mask;         /* of the last matched detection */
+  double last_box[4];           /* that detection's box (x, y, w, h) */
   int class_id;
   int hits;                     /* frames matched */
   int since_update;             /* frames since the last match */
@@ -51,6 +52,7 @@ mrcnn_tracker_params_default (mrcnn_tracker_params * p)
   p->min_hits = 3;
   p->max_age = 30;
   p->per_class = 1;
+  p->duplicate_iou = 0.8;
 }
 
 mrcnn_tracker *
@@ -203,14 +205,13 @@ input_box (const mrcnn_track_input * d, double xywh[4])
   xywh[3] = d->h;
 }
 
-/* Similarity of a track (on its predicted box) and a detection. */
+/* Similarity of a track's mask on box tb and a detection. */
 static double
-similarity (const mrcnn_tracker * t, const track * tr,
+similarity_at (const mrcnn_tracker * t, const track * tr, const double tb[4],
     const mrcnn_track_input * d, const mrcnn_mask_grid * g)
 {
-  double tb[4], db[4], box_iou, mask_iou;
+  double db[4], box_iou, mask_iou;
 
-  mrcnn_kalman_box (&tr->kf, tb);
   input_box (d, db);
   box_iou = mrcnn_box_iou (tb, db);
   if (box_iou <= 0.0)
@@ -221,6 +222,26 @@ similarity (const mrcnn_tracker * t, const track * tr,
   return (1.0 - t->p.mask_weight) * box_iou + t->p.mask_weight * mask_iou;
 }
 
+/* Similarity of a track and a detection: on the track's predicted box,
+ * and for a track that has missed frames also on its last seen box (the
+ * better of the two), since a prediction carried through an occlusion
+ * drifts from where an object that stopped or turned comes out again. */
+static double
+similarity (const mrcnn_tracker * t, const track * tr,
+    const mrcnn_track_input * d, const mrcnn_mask_grid * g)
+{
+  double tb[4], s;
+
+  mrcnn_kalman_box (&tr->kf, tb);
+  s = similarity_at (t, tr, tb, d, g);
+  if (tr->since_update > 1) {
+    double l = similarity_at (t, tr, tr->last_box, d, g);
+    if (l > s)
+      s = l;
+  }
+  return s;
+}
+
 static void
 apply_match (mrcnn_tracker * t, track * tr, const mrcnn_track_input * d,
     const mrcnn_mask_grid * g)
@@ -229,6 +250,7 @@ apply_match (mrcnn_tracker * t, track * tr, const mrcnn_track_input * d,
 
   mrcnn_kalman_update (&tr->kf, m);
   tr->mask = *g;
+  input_box (d, tr->last_box);
   tr->class_id = d->class_id;
   tr->hits++;
   tr->since_update = 0;
@@ -317,6 +339,7 @@ add_track (mrcnn_tracker * t, const mrcnn_track_input * d,
   memset (tr, 0, sizeof (*tr));
   mrcnn_kalman_init (&tr->kf, m);
   tr->mask = *g;
+  input_box (d, tr->last_box);
   tr->class_id = d->class_id;
   tr->hits = 1;
   /* objects there when the stream starts are not held back */
@@ -351,10 +374,36 @@ mrcnn_tracker_update (mrcnn_tracker * t, const mrcnn_track_input * dets,
 
     t->det_used[i] = !(d->score >= t->p.low_threshold && d->w > 0
         && d->h > 0);
-    if (!t->det_used[i])
-      mrcnn_mask_grid_from_gray8 (&t->grids[i], d->mask, d->mask_width,
-          d->mask_height, d->mask_stride);
   }
+  /* A detector with per-class NMS may report one object twice, as two
+   * classes on nearly the same box; the weaker one is no object of its
+   * own. */
+  if (t->p.duplicate_iou < 1.0)
+    for (i = 0; i < n; i++) {
+      double bi[4];
+      int j;
+
+      if (t->det_used[i])
+        continue;
+      input_box (&dets[i], bi);
+      for (j = 0; j < n; j++) {
+        double bj[4];
+
+        if (j == i || t->det_used[j] || dets[j].class_id == dets[i].class_id
+            || dets[j].score < dets[i].score || (dets[j].score == dets[i].score
+                && j > i))
+          continue;
+        input_box (&dets[j], bj);
+        if (mrcnn_box_iou (bi, bj) > t->p.duplicate_iou) {
+          t->det_used[i] = 1;
+          break;
+        }
+      }
+    }
+  for (i = 0; i < n; i++)
+    if (!t->det_used[i])
+      mrcnn_mask_grid_from_gray8 (&t->grids[i], dets[i].mask,
+          dets[i].mask_width, dets[i].mask_height, dets[i].mask_stride);
 
   /* 1: confirmed tracks with the confident detections */
   for (i = 0, nr = 0; i < t->n_tracks; i++)

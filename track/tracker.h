@@ -9,6 +9,11 @@
  *   (1 - mask_weight) * IoU(predicted box, detection box)
  *     + mask_weight * IoU(track mask on the predicted box, detection mask)
  *
+ * (for a track that has missed frames, the better of that and the same on
+ * its last seen box). First, a detection whose box overlaps a better
+ * scoring one of another class by more than duplicate_iou is dropped as a
+ * duplicate: per-class NMS lets one object through as two classes.
+ *
  * 1. confirmed tracks (including lost ones) with the confident detections
  *    (score >= high_threshold), similarity >= match_threshold;
  * 2. confirmed tracks still unmatched and not lost with the low-score
@@ -63,6 +68,9 @@ typedef struct {
   int min_hits;                 /* matched frames until confirmed, >= 1 */
   int max_age;                  /* frames a confirmed track may miss */
   int per_class;                /* classes never mix */
+  double duplicate_iou;         /* a detection whose box overlaps a better
+                                 * one of another class more than this is
+                                 * a duplicate (1: none is) */
 } mrcnn_tracker_params;
 
 /* The defaults of the maskrcnntrack element's properties. */

@@ -229,6 +229,47 @@ test_scores_and_classes (void)
 }
 
 static void
+test_duplicates_and_recovery (void)
+{
+  mrcnn_tracker *t = new_tracker (1, 30, 1);
+  mrcnn_track_input d[2];
+  mrcnn_track_output o[2];
+  uint64_t id;
+  int f;
+
+  ut_begin ("duplicates of another class, recovery where a track stopped");
+  /* the same object as a square (0.9) and a circle (0.8): one track */
+  d[0] = det (100, 100, 40, 0.9, 2);
+  d[1] = det (101, 100, 40, 0.8, 1);
+  mrcnn_tracker_update (t, d, 2, o);
+  ut_check (o[0].track_id != 0 && o[1].track_id == 0
+      && o[1].state == MRCNN_TRACK_NONE, "the weaker duplicate is dropped");
+  /* a circle well apart is its own object */
+  d[1] = det (130, 100, 40, 0.8, 1);
+  mrcnn_tracker_update (t, d, 2, o);
+  ut_check (o[1].state != MRCNN_TRACK_NONE, "an overlapping other object "
+      "is not a duplicate");
+  mrcnn_tracker_free (t);
+
+  /* an object moving right stops behind an occluder for 12 frames: its
+   * prediction goes on, 60 px past it; it is found again where it stopped */
+  t = new_tracker (1, 30, 1);
+  for (f = 0; f < 20; f++) {
+    d[0] = det (100 + 5 * f, 100, 40, 0.9, 1);
+    mrcnn_tracker_update (t, d, 1, o);
+  }
+  id = o[0].track_id;
+  for (f = 0; f < 12; f++)
+    mrcnn_tracker_update (t, d, 0, o);
+  d[0] = det (100 + 5 * 19, 100, 40, 0.9, 1);
+  mrcnn_tracker_update (t, d, 1, o);
+  ut_check (o[0].track_id == id, "recovered at its last box (%llu, %llu)",
+      (unsigned long long) o[0].track_id, (unsigned long long) id);
+  mrcnn_tracker_free (t);
+  ut_end ();
+}
+
+static void
 test_advance (void)
 {
   mrcnn_tracker *t = new_tracker (1, 30, 1);
@@ -263,6 +304,7 @@ main (void)
   test_crossing ();
   test_life ();
   test_scores_and_classes ();
+  test_duplicates_and_recovery ();
   test_advance ();
   return ut_finish ();
 }
