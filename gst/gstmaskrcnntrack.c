@@ -609,8 +609,9 @@ gst_maskrcnn_track_class_init (GstMaskRcnnTrackClass * klass)
           DEFAULT_PER_CLASS, flags));
   g_object_class_install_property (gobject_class, PROP_DUPLICATE_THRESHOLD,
       g_param_spec_double ("duplicate-threshold", "Duplicate threshold",
-          "Box IoU above which a detection is taken as a duplicate of a "
-          "better scoring one of another class and ignored (1: never)",
+          "Box IoU above which a detection that overlaps a better scoring one "
+          "of another class is a duplicate: it may continue a track of its "
+          "class but starts none (1: every detection may)",
           0.0, 1.0, DEFAULT_DUPLICATE_THRESHOLD, flags));
   g_object_class_install_property (gobject_class, PROP_KEEP_UNTRACKED,
       g_param_spec_boolean ("keep-untracked", "Keep untracked",

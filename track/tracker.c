@@ -33,7 +33,7 @@ struct mrcnn_tracker {
   mrcnn_assign *solver;
   /* per-frame scratch, grown as needed */
   mrcnn_mask_grid *grids;
-  int *det_used, *rows, *cols, *r2c, *c2r;
+  int *det_used, *dup, *rows, *cols, *r2c, *c2r;
   int cap_dets;
   double *cost;
   size_t cap_cost;
@@ -85,6 +85,7 @@ mrcnn_tracker_free (mrcnn_tracker * t)
   free (t->tracks);
   free (t->grids);
   free (t->det_used);
+  free (t->dup);
   free (t->rows);
   free (t->cols);
   free (t->r2c);
@@ -172,7 +173,8 @@ reserve (mrcnn_tracker * t, int n_dets)
     if (!g)
       return 0;
     t->grids = g;
-    if (!grow_ints (&t->det_used, cap) || !grow_ints (&t->cols, cap)
+    if (!grow_ints (&t->det_used, cap) || !grow_ints (&t->dup, cap)
+        || !grow_ints (&t->cols, cap)
         || !grow_ints (&t->c2r, cap))
       return 0;
     t->cap_dets = cap;
@@ -376,30 +378,28 @@ mrcnn_tracker_update (mrcnn_tracker * t, const mrcnn_track_input * dets,
         && d->h > 0);
   }
   /* A detector with per-class NMS may report one object twice, as two
-   * classes on nearly the same box; the weaker one is no object of its
-   * own. */
-  if (t->p.duplicate_iou < 1.0)
-    for (i = 0; i < n; i++) {
-      double bi[4];
-      int j;
+   * classes on nearly the same box: the weaker one may continue a track
+   * of its class (the detector may be right about it rather than about
+   * the stronger one) but never starts one. */
+  for (i = 0; i < n; i++) {
+    double bi[4];
+    int j;
 
-      if (t->det_used[i])
+    t->dup[i] = 0;
+    if (t->det_used[i] || t->p.duplicate_iou >= 1.0)
+      continue;
+    input_box (&dets[i], bi);
+    for (j = 0; j < n && !t->dup[i]; j++) {
+      double bj[4];
+
+      if (j == i || t->det_used[j] || dets[j].class_id == dets[i].class_id
+          || dets[j].score < dets[i].score || (dets[j].score == dets[i].score
+              && j > i))
         continue;
-      input_box (&dets[i], bi);
-      for (j = 0; j < n; j++) {
-        double bj[4];
-
-        if (j == i || t->det_used[j] || dets[j].class_id == dets[i].class_id
-            || dets[j].score < dets[i].score || (dets[j].score == dets[i].score
-                && j > i))
-          continue;
-        input_box (&dets[j], bj);
-        if (mrcnn_box_iou (bi, bj) > t->p.duplicate_iou) {
-          t->det_used[i] = 1;
-          break;
-        }
-      }
+      input_box (&dets[j], bj);
+      t->dup[i] = mrcnn_box_iou (bi, bj) > t->p.duplicate_iou;
     }
+  }
   for (i = 0; i < n; i++)
     if (!t->det_used[i])
       mrcnn_mask_grid_from_gray8 (&t->grids[i], dets[i].mask,
@@ -459,7 +459,7 @@ mrcnn_tracker_update (mrcnn_tracker * t, const mrcnn_track_input * dets,
 
   /* 4: new tracks from confident detections left */
   for (i = 0; i < n; i++)
-    if (!t->det_used[i] && dets[i].score >= t->p.high_threshold
+    if (!t->det_used[i] && !t->dup[i] && dets[i].score >= t->p.high_threshold
         && dets[i].score >= t->p.new_track_threshold) {
       if (add_track (t, &dets[i], &t->grids[i], &out[i]) < 0)
         goto oom;

@@ -10,9 +10,10 @@
  *     + mask_weight * IoU(track mask on the predicted box, detection mask)
  *
  * (for a track that has missed frames, the better of that and the same on
- * its last seen box). First, a detection whose box overlaps a better
- * scoring one of another class by more than duplicate_iou is dropped as a
- * duplicate: per-class NMS lets one object through as two classes.
+ * its last seen box). A detection whose box overlaps a better scoring one
+ * of another class by more than duplicate_iou is a duplicate (per-class
+ * NMS lets one object through as two classes): it may continue a track of
+ * its class, never start one.
  *
  * 1. confirmed tracks (including lost ones) with the confident detections
  *    (score >= high_threshold), similarity >= match_threshold;
@@ -69,8 +70,8 @@ typedef struct {
   int max_age;                  /* frames a confirmed track may miss */
   int per_class;                /* classes never mix */
   double duplicate_iou;         /* a detection whose box overlaps a better
-                                 * one of another class more than this is
-                                 * a duplicate (1: none is) */
+                                 * one of another class more than this
+                                 * starts no track (1: all may) */
 } mrcnn_tracker_params;
 
 /* The defaults of the maskrcnntrack element's properties. */

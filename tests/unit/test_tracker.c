@@ -238,12 +238,23 @@ test_duplicates_and_recovery (void)
   int f;
 
   ut_begin ("duplicates of another class, recovery where a track stopped");
+  mrcnn_tracker_reset (t);
   /* the same object as a square (0.9) and a circle (0.8): one track */
   d[0] = det (100, 100, 40, 0.9, 2);
   d[1] = det (101, 100, 40, 0.8, 1);
   mrcnn_tracker_update (t, d, 2, o);
   ut_check (o[0].track_id != 0 && o[1].track_id == 0
-      && o[1].state == MRCNN_TRACK_NONE, "the weaker duplicate is dropped");
+      && o[1].state == MRCNN_TRACK_NONE,
+      "the weaker duplicate starts no track");
+  /* a circle track goes on with the circle when a square shows up over it
+   * and scores higher */
+  d[0] = det (300, 100, 40, 0.9, 1);
+  mrcnn_tracker_update (t, d, 1, o);
+  id = o[0].track_id;
+  d[0] = det (300, 100, 40, 0.6, 1);
+  d[1] = det (301, 100, 40, 0.7, 2);
+  mrcnn_tracker_update (t, d, 2, o);
+  ut_check (o[0].track_id == id, "a duplicate continues its class's track");
   /* a circle well apart is its own object */
   d[1] = det (130, 100, 40, 0.8, 1);
   mrcnn_tracker_update (t, d, 2, o);
