@@ -1,7 +1,7 @@
 /* Unit tests of track/assign.h: the optimum against enumeration of every
  * partial matching in long double (small matrices), and against a long
- * double solver of the whole extended matrix without the split into
- * groups (large sparse ones, as a tracker sees them).
+ * double min-cost flow on the whole graph, without the split into groups
+ * (large sparse ones, as a tracker sees them).
  *
  * The objective: sum of the matched costs plus limit / 2 per unmatched row
  * and column. Tolerance: the rounding of sums of at most rows + cols terms
@@ -76,84 +76,87 @@ enumerate (enum_state * s, int r, long double acc, int matched)
   }
 }
 
-/* Reference for large matrices: the e-maxx Hungarian in long double on
- * the whole extended (rows + cols) square matrix. */
+/* Reference for large matrices, by another method: a min-cost matching as
+ * a min-cost flow, successive shortest paths (Bellman-Ford) in long double
+ * on the whole bipartite graph, without the split into groups. The
+ * objective is sum(c - limit) over the matched pairs plus the constant
+ * (rows + cols) * limit / 2, so pairs are added while the cheapest
+ * augmenting path lowers it (its cost is below 0); the path costs only
+ * grow from one augmentation to the next. */
 static void
-ref_hungarian (const double *cost, int rows, int cols, double limit,
-    int *r2c)
+ref_flow (const double *cost, int rows, int cols, double limit, int *r2c)
 {
-  int n = rows + cols, i, j;
-  long double *a = malloc (sizeof (long double) * n * n);
-  long double *u = calloc (n + 1, sizeof (long double));
-  long double *v = calloc (n + 1, sizeof (long double));
-  long double *minv = malloc (sizeof (long double) * (n + 1));
-  int *p = calloc (n + 1, sizeof (int)), *way = calloc (n + 1, sizeof (int));
-  char *used = malloc (n + 1);
+  int n = rows + cols, i, j, *c2r = malloc (sizeof (int) * cols);
+  long double *dist = malloc (sizeof (long double) * n);
+  int *prev = malloc (sizeof (int) * n);
 
-  for (i = 0; i < n; i++)
-    for (j = 0; j < n; j++) {
-      long double x;
-      if (i < rows && j < cols) {
-        double c = cost[(size_t) i * cols + j];
-        x = admissible (c, limit) ? c : 2.0L * limit + 1;
-      } else if (i < rows || j < cols) {
-        x = (long double) limit / 2;
-      } else {
-        x = 0;
-      }
-      a[(size_t) i * n + j] = x;
-    }
-  for (i = 1; i <= n; i++) {
-    int j0 = 0;
-    p[0] = i;
-    for (j = 0; j <= n; j++) {
-      minv[j] = INFINITY;
-      used[j] = 0;
-    }
-    do {
-      int i0 = p[j0], j1 = 0;
-      long double delta = INFINITY;
-      used[j0] = 1;
-      for (j = 1; j <= n; j++)
-        if (!used[j]) {
-          long double cur = a[(size_t) (i0 - 1) * n + j - 1] - u[i0] - v[j];
-          if (cur < minv[j]) {
-            minv[j] = cur;
-            way[j] = j0;
-          }
-          if (minv[j] < delta) {
-            delta = minv[j];
-            j1 = j;
-          }
-        }
-      for (j = 0; j <= n; j++)
-        if (used[j]) {
-          u[p[j]] += delta;
-          v[j] -= delta;
-        } else {
-          minv[j] -= delta;
-        }
-      j0 = j1;
-    } while (p[j0] != 0);
-    do {
-      int j1 = way[j0];
-      p[j0] = p[j1];
-      j0 = j1;
-    } while (j0);
-  }
   for (i = 0; i < rows; i++)
     r2c[i] = -1;
-  for (j = 1; j <= cols; j++)
-    if (p[j] - 1 < rows && admissible (cost[(size_t) (p[j] - 1) * cols + j - 1],
-            limit))
-      r2c[p[j] - 1] = j - 1;
-  free (a);
-  free (u);
-  free (v);
-  free (minv);
-  free (p);
-  free (way);
-  free (used);
+  for (j = 0; j < cols; j++)
+    c2r[j] = -1;
+  for (;;) {
+    /* nodes: rows 0..rows-1, columns rows..n-1; a free row starts at 0;
+     * forward edges row -> col (c - limit) where admissible and not
+     * matched, backward edges col -> its row (limit - c) */
+    int changed = 1, pass, best = -1;
+    long double best_d = 0;
+
+    for (i = 0; i < n; i++) {
+      dist[i] = i < rows && r2c[i] < 0 ? 0 : INFINITY;
+      prev[i] = -1;
+    }
+    for (pass = 0; pass < n && changed; pass++) {
+      changed = 0;
+      for (i = 0; i < rows; i++) {
+        if (dist[i] == INFINITY)
+          continue;
+        for (j = 0; j < cols; j++) {
+          double c = cost[(size_t) i * cols + j];
+          long double d;
+          if (!admissible (c, limit) || r2c[i] == j)
+            continue;
+          d = dist[i] + ((long double) c - limit);
+          if (d < dist[rows + j]) {
+            dist[rows + j] = d;
+            prev[rows + j] = i;
+            changed = 1;
+          }
+        }
+      }
+      for (j = 0; j < cols; j++) {
+        int r = c2r[j];
+        long double d;
+        if (r < 0 || dist[rows + j] == INFINITY)
+          continue;
+        d = dist[rows + j] + ((long double) limit - cost[(size_t) r * cols + j]);
+        if (d < dist[r]) {
+          dist[r] = d;
+          prev[r] = rows + j;
+          changed = 1;
+        }
+      }
+    }
+    /* the cheapest path ends at a free column */
+    for (j = 0; j < cols; j++)
+      if (c2r[j] < 0 && dist[rows + j] < best_d) {
+        best_d = dist[rows + j];
+        best = j;
+      }
+    if (best < 0)
+      break;
+    for (j = best;;) {
+      int r = prev[rows + j], back = prev[r];
+
+      c2r[j] = r;
+      r2c[r] = j;
+      if (back < 0)
+        break;
+      j = back - rows;
+    }
+  }
+  free (dist);
+  free (prev);
+  free (c2r);
 }
 
 static double
@@ -285,7 +288,7 @@ test_large (void)
   mrcnn_assign *a = mrcnn_assign_new ();
   int t;
 
-  ut_begin ("random sparse 10..120 vs whole-matrix Hungarian");
+  ut_begin ("random sparse 10..120 vs min-cost flow");
   for (t = 0; t < 40; t++) {
     int rows = ut_int (10, 120), cols = ut_int (10, 120), i, n;
     double limit = 0.8, maxc = limit;
@@ -304,7 +307,7 @@ test_large (void)
     }
     n = mrcnn_assign_solve (a, cost, rows, cols, (size_t) cols, limit, r2c,
         c2r);
-    ref_hungarian (cost, rows, cols, limit, ref);
+    ref_flow (cost, rows, cols, limit, ref);
     ut_check (consistent (r2c, c2r, rows, cols, cost, limit) == n,
         "case %d inconsistent", t);
     got = objective (cost, rows, cols, limit, r2c);
