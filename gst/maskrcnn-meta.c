@@ -186,8 +186,9 @@ gst_maskrcnn_meta_get_info (void)
 
 /* ------------------------------------------------------------ reading */
 
-static const InstanceEntry *
-find_in_companions (GstBuffer * buffer, gint roi_id)
+/* The companion meta of `buffer` whose table holds `roi_id`, or NULL. */
+static GstMaskRcnnMeta *
+find_companion (GstBuffer * buffer, gint roi_id)
 {
   gpointer state = NULL;
   GstMeta *meta;
@@ -195,12 +196,19 @@ find_in_companions (GstBuffer * buffer, gint roi_id)
   while ((meta = gst_buffer_iterate_meta_filtered (buffer, &state,
               GST_MASK_RCNN_META_API_TYPE))) {
     GstMaskRcnnMeta *m = (GstMaskRcnnMeta *) meta;
-    const InstanceEntry *entry;
 
-    if (m->table && (entry = instance_table_find (m->table, roi_id)))
-      return entry;
+    if (m->table && instance_table_find (m->table, roi_id))
+      return m;
   }
   return NULL;
+}
+
+static const InstanceEntry *
+find_in_companions (GstBuffer * buffer, gint roi_id)
+{
+  GstMaskRcnnMeta *m = find_companion (buffer, roi_id);
+
+  return m ? instance_table_find (m->table, roi_id) : NULL;
 }
 
 /* Finds the detection and mask params of an ROI, on the ROI or else in a
@@ -541,37 +549,30 @@ gst_maskrcnn_instance_get_track_id (const GstMaskRcnnInstance * instance)
   return id;
 }
 
-/* The companion meta of `buffer` whose table has `roi_id`, its table made
- * this buffer's own (copied where another buffer shares it). */
+/* The entry of `roi_id` in `buffer`'s companion meta, its table made this
+ * buffer's own (copied where another buffer shares it). */
 static InstanceEntry *
 own_entry (GstBuffer * buffer, gint roi_id)
 {
-  gpointer state = NULL;
-  GstMeta *meta;
+  GstMaskRcnnMeta *m = find_companion (buffer, roi_id);
+  guint i;
 
-  while ((meta = gst_buffer_iterate_meta_filtered (buffer, &state,
-              GST_MASK_RCNN_META_API_TYPE))) {
-    GstMaskRcnnMeta *m = (GstMaskRcnnMeta *) meta;
-    guint i;
+  if (!m)
+    return NULL;
+  if (g_atomic_int_get (&m->table->ref) > 1) {
+    InstanceTable *copy = instance_table_new (m->table->n);
 
-    if (!m->table || !instance_table_find (m->table, roi_id))
-      continue;
-    if (g_atomic_int_get (&m->table->ref) > 1) {
-      InstanceTable *copy = instance_table_new (m->table->n);
+    for (i = 0; i < m->table->n; i++) {
+      const InstanceEntry *e = &m->table->entries[i];
 
-      for (i = 0; i < m->table->n; i++) {
-        const InstanceEntry *e = &m->table->entries[i];
-
-        copy->entries[i].roi_id = e->roi_id;
-        copy->entries[i].detection = gst_structure_copy (e->detection);
-        copy->entries[i].mask = e->mask ? gst_structure_copy (e->mask) : NULL;
-      }
-      instance_table_unref (m->table);
-      m->table = copy;
+      copy->entries[i].roi_id = e->roi_id;
+      copy->entries[i].detection = gst_structure_copy (e->detection);
+      copy->entries[i].mask = e->mask ? gst_structure_copy (e->mask) : NULL;
     }
-    return (InstanceEntry *) instance_table_find (m->table, roi_id);
+    instance_table_unref (m->table);
+    m->table = copy;
   }
-  return NULL;
+  return (InstanceEntry *) instance_table_find (m->table, roi_id);
 }
 
 static void
