@@ -16,6 +16,8 @@
 #include <gst/check/gstharness.h>
 #include <gst/maskrcnn-meta.h>
 
+#include "gst-test-util.h"
+
 static gdouble
 thread_us (void)
 {
@@ -59,8 +61,7 @@ main (int argc, char **argv)
   for (i = 0; i < n; i++) {
     gdouble a = g_rand_double_range (rand, 0, 2 * G_PI);
     gdouble v = g_rand_double_range (rand, 1, 6);
-    gint s, px, py;
-    GstMapInfo map;
+    gint s;
 
     size[i] = g_rand_double_range (rand, 20, 80);
     x[i] = g_rand_double_range (rand, size[i], W - size[i]);
@@ -68,14 +69,7 @@ main (int argc, char **argv)
     vx[i] = v * cos (a);
     vy[i] = v * sin (a);
     s = (gint) size[i];
-    masks[i] = gst_buffer_new_allocate (NULL, (gsize) s * s, NULL);
-    gst_buffer_map (masks[i], &map, GST_MAP_WRITE);
-    for (py = 0; py < s; py++)
-      for (px = 0; px < s; px++) {
-        gdouble u = (px + 0.5) / s - 0.5, w = (py + 0.5) / s - 0.5;
-        map.data[py * s + px] = u * u + w * w < 0.25 ? 255 : 0;
-      }
-    gst_buffer_unmap (masks[i], &map);
+    masks[i] = test_disc_mask (s);
   }
   bufs = g_new (GstBuffer *, frames);
   for (f = 0; f < frames; f++) {

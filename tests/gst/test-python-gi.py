@@ -53,6 +53,21 @@ def check(cond, what):
         print("FAIL: " + what, file=sys.stderr)
 
 
+def play_until(pipeline, done):
+    """Plays the pipeline until done() (checked between bus polls), EOS or
+    an error (a failed check), then stops it."""
+    pipeline.set_state(Gst.State.PLAYING)
+    bus = pipeline.get_bus()
+    while not done():
+        msg = bus.timed_pop_filtered(100 * Gst.MSECOND,
+                                     Gst.MessageType.EOS | Gst.MessageType.ERROR)
+        if msg is not None:
+            if msg.type == Gst.MessageType.ERROR:
+                check(False, "pipeline error: %s" % msg.parse_error()[0].message)
+            break
+    pipeline.set_state(Gst.State.NULL)
+
+
 def test_example():
     out = subprocess.run([sys.executable, EXAMPLE, "--seconds", "2", "--json"],
                          capture_output=True, text=True, timeout=600)
@@ -158,17 +173,8 @@ def test_probe():
 
     pipeline.get_by_name("sink").get_static_pad("sink").add_probe(
         Gst.PadProbeType.BUFFER, on_buffer)
-    pipeline.set_state(Gst.State.PLAYING)
     # Ten frames are enough; stop at the tenth rather than decode the clip.
-    bus = pipeline.get_bus()
-    while seen["frames"] < 10:
-        msg = bus.timed_pop_filtered(100 * Gst.MSECOND,
-                                     Gst.MessageType.EOS | Gst.MessageType.ERROR)
-        if msg is not None:
-            if msg.type == Gst.MessageType.ERROR:
-                check(False, "pipeline error: %s" % msg.parse_error()[0].message)
-            break
-    pipeline.set_state(Gst.State.NULL)
+    play_until(pipeline, lambda: seen["frames"] >= 10)
     check(seen["frames"] >= 10, "only %d frames" % seen["frames"])
     check(seen["instances"] >= 20, "only %d instances" % seen["instances"])
     check(seen["labels"] == CLASSES, "labels seen: %s" % sorted(seen["labels"]))
@@ -260,16 +266,8 @@ def test_tracks():
 
     track.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, before)
     track.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, after)
-    pipeline.set_state(Gst.State.PLAYING)
-    bus = pipeline.get_bus()
-    while frames["after"] < 10:
-        msg = bus.timed_pop_filtered(100 * Gst.MSECOND,
-                                     Gst.MessageType.EOS | Gst.MessageType.ERROR)
-        if msg is not None:
-            if msg.type == Gst.MessageType.ERROR:
-                check(False, "pipeline error: %s" % msg.parse_error()[0].message)
-            break
-    pipeline.set_state(Gst.State.NULL)
+    # Ten frames are enough; stop at the tenth rather than decode the clip.
+    play_until(pipeline, lambda: frames["after"] >= 10)
     check(frames["after"] >= 10, "only %d tracked frames" % frames["after"])
     check(len(ids_seen) >= 5, "only %d track ids" % len(ids_seen))
     print("tracks: %d frames, %d track ids" % (frames["after"], len(ids_seen)))

@@ -41,17 +41,9 @@ frame_with (const Obj * objs, guint n, guint64 index)
   GST_BUFFER_PTS (buf) = index * GST_SECOND / 30;
   GST_BUFFER_DURATION (buf) = GST_SECOND / 30;
   for (i = 0; i < n; i++) {
-    gint s = (gint) objs[i].size, x, y;
-    GstMapInfo map;
+    gint s = (gint) objs[i].size;
 
-    masks[i] = gst_buffer_new_allocate (NULL, (gsize) s * s, NULL);
-    gst_buffer_map (masks[i], &map, GST_MAP_WRITE);
-    for (y = 0; y < s; y++)
-      for (x = 0; x < s; x++) {
-        gdouble u = (x + 0.5) / s - 0.5, v = (y + 0.5) / s - 0.5;
-        map.data[y * s + x] = u * u + v * v < 0.25 ? 255 : 0;
-      }
-    gst_buffer_unmap (masks[i], &map);
+    masks[i] = test_disc_mask (s);
     in[i] = (GstMaskRcnnInstanceInit) {
     .label = labels[objs[i].class_id],.class_id = objs[i].class_id,
           .confidence = objs[i].score,.x =
@@ -503,27 +495,35 @@ expect_error (const gchar * factory, const gchar * prop, const gchar * value,
 
 GST_START_TEST (test_bad_settings)
 {
-  expect_error ("maskrcnncount", "lines", "door:0.5,0.5",
-      "line \"door\" has 1 point; a line has two points");
-  expect_error ("maskrcnncount", "lines", "door:0.5,0.1,0.5,0.9,0.2,0.2",
-      "line \"door\" has 3 points");
-  expect_error ("maskrcnncount", "zones", "bay:0,0,1,1,1,0,0,1",
-      "zone \"bay\" crosses itself: its edge (0, 0)-(1, 1) meets its edge "
-      "(1, 0)-(0, 1)");
-  expect_error ("maskrcnncount", "zones", "bay:0,0,1,0",
-      "zone \"bay\" has 2 points");
-  expect_error ("maskrcnncount", "lines", "door:0.5,0.1,1.5,0.9",
-      "point (1.5, 0.9) is outside 0..1");
-  expect_error ("maskrcnncount", "lines", "door:0.5,x,0.5,0.9",
-      "\"x\" is not a number");
-  expect_error ("maskrcnncount", "lines", "door:0,0,1,1;door:0,1,1,0",
-      "two lines are named \"door\"");
-  expect_error ("maskrcnncount", "lines", "1door:0,0,1,1",
-      "line name \"1door\" is not valid");
-  expect_error ("maskrcnntrack", "low-threshold", "0.7",
-      "low-threshold (0.7) is above track-threshold (0.5)");
-  expect_error ("maskrcnntrack", "new-track-threshold", "0.3",
-      "new-track-threshold (0.3) is below track-threshold (0.5)");
+  static const struct
+  {
+    const gchar *factory, *prop, *value, *says;
+  } cases[] = {
+    {"maskrcnncount", "lines", "door:0.5,0.5",
+        "line \"door\" has 1 point; a line has two points"},
+    {"maskrcnncount", "lines", "door:0.5,0.1,0.5,0.9,0.2,0.2",
+        "line \"door\" has 3 points"},
+    {"maskrcnncount", "zones", "bay:0,0,1,1,1,0,0,1",
+          "zone \"bay\" crosses itself: its edge (0, 0)-(1, 1) meets its edge "
+        "(1, 0)-(0, 1)"},
+    {"maskrcnncount", "zones", "bay:0,0,1,0", "zone \"bay\" has 2 points"},
+    {"maskrcnncount", "lines", "door:0.5,0.1,1.5,0.9",
+        "point (1.5, 0.9) is outside 0..1"},
+    {"maskrcnncount", "lines", "door:0.5,x,0.5,0.9", "\"x\" is not a number"},
+    {"maskrcnncount", "lines", "door:0,0,1,1;door:0,1,1,0",
+        "two lines are named \"door\""},
+    {"maskrcnncount", "lines", "1door:0,0,1,1",
+        "line name \"1door\" is not valid"},
+    {"maskrcnntrack", "low-threshold", "0.7",
+        "low-threshold (0.7) is above track-threshold (0.5)"},
+    {"maskrcnntrack", "new-track-threshold", "0.3",
+        "new-track-threshold (0.3) is below track-threshold (0.5)"},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    expect_error (cases[i].factory, cases[i].prop, cases[i].value,
+        cases[i].says);
 }
 
 GST_END_TEST;
