@@ -74,7 +74,7 @@ def gst_env(build):
     return env
 
 
-def run_pipeline(clip, interval, out_dir, build, model, count_line=None):
+def run_pipeline(clip, interval, out_dir, build, model, count_line=None, track_options=()):
     """Runs the clip through maskrcnn (and maskrcnntrack); returns the
     paths of the detections' and the tracks' JSON lines."""
     dets = os.path.join(out_dir, "detections-i%d.jsonl" % interval)
@@ -88,7 +88,7 @@ def run_pipeline(clip, interval, out_dir, build, model, count_line=None):
     cmd = (["gst-launch-1.0", "-q", "filesrc", "location=" + clip, "!", "decodebin", "!", "videoconvert", "!",
             "maskrcnn", "model=" + model, "score-threshold=0.1", "interval=%d" % interval, "!",
             "maskrcnnpublish", "location=" + dets, "include-masks=false", "max-queue=100000", "!",
-            "maskrcnntrack"] + count +
+            "maskrcnntrack"] + list(track_options) + count +
            ["!", "maskrcnnpublish", "location=" + ours, "include-masks=false", "max-queue=100000", "!",
             "fakesink"])
     r = subprocess.run(cmd, env=gst_env(build), capture_output=True, text=True)
@@ -275,6 +275,8 @@ def main(argv):
     p.add_argument("--intervals", default="1,2", help="maskrcnn intervals (default 1,2)")
     p.add_argument("--count-seconds", type=float, default=9.0, help="count clip length (default 9)")
     p.add_argument("--check", action="store_true", help="exit 1 unless the targets are met")
+    p.add_argument("--track-options", default="",
+                   help="maskrcnntrack properties to try, e.g. \"min-hits=5 mask-weight=0.7\"")
     a = p.parse_args(argv)
     reexec_in_venv()
     from . import tracking_clips
@@ -291,7 +293,8 @@ def main(argv):
             gt_path = os.path.join(d, "gt.json")
             gt = json.load(open(gt_path)) if os.path.exists(gt_path) else tracking_clips.write_clip(
                 d, "crossing", a.seconds, seed=seed)
-            dets, ours = run_pipeline(os.path.join(d, "clip.webm"), interval, d, a.build, a.model)
+            dets, ours = run_pipeline(os.path.join(d, "clip.webm"), interval, d, a.build, a.model,
+                                      track_options=a.track_options.split())
             det_docs = read_jsonl(dets, gt["frames"])
             runs = {"maskrcnntrack": ours_from(read_jsonl(ours, gt["frames"])),
                     "ByteTrack": run_bytetrack(det_docs, gt["fps"]),

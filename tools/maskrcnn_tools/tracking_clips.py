@@ -36,6 +36,7 @@ import sys
 import numpy as np
 
 from .shapes import generate as G
+from .shapes import make_clip
 
 
 class Mover:
@@ -209,11 +210,7 @@ def write_clip(out_dir, scenario="crossing", seconds=10.0, fps=30, seed=1, width
     scene = crossing_scene if scenario == "crossing" else count_scene
     movers, line = scene(rng, width, height, frames)
     clip = os.path.join(out_dir, "clip.webm")
-    pipeline = ["gst-launch-1.0", "-q", "fdsrc", "fd=0", "blocksize=%d" % (width * height * 3), "!",
-                "rawvideoparse", "width=%d" % width, "height=%d" % height, "format=rgb",
-                "framerate=%d/1" % fps, "!", "videoconvert", "!", "video/x-raw,format=I420", "!",
-                "vp8enc", "target-bitrate=1500000", "keyframe-max-dist=%d" % (2 * fps),
-                "deadline=0", "cpu-used=4", "threads=2", "!", "webmmux", "!", "filesink", "location=" + clip]
+    pipeline = make_clip.encoder_command(clip, width, height, fps)
     proc = subprocess.Popen(pipeline, stdin=subprocess.PIPE)
     gt_frames, crossings = [], []
     try:
