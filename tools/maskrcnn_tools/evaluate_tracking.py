@@ -304,7 +304,7 @@ def main(argv):
                 totals[name].append(m)
                 results["%s/interval%d/seed%d" % (name, interval, seed)] = m
         for name, ms in totals.items():
-            # the clips together: counts add up, rates are frame-weighted means
+            # the clips together (of equal length): counts add up, rates are means
             agg = {k: sum(m[k] for m in ms) / len(ms) for k in ("HOTA", "MOTA", "IDF1")}
             agg["IDSW"] = sum(m["IDSW"] for m in ms)
             results["%s/interval%d" % (name, interval)] = agg
