@@ -63,21 +63,39 @@ label (cairo_t * cr, PangoLayout * layout, const gchar * text, double x,
   pango_cairo_show_layout (cr, layout);
 }
 
+/* Strokes the current path in `rgb` over a dark edge, so that it stays
+ * visible on light and dark scenes alike (and through a lossy encoder). */
+static void
+stroke_outlined (cairo_t * cr, const double rgb[3], double width)
+{
+  cairo_set_source_rgba (cr, 0, 0, 0, 0.6);
+  cairo_set_line_width (cr, width + 2);
+  cairo_stroke_preserve (cr);
+  cairo_set_source_rgba (cr, rgb[0], rgb[1], rgb[2], 0.95);
+  cairo_set_line_width (cr, width);
+  cairo_stroke (cr);
+}
+
 /* An arrow of length len from (x, y) along unit (ux, uy). */
 static void
-arrow (cairo_t * cr, double x, double y, double ux, double uy, double len)
+arrow (cairo_t * cr, double x, double y, double ux, double uy, double len,
+    double width, const double rgb[3])
 {
-  double tx = x + ux * len, ty = y + uy * len, hw = len * 0.3;
+  double tx = x + ux * len, ty = y + uy * len, hw = len * 0.35;
 
   cairo_move_to (cr, x, y);
-  cairo_line_to (cr, tx, ty);
-  cairo_stroke (cr);
+  cairo_line_to (cr, tx - ux * hw * 0.5, ty - uy * hw * 0.5);
+  stroke_outlined (cr, rgb, width);
   cairo_move_to (cr, tx, ty);
   cairo_line_to (cr, tx - ux * hw - uy * hw * 0.6, ty - uy * hw + ux * hw
       * 0.6);
   cairo_line_to (cr, tx - ux * hw + uy * hw * 0.6, ty - uy * hw - ux * hw
       * 0.6);
   cairo_close_path (cr);
+  cairo_set_source_rgba (cr, 0, 0, 0, 0.6);
+  cairo_set_line_width (cr, 2);
+  cairo_stroke_preserve (cr);
+  cairo_set_source_rgb (cr, rgb[0], rgb[1], rgb[2]);
   cairo_fill (cr);
 }
 
@@ -86,7 +104,8 @@ draw_line (cairo_t * cr, PangoLayout * layout, const GstStructure * s,
     gint width, gint height)
 {
   double x1 = 0, y1 = 0, x2 = 0, y2 = 0, len, ux, uy, lx, ly, mx, my;
-  double arrow_len = MAX (12.0, height / 24.0);
+  double arrow_len = MAX (16.0, height / 14.0);
+  double stroke = MAX (3.0, height / 120.0);
   const gchar *name = gst_structure_get_string (s, "name");
   gchar *text;
   guint64 left = total (s, "to-left"), right = total (s, "to-right");
@@ -106,16 +125,14 @@ draw_line (cairo_t * cr, PangoLayout * layout, const GstStructure * s,
   mx = (x1 + x2) / 2;
   my = (y1 + y2) / 2;
 
-  cairo_set_source_rgba (cr, line_rgb[0], line_rgb[1], line_rgb[2], 0.9);
-  cairo_set_line_width (cr, MAX (2.0, height / 180.0));
   cairo_move_to (cr, x1, y1);
   cairo_line_to (cr, x2, y2);
-  cairo_stroke (cr);
+  stroke_outlined (cr, line_rgb, stroke);
   /* one arrow per direction of crossing, each with its count at its tip */
   arrow (cr, mx + ux * arrow_len * 0.6, my + uy * arrow_len * 0.6, lx, ly,
-      arrow_len);
+      arrow_len, stroke * 0.7, line_rgb);
   arrow (cr, mx - ux * arrow_len * 0.6, my - uy * arrow_len * 0.6, -lx, -ly,
-      arrow_len);
+      arrow_len, stroke * 0.7, line_rgb);
   text = g_strdup_printf ("%" G_GUINT64_FORMAT, left);
   label (cr, layout, text, mx + ux * arrow_len * 0.6 + lx * arrow_len * 1.3
       - 6, my + uy * arrow_len * 0.6 + ly * arrow_len * 1.3 - 8, width,
@@ -163,9 +180,7 @@ draw_zone (cairo_t * cr, PangoLayout * layout, const GstStructure * s,
   cairo_close_path (cr);
   cairo_set_source_rgba (cr, zone_rgb[0], zone_rgb[1], zone_rgb[2], 0.12);
   cairo_fill_preserve (cr);
-  cairo_set_source_rgba (cr, zone_rgb[0], zone_rgb[1], zone_rgb[2], 0.9);
-  cairo_set_line_width (cr, MAX (2.0, height / 180.0));
-  cairo_stroke (cr);
+  stroke_outlined (cr, zone_rgb, MAX (2.0, height / 180.0));
   text = g_strdup_printf ("%s: %" G_GUINT64_FORMAT " inside",
       name ? name : "zone", total (s, "occupancy"));
   label (cr, layout, text, x0 + 4, y0 + 4, width, height, zone_rgb);
