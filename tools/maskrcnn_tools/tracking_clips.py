@@ -151,17 +151,7 @@ def render(movers, line, width, height, frames, rng):
         img = bg.copy()
         drawn = []
         for m in movers:
-            s = m.shape()
-            window, cov = G.rasterize(s, width, height)
-            if window is None:
-                drawn.append(None)
-                continue
-            x0, y0, x1, y1 = window
-            a = cov[..., None]
-            img[y0:y1, x0:x1] = img[y0:y1, x0:x1] * (1 - a) + m.colour[None, None] * a
-            full = np.zeros((height, width), bool)
-            full[y0:y1, x0:x1] = cov >= 0.5
-            drawn.append(full)
+            drawn.append(G.paint(img, m.shape(), m.colour))
         visible = [d.copy() if d is not None else None for d in drawn]
         for i in range(len(visible)):
             if visible[i] is None:

@@ -87,17 +87,11 @@ def render_frames(width, height, frames, fps, seed, ground_truth=None):
         img = bg.copy()
         masks = []
         for m in movers:
-            s = m.shape(t)
-            window, cov = G.rasterize(s, width, height)
-            if window is None:
+            full = G.paint(img, m.shape(t), m.colour)
+            if full is None:
                 masks.append(None)
                 continue
-            x0, y0, x1, y1 = window
-            a = cov[..., None]
-            img[y0:y1, x0:x1] = img[y0:y1, x0:x1] * (1 - a) + m.colour[None, None] * a
             if ground_truth is not None:
-                full = np.zeros((height, width), bool)
-                full[y0:y1, x0:x1] = cov >= 0.5
                 for prev in masks:
                     if prev is not None:
                         prev &= ~full
