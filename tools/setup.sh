@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks (run as root), makes the
-# Python venv for pycocotools, and configures and builds the project in
+# Python venvs (pycocotools; the tracking evaluation's TrackEval and
+# ByteTrack), and configures and builds the project in
 # $MRCNN_BUILD_DIR (default: build/). Safe to run again: it only installs and
 # configures what is not there yet. Used by tests/run.sh and pipelines/demo.sh.
 #
@@ -67,6 +68,19 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if ! "$VENV/bin/python" -c "import pycocotools" 2>/dev/null; then
   "$VENV/bin/pip" install -q pycocotools
+fi
+
+# The tracking evaluation (maskrcnn_tools.evaluate_tracking): TrackEval for
+# HOTA, MOTA and IDF1, and the `trackers` package for its ByteTrack. Both
+# need numpy 2, which Debian's torch (numpy 1.24) cannot load beside it, so
+# they get a venv of their own, without the system's packages. Pinned: the
+# numbers in docs/tracking.md were measured with these.
+TRACK_VENV=$ROOT/.venv-tracking
+if [ ! -x "$TRACK_VENV/bin/python" ]; then
+  /usr/bin/python3 -m venv "$TRACK_VENV"
+fi
+if ! "$TRACK_VENV/bin/python" -c "import trackeval, trackers" 2>/dev/null; then
+  "$TRACK_VENV/bin/pip" install -q trackeval==1.3.0 trackers==2.6.1
 fi
 
 # Extra meson options come from the arguments or $MRCNN_SETUP_ARGS

@@ -40,6 +40,56 @@ instance_mask_at (guint64 i, guint j, gint mx, gint my)
 
 static const gchar *const labels[] = { "circle", "square", "triangle" };
 
+gboolean pt_tracked_frames;
+
+/* With tracks: instance j of frame i has track id i * 10 + j + 1 (j = 1:
+ * untracked, 0), as maskrcnntrack writes it, and even frames carry
+ * maskrcnncount's counts meta with one line crossed i times. */
+static guint64
+track_id_of (guint64 i, guint j)
+{
+  return j == 1 ? 0 : i * 10 + j + 1;
+}
+
+static void
+add_tracks (GstBuffer * buf, guint64 i)
+{
+  GstMaskRcnnInstance inst;
+  gpointer state = NULL;
+  guint j = 0;
+
+  while (gst_maskrcnn_buffer_iterate_instances (buf, &state, &inst)) {
+    fail_unless (gst_maskrcnn_instance_set_track_id (buf, &inst,
+            track_id_of (i, j)));
+    j++;
+  }
+  if (i % 2 == 0) {
+    GstCustomMeta *meta = gst_buffer_add_custom_meta (buf,
+        "GstMaskRcnnCountsMeta");
+    GstStructure *s;
+    GValue lines = G_VALUE_INIT, classes = G_VALUE_INIT, v = G_VALUE_INIT;
+
+    fail_unless (meta != NULL, "the plugin registers the counts meta");
+    s = gst_custom_meta_get_structure (meta);
+    g_value_init (&classes, GST_TYPE_ARRAY);
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&v, gst_structure_new ("class", "label",
+            G_TYPE_STRING, "circle", "class-id", G_TYPE_INT, 1, "count",
+            G_TYPE_UINT64, i, NULL));
+    gst_value_array_append_and_take_value (&classes, &v);
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    {
+      GstStructure *line = gst_structure_new ("line", "name", G_TYPE_STRING,
+          "door", "x1", G_TYPE_DOUBLE, 1.5, NULL);
+      gst_structure_take_value (line, "to-left", &classes);
+      g_value_take_boxed (&v, line);
+    }
+    g_value_init (&lines, GST_TYPE_ARRAY);
+    gst_value_array_append_and_take_value (&lines, &v);
+    gst_structure_take_value (s, "lines", &lines);
+  }
+}
+
 GstBuffer *
 pt_make_frame (guint64 i)
 {
@@ -70,6 +120,8 @@ pt_make_frame (guint64 i)
   fail_unless (gst_maskrcnn_buffer_add_instances (buf, in, n));
   for (j = 0; j < n; j++)
     gst_buffer_unref (masks[j]);
+  if (pt_tracked_frames)
+    add_tracks (buf, i);
   return buf;
 }
 
@@ -205,10 +257,31 @@ pt_check_document (const gchar * text, const gchar * source_id,
     fail_unless_equals_float (json_array_get_double_element (box, 3), y + h);
     fail_unless (!json_object_get_boolean_member (d, "stale"));
     fail_unless_equals_int (json_object_get_int_member (d, "age"), 0);
+    fail_unless_equals_uint64 (json_object_get_int_member (d, "track_id"),
+        pt_tracked_frames ? track_id_of (i, j) : 0);
     if (with_masks)
       check_mask (json_object_get_object_member (d, "mask"), i, j);
     else
       fail_if (json_object_has_member (d, "mask"));
+  }
+  if (pt_tracked_frames && i % 2 == 0) {
+    JsonObject *counts = json_object_get_object_member (doc, "counts");
+    JsonArray *lines = json_object_get_array_member (counts, "lines");
+    JsonObject *line = json_array_get_object_element (lines, 0);
+    JsonArray *left = json_object_get_array_member (line, "to_left");
+    JsonObject *c = json_array_get_object_element (left, 0);
+
+    fail_unless_equals_int (json_array_get_length (lines), 1);
+    fail_unless_equals_string (json_object_get_string_member (line, "name"),
+        "door");
+    fail_unless_equals_float (json_object_get_double_member (line, "x1"),
+        1.5);
+    fail_unless_equals_string (json_object_get_string_member (c, "label"),
+        "circle");
+    fail_unless_equals_int (json_object_get_int_member (c, "class_id"), 1);
+    fail_unless_equals_uint64 (json_object_get_int_member (c, "count"), i);
+  } else {
+    fail_if (json_object_has_member (doc, "counts"));
   }
   g_object_unref (parser);
   return i;

@@ -19,6 +19,10 @@ G_BEGIN_DECLS
 
 /* Frame i (PT_W x PT_H RGB) has i % 4 instances with known labels, boxes
  * and masks. New buffer. */
+/* With pt_tracked_frames set, frames carry track ids and counts as
+ * maskrcnntrack and maskrcnncount leave them, and pt_check_document()
+ * expects them in the document. */
+extern gboolean pt_tracked_frames;
 GstBuffer *pt_make_frame (guint64 i);
 
 /* Checks one document (JSON text) against the frame its number names,

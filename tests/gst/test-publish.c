@@ -84,6 +84,16 @@ GST_END_TEST;
 
 /* A write that fails (the disk is full: /dev/full) posts an error from the
  * worker and the stream stops at the next frame. */
+/* Track ids and counts, as maskrcnntrack and maskrcnncount leave them. */
+GST_START_TEST (test_file_tracks_and_counts)
+{
+  pt_tracked_frames = TRUE;
+  run_file (FALSE);
+  pt_tracked_frames = FALSE;
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_file_write_error)
 {
   GstElement *e = gst_element_factory_make ("maskrcnnpublish", NULL);
@@ -613,6 +623,7 @@ publish_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_file);
   tcase_add_test (tc, test_file_without_masks);
+  tcase_add_test (tc, test_file_tracks_and_counts);
   tcase_add_test (tc, test_file_write_error);
   tcase_add_test (tc, test_start_errors);
   tcase_add_test (tc, test_hostile_strings_file);
