@@ -514,6 +514,13 @@ check_image (const mrcnn_engine *e, const mrcnn_image *img, mrcnn_error *err)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "frame of %dx%d pixels is too small; the engine needs at least 2x2",
         img->width, img->height);
+  int rw, rh;
+  if (!mrcnn_model_resized_size (e->model, img->width, img->height, &rw, &rh))
+    return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
+        "frame of %dx%d pixels is too thin: resized for the model (min size "
+        "%d, max size %d) it would be %dx%d pixels, and a side of 0 has "
+        "nothing to detect", img->width, img->height, e->model->min_size,
+        e->model->max_size, rw, rh);
   if (img->on_device && !e->caps.device_frames)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
         "frame is in CUDA device memory but the engine runs on the %s "

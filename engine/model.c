@@ -10,6 +10,7 @@
 #include <json-glib/json-glib.h>
 
 #include "internal.h"
+#include "preprocess.h"
 
 #define HEADER_MAX (64u << 20)  /* a real header is kilobytes; refuse absurd ones */
 
@@ -258,7 +259,9 @@ parse_metadata (mrcnn_model *m, JsonObject *meta, mrcnn_error *err)
       return mrcnn_fail (err, MRCNN_ERR_FORMAT,
           "model '%s': metadata 'labels'[%d] is not a string", m->path, i);
     }
-    m->labels[i] = g_strdup (json_node_get_string (e));
+    /* labels are display text: a byte that is not UTF-8 becomes U+FFFD,
+     * so that metadata, captions and JSON can carry every label */
+    m->labels[i] = g_utf8_make_valid (json_node_get_string (e), -1);
   }
   json_node_unref (ln);
 
@@ -616,6 +619,21 @@ int
 mrcnn_model_num_classes (const mrcnn_model *model)
 {
   return model ? model->num_classes : 0;
+}
+
+int
+mrcnn_model_resized_size (const mrcnn_model *model, int width, int height,
+    int *out_w, int *out_h)
+{
+  int w = 0, h = 0;
+  if (model && width >= 2 && height >= 2)
+    mrcnn_pp_resized_size (width, height, (float) model->min_size,
+        (float) model->max_size, &w, &h);
+  if (out_w)
+    *out_w = w;
+  if (out_h)
+    *out_h = h;
+  return w >= 1 && h >= 1;
 }
 
 const char *

@@ -484,9 +484,10 @@ gst_maskrcnn_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 
   if (self->have_last && self->frame_index - self->last_frame_index < interval) {
     age = (guint) (self->frame_index - self->last_frame_index);
-  } else if (w < 2 || h < 2) {
-    /* Below the engine's smallest frame: nothing can be found there. */
-    GST_LOG_OBJECT (self, "%dx%d frame too small to run on", w, h);
+  } else if (!gst_maskrcnn_shared_can_run (self->shared, w, h)) {
+    /* Below 2x2, or so thin that the model's resize leaves a side of 0
+     * pixels: nothing can be found there. */
+    GST_LOG_OBJECT (self, "%dx%d frame too small or thin to run on", w, h);
     clear_last (self);
     self->have_last = TRUE;
     self->last_frame_index = self->frame_index;

@@ -9,8 +9,10 @@
  *
  * Draws the instances that `maskrcnn` attached to each frame: translucent
  * masks in a colour per class, mask contours, boxes, and "label score"
- * captions rendered with Pango. Draws in place; frames without instances
- * pass untouched. The instances may have been scaled or converted on the way
+ * captions rendered with Pango, with "#id" for instances `maskrcnntrack`
+ * gave a track id, and optionally each track's recent path (trail-length).
+ * After `maskrcnncount`, it also draws the lines, zones and counters of
+ * its counts. Draws in place; frames with nothing to draw pass untouched. The instances may have been scaled or converted on the way
  * (videoscale, videoconvert): boxes are taken as they are now and masks are
  * resampled onto them.
  *
@@ -32,8 +34,10 @@
 #include <gst/video/video.h>
 #include <pango/pangocairo.h>
 
+#include "maskrcnn-annotations.h"
 #include "maskrcnn-canvas.h"
 #include "maskrcnn-captions.h"
+#include "maskrcnn-counts.h"
 #include "maskrcnn-meta.h"
 #include "overlay.h"
 #ifdef GST_MASK_RCNN_HAVE_CUDA
@@ -50,6 +54,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_maskrcnn_overlay_debug);
 #define DEFAULT_DRAW_BOXES TRUE
 #define DEFAULT_DRAW_LABELS TRUE
 #define DEFAULT_LINE_WIDTH 2
+#define DEFAULT_DRAW_TRACK_IDS TRUE
+#define DEFAULT_TRAIL_LENGTH 0
+#define DEFAULT_DRAW_COUNTS TRUE
 
 /* Opacity of the caption's background box. */
 #define LABEL_BACKGROUND_ALPHA 0.8
@@ -63,6 +70,9 @@ enum
   PROP_DRAW_BOXES,
   PROP_DRAW_LABELS,
   PROP_LINE_WIDTH,
+  PROP_DRAW_TRACK_IDS,
+  PROP_TRAIL_LENGTH,
+  PROP_DRAW_COUNTS,
 };
 
 typedef struct
@@ -70,7 +80,19 @@ typedef struct
   gdouble alpha;
   gboolean draw_masks, draw_contours, draw_boxes, draw_labels;
   guint line_width;
+  gboolean draw_track_ids, draw_counts;
+  guint trail_length;
 } DrawSettings;
+
+/* A track's last anchor points (box bottom centres), a ring of
+ * trail_length. */
+typedef struct
+{
+  gdouble *xy;
+  guint cap, n, head;           /* head: where the next point goes */
+  guint64 last_frame;
+  guint8 rgb[3];
+} Trail;
 
 struct _GstMaskRcnnOverlay
 {
@@ -88,6 +110,10 @@ struct _GstMaskRcnnOverlay
   PangoContext *pango;
   PangoLayout *layout;
   gint font_px;                 /* size the layout's font is set to */
+
+  /* Trails by track id (guint64 *), and the frame count they age by. */
+  GHashTable *trails;
+  guint64 frames;
 
   /* Scratch for one instance's coverage and contour distances. */
   guint8 *coverage;
@@ -235,8 +261,13 @@ draw_mask (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
 }
 
 static gchar *
-caption_text (const GstMaskRcnnInstance * inst)
+caption_text (const GstMaskRcnnInstance * inst, gboolean track_ids)
 {
+  guint64 id = track_ids ? gst_maskrcnn_instance_get_track_id (inst) : 0;
+
+  if (id)
+    return g_strdup_printf ("%s %.2f #%" G_GUINT64_FORMAT,
+        inst->label ? inst->label : "?", inst->confidence, id);
   return g_strdup_printf ("%s %.2f", inst->label ? inst->label : "?",
       inst->confidence);
 }
@@ -313,7 +344,7 @@ caption_position (const GstMaskRcnnInstance * in, gint tw, gint th,
  * too crowded to keep them apart, the best stays readable on top). */
 static void
 draw_labels (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
-    GArray * instances)
+    GArray * instances, gboolean track_ids)
 {
   guint n = instances->len, k, n_placed = 0;
   guint *order = caption_order (instances);
@@ -326,7 +357,7 @@ draw_labels (GstMaskRcnnOverlay * self, GstMaskRcnnCanvas * canvas,
     const GstMaskRcnnInstance *in =
         &g_array_index (instances, GstMaskRcnnInstance, i);
     guint8 rgb[3];
-    gchar *text = caption_text (in);
+    gchar *text = caption_text (in, track_ids);
 
     mrcnn_overlay_class_color (in->class_id, rgb);
     surfaces[i] = render_caption (self, text, rgb);
@@ -391,9 +422,10 @@ captions_possible (GstMaskRcnnOverlay * self)
  * colour and font size. */
 static const guint8 *
 cuda_caption (GstMaskRcnnOverlay * self, const GstMaskRcnnInstance * inst,
-    const guint8 rgb[3], gint * w, gint * h, gint * stride, gchar ** why)
+    gboolean track_ids, const guint8 rgb[3], gint * w, gint * h,
+    gint * stride, gchar ** why)
 {
-  gchar *text = caption_text (inst);
+  gchar *text = caption_text (inst, track_ids);
   gchar *key = g_strdup_printf ("%d|%u,%u,%u|%s", self->font_px, rgb[0],
       rgb[1], rgb[2], text);
   const guint8 *dev = gst_maskrcnn_overlay_cuda_sprite (self->cuda, key, w,
@@ -421,7 +453,7 @@ cuda_caption (GstMaskRcnnOverlay * self, const GstMaskRcnnInstance * inst,
  * captions from the sprite cache, then one synchronisation. */
 static gboolean
 draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
-    const DrawSettings * s, gchar ** why)
+    cairo_surface_t * annotations, const DrawSettings * s, gchar ** why)
 {
   GstVideoFrame frame;
   mrcnn_overlay_target target;
@@ -529,6 +561,22 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
       ok = gst_maskrcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
     }
   }
+  if (ok && annotations) {
+    /* one sprite for the whole frame, replaced every frame (the previous
+     * frame's launches are finished by now) */
+    mrcnn_overlay_layer l = { 0, };
+
+    l.kind = MRCNN_OVERLAY_LAYER_SPRITE;
+    l.w = cairo_image_surface_get_width (annotations);
+    l.h = cairo_image_surface_get_height (annotations);
+    l.stride = cairo_image_surface_get_stride (annotations);
+    l.data = gst_maskrcnn_overlay_cuda_add_sprite (self->cuda,
+        "maskrcnnoverlay-annotations",
+        cairo_image_surface_get_data (annotations), l.w, l.h, l.stride, why);
+    ok = l.data != NULL;
+    if (ok)
+      ok = gst_maskrcnn_overlay_cuda_draw (self->cuda, &target, &l, why);
+  }
   if (ok && s->draw_labels) {
     /* As draw_labels () on the CPU: placed best first, drawn best last.
      * Each sprite is fetched again right before its launch: the cache may
@@ -547,7 +595,8 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
       gint w = 0, h = 0, stride = 0;
 
       mrcnn_overlay_class_color (in->class_id, rgb);
-      if (!cuda_caption (self, in, rgb, &w, &h, &stride, why)) {
+      if (!cuda_caption (self, in, s->draw_track_ids, rgb, &w, &h, &stride,
+              why)) {
         ok = *why == NULL;      /* no surface: skipped, as on the CPU */
         continue;
       }
@@ -565,7 +614,8 @@ draw_cuda (GstMaskRcnnOverlay * self, GstBuffer * buf, GArray * instances,
         continue;
       mrcnn_overlay_class_color (in->class_id, l.rgb);
       l.kind = MRCNN_OVERLAY_LAYER_SPRITE;
-      l.data = cuda_caption (self, in, l.rgb, &l.w, &l.h, &l.stride, why);
+      l.data = cuda_caption (self, in, s->draw_track_ids, l.rgb, &l.w, &l.h,
+          &l.stride, why);
       if (!l.data) {
         ok = *why == NULL;
         continue;
@@ -600,6 +650,105 @@ out:
 }
 #endif
 
+/* ------------------------------------------------------------ trails */
+
+static void
+trail_free (gpointer data)
+{
+  Trail *t = data;
+
+  g_free (t->xy);
+  g_free (t);
+}
+
+/* Adds each tracked instance's anchor to its trail and forgets the trails
+ * of tracks gone for trail_length frames. */
+static void
+update_trails (GstMaskRcnnOverlay * self, GArray * instances, guint length)
+{
+  GHashTableIter it;
+  gpointer key, value;
+  guint i;
+
+  self->frames++;
+  if (length == 0) {
+    g_hash_table_remove_all (self->trails);
+    return;
+  }
+  for (i = 0; i < instances->len; i++) {
+    const GstMaskRcnnInstance *in =
+        &g_array_index (instances, GstMaskRcnnInstance, i);
+    guint64 id = gst_maskrcnn_instance_get_track_id (in);
+    Trail *t;
+
+    if (!id)
+      continue;
+    t = g_hash_table_lookup (self->trails, &id);
+    if (!t) {
+      t = g_new0 (Trail, 1);
+      g_hash_table_insert (self->trails, g_memdup2 (&id, sizeof (id)), t);
+    }
+    if (t->cap != length) {
+      g_free (t->xy);
+      t->xy = g_new (gdouble, 2 * length);
+      t->cap = length;
+      t->n = t->head = 0;
+    }
+    t->xy[2 * t->head] = in->x + 0.5 * in->width;
+    t->xy[2 * t->head + 1] = (gdouble) in->y + in->height;
+    t->head = (t->head + 1) % t->cap;
+    t->n = MIN (t->n + 1, t->cap);
+    t->last_frame = self->frames;
+    mrcnn_overlay_class_color (in->class_id, t->rgb);
+  }
+  g_hash_table_iter_init (&it, self->trails);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    if (self->frames - ((Trail *) value)->last_frame >= length)
+      g_hash_table_iter_remove (&it);
+}
+
+/* The lines, zones, counters and trails to draw on this frame, or NULL. */
+static cairo_surface_t *
+render_annotations (GstMaskRcnnOverlay * self, GstBuffer * buf,
+    const DrawSettings * s, gint width, gint height)
+{
+  const GstStructure *counts = s->draw_counts ?
+      gst_maskrcnn_buffer_get_counts (buf) : NULL;
+  guint n = g_hash_table_size (self->trails), k = 0;
+  GstMaskRcnnTrail *trails = g_new0 (GstMaskRcnnTrail, MAX (n, 1));
+  gdouble *xy = g_new (gdouble, 2 * MAX (n, 1) * MAX (s->trail_length, 1));
+  GHashTableIter it;
+  gpointer value;
+  cairo_surface_t *surface;
+
+  g_hash_table_iter_init (&it, self->trails);
+  while (g_hash_table_iter_next (&it, NULL, &value)) {
+    Trail *t = value;
+    gdouble *dst = xy + (gsize) 2 * k * s->trail_length;
+    guint j;
+
+    /* only tracks seen on this frame: a trail ends where its object is */
+    if (t->last_frame != self->frames)
+      continue;
+    for (j = 0; j < t->n; j++) {
+      guint src = (t->head + t->cap - t->n + j) % t->cap;
+      dst[2 * j] = t->xy[2 * src];
+      dst[2 * j + 1] = t->xy[2 * src + 1];
+    }
+    trails[k].n = t->n;
+    trails[k].xy = dst;
+    memcpy (trails[k].rgb, t->rgb, 3);
+    k++;
+  }
+  if (counts && self->have_fonts)
+    set_font_size (self, height);
+  surface = gst_maskrcnn_annotations_render (counts, trails, k, width, height,
+      self->have_fonts ? self->layout : NULL);
+  g_free (xy);
+  g_free (trails);
+  return surface;
+}
+
 static GstFlowReturn
 gst_maskrcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
@@ -609,6 +758,7 @@ gst_maskrcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   GstVideoFrame frame;
   GstMaskRcnnCanvas canvas;
   DrawSettings s;
+  cairo_surface_t *annotations;
   gpointer state = NULL;
   gint i;
 
@@ -624,7 +774,11 @@ gst_maskrcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   instances = g_array_new (FALSE, FALSE, sizeof (GstMaskRcnnInstance));
   while (gst_maskrcnn_buffer_iterate_instances (buf, &state, &inst))
     g_array_append_val (instances, inst);
-  if (instances->len == 0) {
+  update_trails (self, instances, s.trail_length);
+  annotations = render_annotations (self, buf, &s,
+      GST_VIDEO_INFO_WIDTH (&self->info),
+      GST_VIDEO_INFO_HEIGHT (&self->info));
+  if (instances->len == 0 && !annotations) {
     g_array_free (instances, TRUE);
     return GST_FLOW_OK;
   }
@@ -632,9 +786,11 @@ gst_maskrcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   if (gst_maskrcnn_base_transform_cuda_frames (GST_MASK_RCNN_BASE_TRANSFORM
           (self))) {
     gchar *why = NULL;
-    gboolean ok = draw_cuda (self, buf, instances, &s, &why);
+    gboolean ok = draw_cuda (self, buf, instances, annotations, &s, &why);
 
     g_array_free (instances, TRUE);
+    if (annotations)
+      cairo_surface_destroy (annotations);
     if (ok)
       return GST_FLOW_OK;
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
@@ -647,6 +803,8 @@ gst_maskrcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 
   if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READWRITE)) {
     g_array_free (instances, TRUE);
+    if (annotations)
+      cairo_surface_destroy (annotations);
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
         ("Could not map a %dx%d video frame for drawing.",
             GST_VIDEO_INFO_WIDTH (&self->info),
@@ -656,6 +814,8 @@ gst_maskrcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   if (!gst_maskrcnn_canvas_init (&canvas, &frame)) {
     gst_video_frame_unmap (&frame);
     g_array_free (instances, TRUE);
+    if (annotations)
+      cairo_surface_destroy (annotations);
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
         ("Cannot draw on %s frames.",
             gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info))),
@@ -678,8 +838,18 @@ gst_maskrcnn_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
       gst_maskrcnn_canvas_box_outline (&canvas, in->x, in->y, in->width,
           in->height, (gint) s.line_width, rgb);
   }
-  if (s.draw_labels)
-    draw_labels (self, &canvas, instances);
+  /* lines, zones, counters and trails over the instances, under the
+   * captions */
+  if (annotations) {
+    gst_maskrcnn_canvas_blend_argb32 (&canvas, 0, 0,
+        cairo_image_surface_get_width (annotations),
+        cairo_image_surface_get_height (annotations),
+        cairo_image_surface_get_data (annotations),
+        cairo_image_surface_get_stride (annotations));
+    cairo_surface_destroy (annotations);
+  }
+  if (s.draw_labels && instances->len > 0)
+    draw_labels (self, &canvas, instances, s.draw_track_ids);
 
   gst_video_frame_unmap (&frame);
   g_array_free (instances, TRUE);
@@ -715,6 +885,9 @@ gst_maskrcnn_overlay_start (GstBaseTransform * trans)
     pango_font_description_free (desc);
   }
   self->warned_fonts = FALSE;
+  self->trails = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+      trail_free);
+  self->frames = 0;
   return TRUE;
 }
 
@@ -728,6 +901,7 @@ gst_maskrcnn_overlay_stop (GstBaseTransform * trans)
   g_clear_object (&self->font_map);
   g_clear_pointer (&self->coverage, g_free);
   g_clear_pointer (&self->distance, g_free);
+  g_clear_pointer (&self->trails, g_hash_table_unref);
   self->scratch_size = 0;
   self->have_info = FALSE;
 #ifdef GST_MASK_RCNN_HAVE_CUDA
@@ -813,6 +987,15 @@ gst_maskrcnn_overlay_set_property (GObject * object, guint prop_id,
     case PROP_LINE_WIDTH:
       s->line_width = g_value_get_uint (value);
       break;
+    case PROP_DRAW_TRACK_IDS:
+      s->draw_track_ids = g_value_get_boolean (value);
+      break;
+    case PROP_TRAIL_LENGTH:
+      s->trail_length = g_value_get_uint (value);
+      break;
+    case PROP_DRAW_COUNTS:
+      s->draw_counts = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -847,6 +1030,15 @@ gst_maskrcnn_overlay_get_property (GObject * object, guint prop_id,
     case PROP_LINE_WIDTH:
       g_value_set_uint (value, s->line_width);
       break;
+    case PROP_DRAW_TRACK_IDS:
+      g_value_set_boolean (value, s->draw_track_ids);
+      break;
+    case PROP_TRAIL_LENGTH:
+      g_value_set_uint (value, s->trail_length);
+      break;
+    case PROP_DRAW_COUNTS:
+      g_value_set_boolean (value, s->draw_counts);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -864,6 +1056,8 @@ gst_maskrcnn_overlay_finalize (GObject * object)
   g_clear_object (&self->font_map);
   g_free (self->coverage);
   g_free (self->distance);
+  if (self->trails)
+    g_hash_table_unref (self->trails);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -907,6 +1101,18 @@ gst_maskrcnn_overlay_class_init (GstMaskRcnnOverlayClass * klass)
       g_param_spec_uint ("line-width", "Line width",
           "Width in pixels of box outlines and mask contours", 1, 64,
           DEFAULT_LINE_WIDTH, flags));
+  g_object_class_install_property (gobject_class, PROP_DRAW_TRACK_IDS,
+      g_param_spec_boolean ("draw-track-ids", "Draw track ids",
+          "Add \"#id\" to the captions of instances maskrcnntrack gave a "
+          "track id", DEFAULT_DRAW_TRACK_IDS, flags));
+  g_object_class_install_property (gobject_class, PROP_TRAIL_LENGTH,
+      g_param_spec_uint ("trail-length", "Trail length",
+          "Frames of each track's path to draw behind it, through its box's "
+          "bottom centre (0: none)", 0, 1000, DEFAULT_TRAIL_LENGTH, flags));
+  g_object_class_install_property (gobject_class, PROP_DRAW_COUNTS,
+      g_param_spec_boolean ("draw-counts", "Draw counts",
+          "Draw maskrcnncount's lines, zones and counters",
+          DEFAULT_DRAW_COUNTS, flags));
 
   gst_element_class_set_static_metadata (element_class,
       "Mask R-CNN overlay", "Filter/Effect/Video",
@@ -931,6 +1137,9 @@ gst_maskrcnn_overlay_init (GstMaskRcnnOverlay * self)
   self->settings.draw_boxes = DEFAULT_DRAW_BOXES;
   self->settings.draw_labels = DEFAULT_DRAW_LABELS;
   self->settings.line_width = DEFAULT_LINE_WIDTH;
+  self->settings.draw_track_ids = DEFAULT_DRAW_TRACK_IDS;
+  self->settings.trail_length = DEFAULT_TRAIL_LENGTH;
+  self->settings.draw_counts = DEFAULT_DRAW_COUNTS;
 
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);

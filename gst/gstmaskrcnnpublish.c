@@ -10,8 +10,14 @@
  * or publishes it. So a slow disk or an absent broker never holds a frame
  * up: when the queue is full the oldest frame is dropped, counted in the
  * `dropped` property and logged. The MQTT client (maskrcnn-publish-mqtt.c)
- * reconnects by itself once connected; until a first connection gets under
- * way, the worker retries it (1 s, backing off to 8 s).
+ * connects and reconnects on a thread of its own (1 s, backing off to 8 s)
+ * while the broker is unreachable; a broker that refuses the login or a
+ * certificate that fails verification ends the stream with an error
+ * instead, since no retry mends those.
+ *
+ * Secrets: the password property is write-only, so that nothing that reads
+ * properties back (gst-inspect, gst-launch -v, pipeline dumps) can show it,
+ * and it is never logged; password-file keeps it off command lines.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -23,6 +29,8 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "maskrcnn-publish-doc.h"
 #include "maskrcnn-publish-mqtt.h"
@@ -37,6 +45,8 @@ GST_DEBUG_CATEGORY (gst_maskrcnn_publish_debug);
 #define DEFAULT_QOS 0
 #define DEFAULT_INCLUDE_MASKS TRUE
 #define DEFAULT_MAX_QUEUE 100
+#define DEFAULT_TLS FALSE
+#define DEFAULT_TLS_VERIFY TRUE
 /* At EOS and at stop, how long the worker may take to send what is queued
  * (a broker that is down would otherwise hold EOS forever). */
 #define DRAIN_TIMEOUT_S 5
@@ -56,6 +66,14 @@ enum
   PROP_PUBLISHED,
   PROP_DROPPED,
   PROP_CONNECTED,
+  PROP_TLS,
+  PROP_TLS_CA_FILE,
+  PROP_TLS_CERT_FILE,
+  PROP_TLS_KEY_FILE,
+  PROP_TLS_VERIFY,
+  PROP_USERNAME,
+  PROP_PASSWORD,
+  PROP_PASSWORD_FILE,
 };
 
 struct _GstMaskRcnnPublish
@@ -72,6 +90,14 @@ struct _GstMaskRcnnPublish
   gchar *source_id;
   gboolean include_masks;
   guint max_queue;
+  gboolean tls;
+  gchar *tls_ca_file;
+  gchar *tls_cert_file;
+  gchar *tls_key_file;
+  gboolean tls_verify;
+  gchar *username;
+  gchar *password;              /* secret: wiped when replaced or freed */
+  gchar *password_file;
 
   /* streaming thread only */
   gint width, height;
@@ -141,8 +167,10 @@ static void
 on_connection (gpointer data, gboolean up)
 {
   GstMaskRcnnPublish *self = data;
+  gboolean changed;
 
   g_mutex_lock (&self->lock);
+  changed = self->connected != up;
   self->connected = up;
   /* QoS 0 messages not yet written are lost with the connection; QoS 1 and
    * 2 are resent by libmosquitto but no longer count as pending here. */
@@ -150,7 +178,8 @@ on_connection (gpointer data, gboolean up)
     self->in_flight = 0;
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
-  g_object_notify (G_OBJECT (self), "connected");
+  if (changed)
+    g_object_notify (G_OBJECT (self), "connected");
 }
 
 static void
@@ -166,9 +195,22 @@ on_sent (gpointer data)
   g_mutex_unlock (&self->lock);
 }
 
+/* The client has posted the error: the stream ends at the next frame. */
+static void
+on_refused (gpointer data)
+{
+  GstMaskRcnnPublish *self = data;
+
+  g_mutex_lock (&self->lock);
+  self->failed = TRUE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+}
+
 static const GstMaskRcnnMqttCallbacks mqtt_callbacks = {
   .connection = on_connection,
   .sent = on_sent,
+  .refused = on_refused,
 };
 
 /* ------------------------------------------------------------ worker */
@@ -220,8 +262,7 @@ static gpointer
 worker_main (gpointer data)
 {
   GstMaskRcnnPublish *self = data;
-  gint64 stop_deadline = 0, retry_delay = G_TIME_SPAN_SECOND;
-  gint64 next_retry = g_get_monotonic_time () + retry_delay;
+  gint64 stop_deadline = 0;
 
   g_mutex_lock (&self->lock);
   for (;;) {
@@ -232,29 +273,9 @@ worker_main (gpointer data)
             !can_send (self))) {
       if (self->stopping && g_queue_is_empty (&self->queue))
         goto out;
-      if (self->mqtt && !gst_maskrcnn_mqtt_is_running (self->mqtt) &&
-          !self->stopping) {
-        /* No first connection yet: retry it, backing off to 8 s. */
-        if (g_get_monotonic_time () >= next_retry) {
-          gboolean ok, fatal;
-
-          g_mutex_unlock (&self->lock);
-          ok = gst_maskrcnn_mqtt_retry_connect (self->mqtt, &fatal);
-          g_mutex_lock (&self->lock);
-          if (fatal)
-            self->failed = TRUE;
-          else if (!ok) {
-            retry_delay = MIN (retry_delay * 2, 8 * G_TIME_SPAN_SECOND);
-            next_retry = g_get_monotonic_time () + retry_delay;
-          }
-        } else {
-          g_cond_wait_until (&self->cond, &self->lock, next_retry);
-        }
-        continue;
-      }
       if (self->stopping && self->mqtt &&
-          !gst_maskrcnn_mqtt_is_running (self->mqtt))
-        goto out;               /* never connected: nothing will come */
+          gst_maskrcnn_mqtt_unreachable (self->mqtt))
+        goto out;               /* never answered: nothing will come */
       if (self->stopping) {
         /* Stopping with frames queued and no broker: wait a little for
          * the connection, then give them up. */
@@ -317,7 +338,7 @@ drain (GstMaskRcnnPublish * self)
    * restarting, and EOS should not stall on it. */
   while (!(done = self->failed || (g_queue_is_empty (&self->queue) &&
               !self->busy && self->in_flight == 0) ||
-          (self->mqtt && !gst_maskrcnn_mqtt_is_running (self->mqtt))))
+          (self->mqtt && gst_maskrcnn_mqtt_unreachable (self->mqtt))))
     if (!g_cond_wait_until (&self->cond, &self->lock, deadline))
       break;
   if (!done)
@@ -340,11 +361,112 @@ clear_run_settings (GstMaskRcnnPublish * self)
   g_clear_pointer (&self->run_source_id, g_free);
 }
 
+/* Frees a copy of the password, overwriting it first so that it does not
+ * linger in freed memory. */
+static void
+secret_free (gchar * secret)
+{
+  if (secret) {
+    memset (secret, 0, strlen (secret));
+    g_free (secret);
+  }
+}
+
+/* The password in `path`: the file's text without one line end, which
+ * must be all there is. NULL after posting an error. The error messages
+ * name the file, never what it holds. */
+static gchar *
+read_password_file (GstMaskRcnnPublish * self, const gchar * path)
+{
+  gchar *text = NULL;
+  gsize len = 0;
+  GError *err = NULL;
+  struct stat st;
+
+  if (!g_file_get_contents (path, &text, &len, &err)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("Could not read the password file \"%s\".", path),
+        ("%s", err->message));
+    g_error_free (err);
+    return NULL;
+  }
+  if (len > 0 && text[len - 1] == '\n')
+    text[--len] = '\0';
+  if (len > 0 && text[len - 1] == '\r')
+    text[--len] = '\0';
+  if (len == 0 || strlen (text) != len || strpbrk (text, "\r\n")) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("The password file \"%s\" does not hold one password.", path),
+        ("It must hold the password on a single line (a final line end is "
+            "allowed), with no NUL byte; it is %s.", len == 0 ? "empty" :
+            "several lines or holds a NUL byte"));
+    memset (text, 0, len);
+    g_free (text);
+    return NULL;
+  }
+  if (stat (path, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+    GST_WARNING_OBJECT (self, "the password file \"%s\" can be read by "
+        "other users (mode %03o): chmod 600 it", path,
+        (guint) (st.st_mode & 0777));
+  return text;
+}
+
+/* Creates the MQTT client from the properties. FALSE after posting an
+ * error. */
+static gboolean
+start_mqtt (GstMaskRcnnPublish * self)
+{
+  GstMaskRcnnMqttSettings s = { 0 };
+  gchar *client_id, *username, *password, *password_file;
+  gchar *ca_file, *cert_file, *key_file;
+
+  GST_OBJECT_LOCK (self);
+  client_id = g_strdup (self->client_id);
+  username = g_strdup (self->username);
+  password = g_strdup (self->password);
+  password_file = g_strdup (self->password_file);
+  ca_file = g_strdup (self->tls_ca_file);
+  cert_file = g_strdup (self->tls_cert_file);
+  key_file = g_strdup (self->tls_key_file);
+  s.tls = self->tls;
+  s.tls_verify = self->tls_verify;
+  GST_OBJECT_UNLOCK (self);
+
+  if (password && password_file) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Both password and password-file are set."),
+        ("Set one of them: password-file keeps the password off command "
+            "lines."));
+  } else if (password_file && !(password = read_password_file (self,
+              password_file))) {
+    /* error posted */
+  } else {
+    s.address = self->run_address;
+    s.topic = self->run_topic;
+    s.client_id = client_id;
+    s.qos = self->run_qos;
+    s.username = username;
+    s.password = password;
+    s.tls_ca_file = ca_file;
+    s.tls_cert_file = cert_file;
+    s.tls_key_file = key_file;
+    self->mqtt = gst_maskrcnn_mqtt_new (GST_ELEMENT (self), &s,
+        &mqtt_callbacks, self);
+  }
+  g_free (client_id);
+  g_free (username);
+  secret_free (password);
+  g_free (password_file);
+  g_free (ca_file);
+  g_free (cert_file);
+  g_free (key_file);
+  return self->mqtt != NULL;
+}
+
 static gboolean
 gst_maskrcnn_publish_start (GstBaseTransform * trans)
 {
   GstMaskRcnnPublish *self = GST_MASK_RCNN_PUBLISH (trans);
-  gchar *client_id;
 
   clear_run_settings (self);
   GST_OBJECT_LOCK (self);
@@ -357,7 +479,6 @@ gst_maskrcnn_publish_start (GstBaseTransform * trans)
   self->run_qos = self->qos;
   self->run_include_masks = self->include_masks;
   self->run_max_queue = self->max_queue;
-  client_id = g_strdup (self->client_id);
   GST_OBJECT_UNLOCK (self);
 
   self->frame_count = 0;
@@ -372,29 +493,21 @@ gst_maskrcnn_publish_start (GstBaseTransform * trans)
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
           ("No file name given for method=file."),
           ("Set the location property."));
-      goto fail;
+      return FALSE;
     }
     self->file = fopen (self->run_location, "w");
     if (!self->file) {
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
           ("Could not open \"%s\" for writing.", self->run_location),
           ("%s", g_strerror (errno)));
-      goto fail;
+      return FALSE;
     }
-  } else {
-    self->mqtt = gst_maskrcnn_mqtt_new (GST_ELEMENT (self), self->run_address,
-        self->run_topic, client_id, self->run_qos, &mqtt_callbacks, self);
-    if (!self->mqtt)
-      goto fail;
+  } else if (!start_mqtt (self)) {
+    return FALSE;
   }
-  g_free (client_id);
 
   self->worker = g_thread_new ("maskrcnnpublish", worker_main, self);
   return TRUE;
-
-fail:
-  g_free (client_id);
-  return FALSE;
 }
 
 static gboolean
@@ -546,6 +659,36 @@ gst_maskrcnn_publish_set_property (GObject * object, guint prop_id,
     case PROP_MAX_QUEUE:
       self->max_queue = g_value_get_uint (value);
       break;
+    case PROP_TLS:
+      self->tls = g_value_get_boolean (value);
+      break;
+    case PROP_TLS_CA_FILE:
+      g_free (self->tls_ca_file);
+      self->tls_ca_file = g_value_dup_string (value);
+      break;
+    case PROP_TLS_CERT_FILE:
+      g_free (self->tls_cert_file);
+      self->tls_cert_file = g_value_dup_string (value);
+      break;
+    case PROP_TLS_KEY_FILE:
+      g_free (self->tls_key_file);
+      self->tls_key_file = g_value_dup_string (value);
+      break;
+    case PROP_TLS_VERIFY:
+      self->tls_verify = g_value_get_boolean (value);
+      break;
+    case PROP_USERNAME:
+      g_free (self->username);
+      self->username = g_value_dup_string (value);
+      break;
+    case PROP_PASSWORD:
+      secret_free (self->password);
+      self->password = g_value_dup_string (value);
+      break;
+    case PROP_PASSWORD_FILE:
+      g_free (self->password_file);
+      self->password_file = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -608,6 +751,28 @@ gst_maskrcnn_publish_get_property (GObject * object, guint prop_id,
     case PROP_MAX_QUEUE:
       g_value_set_uint (value, self->max_queue);
       break;
+    case PROP_TLS:
+      g_value_set_boolean (value, self->tls);
+      break;
+    case PROP_TLS_CA_FILE:
+      g_value_set_string (value, self->tls_ca_file);
+      break;
+    case PROP_TLS_CERT_FILE:
+      g_value_set_string (value, self->tls_cert_file);
+      break;
+    case PROP_TLS_KEY_FILE:
+      g_value_set_string (value, self->tls_key_file);
+      break;
+    case PROP_TLS_VERIFY:
+      g_value_set_boolean (value, self->tls_verify);
+      break;
+    case PROP_USERNAME:
+      g_value_set_string (value, self->username);
+      break;
+    case PROP_PASSWORD_FILE:
+      g_value_set_string (value, self->password_file);
+      break;
+      /* PROP_PASSWORD is write-only: GObject never asks for it. */
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -625,6 +790,12 @@ gst_maskrcnn_publish_finalize (GObject * object)
   g_free (self->topic);
   g_free (self->client_id);
   g_free (self->source_id);
+  g_free (self->tls_ca_file);
+  g_free (self->tls_cert_file);
+  g_free (self->tls_key_file);
+  g_free (self->username);
+  secret_free (self->password);
+  g_free (self->password_file);
   clear_run_settings (self);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
@@ -640,6 +811,10 @@ gst_maskrcnn_publish_class_init (GstMaskRcnnPublishClass * klass)
   const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
       GST_PARAM_MUTABLE_READY;
   const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+  /* Nothing can read a secret back: not gst-inspect, not deep-notify
+   * (gst-launch -v), not a pipeline dump. */
+  const GParamFlags wo = G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY;
 
   GST_DEBUG_CATEGORY_INIT (gst_maskrcnn_publish_debug, "maskrcnnpublish", 0,
       "Mask R-CNN instances published as JSON");
@@ -688,6 +863,42 @@ gst_maskrcnn_publish_class_init (GstMaskRcnnPublishClass * klass)
           "Frames waiting to be sent before the oldest is dropped (a slow "
           "disk, a broker that is down)", 1, 100000, DEFAULT_MAX_QUEUE,
           flags));
+  g_object_class_install_property (gobject_class, PROP_TLS,
+      g_param_spec_boolean ("tls", "TLS",
+          "Connect to the MQTT broker with TLS. Also on when any tls-*-file "
+          "is set; without tls-ca-file the system's trusted CAs verify the "
+          "broker", DEFAULT_TLS, flags));
+  g_object_class_install_property (gobject_class, PROP_TLS_CA_FILE,
+      g_param_spec_string ("tls-ca-file", "TLS CA file",
+          "PEM file of the CA certificate(s) that the broker's certificate "
+          "must be signed by (turns TLS on)", NULL, flags));
+  g_object_class_install_property (gobject_class, PROP_TLS_CERT_FILE,
+      g_param_spec_string ("tls-cert-file", "TLS certificate file",
+          "PEM file of the client certificate (chain) for brokers that ask "
+          "for one; needs tls-key-file (turns TLS on)", NULL, flags));
+  g_object_class_install_property (gobject_class, PROP_TLS_KEY_FILE,
+      g_param_spec_string ("tls-key-file", "TLS key file",
+          "PEM file of the client certificate's private key, unencrypted; "
+          "keep it readable by the pipeline's user only (turns TLS on)",
+          NULL, flags));
+  g_object_class_install_property (gobject_class, PROP_TLS_VERIFY,
+      g_param_spec_boolean ("tls-verify", "TLS verify",
+          "Verify the broker's certificate chain and that it is for the "
+          "host in address. FALSE connects to anyone who answers (a "
+          "warning is posted at every start): for tests only",
+          DEFAULT_TLS_VERIFY, flags));
+  g_object_class_install_property (gobject_class, PROP_USERNAME,
+      g_param_spec_string ("username", "User name",
+          "MQTT login: the user name; NULL for none", NULL, flags));
+  g_object_class_install_property (gobject_class, PROP_PASSWORD,
+      g_param_spec_string ("password", "Password",
+          "MQTT login: the password (write-only, never shown or logged). "
+          "It shows on command lines and in GStreamer's own log of a "
+          "parsed pipeline: prefer password-file", NULL, wo));
+  g_object_class_install_property (gobject_class, PROP_PASSWORD_FILE,
+      g_param_spec_string ("password-file", "Password file",
+          "File holding the MQTT password on one line, read at start "
+          "(keep it readable by the pipeline's user only)", NULL, flags));
   g_object_class_install_property (gobject_class, PROP_PUBLISHED,
       g_param_spec_uint64 ("published", "Published",
           "Documents written to the file, or sent to (QoS 0) or "
@@ -732,6 +943,8 @@ gst_maskrcnn_publish_init (GstMaskRcnnPublish * self)
   self->qos = DEFAULT_QOS;
   self->include_masks = DEFAULT_INCLUDE_MASKS;
   self->max_queue = DEFAULT_MAX_QUEUE;
+  self->tls = DEFAULT_TLS;
+  self->tls_verify = DEFAULT_TLS_VERIFY;
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   g_queue_init (&self->queue);

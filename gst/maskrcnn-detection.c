@@ -33,6 +33,7 @@ gst_maskrcnn_detection_new_from_instance (const GstMaskRcnnInstance * instance)
   d->height = instance->height;
   d->stale = instance->stale;
   d->age = instance->age;
+  d->track_id = gst_maskrcnn_instance_get_track_id (instance);
   if (instance->mask) {
     d->mask_data = gst_buffer_ref (instance->mask);
     d->mask_width = instance->mask_width;

@@ -14,6 +14,7 @@
 #endif
 
 #include "maskrcnn-meta.h"
+#include "maskrcnn-meta-priv.h"
 
 G_DEFINE_BOXED_TYPE (GstMaskRcnnInstance, gst_maskrcnn_instance,
     gst_maskrcnn_instance_copy, gst_maskrcnn_instance_free);
@@ -31,6 +32,8 @@ gst_maskrcnn_instance_copy (const GstMaskRcnnInstance * instance)
   copy->label = g_strdup (instance->label ? instance->label : "");
   if (instance->mask)
     gst_buffer_ref (instance->mask);
+  _gst_maskrcnn_instance_copy_set_track_id (copy,
+      gst_maskrcnn_instance_get_track_id (instance));
   return copy;
 }
 
@@ -40,6 +43,7 @@ gst_maskrcnn_instance_free (GstMaskRcnnInstance * instance)
   g_return_if_fail (instance != NULL);
 
   /* A copy's label is its own (gst_maskrcnn_instance_copy()). */
+  _gst_maskrcnn_instance_copy_set_track_id (instance, 0);
   g_free ((gchar *) instance->label);
   if (instance->mask)
     gst_buffer_unref (instance->mask);

@@ -7,15 +7,18 @@
 #endif
 
 #include "maskrcnn-meta.h"
+#include "maskrcnn-meta-priv.h"
 
 #include <string.h>
 
 /* ------------------------------------------------------------ companion */
 
 /* The params of every instance a `maskrcnn` element attached to one frame,
- * keyed by ROI id. Immutable once built and shared by reference between the
- * buffers that the frame's metadata is copied or scaled onto, so keeping the
- * params alive costs one reference per buffer. */
+ * keyed by ROI id. Shared by reference between the buffers that the frame's
+ * metadata is copied or scaled onto, so keeping the params alive costs one
+ * reference per buffer; read-only while shared (a writer that changes the
+ * params, gst_maskrcnn_instance_set_track_id(), copies a shared table
+ * first). */
 typedef struct {
   gint roi_id;
   GstStructure *detection;
@@ -23,6 +26,7 @@ typedef struct {
 } InstanceEntry;
 
 typedef struct {
+  gint ref;                     /* atomic */
   guint n;
   InstanceEntry entries[];
 } InstanceTable;
@@ -32,33 +36,37 @@ typedef struct {
   InstanceTable *table;
 } GstMaskRcnnMeta;
 
-static void
-instance_table_clear (gpointer data)
-{
-  InstanceTable *table = data;
-  guint i;
-
-  for (i = 0; i < table->n; i++) {
-    gst_structure_free (table->entries[i].detection);
-    if (table->entries[i].mask)
-      gst_structure_free (table->entries[i].mask);
-  }
-}
-
 static InstanceTable *
 instance_table_new (guint n)
 {
-  InstanceTable *table =
-      g_atomic_rc_box_alloc0 (sizeof (InstanceTable) +
+  InstanceTable *table = g_malloc0 (sizeof (InstanceTable) +
       n * sizeof (InstanceEntry));
+
+  table->ref = 1;
   table->n = n;
+  return table;
+}
+
+static InstanceTable *
+instance_table_ref (InstanceTable * table)
+{
+  g_atomic_int_inc (&table->ref);
   return table;
 }
 
 static void
 instance_table_unref (InstanceTable * table)
 {
-  g_atomic_rc_box_release_full (table, instance_table_clear);
+  guint i;
+
+  if (!g_atomic_int_dec_and_test (&table->ref))
+    return;
+  for (i = 0; i < table->n; i++) {
+    gst_structure_free (table->entries[i].detection);
+    if (table->entries[i].mask)
+      gst_structure_free (table->entries[i].mask);
+  }
+  g_free (table);
 }
 
 static const InstanceEntry *
@@ -137,7 +145,7 @@ gst_maskrcnn_meta_transform (GstBuffer * dest, GstMeta * meta,
       gst_maskrcnn_meta_get_info (), NULL);
   if (!dmeta)
     return FALSE;
-  dmeta->table = g_atomic_rc_box_acquire (smeta->table);
+  dmeta->table = instance_table_ref (smeta->table);
 
   /* Buffers keep their metas in the order they were attached and transforms
    * run in that order; gst_maskrcnn_buffer_add_instances() attaches this
@@ -178,8 +186,9 @@ gst_maskrcnn_meta_get_info (void)
 
 /* ------------------------------------------------------------ reading */
 
-static const InstanceEntry *
-find_in_companions (GstBuffer * buffer, gint roi_id)
+/* The companion meta of `buffer` whose table holds `roi_id`, or NULL. */
+static GstMaskRcnnMeta *
+find_companion (GstBuffer * buffer, gint roi_id)
 {
   gpointer state = NULL;
   GstMeta *meta;
@@ -187,12 +196,19 @@ find_in_companions (GstBuffer * buffer, gint roi_id)
   while ((meta = gst_buffer_iterate_meta_filtered (buffer, &state,
               GST_MASK_RCNN_META_API_TYPE))) {
     GstMaskRcnnMeta *m = (GstMaskRcnnMeta *) meta;
-    const InstanceEntry *entry;
 
-    if (m->table && (entry = instance_table_find (m->table, roi_id)))
-      return entry;
+    if (m->table && instance_table_find (m->table, roi_id))
+      return m;
   }
   return NULL;
+}
+
+static const InstanceEntry *
+find_in_companions (GstBuffer * buffer, gint roi_id)
+{
+  GstMaskRcnnMeta *m = find_companion (buffer, roi_id);
+
+  return m ? instance_table_find (m->table, roi_id) : NULL;
 }
 
 /* Finds the detection and mask params of an ROI, on the ROI or else in a
@@ -472,5 +488,143 @@ gst_maskrcnn_buffer_add_instances (GstBuffer * buffer,
   companion = (GstMaskRcnnMeta *) gst_buffer_add_meta (buffer,
       gst_maskrcnn_meta_get_info (), NULL);
   companion->table = table;
+  return TRUE;
+}
+
+/* ------------------------------------------------------------ track ids */
+
+/* Track ids of instance copies (gst_maskrcnn_instance_copy()), by the
+ * copy's address: GstMaskRcnnInstance is allocated by its callers
+ * (gst_maskrcnn_buffer_iterate_instances() fills one on the stack), so it
+ * cannot grow a field without breaking applications built against it. */
+G_LOCK_DEFINE_STATIC (copy_ids);
+static GHashTable *copy_ids;    /* GstMaskRcnnInstance * -> guint64 * */
+
+void
+_gst_maskrcnn_instance_copy_set_track_id (const GstMaskRcnnInstance * copy,
+    guint64 track_id)
+{
+  G_LOCK (copy_ids);
+  if (track_id) {
+    if (!copy_ids)
+      copy_ids = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+          g_free);
+    g_hash_table_insert (copy_ids, (gpointer) copy, g_memdup2 (&track_id,
+            sizeof (track_id)));
+  } else if (copy_ids) {
+    g_hash_table_remove (copy_ids, copy);
+  }
+  G_UNLOCK (copy_ids);
+}
+
+static guint64
+copy_track_id (const GstMaskRcnnInstance * copy)
+{
+  guint64 id = 0;
+
+  G_LOCK (copy_ids);
+  if (copy_ids) {
+    const guint64 *v = g_hash_table_lookup (copy_ids, copy);
+    if (v)
+      id = *v;
+  }
+  G_UNLOCK (copy_ids);
+  return id;
+}
+
+guint64
+gst_maskrcnn_instance_get_track_id (const GstMaskRcnnInstance * instance)
+{
+  const GstStructure *detection;
+  guint64 id = 0;
+
+  g_return_val_if_fail (instance != NULL, 0);
+
+  if (!instance->roi)
+    return copy_track_id (instance);
+  detection = gst_video_region_of_interest_meta_get_param (instance->roi,
+      GST_MASKRCNN_DETECTION_NAME);
+  if (detection)
+    gst_structure_get_uint64 (detection, GST_MASKRCNN_FIELD_TRACK_ID, &id);
+  return id;
+}
+
+/* The entry of `roi_id` in `buffer`'s companion meta, its table made this
+ * buffer's own (copied where another buffer shares it). */
+static InstanceEntry *
+own_entry (GstBuffer * buffer, gint roi_id)
+{
+  GstMaskRcnnMeta *m = find_companion (buffer, roi_id);
+  guint i;
+
+  if (!m)
+    return NULL;
+  if (g_atomic_int_get (&m->table->ref) > 1) {
+    InstanceTable *copy = instance_table_new (m->table->n);
+
+    for (i = 0; i < m->table->n; i++) {
+      const InstanceEntry *e = &m->table->entries[i];
+
+      copy->entries[i].roi_id = e->roi_id;
+      copy->entries[i].detection = gst_structure_copy (e->detection);
+      copy->entries[i].mask = e->mask ? gst_structure_copy (e->mask) : NULL;
+    }
+    instance_table_unref (m->table);
+    m->table = copy;
+  }
+  return (InstanceEntry *) instance_table_find (m->table, roi_id);
+}
+
+static void
+set_object_id (GstVideoRegionOfInterestMeta * roi, guint64 track_id)
+{
+  GList *l;
+
+  for (l = roi->params; l; l = l->next)
+    if (gst_structure_has_name (l->data, GST_MASKRCNN_OBJECT_ID_NAME)) {
+      gst_structure_free (l->data);
+      roi->params = g_list_delete_link (roi->params, l);
+      break;
+    }
+  /* DL Streamer's field is a gint: ids past G_MAXINT are not written there
+   * rather than wrapped onto another object's id. */
+  if (track_id != 0 && track_id <= G_MAXINT)
+    gst_video_region_of_interest_meta_add_param (roi,
+        gst_structure_new (GST_MASKRCNN_OBJECT_ID_NAME,
+            GST_MASKRCNN_FIELD_OBJECT_ID, G_TYPE_INT, (gint) track_id, NULL));
+}
+
+gboolean
+gst_maskrcnn_instance_set_track_id (GstBuffer * buffer,
+    const GstMaskRcnnInstance * instance, guint64 track_id)
+{
+  GstStructure *detection;
+  InstanceEntry *entry;
+
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), FALSE);
+  g_return_val_if_fail (instance != NULL, FALSE);
+
+  if (!instance->roi || !gst_buffer_is_writable (buffer))
+    return FALSE;
+  entry = own_entry (buffer, instance->roi->id);
+  detection = gst_video_region_of_interest_meta_get_param (instance->roi,
+      GST_MASKRCNN_DETECTION_NAME);
+  if (!detection && entry) {
+    /* lost on the way (a transform that dropped the params): back */
+    detection = gst_structure_copy (entry->detection);
+    gst_video_region_of_interest_meta_add_param (instance->roi, detection);
+    if (entry->mask && !gst_video_region_of_interest_meta_get_param
+        (instance->roi, GST_MASKRCNN_MASK_NAME))
+      gst_video_region_of_interest_meta_add_param (instance->roi,
+          gst_structure_copy (entry->mask));
+  }
+  if (!detection)
+    return FALSE;
+  gst_structure_set (detection, GST_MASKRCNN_FIELD_TRACK_ID, G_TYPE_UINT64,
+      track_id, NULL);
+  if (entry)
+    gst_structure_set (entry->detection, GST_MASKRCNN_FIELD_TRACK_ID,
+        G_TYPE_UINT64, track_id, NULL);
+  set_object_id (instance->roi, track_id);
   return TRUE;
 }

@@ -37,6 +37,13 @@ G_BEGIN_DECLS
 #define GST_MASKRCNN_FIELD_CONFIDENCE "confidence"  /* G_TYPE_DOUBLE, 0..1 */
 #define GST_MASKRCNN_FIELD_STALE      "stale"       /* G_TYPE_BOOLEAN */
 #define GST_MASKRCNN_FIELD_AGE        "age"         /* G_TYPE_UINT */
+/* Written by `maskrcnntrack`; absent (read as 0) on untracked instances. */
+#define GST_MASKRCNN_FIELD_TRACK_ID   "track-id"    /* G_TYPE_UINT64 */
+
+/* DL Streamer's ROI param for a track id (what gvatrack writes), which
+ * `maskrcnntrack` adds as well, for ids up to G_MAXINT. */
+#define GST_MASKRCNN_OBJECT_ID_NAME   "object_id"
+#define GST_MASKRCNN_FIELD_OBJECT_ID  "id"          /* G_TYPE_INT */
 
 #define GST_MASKRCNN_MASK_NAME        "mask"
 #define GST_MASKRCNN_FIELD_WIDTH      "width"       /* G_TYPE_INT */
@@ -71,6 +78,11 @@ G_BEGIN_DECLS
  * label and a reference to its mask data, so it may outlive the buffer and
  * cross threads (read-only); that boxed copy is what bindings see
  * (`GstMaskRcnn.Instance` in Python). It replaces #GstMaskRcnnDetection.
+ *
+ * The track id that `maskrcnntrack` gives an instance is read with
+ * gst_maskrcnn_instance_get_track_id() (`Instance.get_track_id()` in
+ * Python) rather than a field: callers allocate this struct, so it keeps
+ * its size.
  */
 typedef struct {
   GstVideoRegionOfInterestMeta *roi;
@@ -178,6 +190,45 @@ gboolean gst_maskrcnn_instance_read_mask_region (const GstMaskRcnnInstance *
 gboolean gst_maskrcnn_instance_rasterize (const GstMaskRcnnInstance *
     instance, guint8 * frame, gint frame_width, gint frame_height,
     gint stride, guint8 value);
+
+/* ------------------------------------------------------------ track ids */
+
+/**
+ * gst_maskrcnn_instance_get_track_id:
+ * @instance: an instance from gst_maskrcnn_buffer_iterate_instances(), or
+ *   a copy from gst_maskrcnn_instance_copy() or
+ *   gst_maskrcnn_buffer_copy_instances()
+ *
+ * The instance's track id: a number `maskrcnntrack` gives each object,
+ * unique within that element for its lifetime and never reused, the same
+ * on every frame that shows the object. The detection params carry it as
+ * the "track-id" field (#GST_MASKRCNN_FIELD_TRACK_ID). A copy holds the
+ * id its instance had when copied (a struct copied by assignment does
+ * not: use gst_maskrcnn_instance_copy()).
+ *
+ * Returns: the track id, or 0 when the instance is not tracked.
+ */
+guint64 gst_maskrcnn_instance_get_track_id (const GstMaskRcnnInstance *
+    instance);
+
+/**
+ * gst_maskrcnn_instance_set_track_id: (skip)
+ * @buffer: the writable buffer @instance was read from
+ * @instance: an instance from gst_maskrcnn_buffer_iterate_instances() on
+ *   @buffer
+ * @track_id: the track id, 0 for untracked
+ *
+ * Records the instance's track id for every reader: the "track-id" field
+ * of its detection params (kept when the frame is scaled, as the other
+ * params are) and DL Streamer's "object_id" ROI param (a structure
+ * #GST_MASKRCNN_OBJECT_ID_NAME with a gint field "id", as gvatrack writes;
+ * left out where the id exceeds G_MAXINT or is 0). For trackers.
+ *
+ * Returns: FALSE when @buffer is not writable or @instance carries no
+ *   detection params on it.
+ */
+gboolean gst_maskrcnn_instance_set_track_id (GstBuffer * buffer,
+    const GstMaskRcnnInstance * instance, guint64 track_id);
 
 /* ------------------------------------------------------------ owned copies */
 
@@ -293,6 +344,8 @@ G_GNUC_BEGIN_IGNORE_DEPRECATIONS
  * @stale: TRUE when the detection was computed on an earlier frame and
  *   carried to this one (the element's `interval` property)
  * @age: frames since the detection was computed, 0 when fresh
+ * @track_id: the track id (gst_maskrcnn_instance_get_track_id()), 0 when
+ *   untracked
  *
  * One instance as an owned, reference-counted copy of the buffer's
  * metadata (`GstMaskRcnn.Detection` in Python). The fields are read-only.
@@ -315,6 +368,11 @@ struct _GstMaskRcnnDetection {
   GstBuffer *mask_data;         /* box-relative GRAY8, or NULL */
   gint mask_width, mask_height;
   gint ref_count;
+
+  /*< public >*/
+  /* Last: only the library allocates detections, so the struct may grow
+   * at its end. */
+  guint64 track_id;
 };
 
 #define GST_TYPE_MASK_RCNN_DETECTION (gst_maskrcnn_detection_get_type ())

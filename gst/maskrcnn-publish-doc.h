@@ -18,9 +18,10 @@ typedef struct {
   guint64 frame;
   gint width, height;
   GList *instances;             /* GstMaskRcnnInstance copies, owned */
+  GstStructure *counts;         /* maskrcnncount's counts, or NULL */
 } GstMaskRcnnPublishFrame;
 
-/* A new frame record with the buffer's instances. Free with
+/* A new frame record with the buffer's instances and counts. Free with
  * gst_maskrcnn_publish_frame_free(). */
 GstMaskRcnnPublishFrame *gst_maskrcnn_publish_frame_new (GstBuffer * buffer,
     guint64 frame, gint width, gint height);
@@ -31,11 +32,16 @@ void gst_maskrcnn_publish_frame_free (GstMaskRcnnPublishFrame * frame);
  *
  *   {"source_id": ..., "frame": n, "pts": ns or null, "width": w,
  *    "height": h, "detections": [{"label", "class_id", "score",
- *    "box": [x1, y1, x2, y2], "stale", "age",
- *    "mask": {"size": [h, w], "counts": "<COCO compressed RLE>"}}]}
+ *    "box": [x1, y1, x2, y2], "stale", "age", "track_id",
+ *    "mask": {"size": [h, w], "counts": "<COCO compressed RLE>"}}],
+ *    "counts": {...}}
  *
- * The detection fields are those of `mrcnn-infer --json`; the mask is the
- * full-frame mask, as there. With include_masks FALSE, "mask" is left out.
+ * The detection fields are those of `mrcnn-infer --json`, plus the track
+ * id (maskrcnntrack's; 0 when untracked); the mask is the full-frame mask,
+ * as there. With include_masks FALSE, "mask" is left out. "counts" is
+ * there on frames that maskrcnncount went through: its counts meta as JSON
+ * (field names with '_' for '-', arrays for arrays, objects for
+ * structures; see docs/elements.md).
  * Returns a new string (g_free), or NULL when memory runs out while
  * encoding a mask. */
 gchar *gst_maskrcnn_publish_frame_to_json (const GstMaskRcnnPublishFrame *

@@ -481,6 +481,12 @@ gst_maskrcnn_shared_max_detections (GstMaskRcnnSharedUser * user)
   return user->sh->settings.thresholds.max_detections;
 }
 
+gboolean
+gst_maskrcnn_shared_can_run (GstMaskRcnnSharedUser * user, gint w, gint h)
+{
+  return mrcnn_model_resized_size (user->sh->model, w, h, NULL, NULL);
+}
+
 const gchar *
 gst_maskrcnn_shared_model_path (GstMaskRcnnSharedUser * user)
 {

@@ -77,6 +77,10 @@ const gchar *gst_maskrcnn_shared_no_cuda_reason (GstMaskRcnnSharedUser *
 /* The CUDA device the engine was created on (-1: the runtime's current). */
 gint gst_maskrcnn_shared_device (GstMaskRcnnSharedUser * user);
 gint gst_maskrcnn_shared_max_detections (GstMaskRcnnSharedUser * user);
+/* Whether the model can run on w x h frames (mrcnn_model_resized_size):
+ * not on frames below 2x2 or so thin that a side resizes to 0 pixels. */
+gboolean gst_maskrcnn_shared_can_run (GstMaskRcnnSharedUser * user, gint w,
+    gint h);
 /* The model file this element opened (its own spelling of the path). */
 const gchar *gst_maskrcnn_shared_model_path (GstMaskRcnnSharedUser * user);
 

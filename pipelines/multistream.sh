@@ -79,7 +79,7 @@ if [ "$separate" -eq 0 ]; then
   fi
 fi
 
-# uridecodebin reads files and rtsp:// alike; a path becomes a file:// URI.
+# A path becomes a file:// URI.
 uri_of() {
   case "$1" in
     *://*) printf '%s' "$1" ;;
@@ -100,7 +100,16 @@ for i in $(seq 0 $((streams - 1))); do
   comp+=("sink_$i::xpos=$(( (i % cols) * tw ))" "sink_$i::ypos=$(( (i / cols) * th ))")
   # The queue in front of maskrcnn decouples decoding from the network, so
   # that one stream's decoder is never waiting for another's batch.
-  branches+=(uridecodebin uri="$uri" ! videoconvert
+  # RTSP: rtspsrc with an unbounded queue right after it, so that a slow
+  # consumer never holds rtpjitterbuffer's task, which in GStreamer 1.22 can
+  # then lose the stream's EOS (docs/reliability.md, the RTSP stall).
+  case "$uri" in
+    rtsp://*|rtsps://*|rtspt://*)
+      source=(rtspsrc location="$uri" ! queue max-size-buffers=0
+        max-size-time=0 max-size-bytes=0 ! decodebin) ;;
+    *) source=(uridecodebin uri="$uri") ;;
+  esac
+  branches+=("${source[@]}" ! videoconvert
     ! queue max-size-buffers=4 max-size-time=0 max-size-bytes=0
     ! maskrcnn ${model:+model="$model"} "${shared[@]}"
     ! maskrcnnoverlay ! videoconvert ! videoscale

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks (run as root), makes the
-# Python venv for pycocotools, and configures and builds the project in
+# Python venvs (pycocotools; the tracking evaluation's TrackEval and
+# ByteTrack), and configures and builds the project in
 # $MRCNN_BUILD_DIR (default: build/). Safe to run again: it only installs and
 # configures what is not there yet. Used by tests/run.sh and pipelines/demo.sh.
 #
@@ -18,13 +19,16 @@ DEMO_PKGS=(meson ninja-build pkg-config gcc python3
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good libcairo2-dev
   libpango1.0-dev gobject-introspection libgirepository1.0-dev
-  gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 libmosquitto-dev)
+  gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 libmosquitto-dev
+  libssl-dev)
 # The test suite on top: torchvision for parity and test models, Python
-# bindings, the CUDA memory library, a broker for maskrcnnpublish, an RTSP
-# server for the multi-stream test (and its typelib, for Python tools).
+# bindings, the CUDA memory library, a broker for maskrcnnpublish (with
+# mosquitto_passwd) and the openssl tool that makes its test certificates,
+# an RTSP server for the multi-stream test (and its typelib, for Python
+# tools).
 TEST_PKGS=(python3-torchvision python3-numpy python3-pil python3-venv
   python3-dev python3-gi libgstreamer-plugins-bad1.0-dev check mosquitto
-  libgstrtspserver-1.0-dev gir1.2-gst-rtsp-server-1.0)
+  openssl libgstrtspserver-1.0-dev gir1.2-gst-rtsp-server-1.0)
 PKGS=("${DEMO_PKGS[@]}")
 if [ "$FOR" != demo ]; then
   PKGS+=("${TEST_PKGS[@]}")
@@ -64,6 +68,19 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if ! "$VENV/bin/python" -c "import pycocotools" 2>/dev/null; then
   "$VENV/bin/pip" install -q pycocotools
+fi
+
+# The tracking evaluation (maskrcnn_tools.evaluate_tracking): TrackEval for
+# HOTA, MOTA and IDF1, and the `trackers` package for its ByteTrack. Both
+# need numpy 2, which Debian's torch (numpy 1.24) cannot load beside it, so
+# they get a venv of their own, without the system's packages. Pinned: the
+# numbers in docs/tracking.md were measured with these.
+TRACK_VENV=$ROOT/.venv-tracking
+if [ ! -x "$TRACK_VENV/bin/python" ]; then
+  /usr/bin/python3 -m venv "$TRACK_VENV"
+fi
+if ! "$TRACK_VENV/bin/python" -c "import trackeval, trackers" 2>/dev/null; then
+  "$TRACK_VENV/bin/pip" install -q trackeval==1.3.0 trackers==2.6.1
 fi
 
 # Extra meson options come from the arguments or $MRCNN_SETUP_ARGS

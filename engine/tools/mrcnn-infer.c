@@ -252,25 +252,25 @@ out:
 static gboolean
 write_json (const char *path, const char *model_path, JsonArray *images)
 {
-  JsonGenerator *gen = json_generator_new ();
   JsonObject *root = json_object_new ();
   JsonNode *node = json_node_new (JSON_NODE_OBJECT);
   GError *error = NULL;
   gboolean ok;
 
-  json_object_set_string_member (root, "model", model_path);
+  char *model = g_utf8_make_valid (model_path, -1);
+  json_object_set_string_member (root, "model", model);
+  g_free (model);
   json_object_set_array_member (root, "images", json_array_ref (images));
   json_node_take_object (node, root);
-  json_generator_set_root (gen, node);
-  json_generator_set_pretty (gen, TRUE);
-  ok = json_generator_to_file (gen, path, &error);
+  char *text = mrcnn_json_to_string (node, TRUE);
+  ok = g_file_set_contents (path, text, -1, &error);
   if (!ok) {
     g_printerr ("mrcnn-infer: %s: cannot write the JSON output: %s\n", path,
         error->message);
     g_error_free (error);
   }
+  g_free (text);
   json_node_unref (node);
-  g_object_unref (gen);
   return ok;
 }
 

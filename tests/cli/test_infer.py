@@ -372,6 +372,31 @@ def main():
                 check(ix * iy >= 0.5 * area,
                       "low threshold: mask extent %r covers under half of box %r" % (bb, box))
 
+        # --- labels with quotes, backslashes, control characters, bytes
+        # that are not UTF-8 and 10 kB of text (the fuzz corpus's hostile
+        # model): the document is strict JSON and every label valid UTF-8
+        hostile = os.path.join(opts.source_root, "tests", "fuzz", "corpus", "model",
+                               "hostile-labels.safetensors")
+        jsh = os.path.join(tmp, "hostile.json")
+        rc, out, err = run(infer, ["--model", hostile, "--score-threshold", "0",
+                                   "--json", jsh, a])
+        check(rc == 0, "hostile labels: exit %d, %s" % (rc, err))
+        if os.path.isfile(jsh):
+            raw = open(jsh, "rb").read()
+            try:
+                # strict: no raw control character inside a string
+                hdoc = json.loads(raw.decode("utf-8"), strict=True)
+                labels = {d["label"] for d in hdoc["images"][0]["detections"]}
+                print("hostile labels: %d detections, %d distinct labels" % (
+                    len(hdoc["images"][0]["detections"]), len(labels)))
+                check(len(labels) >= 2, "hostile labels: several labels in the document")
+                check(any(len(lab) > 10000 for lab in labels) and any("\ufffd" in lab for lab in labels)
+                      and any("\x1f" in lab for lab in labels),
+                      "hostile labels: the long, the invalid-UTF-8 and the control-character labels "
+                      "come through (labels seen: %r)" % sorted(lab[:20] for lab in labels))
+            except (UnicodeDecodeError, ValueError) as e:
+                check(False, "hostile labels: the document is not strict UTF-8 JSON: %s" % e)
+
         # --- the default model through MRCNN_MODEL_DIR
         mdir = os.path.join(tmp, "models")
         os.mkdir(mdir)

@@ -36,7 +36,9 @@ frame_init (frame *f, int w, int h)
             * sin (a[c] * x / 17.0 + b[c] * y / 23.0 + c));
   for (int r = 0; r < 6; r++) {
     int x0 = ut_int (0, w - 2), y0 = ut_int (0, h - 2);
-    int rw = ut_int (8, w / 2), rh = ut_int (8, h / 2);
+    /* 8 .. half the side (thin frames: 1 .. half) */
+    int rw = ut_int (MIN (8, MAX (1, w / 2)), MAX (1, w / 2));
+    int rh = ut_int (MIN (8, MAX (1, h / 2)), MAX (1, h / 2));
     int x1 = MIN (w, x0 + rw), y1 = MIN (h, y0 + rh);
     guint8 col[3] = { ut_int (0, 255), ut_int (0, 255), ut_int (0, 255) };
     for (int y = y0; y < y1; y++)

@@ -270,6 +270,26 @@ main (int argc, char **argv)
   }
   ut_end ();
 
+  ut_begin ("a frame too thin to resize is refused, not run");
+  {
+    /* the test model's max size 512: torchvision's resize of 1200x2 gives a
+     * height of 0 (it fails there) */
+    frame thin;
+    int rw = -1, rh = -1;
+    frame_init (&thin, 1200, 2);
+    ut_check (!mrcnn_model_resized_size (model, 1200, 2, &rw, &rh) && rh == 0
+        && rw > 0, "1200x2 resizes to %dx%d and is taken", rw, rh);
+    ut_check (mrcnn_model_resized_size (model, 320, 240, &rw, &rh) && rw > 0
+        && rh > 0, "320x240 resizes to %dx%d", rw, rh);
+    mrcnn_result *r = NULL;
+    mrcnn_status st = mrcnn_stream_run (a, &thin.view, NULL, 0, &r, &err);
+    ut_check (st == MRCNN_ERR_INVALID_ARG && r == NULL
+        && strstr (err.message, "too thin"), "1200x2 frame: status %d, '%s'",
+        st, err.message);
+    g_free (thin.rgb);
+  }
+  ut_end ();
+
   mrcnn_stream_free (a);
   mrcnn_stream_free (b);
   for (int i = 0; i < N; i++) {

@@ -9,7 +9,10 @@ exporter) and python3-pil (for the images). Every seed is small so that the
 fuzzer spends its time on the parsers, not on copying bytes:
 
 model/  a complete, valid random-init model with the narrowest widths the
-        exporter allows (about 25 KB, F16), and header-only files that reach
+        exporter allows (about 25 KB, F16), the same with 5 classes whose
+        labels are hostile (quotes, backslashes, control characters, lone
+        surrogate escapes that decode to invalid UTF-8, 10 kB of text; the
+        maskrcnnpublish test runs it), and header-only files that reach
         the metadata and tensor-table parsers quickly: full metadata, the
         required fields only, every optional field in its other legal form,
         a few tensors of each dtype, and no metadata at all.
@@ -53,20 +56,51 @@ def full_metadata():
     }
 
 
-def model_seeds(out):
-    os.makedirs(out, exist_ok=True)
+def tiny_model(num_classes):
+    """A random-init model with every width 4 (F16), as bytes."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "tiny.safetensors")
         subprocess.run([sys.executable, "-m", "maskrcnn_tools.export_torchvision",
                         "--random-init", "--seed", "1",
                         "--arch", "maskrcnn_resnet18_fpn", "--body-widths", "4,4,4,4,4",
                         "--fpn-channels", "4", "--representation-size", "4",
-                        "--mask-channels", "4", "--num-classes", "2",
+                        "--mask-channels", "4", "--num-classes", str(num_classes),
                         "--min-size", "64", "--max-size", "96", "--dtype", "f16",
                         "--out", path, "--quiet"], check=True, env=EXPORTER_ENV)
         with open(path, "rb") as f:
-            valid = f.read()
-    seeds = {"valid-r18-f16.safetensors": valid}
+            return f.read()
+
+
+def hostile_labels():
+    """Labels that a writer of JSON or MQTT must survive. json.dumps escapes
+    the lone surrogates as \\udXXX, which json-glib (the engine's loader)
+    decodes into bytes that are not UTF-8."""
+    # 10 kB, mostly ASCII so that the seed stays under the target's
+    # -max_len (non-ASCII costs 6 to 12 bytes in the escaped header)
+    long = "\u00e9t\u00e9 \u5f62 \U0001f408 "
+    while len(long.encode()) < 10240:
+        long += "a long label of plain words "
+    return ["__background__",
+            'say "cheese", \\ back\\slash \\" and \\u0022',
+            "tab\there\nnewline\r\x01\x08\x0c\x1b\x1f\x7f end",
+            "lone \ud800 and \udfff surrogates, a high \ud83d alone",
+            long,
+            "+/#/$SYS/topic-like </script> \u2028 end"]
+
+
+def with_labels(model, labels):
+    """The model's bytes with its metadata's labels replaced."""
+    (n,) = struct.unpack("<Q", model[:8])
+    header = json.loads(model[8:8 + n])
+    header["__metadata__"]["labels"] = json.dumps(labels)
+    return safetensors(header, model[8 + n:])
+
+
+def model_seeds(out):
+    os.makedirs(out, exist_ok=True)
+    seeds = {"valid-r18-f16.safetensors": tiny_model(2)}
+    labels = hostile_labels()
+    seeds["hostile-labels.safetensors"] = with_labels(tiny_model(len(labels)), labels)
 
     meta = full_metadata()
     seeds["meta-full.safetensors"] = safetensors({"__metadata__": meta})

@@ -158,3 +158,20 @@ test_expect_start_error (GstElement * element)
   gst_object_unref (bus);
   return msg;
 }
+
+GstBuffer *
+test_disc_mask (gint s)
+{
+  GstBuffer *mask = gst_buffer_new_allocate (NULL, (gsize) s * s, NULL);
+  GstMapInfo map;
+  gint x, y;
+
+  gst_buffer_map (mask, &map, GST_MAP_WRITE);
+  for (y = 0; y < s; y++)
+    for (x = 0; x < s; x++) {
+      gdouble u = (x + 0.5) / s - 0.5, v = (y + 0.5) / s - 0.5;
+      map.data[y * s + x] = u * u + v * v < 0.25 ? 255 : 0;
+    }
+  gst_buffer_unmap (mask, &map);
+  return mask;
+}

@@ -48,6 +48,10 @@ GstBus *test_attach_bus (GstElement * element);
  * gst_message_unref()), or fails the test. */
 GstMessage *test_expect_start_error (GstElement * element);
 
+/* A new s x s box-relative GRAY8 mask of the disc inscribed in it (255
+ * inside, 0 outside), as maskrcnn attaches for a round object. */
+GstBuffer *test_disc_mask (gint s);
+
 G_END_DECLS
 
 #endif

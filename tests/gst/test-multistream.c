@@ -16,7 +16,23 @@
  * Environment: MRCNN_MULTISTREAM_STREAMS (default 4), _FRAMES (frames of
  * the longest stream, default 30), _BATCH (batch-size, default the number
  * of streams), _TIMEOUT (seconds, default 300), _SHARED (default 1; 0 gives
- * every stream an engine of its own, the peer to compare a failure with).
+ * every stream an engine of its own, the peer to compare a failure with),
+ * _ELEMENTS (default 1; 0 puts identity where maskrcnn was, with
+ * sleep-time _SLEEP_US microseconds (default 0) per frame to stand in for
+ * the engine's time, skips the reference pass and checks only frames,
+ * sizes and EOS: the same receiving pipeline without our elements, to tell
+ * a stall of GStreamer's RTSP receiver from one of ours,
+ * docs/reliability.md), _DROP_BYE (a stream's index: the RTCP BYE that
+ * announces the end of that stream is dropped on its way into rtspsrc's
+ * rtpbin, so that it gets all its frames and no EOS, as in the stalled
+ * runs of docs/reliability.md; unset by default), _RTP_SLEEP_US
+ * (microseconds that an identity right after rtspsrc sleeps per RTP
+ * packet, in the thread of rtspsrc's jitterbuffer, as a consumer that is
+ * slow to take packets; default 0: no identity) and _RTP_QUEUE (default
+ * 1: an unbounded queue right after rtspsrc, so that the jitterbuffer never
+ * waits for what follows, the mitigation docs/reliability.md gives users
+ * for GStreamer 1.22's rtpjitterbuffer losing an EOS; 0: none, the
+ * receiver in which that bug shows).
  *
  * The streams have different lengths, so that some reach EOS while the
  * others still send: every stream must still deliver all of its frames.
@@ -37,6 +53,7 @@
 
 #include <gst/gst.h>
 #include <gst/video/video.h>
+#include <gst/rtp/gstrtcpbuffer.h>
 #include <gst/rtsp-server/rtsp-server.h>
 #include <gst/maskrcnn-meta.h>
 
@@ -245,6 +262,41 @@ watch_sink (GstElement * pipeline, const gchar * name, Stream * s)
       NULL);
   gst_object_unref (pad);
   gst_object_unref (sink);
+}
+
+/* MRCNN_MULTISTREAM_DROP_BYE: drops the RTCP packets holding a BYE. */
+static GstPadProbeReturn
+drop_bye (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstRTCPBuffer rtcp = GST_RTCP_BUFFER_INIT;
+  GstRTCPPacket packet;
+  gboolean bye = FALSE, more;
+
+  if (buf && gst_rtcp_buffer_map (buf, GST_MAP_READ, &rtcp)) {
+    for (more = gst_rtcp_buffer_get_first_packet (&rtcp, &packet);
+        more && !bye; more = gst_rtcp_packet_move_to_next (&packet))
+      bye = gst_rtcp_packet_get_type (&packet) == GST_RTCP_TYPE_BYE;
+    gst_rtcp_buffer_unmap (&rtcp);
+  }
+  if (bye)
+    g_print ("dropped an RTCP BYE on its way into %s\n",
+        GST_OBJECT_NAME (GST_OBJECT_PARENT (pad)));
+  return bye ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+static void
+on_manager_pad (GstElement * manager, GstPad * pad, gpointer user_data)
+{
+  if (g_str_has_prefix (GST_PAD_NAME (pad), "recv_rtcp_sink"))
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, drop_bye, NULL, NULL);
+}
+
+static void
+on_new_manager (GstElement * rtspsrc, GstElement * manager,
+    gpointer user_data)
+{
+  g_signal_connect (manager, "pad-added", G_CALLBACK (on_manager_pad), NULL);
 }
 
 /* A pipeline stuck inside GStreamer can be neither waited for nor stopped
@@ -489,6 +541,45 @@ have_factories (const gchar * const *names)
   return ok;
 }
 
+/* The longest stream's frames from the clip through one maskrcnn with an
+ * engine of its own, into `reference`. FALSE after reporting a failure. */
+static gboolean
+reference_pass (const gchar * clip, const gchar * model, guint frames,
+    guint timeout_s, Stream * reference)
+{
+  GError *err = NULL;
+  GstElement *pipeline;
+  /* identity's eos-after=N passes N - 1 buffers and ends with the N-th. */
+  gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! matroskademux"
+      " ! identity eos-after=%u ! vp8dec ! videoconvert ! maskrcnn "
+      "model=\"%s\" ! fakesink name=sink sync=false", clip, frames + 1,
+      model);
+
+  pipeline = gst_parse_launch (desc, &err);
+  g_free (desc);
+  /* A pipeline may come back with a (recoverable) error: fail on both. */
+  if (err != NULL) {
+    fail ("reference pipeline: %s", err->message);
+    return FALSE;
+  }
+  watch_sink (pipeline, "sink", reference);
+  run_until_done (pipeline, reference, 1, timeout_s);
+  gst_object_unref (pipeline);
+  if (reference->frames != frames || reference->empty_frames > 0
+      || reference->bad_instances > 0) {
+    fail ("reference pass: %u frames of %u, %u without instances, %u bad "
+        "instances (%s)", reference->frames, frames, reference->empty_frames,
+        reference->bad_instances, reference->first_problem ?
+        reference->first_problem : "-");
+    return FALSE;
+  }
+  g_print ("reference: %u frames, %u instances (circle %u, square %u, "
+      "triangle %u)\n", reference->frames, reference->instances,
+      reference->label_counts[0], reference->label_counts[1],
+      reference->label_counts[2]);
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -497,8 +588,9 @@ main (int argc, char **argv)
     "fakesink", "maskrcnn", NULL
   };
   const gchar *clip, *model;
-  guint n_streams, frames, batch, timeout_s, shared;
-  gboolean files;
+  guint n_streams, frames, batch, timeout_s, shared, sleep_us, rtp_sleep_us;
+  gboolean rtp_queue;
+  gboolean files, elements;
   GstElement *probe_element, *pipeline;
   GObjectClass *klass;
   Stream reference, *streams;
@@ -523,6 +615,15 @@ main (int argc, char **argv)
   batch = env_uint ("MRCNN_MULTISTREAM_BATCH", n_streams);
   timeout_s = env_uint ("MRCNN_MULTISTREAM_TIMEOUT", 300);
   shared = g_strcmp0 (g_getenv ("MRCNN_MULTISTREAM_SHARED"), "0") != 0;
+  elements = g_strcmp0 (g_getenv ("MRCNN_MULTISTREAM_ELEMENTS"), "0") != 0;
+  shared = shared && elements;
+  sleep_us = g_getenv ("MRCNN_MULTISTREAM_SLEEP_US") ?
+      (guint) g_ascii_strtoull (g_getenv ("MRCNN_MULTISTREAM_SLEEP_US"), NULL,
+      10) : 0;
+  rtp_sleep_us = g_getenv ("MRCNN_MULTISTREAM_RTP_SLEEP_US") ?
+      (guint) g_ascii_strtoull (g_getenv ("MRCNN_MULTISTREAM_RTP_SLEEP_US"),
+      NULL, 10) : 0;
+  rtp_queue = g_strcmp0 (g_getenv ("MRCNN_MULTISTREAM_RTP_QUEUE"), "0") != 0;
 
   if (!have_factories (needed))
     return 1;
@@ -543,34 +644,10 @@ main (int argc, char **argv)
   }
 
   /* Reference: the longest stream's frames through an engine of its own.
-   * identity's eos-after=N passes N - 1 buffers and ends with the N-th. */
-  gchar *ref_desc = g_strdup_printf ("filesrc location=\"%s\" ! matroskademux"
-      " ! identity eos-after=%u ! vp8dec ! videoconvert ! maskrcnn "
-      "model=\"%s\" ! fakesink name=sink sync=false", clip, frames + 1,
-      model);
-  pipeline = gst_parse_launch (ref_desc, &err);
-  g_free (ref_desc);
-  /* A pipeline may come back with a (recoverable) error: fail on both. */
-  if (err != NULL) {
-    fail ("reference pipeline: %s", err->message);
-    return 1;
-  }
+   * Without our elements there is nothing to compare with. */
   stream_init (&reference, 0, frames);
-  watch_sink (pipeline, "sink", &reference);
-  run_until_done (pipeline, &reference, 1, timeout_s);
-  gst_object_unref (pipeline);
-  if (reference.frames != frames || reference.empty_frames > 0
-      || reference.bad_instances > 0) {
-    fail ("reference pass: %u frames of %u, %u without instances, %u bad "
-        "instances (%s)", reference.frames, frames, reference.empty_frames,
-        reference.bad_instances, reference.first_problem ?
-        reference.first_problem : "-");
+  if (elements && !reference_pass (clip, model, frames, timeout_s, &reference))
     return 1;
-  }
-  g_print ("reference: %u frames, %u instances (circle %u, square %u, "
-      "triangle %u)\n", reference.frames, reference.instances,
-      reference.label_counts[0], reference.label_counts[1],
-      reference.label_counts[2]);
 
   server = NULL;
   server_thread = NULL;
@@ -586,7 +663,9 @@ main (int argc, char **argv)
   }
   if (!files)
     g_print ("RTSP server on 127.0.0.1:%d\n", port);
-  if (shared)
+  if (!elements)
+    g_print ("%u streams, no maskrcnn (identity in its place)\n", n_streams);
+  else if (shared)
     g_print ("%u streams, one engine, batch-size %u\n", n_streams, batch);
   else
     g_print ("%u streams, one engine each\n", n_streams);
@@ -600,12 +679,26 @@ main (int argc, char **argv)
     if (files)
       g_string_append_printf (desc, "filesrc location=\"%s\" ! matroskademux"
           " ! identity eos-after=%u ! vp8dec", clip, streams[i].expected + 1);
+    else {
+      g_string_append_printf (desc, "rtspsrc name=src%u "
+          "location=rtsp://127.0.0.1:%d/s%u protocols=tcp latency=200 ! ",
+          i, port, i);
+      if (rtp_queue)
+        g_string_append (desc, "queue max-size-buffers=0 max-size-bytes=0 "
+            "max-size-time=0 ! ");
+      if (rtp_sleep_us)
+        g_string_append_printf (desc, "identity sleep-time=%u ! ",
+            rtp_sleep_us);
+      g_string_append (desc, "rtpvp8depay ! vp8dec");
+    }
+    if (elements)
+      g_string_append_printf (desc, " ! videoconvert ! queue ! maskrcnn "
+          "name=m%u model=\"%s\" %s ! fakesink name=sink%u sync=false  ", i,
+          model, sharing, i);
     else
-      g_string_append_printf (desc, "rtspsrc location=rtsp://127.0.0.1:%d/s%u"
-          " protocols=tcp latency=200 ! rtpvp8depay ! vp8dec", port, i);
-    g_string_append_printf (desc, " ! videoconvert ! queue ! maskrcnn name=m%u"
-        " model=\"%s\" %s ! fakesink name=sink%u sync=false  ", i, model,
-        sharing, i);
+      g_string_append_printf (desc, " ! videoconvert ! queue ! identity "
+          "name=m%u sleep-time=%u ! fakesink name=sink%u sync=false  ", i,
+          sleep_us, i);
   }
   g_free (sharing);
   pipeline = gst_parse_launch (desc->str, &err);
@@ -620,6 +713,19 @@ main (int argc, char **argv)
     g_free (name);
     name = g_strdup_printf ("m%u", i);
     watch_element_input (pipeline, name, &streams[i]);
+    g_free (name);
+  }
+  if (!files && g_getenv ("MRCNN_MULTISTREAM_DROP_BYE")) {
+    gchar *name = g_strdup_printf ("src%s",
+        g_getenv ("MRCNN_MULTISTREAM_DROP_BYE"));
+    GstElement *src = gst_bin_get_by_name (GST_BIN (pipeline), name);
+
+    if (src == NULL) {
+      fail ("MRCNN_MULTISTREAM_DROP_BYE: no stream %s", name + 3);
+      return 1;
+    }
+    g_signal_connect (src, "new-manager", G_CALLBACK (on_new_manager), NULL);
+    gst_object_unref (src);
     g_free (name);
   }
   gint64 t0 = g_get_monotonic_time ();
@@ -651,6 +757,8 @@ main (int argc, char **argv)
           s->expected);
     if (s->width != 640 || s->height != 360)
       fail ("stream %u: frames of %dx%d, not 640x360", i, s->width, s->height);
+    if (!elements)
+      continue;
     if (s->empty_frames > 0)
       fail ("stream %u: %u frames without instances", i, s->empty_frames);
     /* The clip shows all three kinds of shape on every frame. */

@@ -14,7 +14,11 @@ on the shipped model and clip:
    same instances;
 3. a maskrcnnpublish (method=file) in the same pipeline wrote one JSON line
    per frame whose detections, decoded from COCO RLE here, are the same
-   instances and masks the probe read.
+   instances and masks the probe read;
+4. after maskrcnntrack, Instance.get_track_id() (and the deprecated
+   Detection.track_id) gives every instance a non-zero id that stays with
+   its object from frame to frame, a copy of a copy keeps it, and before
+   the tracker it is 0.
 
 Fails (never skips) when python3-gi or the typelib is missing: setup
 installs them. Arguments: SOURCE_ROOT; tools/ on PYTHONPATH (maskrcnn_tools.rle
@@ -47,6 +51,21 @@ def check(cond, what):
     if not cond:
         failures.append(what)
         print("FAIL: " + what, file=sys.stderr)
+
+
+def play_until(pipeline, done):
+    """Plays the pipeline until done() (checked between bus polls), EOS or
+    an error (a failed check), then stops it."""
+    pipeline.set_state(Gst.State.PLAYING)
+    bus = pipeline.get_bus()
+    while not done():
+        msg = bus.timed_pop_filtered(100 * Gst.MSECOND,
+                                     Gst.MessageType.EOS | Gst.MessageType.ERROR)
+        if msg is not None:
+            if msg.type == Gst.MessageType.ERROR:
+                check(False, "pipeline error: %s" % msg.parse_error()[0].message)
+            break
+    pipeline.set_state(Gst.State.NULL)
 
 
 def test_example():
@@ -154,17 +173,8 @@ def test_probe():
 
     pipeline.get_by_name("sink").get_static_pad("sink").add_probe(
         Gst.PadProbeType.BUFFER, on_buffer)
-    pipeline.set_state(Gst.State.PLAYING)
     # Ten frames are enough; stop at the tenth rather than decode the clip.
-    bus = pipeline.get_bus()
-    while seen["frames"] < 10:
-        msg = bus.timed_pop_filtered(100 * Gst.MSECOND,
-                                     Gst.MessageType.EOS | Gst.MessageType.ERROR)
-        if msg is not None:
-            if msg.type == Gst.MessageType.ERROR:
-                check(False, "pipeline error: %s" % msg.parse_error()[0].message)
-            break
-    pipeline.set_state(Gst.State.NULL)
+    play_until(pipeline, lambda: seen["frames"] >= 10)
     check(seen["frames"] >= 10, "only %d frames" % seen["frames"])
     check(seen["instances"] >= 20, "only %d instances" % seen["instances"])
     check(seen["labels"] == CLASSES, "labels seen: %s" % sorted(seen["labels"]))
@@ -208,7 +218,63 @@ def test_probe():
     print("publish: %d documents, the first %d compared" % (len(docs), len(probed)))
 
 
+def test_tracks():
+    pipeline = Gst.parse_launch(
+        'filesrc location="%s" ! decodebin ! videoconvert ! maskrcnn ! '
+        'maskrcnntrack name=track ! fakesink' % CLIP)
+    track = pipeline.get_by_name("track")
+    frames = {"before": 0, "after": 0}
+    last = {}  # track id -> box centre on the previous frame
+    ids_seen = set()
+
+    def before(pad, info):
+        for d in GstMaskRcnn.buffer_copy_instances(info.get_buffer()):
+            check(d.get_track_id() == 0, "an untracked instance has id %d"
+                  % d.get_track_id())
+        frames["before"] += 1
+        return Gst.PadProbeReturn.OK
+
+    def after(pad, info):
+        buf = info.get_buffer()
+        insts = GstMaskRcnn.buffer_copy_instances(buf)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            dets = GstMaskRcnn.buffer_get_instances(buf)
+        centres = {}
+        for d, old in zip(insts, dets):
+            tid = d.get_track_id()
+            check(tid > 0, "a tracked instance without a track id")
+            check(old.track_id == tid, "Detection.track_id %d, Instance %d"
+                  % (old.track_id, tid))
+            check(d.copy().get_track_id() == tid, "a copy lost its track id")
+            check(tid not in centres, "track id %d twice in a frame" % tid)
+            centres[tid] = (d.x + d.width / 2, d.y + d.height / 2)
+        # the shipped clip's shapes move a few pixels a frame: an id that
+        # stays must stay with a box nearby
+        for tid, (x, y) in centres.items():
+            if tid in last:
+                check(abs(x - last[tid][0]) < 30 and abs(y - last[tid][1]) < 30,
+                      "track %d jumped from %s to %s" % (tid, last[tid], (x, y)))
+        if frames["after"] > 0:
+            check(len(set(centres) & set(last)) >= len(last) - 1,
+                  "ids changed: %s then %s" % (sorted(last), sorted(centres)))
+        last.clear()
+        last.update(centres)
+        ids_seen.update(centres)
+        frames["after"] += 1
+        return Gst.PadProbeReturn.OK if frames["after"] < 10 else Gst.PadProbeReturn.REMOVE
+
+    track.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, before)
+    track.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, after)
+    # Ten frames are enough; stop at the tenth rather than decode the clip.
+    play_until(pipeline, lambda: frames["after"] >= 10)
+    check(frames["after"] >= 10, "only %d tracked frames" % frames["after"])
+    check(len(ids_seen) >= 5, "only %d track ids" % len(ids_seen))
+    print("tracks: %d frames, %d track ids" % (frames["after"], len(ids_seen)))
+
+
 test_probe()
+test_tracks()
 test_example()
 if failures:
     sys.exit("%d check(s) failed" % len(failures))

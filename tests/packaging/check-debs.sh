@@ -133,7 +133,7 @@ run_in_root() {
     GI_TYPELIB_PATH="$R/usr/lib/$triplet/girepository-1.0" \
     MRCNN_MODEL_DIR="$R/usr/share/gst-maskrcnn" "$@"
 }
-for element in maskrcnn maskrcnnoverlay maskrcnnpublish; do
+for element in maskrcnn maskrcnntrack maskrcnncount maskrcnnoverlay maskrcnnpublish; do
   out=$(run_in_root gst-inspect-1.0 "$element" 2>&1) \
     || fail "gst-inspect-1.0 $element found nothing in the packages: $out"
   grep -q "$R/usr/lib/$triplet/gstreamer-1.0/libgstmaskrcnn.so" <<< "$out" \
@@ -153,8 +153,9 @@ echo "ok: the plugin loads libmrcnn.so.0 and libgstmaskrcnnmeta.so.0 from the pa
 out=$(run_in_root env GST_PLUGIN_SYSTEM_PATH="$R/usr/lib/$triplet/gstreamer-1.0:/usr/lib/$triplet/gstreamer-1.0" \
   GST_REGISTRY="$WORK/registry-system.bin" gst-launch-1.0 -q videotestsrc num-buffers=2 \
   ! video/x-raw,width=160,height=120 ! videoconvert ! maskrcnn post-messages=true \
-  ! maskrcnnoverlay ! fakesink 2>&1) || fail "a pipeline on the packages failed: $out"
-echo "ok: videotestsrc ! maskrcnn ! maskrcnnoverlay ran from the packages"
+  ! maskrcnntrack ! maskrcnncount lines="door:0.5,0,0.5,1" ! maskrcnnoverlay \
+  ! fakesink 2>&1) || fail "a pipeline on the packages failed: $out"
+echo "ok: videotestsrc ! maskrcnn ! maskrcnntrack ! maskrcnncount ! maskrcnnoverlay ran from the packages"
 # The CLI from the packages, on the shipped model (the default lookup).
 gst-launch-1.0 -q videotestsrc num-buffers=1 ! video/x-raw,width=160,height=120 \
   ! videoconvert ! pngenc ! filesink location="$WORK/frame.png"

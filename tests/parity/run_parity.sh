@@ -1,15 +1,19 @@
 #!/bin/sh
 # One parity test: export a random-init model, run torchvision and the engine
-# on the same images, compare.
+# on the same images, run torchvision's heads on the engine's FPN outputs and
+# proposals (what compare_dumps measures the objectness difference and finds
+# torchvision's candidates with), compare.
 #
 # usage: run_parity.sh NAME MRCNN_DUMP WORKDIR [OPTIONS] -- EXPORTER ARGS...
 #
 # OPTIONS: --photos (the photographs of photos/ instead of the synthetic
 # images), --rpn-scale S / --cls-scale S / --cls-background B (saturate.py:
-# scores that tie exactly), --strict (compare_dumps --strict: every detection
-# needs a partner), --batch STEM,STEM... (the named images as one batch on
-# both sides: torchvision's model([img0, img1, ...]) and one
+# scores that tie exactly), --batch STEM,STEM... (the named images as one
+# batch on both sides: torchvision's model([img0, img1, ...]) and one
 # mrcnn_engine_run_batch, padded to their common size).
+#
+# DNNL_MAX_CPU_ISA, when set, caps the instructions oneDNN uses in the engine
+# and in torch alike; it is printed with the results.
 #
 # The exported model is cached in WORKDIR under a key made of the exporter's
 # arguments and the sources of the exporter (maskrcnn_tools' export_torchvision
@@ -22,11 +26,10 @@ name=$1
 dump=$2
 workdir=$3
 shift 3
-photos= strict= rpn_scale=1 cls_scale=1 cls_bg=0 batch=
+photos= rpn_scale=1 cls_scale=1 cls_bg=0 batch=
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
   case $1 in
     --photos) photos=--photos ;;
-    --strict) strict=--strict ;;
     --rpn-scale) rpn_scale=$2; shift ;;
     --cls-scale) cls_scale=$2; shift ;;
     --cls-background) cls_bg=$2; shift ;;
@@ -75,7 +78,8 @@ else
 fi
 
 images=$workdir/images${photos:+-photos}
-out=$workdir/$name
+# one output folder per oneDNN cap, so that the capped run keeps its own
+out=$workdir/$name${DNNL_MAX_CPU_ISA:+-isa-$DNNL_MAX_CPU_ISA}
 rm -rf "$out"
 mkdir -p "$out/ref" "$out/ours"
 "$python" "$here/make_images.py" "$images" $photos
@@ -98,4 +102,7 @@ t=$(now)
 "$dump" $batch_flag "$model" "$out/ours" "$@"
 echo "parity $name: engine in $(elapsed "$t")s"
 
-exec "$python" -m maskrcnn_tools.compare_dumps $strict "$out/ref" "$out/ours"
+"$python" "$here/tv_reference.py" --model "$model" --out "$out/tv-on-ours" --on-ours "$out/ours" "$out/ref"
+
+echo "parity $name: oneDNN ISA cap DNNL_MAX_CPU_ISA=${DNNL_MAX_CPU_ISA:-(none)}"
+exec "$python" -m maskrcnn_tools.compare_dumps --tv-on-ours "$out/tv-on-ours" "$out/ref" "$out/ours"

@@ -194,9 +194,26 @@ def pack(rgb, fmt):
     return rows.tobytes(), stride, rgb
 
 
+def torch_refuses(fn):
+    """The message of the RuntimeError torchvision raises for a frame it
+    cannot resize (an output side of 0 pixels), or None when it resizes."""
+    try:
+        fn()
+    except RuntimeError as e:
+        if "sizes should be greater than 0" not in str(e):
+            raise
+        return str(e).splitlines()[0]
+    return None
+
+
 def check_preprocess():
+    """Random frame sizes and min/max sizes. An extreme aspect ratio can
+    resize a side to 0 pixels: torchvision raises there, and the kernel
+    must give that 0 (mrcnn_pp_resized_size: the engine's callers refuse
+    such a frame), so both sides refuse the same inputs."""
     g = Group("GeneralizedRCNNTransform")
     gs = Group("resized sizes")
+    refused = 0
     mean = [0.485, 0.456, 0.406]
     std = [0.229, 0.224, 0.225]
     fmts = [RGB, BGR, RGBA, BGRA, RGBX, BGRX, NV12, I420, GRAY8]
@@ -209,12 +226,19 @@ def check_preprocess():
         data, stride, seen = pack(rgb, fmt)
         tr = GeneralizedRCNNTransform(mn, mx, mean, std).eval()
         img = torchvision.transforms.functional.to_tensor(seen)
-        with torch.no_grad():
-            il, _ = tr([img])
-        th, tw = il.image_sizes[0]
-        want = il.tensors[0, :, :th, :tw].numpy()
         out = run("preprocess", i32(fmt, W, H, stride, mn, mx) + f32(mean) + f32(std) + data)
         ow, oh = np.frombuffer(out[:8], "<i4")
+        res = {}
+        with torch.no_grad():
+            why = torch_refuses(lambda: res.setdefault("il", tr([img])[0]))
+        if why:
+            refused += 1
+            gs.same([ow == 0 or oh == 0], [True], what=f"{W}x{H} min {mn} max {mx}: torchvision refuses "
+                    f"({why}), the kernel gives {ow}x{oh}")
+            continue
+        il = res["il"]
+        th, tw = il.image_sizes[0]
+        want = il.tensors[0, :, :th, :tw].numpy()
         gs.same([ow, oh], [tw, th], what=f"{W}x{H} min {mn} max {mx}")
         if (ow, oh) == (tw, th):
             g.values(np.frombuffer(out[8:], "<f4"), want, atol=4e-7 * 3, what=f"fmt {fmt} {W}x{H}->{tw}x{th}")
@@ -229,8 +253,12 @@ def check_preprocess():
         want = [int(np.floor(float(W) * scale)), int(np.floor(float(H) * scale))]
         gs.same(out[k].tolist(), want, what=f"{W}x{H}")
         if k < 8:  # the formula against the real resize
-            r, _ = _resize_image_and_masks(torch.zeros(1, H, W), 800.0, 1333.0)
-            gs.same([r.shape[-1], r.shape[-2]], want, what=f"formula {W}x{H}")
+            res = {}
+            why = torch_refuses(lambda: res.setdefault("r", _resize_image_and_masks(torch.zeros(1, H, W), 800.0, 1333.0)[0]))
+            got = [0 in want] if why else [res["r"].shape[-1], res["r"].shape[-2]]
+            gs.same(got, [True] if why else want, what=f"formula {W}x{H}" + (f": torchvision refuses ({why})" if why else ""))
+            refused += bool(why)
+    print(f"        {refused} drawn frames resize a side to 0 pixels: both sides refuse them")
     gs.end()
     g.end()
 

@@ -9,6 +9,7 @@ The product is C; these are the tools around it, each a module run with
                        names, and the safetensors reader and writer
   rle                  COCO compressed RLE: encode and decode
   compare_dumps        mrcnn-dump's stage outputs against a reference dump
+  torch_sort           torch's CPU sort step by step (compare_dumps' ties)
   compare_torchvision  the engine against torchvision on the CPU, one run
   shapes.generate      synthetic shapes images with COCO ground truth
   shapes.train         trains the shipped shapes model

@@ -16,8 +16,10 @@ extern "C" {
 #endif
 
 /* Begins the detection's object in b and writes label, class_id, score and
- * box. The caller may add members, then mrcnn_detection_json_mask(), and
- * ends the object with json_builder_end_object(). */
+ * box. The label may hold any bytes (labels come from model files and
+ * metadata): invalid UTF-8 becomes U+FFFD. The caller may add members, then
+ * mrcnn_detection_json_mask(), and ends the object with
+ * json_builder_end_object(). */
 void mrcnn_detection_json_begin (JsonBuilder *b, const char *label,
     int class_id, double score, double x1, double y1, double x2, double y2);
 
@@ -25,6 +27,12 @@ void mrcnn_detection_json_begin (JsonBuilder *b, const char *label,
  * full-frame mask. */
 void mrcnn_detection_json_mask (JsonBuilder *b, const char *counts, int w,
     int h);
+
+/* The document under root as strict JSON text (RFC 8259), pretty-printed
+ * or compact: json-glib 1.6 writes the control character U+001F raw inside
+ * strings, which strict parsers refuse; it is escaped here. New string, free
+ * with g_free(). */
+char *mrcnn_json_to_string (JsonNode *root, int pretty);
 
 #ifdef __cplusplus
 }

@@ -76,8 +76,17 @@ const char *mrcnn_model_path (const mrcnn_model *model);
 const char *mrcnn_model_architecture (const mrcnn_model *model);
 /* Number of classes including the background class 0. */
 int mrcnn_model_num_classes (const mrcnn_model *model);
-/* Label of a class id, or NULL when out of range. Owned by the model. */
+/* Label of a class id (valid UTF-8: bytes of the file that are not become
+ * U+FFFD), or NULL when out of range. Owned by the model. */
 const char *mrcnn_model_class_label (const mrcnn_model *model, int class_id);
+/* The size the network sees a width x height frame at (resized to the
+ * model's min/max size, before padding), in *out_w, *out_h (may be NULL).
+ * Returns 1 when the model can run on such a frame; 0 when the frame is
+ * smaller than 2x2 or so thin that a side resizes to 0 pixels (torchvision
+ * cannot resize it either): the engine refuses such frames, and nothing can
+ * be found in them. */
+int mrcnn_model_resized_size (const mrcnn_model *model, int width,
+    int height, int *out_w, int *out_h);
 
 /* ---------------------------------------------------------------- engine */
 

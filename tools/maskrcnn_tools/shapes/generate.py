@@ -140,6 +140,22 @@ def rasterize(shape, width, height):
     return (x0, y0, x1, y1), cov
 
 
+def paint(img, shape, colour):
+    """Draws a shape in a flat colour onto a float HxWx3 image in place;
+    returns its full-frame mask (coverage >= 0.5, bool), or None when it
+    lies outside the frame."""
+    height, width = img.shape[:2]
+    window, cov = rasterize(shape, width, height)
+    if window is None:
+        return None
+    x0, y0, x1, y1 = window
+    a = cov[..., None]
+    img[y0:y1, x0:x1] = img[y0:y1, x0:x1] * (1 - a) + colour[None, None] * a
+    full = np.zeros((height, width), bool)
+    full[y0:y1, x0:x1] = cov >= 0.5
+    return full
+
+
 # ------------------------------------------------------------------ backgrounds and fills
 
 def smooth_noise(rng, height, width, cell):

@@ -61,6 +61,16 @@ class Mover:
         return G.make_shape(self.kind, self.x, self.y, self.size(t), self.angle)
 
 
+def encoder_command(out, width, height, fps, bitrate_kbit=1500):
+    """gst-launch-1.0 reading raw RGB frames on its standard input and
+    writing them to `out` as VP8 in WebM."""
+    return ["gst-launch-1.0", "-q", "fdsrc", "fd=0", "blocksize=%d" % (width * height * 3), "!",
+            "rawvideoparse", "width=%d" % width, "height=%d" % height, "format=rgb",
+            "framerate=%d/1" % fps, "!", "videoconvert", "!", "video/x-raw,format=I420", "!",
+            "vp8enc", "target-bitrate=%d" % (bitrate_kbit * 1000), "keyframe-max-dist=%d" % (2 * fps),
+            "deadline=0", "cpu-used=4", "threads=2", "!", "webmmux", "!", "filesink", "location=" + out]
+
+
 def render_frames(width, height, frames, fps, seed, ground_truth=None):
     rng = np.random.default_rng(seed)
     bg = None
@@ -77,17 +87,11 @@ def render_frames(width, height, frames, fps, seed, ground_truth=None):
         img = bg.copy()
         masks = []
         for m in movers:
-            s = m.shape(t)
-            window, cov = G.rasterize(s, width, height)
-            if window is None:
+            full = G.paint(img, m.shape(t), m.colour)
+            if full is None:
                 masks.append(None)
                 continue
-            x0, y0, x1, y1 = window
-            a = cov[..., None]
-            img[y0:y1, x0:x1] = img[y0:y1, x0:x1] * (1 - a) + m.colour[None, None] * a
             if ground_truth is not None:
-                full = np.zeros((height, width), bool)
-                full[y0:y1, x0:x1] = cov >= 0.5
                 for prev in masks:
                     if prev is not None:
                         prev &= ~full
@@ -114,11 +118,7 @@ def main(argv):
     p.add_argument("--gt", action="store_true", help="also write OUT.json with per-frame COCO ground truth")
     a = p.parse_args(argv)
     frames = int(round(a.seconds * a.fps))
-    pipeline = ["gst-launch-1.0", "-q", "fdsrc", "fd=0", "blocksize=%d" % (a.width * a.height * 3), "!",
-                "rawvideoparse", "width=%d" % a.width, "height=%d" % a.height, "format=rgb",
-                "framerate=%d/1" % a.fps, "!", "videoconvert", "!", "video/x-raw,format=I420", "!",
-                "vp8enc", "target-bitrate=%d" % (a.bitrate * 1000), "keyframe-max-dist=%d" % (2 * a.fps),
-                "deadline=0", "cpu-used=4", "threads=2", "!", "webmmux", "!", "filesink", "location=" + a.out]
+    pipeline = encoder_command(a.out, a.width, a.height, a.fps, a.bitrate)
     gt = [] if a.gt else None
     proc = subprocess.Popen(pipeline, stdin=subprocess.PIPE)
     try:

@@ -1,0 +1,476 @@
+/* gst-maskrcnn tracking: the multi-object tracker (see the header).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "tracker.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assign.h"
+#include "kalman.h"
+#include "masks.h"
+
+typedef struct {
+  uint64_t id;                  /* 0 while tentative */
+  mrcnn_kalman kf;
+  mrcnn_mask_grid mask;         /* of the last matched detection */
+  double last_box[4];           /* that detection's box (x, y, w, h) */
+  int class_id;
+  int hits;                     /* frames matched */
+  int since_update;             /* frames since the last match */
+  int confirmed;
+  int lost;                     /* missed on the last fresh frame */
+} track;
+
+struct mrcnn_tracker {
+  mrcnn_tracker_params p;
+  uint64_t next_id;
+  long frames;                  /* fresh frames since the reset */
+  track *tracks;
+  int n_tracks, cap_tracks;
+  mrcnn_assign *solver;
+  /* per-frame scratch, grown as needed */
+  mrcnn_mask_grid *grids;
+  int *det_used, *dup, *rows, *cols, *r2c, *c2r;
+  int cap_dets;
+  double *cost;
+  size_t cap_cost;
+  int *tr_used;
+  int cap_tr;
+};
+
+void
+mrcnn_tracker_params_default (mrcnn_tracker_params * p)
+{
+  p->high_threshold = 0.5;
+  p->low_threshold = 0.1;
+  p->new_track_threshold = 0.6;
+  p->match_threshold = 0.2;
+  p->mask_weight = 0.5;
+  p->min_hits = 3;
+  p->max_age = 30;
+  p->per_class = 1;
+  p->duplicate_iou = 0.8;
+}
+
+mrcnn_tracker *
+mrcnn_tracker_new (const mrcnn_tracker_params * params)
+{
+  mrcnn_tracker *t = calloc (1, sizeof (*t));
+
+  if (!t)
+    return NULL;
+  t->p = *params;
+  if (t->p.min_hits < 1)
+    t->p.min_hits = 1;
+  if (t->p.max_age < 0)
+    t->p.max_age = 0;
+  t->next_id = 1;
+  t->solver = mrcnn_assign_new ();
+  if (!t->solver) {
+    free (t);
+    return NULL;
+  }
+  return t;
+}
+
+void
+mrcnn_tracker_free (mrcnn_tracker * t)
+{
+  if (!t)
+    return;
+  mrcnn_assign_free (t->solver);
+  free (t->tracks);
+  free (t->grids);
+  free (t->det_used);
+  free (t->dup);
+  free (t->rows);
+  free (t->cols);
+  free (t->r2c);
+  free (t->c2r);
+  free (t->cost);
+  free (t->tr_used);
+  free (t);
+}
+
+void
+mrcnn_tracker_reset (mrcnn_tracker * t)
+{
+  t->n_tracks = 0;
+  t->frames = 0;
+}
+
+int
+mrcnn_tracker_n_tracks (const mrcnn_tracker * t)
+{
+  return t->n_tracks;
+}
+
+uint64_t
+mrcnn_tracker_next_id (const mrcnn_tracker * t)
+{
+  return t->next_id;
+}
+
+int
+mrcnn_tracker_track_box (const mrcnn_tracker * t, uint64_t track_id,
+    double xywh[4])
+{
+  int i;
+
+  for (i = 0; i < t->n_tracks; i++)
+    if (t->tracks[i].id == track_id) {
+      mrcnn_kalman_box (&t->tracks[i].kf, xywh);
+      return 1;
+    }
+  return 0;
+}
+
+static void
+predict_all (mrcnn_tracker * t)
+{
+  int i;
+
+  for (i = 0; i < t->n_tracks; i++) {
+    track *tr = &t->tracks[i];
+
+    /* a track that missed a measurement keeps its size */
+    mrcnn_kalman_predict (&tr->kf, tr->lost);
+    tr->since_update++;
+  }
+}
+
+void
+mrcnn_tracker_advance (mrcnn_tracker * t)
+{
+  predict_all (t);
+}
+
+/* Grows an int array to `cap` entries; 0 when out of memory. */
+static int
+grow_ints (int **a, int cap)
+{
+  int *n = realloc (*a, (size_t) cap * sizeof (int));
+
+  if (!n)
+    return 0;
+  *a = n;
+  return 1;
+}
+
+/* Room for a frame of n_dets detections against the current tracks. */
+static int
+reserve (mrcnn_tracker * t, int n_dets)
+{
+  size_t need_cost = (size_t) t->n_tracks * (size_t) (n_dets ? n_dets : 1);
+
+  if (n_dets > t->cap_dets) {
+    int cap = n_dets * 2;
+    void *g = realloc (t->grids, (size_t) cap * sizeof (*t->grids));
+
+    if (!g)
+      return 0;
+    t->grids = g;
+    if (!grow_ints (&t->det_used, cap) || !grow_ints (&t->dup, cap)
+        || !grow_ints (&t->cols, cap)
+        || !grow_ints (&t->c2r, cap))
+      return 0;
+    t->cap_dets = cap;
+  }
+  if (t->n_tracks + 1 > t->cap_tr) {
+    int cap = (t->n_tracks + 1) * 2;
+
+    if (!grow_ints (&t->tr_used, cap) || !grow_ints (&t->rows, cap)
+        || !grow_ints (&t->r2c, cap))
+      return 0;
+    t->cap_tr = cap;
+  }
+  if (need_cost > t->cap_cost) {
+    void *c = realloc (t->cost, need_cost * 2 * sizeof (double));
+
+    if (!c)
+      return 0;
+    t->cost = c;
+    t->cap_cost = need_cost * 2;
+  }
+  return 1;
+}
+
+static void
+input_box (const mrcnn_track_input * d, double xywh[4])
+{
+  xywh[0] = d->x;
+  xywh[1] = d->y;
+  xywh[2] = d->w;
+  xywh[3] = d->h;
+}
+
+/* Similarity of a track's mask on box tb and a detection. */
+static double
+similarity_at (const mrcnn_tracker * t, const track * tr, const double tb[4],
+    const mrcnn_track_input * d, const mrcnn_mask_grid * g)
+{
+  double db[4], box_iou, mask_iou;
+
+  input_box (d, db);
+  box_iou = mrcnn_box_iou (tb, db);
+  if (box_iou <= 0.0)
+    return 0.0;
+  if (t->p.mask_weight <= 0.0 || !tr->mask.valid || !g->valid)
+    return box_iou;
+  mask_iou = mrcnn_mask_grid_iou (&tr->mask, tb, g, db);
+  return (1.0 - t->p.mask_weight) * box_iou + t->p.mask_weight * mask_iou;
+}
+
+/* Similarity of a track and a detection: on the track's predicted box,
+ * and for a track that has missed frames also on its last seen box (the
+ * better of the two), since a prediction carried through an occlusion
+ * drifts from where an object that stopped or turned comes out again. */
+static double
+similarity (const mrcnn_tracker * t, const track * tr,
+    const mrcnn_track_input * d, const mrcnn_mask_grid * g)
+{
+  double tb[4], s;
+
+  mrcnn_kalman_box (&tr->kf, tb);
+  s = similarity_at (t, tr, tb, d, g);
+  if (tr->since_update > 1) {
+    double l = similarity_at (t, tr, tr->last_box, d, g);
+    if (l > s)
+      s = l;
+  }
+  return s;
+}
+
+static void
+apply_match (mrcnn_tracker * t, track * tr, const mrcnn_track_input * d,
+    const mrcnn_mask_grid * g)
+{
+  double m[4] = { d->x + 0.5 * d->w, d->y + 0.5 * d->h, d->w, d->h };
+
+  mrcnn_kalman_update (&tr->kf, m);
+  tr->mask = *g;
+  input_box (d, tr->last_box);
+  tr->class_id = d->class_id;
+  tr->hits++;
+  tr->since_update = 0;
+  tr->lost = 0;
+  if (tr->hits >= t->p.min_hits && !tr->confirmed) {
+    tr->confirmed = 1;
+    tr->id = t->next_id++;
+  }
+}
+
+/* One association stage between the listed tracks and detections.
+ * Matched ones are marked used and written to out. Returns -1 when memory
+ * ran out. */
+static int
+stage (mrcnn_tracker * t, const int *rows, int nr, const int *cols, int nc,
+    const mrcnn_track_input * dets, double min_similarity,
+    mrcnn_track_output * out)
+{
+  int r, c, k;
+  double limit = 1.0 - min_similarity;
+
+  if (nr == 0 || nc == 0)
+    return 0;
+  for (r = 0; r < nr; r++) {
+    const track *tr = &t->tracks[rows[r]];
+
+    for (c = 0; c < nc; c++) {
+      const mrcnn_track_input *d = &dets[cols[c]];
+      double cost = NAN;        /* not admissible */
+
+      if (!t->p.per_class || d->class_id == tr->class_id) {
+        double s = similarity (t, tr, d, &t->grids[cols[c]]);
+        if (s > 0.0)
+          cost = 1.0 - s;
+      }
+      t->cost[(size_t) r * nc + c] = cost;
+    }
+  }
+  if (mrcnn_assign_solve (t->solver, t->cost, nr, nc, (size_t) nc, limit,
+          t->r2c, t->c2r) < 0)
+    return -1;
+  for (r = 0; r < nr; r++) {
+    track *tr;
+    int di;
+
+    if ((k = t->r2c[r]) < 0)
+      continue;
+    tr = &t->tracks[rows[r]];
+    di = cols[k];
+    apply_match (t, tr, &dets[di], &t->grids[di]);
+    t->tr_used[rows[r]] = 1;
+    t->det_used[di] = 1;
+    out[di].track_id = tr->id;
+    out[di].state = tr->confirmed ? MRCNN_TRACK_CONFIRMED :
+        MRCNN_TRACK_TENTATIVE;
+  }
+  return 0;
+}
+
+static int
+add_track (mrcnn_tracker * t, const mrcnn_track_input * d,
+    const mrcnn_mask_grid * g, mrcnn_track_output * o)
+{
+  double m[4] = { d->x + 0.5 * d->w, d->y + 0.5 * d->h, d->w, d->h };
+  track *tr;
+
+  if (t->n_tracks == t->cap_tr) {
+    /* tr_used, rows and r2c stay as long as the track list */
+    int cap = t->cap_tr ? t->cap_tr * 2 : 16;
+
+    if (!grow_ints (&t->tr_used, cap) || !grow_ints (&t->rows, cap)
+        || !grow_ints (&t->r2c, cap))
+      return -1;
+    t->cap_tr = cap;
+  }
+  if (t->n_tracks == t->cap_tracks) {
+    int cap = t->cap_tracks ? t->cap_tracks * 2 : 16;
+    void *a = realloc (t->tracks, (size_t) cap * sizeof (track));
+
+    if (!a)
+      return -1;
+    t->tracks = a;
+    t->cap_tracks = cap;
+  }
+  tr = &t->tracks[t->n_tracks];
+  memset (tr, 0, sizeof (*tr));
+  mrcnn_kalman_init (&tr->kf, m);
+  tr->mask = *g;
+  input_box (d, tr->last_box);
+  tr->class_id = d->class_id;
+  tr->hits = 1;
+  /* objects there when the stream starts are not held back */
+  tr->confirmed = t->frames == 1 || tr->hits >= t->p.min_hits;
+  if (tr->confirmed)
+    tr->id = t->next_id++;
+  t->tr_used[t->n_tracks] = 1;
+  t->n_tracks++;
+  o->track_id = tr->id;
+  o->state = tr->confirmed ? MRCNN_TRACK_CONFIRMED : MRCNN_TRACK_TENTATIVE;
+  return 0;
+}
+
+int
+mrcnn_tracker_update (mrcnn_tracker * t, const mrcnn_track_input * dets,
+    int n, mrcnn_track_output * out)
+{
+  int i, nr, nc, w;
+
+  for (i = 0; i < n; i++) {
+    out[i].track_id = 0;
+    out[i].state = MRCNN_TRACK_NONE;
+  }
+  predict_all (t);
+  t->frames++;
+  if (!reserve (t, n))
+    return -1;
+  for (i = 0; i < t->n_tracks; i++)
+    t->tr_used[i] = 0;
+  for (i = 0; i < n; i++) {
+    const mrcnn_track_input *d = &dets[i];
+
+    t->det_used[i] = !(d->score >= t->p.low_threshold && d->w > 0
+        && d->h > 0);
+  }
+  /* A detector with per-class NMS may report one object twice, as two
+   * classes on nearly the same box: the weaker one may continue a track
+   * of its class (the detector may be right about it rather than about
+   * the stronger one) but never starts one. */
+  for (i = 0; i < n; i++) {
+    double bi[4];
+    int j;
+
+    t->dup[i] = 0;
+    if (t->det_used[i] || t->p.duplicate_iou >= 1.0)
+      continue;
+    input_box (&dets[i], bi);
+    for (j = 0; j < n && !t->dup[i]; j++) {
+      double bj[4];
+
+      if (j == i || t->det_used[j] || dets[j].class_id == dets[i].class_id
+          || dets[j].score < dets[i].score || (dets[j].score == dets[i].score
+              && j > i))
+        continue;
+      input_box (&dets[j], bj);
+      t->dup[i] = mrcnn_box_iou (bi, bj) > t->p.duplicate_iou;
+    }
+  }
+  for (i = 0; i < n; i++)
+    if (!t->det_used[i])
+      mrcnn_mask_grid_from_gray8 (&t->grids[i], dets[i].mask,
+          dets[i].mask_width, dets[i].mask_height, dets[i].mask_stride);
+
+  /* 1: confirmed tracks with the confident detections */
+  for (i = 0, nr = 0; i < t->n_tracks; i++)
+    if (t->tracks[i].confirmed)
+      t->rows[nr++] = i;
+  for (i = 0, nc = 0; i < n; i++)
+    if (!t->det_used[i] && dets[i].score >= t->p.high_threshold)
+      t->cols[nc++] = i;
+  if (stage (t, t->rows, nr, t->cols, nc, dets, t->p.match_threshold,
+          out) < 0)
+    goto oom;
+
+  /* 2: confirmed tracks seen on the last fresh frame, still unmatched,
+   * with the low-score detections */
+  for (i = 0, nr = 0; i < t->n_tracks; i++)
+    if (t->tracks[i].confirmed && !t->tr_used[i] && !t->tracks[i].lost)
+      t->rows[nr++] = i;
+  for (i = 0, nc = 0; i < n; i++)
+    if (!t->det_used[i] && dets[i].score < t->p.high_threshold)
+      t->cols[nc++] = i;
+  if (stage (t, t->rows, nr, t->cols, nc, dets, MRCNN_TRACKER_LOW_MATCH,
+          out) < 0)
+    goto oom;
+
+  /* 3: tentative tracks with the confident detections left */
+  for (i = 0, nr = 0; i < t->n_tracks; i++)
+    if (!t->tracks[i].confirmed)
+      t->rows[nr++] = i;
+  for (i = 0, nc = 0; i < n; i++)
+    if (!t->det_used[i] && dets[i].score >= t->p.high_threshold)
+      t->cols[nc++] = i;
+  if (stage (t, t->rows, nr, t->cols, nc, dets,
+          MRCNN_TRACKER_TENTATIVE_MATCH, out) < 0)
+    goto oom;
+
+  /* track life: unmatched tentative tracks end, confirmed ones are lost
+   * and end after max_age frames */
+  for (i = 0, w = 0; i < t->n_tracks; i++) {
+    track *tr = &t->tracks[i];
+
+    if (!t->tr_used[i]) {
+      tr->lost = 1;
+      if (!tr->confirmed || tr->since_update > t->p.max_age)
+        continue;
+    }
+    if (w != i) {
+      t->tracks[w] = *tr;
+      t->tr_used[w] = t->tr_used[i];
+    }
+    w++;
+  }
+  t->n_tracks = w;
+
+  /* 4: new tracks from confident detections left */
+  for (i = 0; i < n; i++)
+    if (!t->det_used[i] && !t->dup[i] && dets[i].score >= t->p.high_threshold
+        && dets[i].score >= t->p.new_track_threshold) {
+      if (add_track (t, &dets[i], &t->grids[i], &out[i]) < 0)
+        goto oom;
+      t->det_used[i] = 1;
+    }
+  return 0;
+
+oom:
+  for (i = 0; i < n; i++) {
+    out[i].track_id = 0;
+    out[i].state = MRCNN_TRACK_NONE;
+  }
+  return -1;
+}
