@@ -280,7 +280,7 @@ static void
 cuda_caps (mrcnn_backend *be, mrcnn_backend_caps *out)
 {
   *out = (mrcnn_backend_caps) {
-    .precisions = mrcnn_backend_cuda_reg.precisions,
+    .precisions = mrcnn_backend_reg_precisions (&mrcnn_backend_cuda_reg),
     .emulated = mrcnn_backend_cuda_reg.emulated,
     .device_frames = 1,
     .layout = "nchw",
@@ -293,10 +293,16 @@ static mrcnn_status
 cuda_set_precision (mrcnn_backend *be, mrcnn_precision p, int emulate,
     mrcnn_error *err)
 {
-  if (emulate || p != MRCNN_PRECISION_FP32)
+  if (emulate
+      || !(mrcnn_backend_reg_precisions (&mrcnn_backend_cuda_reg)
+          & MRCNN_PRECISION_BIT (p)))
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
-        "set_precision: the CUDA backend runs fp32 only, not %s%s",
+        "set_precision: the CUDA backend does not run %s%s here",
         emulate ? "the float32 reference of " : "", mrcnn_precision_name (p));
+  if (p != MRCNN_PRECISION_FP32)
+    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
+        "%s on CUDA needs the tensor-core path, which this build does not "
+        "have yet", mrcnn_precision_name (p));
   return MRCNN_OK;
 }
 
@@ -452,8 +458,39 @@ cuda_create (const mrcnn_engine_config *cfg, mrcnn_backend **out,
   return mrcnn_backend_cuda_new (cfg->device_id, out, err);
 }
 
+/* The gate of the tensor-core path (docs/cuda.md): its precisions are
+ * refused until tests/gpu/run.sh has passed them on a GPU; that check, and
+ * only it, unlocks them for its own runs with MRCNN_CUDA_UNVERIFIED, a list
+ * of precision names ("tf32,fp16"). The commit that records a passing run
+ * moves them into the registration's precisions. */
+#define CUDA_UNVERIFIED \
+  (MRCNN_PRECISION_BIT (MRCNN_PRECISION_TF32) \
+      | MRCNN_PRECISION_BIT (MRCNN_PRECISION_FP16))
+
+static unsigned
+cuda_unlocked (void)
+{
+  const char *s = g_getenv ("MRCNN_CUDA_UNVERIFIED");
+  unsigned bits = 0;
+  if (!s)
+    return 0;
+  gchar **names = g_strsplit_set (s, ", ", -1);
+  for (gchar **n = names; *n; n++)
+    for (int p = MRCNN_PRECISION_FP32; p <= MRCNN_PRECISION_BF16; p++)
+      if (**n && g_ascii_strcasecmp (*n, mrcnn_precision_name (p)) == 0)
+        bits |= MRCNN_PRECISION_BIT (p);
+  g_strfreev (names);
+  return bits & CUDA_UNVERIFIED;
+}
+
 const mrcnn_backend_reg mrcnn_backend_cuda_reg = {
-  MRCNN_BACKEND_CUDA, "cuda",
-  MRCNN_PRECISION_BIT (MRCNN_PRECISION_FP32), 0,
-  cuda_create,
+  .kind = MRCNN_BACKEND_CUDA,
+  .name = "cuda",
+  .precisions = MRCNN_PRECISION_BIT (MRCNN_PRECISION_FP32),
+  .emulated = 0,
+  .create = cuda_create,
+  .unverified = CUDA_UNVERIFIED,
+  .unverified_why = "on CUDA has not yet been verified on a GPU "
+      "(tests/gpu/run.sh)",
+  .unlocked = cuda_unlocked,
 };
