@@ -126,3 +126,23 @@ mrcnn_arena_conflict (const mrcnn_arena_block *blocks, int n, size_t size,
   }
   return 0;
 }
+
+size_t
+mrcnn_arena_plan_requests (const mrcnn_buffer_req *reqs, int n,
+    size_t reduced_bytes, size_t align, size_t *offsets)
+{
+  if (n <= 0)
+    return 0;
+  mrcnn_arena_block *blocks = g_try_new0 (mrcnn_arena_block, n);
+  if (!blocks)
+    return (size_t) -1;
+  for (int i = 0; i < n; i++)
+    blocks[i] = (mrcnn_arena_block) { reqs[i].n * (reqs[i].reduced
+          ? reduced_bytes : sizeof (float)), reqs[i].first, reqs[i].last, 0 };
+  size_t size = mrcnn_arena_plan (blocks, n, align);
+  if (size != (size_t) -1)
+    for (int i = 0; i < n; i++)
+      offsets[i] = blocks[i].offset;
+  g_free (blocks);
+  return size;
+}

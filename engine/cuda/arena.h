@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "backend.h"
+
 typedef struct {
   size_t bytes;
   int first, last;        /* the steps it is used in, inclusive */
@@ -33,5 +35,13 @@ size_t mrcnn_arena_live_peak (const mrcnn_arena_block *blocks, int n,
  * past size), else 0. Independent of mrcnn_arena_plan, for its tests. */
 int mrcnn_arena_conflict (const mrcnn_arena_block *blocks, int n,
     size_t size, int *i, int *j);
+
+/* The arena of a context's planned buffers (engine/backend.h): each
+ * request's n elements take 4 bytes, or reduced_bytes where it holds only
+ * REDUCED maps; offsets[i] receives request i's place. Returns the size,
+ * (size_t) -1 when the host is out of memory. The CUDA backend's
+ * tensor-core path and the counting backend of the tests plan with it. */
+size_t mrcnn_arena_plan_requests (const mrcnn_buffer_req *reqs, int n,
+    size_t reduced_bytes, size_t align, size_t *offsets);
 
 #endif

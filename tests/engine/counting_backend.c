@@ -34,7 +34,10 @@ typedef struct {
   GHashTable *arenas;                  /* mrcnn_queue * -> arena block */
   int post_nms_top_n;
   int failed_once;
+  GHashTable *convs;                   /* mrcnn_conv * -> its layer */
 } counting;
+
+static GArray *conv_calls;
 
 static counting *
 of (mrcnn_backend *be)
@@ -79,6 +82,7 @@ c_destroy (mrcnn_backend *be)
   be->ops = c->cpu;
   g_hash_table_destroy (c->queues);
   g_hash_table_destroy (c->arenas);
+  g_hash_table_destroy (c->convs);
   g_mutex_clear (&c->lock);
   g_free (c);
   be->ops->destroy (be);
@@ -127,11 +131,48 @@ c_upload (mrcnn_backend *be, float *dst, const float *src, size_t n,
 }
 
 static mrcnn_status
+c_conv_new (mrcnn_backend *be, const mrcnn_conv_desc *d, mrcnn_conv **out,
+    mrcnn_error *err)
+{
+  counting *c = of (be);
+  mrcnn_status st = c->cpu->conv_new (be, d, out, err);
+  if (st == MRCNN_OK && *out) {
+    mrcnn_tc_conv_layer *l = g_new (mrcnn_tc_conv_layer, 1);
+    *l = (mrcnn_tc_conv_layer) { d->w->in_ch, d->w->out_ch, d->w->kh,
+      d->w->kw, d->stride, d->pad, d->relu };
+    g_mutex_lock (&c->lock);
+    g_hash_table_insert (c->convs, *out, l);
+    g_mutex_unlock (&c->lock);
+  }
+  return st;
+}
+
+static void
+c_conv_free (mrcnn_backend *be, mrcnn_conv *conv)
+{
+  counting *c = of (be);
+  g_mutex_lock (&c->lock);
+  g_hash_table_remove (c->convs, conv);
+  g_mutex_unlock (&c->lock);
+  c->cpu->conv_free (be, conv);
+}
+
+static mrcnn_status
 c_conv_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_conv *conv,
     const mrcnn_fmap *in, int accumulate, mrcnn_fmap *out, mrcnn_error *err)
 {
+  counting *c = of (be);
   COUNT (conv_run);
-  return of (be)->cpu->conv_run (be, q, conv, in, accumulate, out, err);
+  g_mutex_lock (&c->lock);
+  const mrcnn_tc_conv_layer *l = g_hash_table_lookup (c->convs, conv);
+  if (l && in->n > 0) {
+    counting_conv_call call = { *l, in->n, in->h, in->w, accumulate != 0,
+      in->layout == MRCNN_LAYOUT_NCHW, in->store == MRCNN_STORE_REDUCED,
+      out->store == MRCNN_STORE_REDUCED };
+    g_array_append_val (conv_calls, call);
+  }
+  g_mutex_unlock (&c->lock);
+  return c->cpu->conv_run (be, q, conv, in, accumulate, out, err);
 }
 
 static mrcnn_status
@@ -185,22 +226,21 @@ c_alloc_buffers (mrcnn_backend *be, mrcnn_queue *q, mrcnn_buffer_req *reqs,
 {
   counting *c = of (be);
   COUNT (alloc_buffers);
-  mrcnn_arena_block *blocks = g_new0 (mrcnn_arena_block, MAX (n, 1));
-  for (int i = 0; i < n; i++)
-    blocks[i] = (mrcnn_arena_block) { reqs[i].n * sizeof (float),
-      reqs[i].first, reqs[i].last };
-  size_t size = mrcnn_arena_plan (blocks, n, 256);
+  /* the CUDA path's planning; every element a float here */
+  size_t *off = g_new0 (size_t, MAX (n, 1));
+  size_t size = mrcnn_arena_plan_requests (reqs, n, sizeof (float), 256,
+      off);
   /* calloc's fresh pages: zero, as the CUDA arena is zeroed once, and
    * costing nothing until touched */
   char *arena = size == (size_t) -1 ? NULL : g_try_malloc0 (MAX (size, 1));
   if (!arena) {
-    g_free (blocks);
+    g_free (off);
     return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY, "counting backend: no "
         "host memory for an arena of %zu MiB", size >> 20);
   }
   for (int i = 0; i < n; i++)
-    *reqs[i].slot = (float *) (arena + blocks[i].offset);
-  g_free (blocks);
+    *reqs[i].slot = (float *) (arena + off[i]);
+  g_free (off);
   g_mutex_lock (&c->lock);
   g_hash_table_insert (c->arenas, q, arena);
   g_mutex_unlock (&c->lock);
@@ -380,7 +420,13 @@ c_create (const mrcnn_engine_config *cfg, mrcnn_backend **out,
   c->ops.sync = c_sync;
   c->ops.download = c_download;
   c->ops.upload = c_upload;
+  c->ops.conv_new = c_conv_new;
+  c->ops.conv_free = c_conv_free;
   c->ops.conv_run = c_conv_run;
+  c->convs = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  if (conv_calls)
+    g_array_free (conv_calls, TRUE);
+  conv_calls = g_array_new (FALSE, FALSE, sizeof (counting_conv_call));
   c->ops.rpn_proposals = c_rpn_proposals;
   c->ops.detect = c_detect;
   c->ops.postproc_new = c_postproc_new;
@@ -442,4 +488,10 @@ size_t
 counting_arena_size (void)
 {
   return last_arena;
+}
+
+const GArray *
+counting_conv_calls (void)
+{
+  return conv_calls;
 }

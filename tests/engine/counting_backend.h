@@ -13,6 +13,7 @@
 #define MRCNN_TEST_COUNTING_BACKEND_H
 
 #include "backend.h"
+#include "tc_desc.h"
 
 typedef enum {
   COUNTING_PLAIN,        /* the CPU's table, counted */
@@ -54,5 +55,18 @@ long counting_allocs (const counting_stats *s);
  * elements at reduced_bytes each), for checks of the plan. */
 const GArray *counting_requests (void);
 size_t counting_arena_size (void);
+
+/* Each convolution the passes ran, in order (since
+ * the last counting backend was made): its layer and how it ran, what the
+ * tensor-core path's descriptors are worked out from (tc_desc.h). */
+typedef struct {
+  mrcnn_tc_conv_layer layer;
+  int n, h, w;
+  int residual;
+  int in_nchw;
+  int in_reduced, out_reduced;   /* maps stored REDUCED */
+} counting_conv_call;
+
+const GArray *counting_conv_calls (void);
 
 #endif

@@ -278,6 +278,64 @@ check_plan (const char *what, int reduced_bytes)
   g_free (b);
 }
 
+/* The tensor-core path's descriptor of every convolution a pass of
+ * R50-FPN ran at the planned size, at each of its precisions: all valid,
+ * the input converted exactly where the path reads something other than
+ * its weight type in NHWC, and the plans they share. */
+static void
+check_descriptors (void)
+{
+  const GArray *calls = counting_conv_calls ();
+  const int n = (int) calls->len;
+  /* stem, 16 bottlenecks of 3 and 4 downsamples; the FPN's 4 + 4; the
+   * RPN's 2 on 5 levels; the mask head's 4 and its deconvolution */
+  ut_check (n == 1 + 16 * 3 + 4 + 8 + 10 + 5, "%d convolutions ran, "
+      "R50-FPN has 76", n);
+  const mrcnn_precision precs[] = { MRCNN_PRECISION_FP32,
+    MRCNN_PRECISION_TF32, MRCNN_PRECISION_FP16 };
+  for (size_t k = 0; k < G_N_ELEMENTS (precs); k++) {
+    mrcnn_tc_math m;
+    mrcnn_error err = { 0 };
+    ut_check (mrcnn_tc_math_for (precs[k], &m, &err) == MRCNN_OK, "math");
+    GHashTable *keys = g_hash_table_new (g_int64_hash, g_int64_equal);
+    gint64 *kv = g_new (gint64, MAX (n, 1));
+    size_t cvt = 0, out_max = 0;
+    int converted = 0, residual = 0, ok = 0;
+    for (int i = 0; i < n; i++) {
+      const counting_conv_call *c = &g_array_index (calls,
+          counting_conv_call, i);
+      const mrcnn_tc_conv_io io = { c->n, c->h, c->w, c->residual,
+        c->in_nchw, c->in_nchw ? MRCNN_TC_F32 : c->in_reduced ? m.reduced
+        : MRCNN_TC_F32, c->out_reduced ? m.reduced : MRCNN_TC_F32,
+        MRCNN_TC_BASE_ALIGN, MRCNN_TC_BASE_ALIGN };
+      mrcnn_tc_conv_desc d;
+      if (!ut_check (mrcnn_tc_conv_describe (&c->layer, &io, &m,
+                  (size_t) 256 << 20, &d, &err) == MRCNN_OK, "%s conv %d: "
+              "%s", mrcnn_precision_name (precs[k]), i, err.message))
+        continue;
+      ok++;
+      ut_check (d.convert_input == (c->in_nchw || io.in_type != m.weights),
+          "%s conv %d: converted %d", mrcnn_precision_name (precs[k]), i,
+          d.convert_input);
+      converted += d.convert_input;
+      residual += d.residual;
+      cvt = MAX (cvt, d.cvt_bytes);
+      out_max = MAX (out_max, d.out_bytes);
+      kv[i] = (gint64) d.key;
+      g_hash_table_add (keys, &kv[i]);
+    }
+    ut_check (ok == n, "every descriptor made");
+    ut_check (residual == 16, "%d residual adds fused, 16 bottlenecks",
+        residual);
+    printf ("    %s: %d convolutions, %u plans, %d inputs converted (largest "
+        "%.1f MiB), largest output %.1f MiB\n",
+        mrcnn_precision_name (precs[k]), n, g_hash_table_size (keys),
+        converted, cvt / 1048576.0, out_max / 1048576.0);
+    g_hash_table_destroy (keys);
+    g_free (kv);
+  }
+}
+
 static void
 test_r50 (const char *path)
 {
@@ -306,6 +364,16 @@ test_r50 (const char *path)
     g_snprintf (what, sizeof what, "batch %d, fp16 maps", batches[k]);
     check_plan (what, 2);
     ut_check (counting_arena_size () > 0, "an arena was made");
+    if (batches[k] == 1) {
+      /* one frame of the planned size: the convolutions a pass runs */
+      frame f;
+      frame_init (&f, 1280, 720);
+      mrcnn_result *r = run_one (e, &f);
+      ut_check (r != NULL, "a 1280x720 frame ran");
+      mrcnn_result_free (r);
+      g_free (f.rgb);
+      check_descriptors ();
+    }
     mrcnn_engine_free (e);
   }
   mrcnn_model_free (model);

@@ -369,6 +369,42 @@ test_linear (void)
   ut_end ();
 }
 
+/* The workspace bound travels with the descriptor, and a plan made within
+ * one bound is not taken for another (its engine may need more). */
+static void
+test_workspace (void)
+{
+  mrcnn_error err = { 0 };
+  const mrcnn_tc_math h = math (MRCNN_PRECISION_FP16);
+  ut_begin ("workspace: carried, and part of the plan's key");
+  {
+    mrcnn_tc_conv_layer l = { 256, 256, 3, 3, 1, 1, 1 };
+    mrcnn_tc_conv_io io = { 1, 96, 168, 0, 0, MRCNN_TC_F16, MRCNN_TC_F16,
+      256, 256 };
+    mrcnn_tc_conv_desc a, b;
+    ut_check (mrcnn_tc_conv_describe (&l, &io, &h, 64u << 20, &a, &err)
+        == MRCNN_OK && mrcnn_tc_conv_describe (&l, &io, &h, 256u << 20, &b,
+            &err) == MRCNN_OK, "%s", err.message);
+    ut_check (a.workspace_limit == 64u << 20 && b.workspace_limit == 256u << 20,
+        "conv: limits %zu, %zu", a.workspace_limit, b.workspace_limit);
+    ut_check (a.key != b.key, "conv: another bound, another plan");
+    mrcnn_tc_linear_layer fc = { 1024, 1024, 1 };
+    mrcnn_tc_linear_io lio = { 1000, 256, 256 };
+    mrcnn_tc_linear_desc c, e;
+    ut_check (mrcnn_tc_linear_describe (&fc, &lio, &h, 32u << 20, &c, &err)
+        == MRCNN_OK && mrcnn_tc_linear_describe (&fc, &lio, &h, 0, &e, &err)
+        == MRCNN_OK, "%s", err.message);
+    ut_check (c.workspace_limit == 32u << 20 && e.workspace_limit == 0,
+        "linear: limits %zu, %zu", c.workspace_limit, e.workspace_limit);
+    ut_check (c.key != e.key, "linear: another bound, another algorithm");
+    /* the conversion scratch is what the converted input takes, rounded
+     * to a buffer's alignment, besides the workspace */
+    ut_check (c.cvt_bytes == (size_t) 1000 * 1024 * 2, "linear: fp16 x in "
+        "scratch, %zu bytes", c.cvt_bytes);
+  }
+  ut_end ();
+}
+
 int
 main (void)
 {
@@ -377,5 +413,6 @@ main (void)
   test_conv_r50 ();
   test_conv_random ();
   test_linear ();
+  test_workspace ();
   return ut_finish ();
 }
