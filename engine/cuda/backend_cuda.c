@@ -260,6 +260,7 @@ cuda_destroy (mrcnn_backend *be)
   cudaSetDevice (cu->device);
   if (cu->stream)
     cudaStreamSynchronize (cu->stream);
+  mrcnn_cuda_tc_free (cu);
   if (cu->workspace)
     cudaFree (cu->workspace);
   if (cu->frame)
@@ -272,6 +273,8 @@ cuda_destroy (mrcnn_backend *be)
     cudaStreamDestroy (cu->stream);
   g_free (cu);
 }
+
+static int cuda_fp32_on_tc (void);
 
 /* fp32 only so far (MRCNN_CUDA_MATH=tf32, for benchmarks, changes the
  * math of fp32 convolutions and matrix products, not the precision); NCHW
@@ -299,10 +302,11 @@ cuda_set_precision (mrcnn_backend *be, mrcnn_precision p, int emulate,
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "set_precision: the CUDA backend does not run %s%s here",
         emulate ? "the float32 reference of " : "", mrcnn_precision_name (p));
-  if (p != MRCNN_PRECISION_FP32)
-    return mrcnn_fail (err, MRCNN_ERR_UNSUPPORTED,
-        "%s on CUDA needs the tensor-core path, which this build does not "
-        "have yet", mrcnn_precision_name (p));
+  /* fp32 runs on the verified path; the tensor-core path's precisions,
+   * and fp32 on it where the gate's list says fp32-tc and MRCNN_CUDA_PATH
+   * is tc (the benchmark), switch the backend's table to that path */
+  if (p != MRCNN_PRECISION_FP32 || cuda_fp32_on_tc ())
+    return mrcnn_cuda_tc_enable ((mrcnn_backend_cuda *) be, p, err);
   return MRCNN_OK;
 }
 
@@ -312,7 +316,7 @@ cuda_overflows (mrcnn_backend *be)
   return 0;
 }
 
-static const mrcnn_backend_ops cuda_ops = {
+const mrcnn_backend_ops mrcnn_cuda_ops = {
   .name = "cuda",
   .destroy = cuda_destroy,
   .caps = cuda_caps,
@@ -440,7 +444,7 @@ mrcnn_backend_cuda_new (int device_id, mrcnn_backend **out, mrcnn_error *err)
 {
   *out = NULL;
   mrcnn_backend_cuda *cu = g_new0 (mrcnn_backend_cuda, 1);
-  cu->base.ops = &cuda_ops;
+  cu->base.ops = &mrcnn_cuda_ops;
   cu->base.workers = 1;
   mrcnn_status st = cuda_setup (cu, device_id, err);
   if (st != MRCNN_OK) {
@@ -481,6 +485,23 @@ cuda_unlocked (void)
         bits |= MRCNN_PRECISION_BIT (p);
   g_strfreev (names);
   return bits & CUDA_UNVERIFIED;
+}
+
+/* fp32 on the tensor-core path: MRCNN_CUDA_PATH=tc, where the gate's list
+ * also names fp32-tc (that path has not run on a GPU either). */
+static int
+cuda_fp32_on_tc (void)
+{
+  const char *path = g_getenv ("MRCNN_CUDA_PATH");
+  const char *s = g_getenv ("MRCNN_CUDA_UNVERIFIED");
+  if (!path || strcmp (path, "tc") != 0 || !s)
+    return 0;
+  gchar **names = g_strsplit_set (s, ", ", -1);
+  int on = 0;
+  for (gchar **n = names; *n; n++)
+    on |= g_ascii_strcasecmp (*n, "fp32-tc") == 0;
+  g_strfreev (names);
+  return on;
 }
 
 const mrcnn_backend_reg mrcnn_backend_cuda_reg = {

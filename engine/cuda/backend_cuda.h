@@ -206,6 +206,10 @@ mrcnn_status mrcnn_cuda_fail_site (mrcnn_error *err,
  * be created in one thread and run in another). */
 #define CUDA_ENTER(cu, err) CUDA_CHECK (cudaSetDevice ((cu)->device), err)
 
+/* The backend's table on the path that ran fp32 on a GPU; the
+ * tensor-core path's table starts as a copy of it. */
+extern const mrcnn_backend_ops mrcnn_cuda_ops;
+
 /* backend_tc.c: the tensor-core path. Switches the backend to it (its
  * own table, cu->base.ops) at precision p (fp32, tf32 or fp16), before any
  * queue or layer is made; freed with the backend. */
@@ -230,6 +234,10 @@ mrcnn_status mrcnn_cuda_max_pool_op (mrcnn_backend *be, mrcnn_queue *q,
     int k, int s, int p, mrcnn_fmap *out, mrcnn_error *err);
 mrcnn_status mrcnn_cuda_upsample_add_op (mrcnn_backend *be, mrcnn_queue *q,
     const mrcnn_fmap *top, mrcnn_fmap *lateral, mrcnn_error *err);
+/* The kernels' parameters of a RoIAlign call (levels 1..MRCNN_CUDA_MAX_
+ * LEVELS, checked by the caller), and out's dimensions. */
+void mrcnn_cuda_roi_params_of (const mrcnn_roi_align_desc *d,
+    mrcnn_cuda_roi_params *p, mrcnn_fmap *out);
 mrcnn_status mrcnn_cuda_roi_align_op (mrcnn_backend *be, mrcnn_queue *q,
     const mrcnn_roi_align_desc *d, mrcnn_fmap *out, mrcnn_error *err);
 void mrcnn_cuda_image_view (mrcnn_backend *be, const mrcnn_fmap *batch,

@@ -106,6 +106,28 @@ mrcnn_cuda_upsample_add_op (mrcnn_backend *be, mrcnn_queue *q,
   return MRCNN_OK;
 }
 
+void
+mrcnn_cuda_roi_params_of (const mrcnn_roi_align_desc *d,
+    mrcnn_cuda_roi_params *p, mrcnn_fmap *out)
+{
+  memset (p, 0, sizeof *p);
+  for (int l = 0; l < d->nlevels; l++) {
+    p->data[l] = d->features[l].data;
+    p->h[l] = d->features[l].h;
+    p->w[l] = d->features[l].w;
+    p->scale[l] = d->scales[l];
+  }
+  p->nlevels = d->nlevels;
+  p->k_min = d->k_min;
+  p->k_max = d->k_max;
+  p->channels = d->features[0].c;
+  p->pooled = d->pooled;
+  p->sampling_ratio = d->sampling_ratio;
+  out->n = d->nboxes;
+  out->c = p->channels;
+  out->h = out->w = d->pooled;
+}
+
 mrcnn_status
 mrcnn_cuda_roi_align_op (mrcnn_backend *be, mrcnn_queue *q,
     const mrcnn_roi_align_desc *d, mrcnn_fmap *out, mrcnn_error *err)
@@ -115,24 +137,10 @@ mrcnn_cuda_roi_align_op (mrcnn_backend *be, mrcnn_queue *q,
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "roi_align: %d levels (1..%d)", d->nlevels, MRCNN_CUDA_MAX_LEVELS);
   CUDA_ENTER (cu, err);
-  mrcnn_cuda_roi_params p;
-  memset (&p, 0, sizeof p);
-  for (int l = 0; l < d->nlevels; l++) {
+  for (int l = 0; l < d->nlevels; l++)
     MRCNN_TRY (check_plain (&d->features[l], "roi_align", err));
-    p.data[l] = d->features[l].data;
-    p.h[l] = d->features[l].h;
-    p.w[l] = d->features[l].w;
-    p.scale[l] = d->scales[l];
-  }
-  p.nlevels = d->nlevels;
-  p.k_min = d->k_min;
-  p.k_max = d->k_max;
-  p.channels = d->features[0].c;
-  p.pooled = d->pooled;
-  p.sampling_ratio = d->sampling_ratio;
-  out->n = d->nboxes;
-  out->c = p.channels;
-  out->h = out->w = d->pooled;
+  mrcnn_cuda_roi_params p;
+  mrcnn_cuda_roi_params_of (d, &p, out);
   CUDA_CHECK (mrcnn_cuda_roi_align (&p, d->boxes, d->nboxes, out->data,
           cu->stream), err);
   return MRCNN_OK;
