@@ -4,7 +4,11 @@
  *   mrcnn-bench --model M [--backend cpu|cuda|auto] [--width W --height H |
  *               --image FILE] [--frames N] [--warmup K] [--threads T]
  *               [--precision P [--emulate]] [--batch N]
- *               [--passes P] [--json OUT]
+ *               [--passes P] [--score-threshold T] [--json OUT]
+ *
+ * --score-threshold: the box score threshold instead of the model's (0
+ * keeps max_detections detections on any model: a fixed amount of mask
+ * head work for benchmarks).
  *
  * --precision: one this build computes in (fp32, or bf16 on a CPU with
  * AVX512_BF16 or AMX), or with --emulate one whose float32 reference the
@@ -33,6 +37,7 @@ static char *opt_precision = "fp32";
 static int opt_width = 640, opt_height = 360, opt_frames = 20, opt_warmup = 3;
 static int opt_threads, opt_batch = 1, opt_passes;
 static gboolean opt_emulate;
+static double opt_score = -1.0;
 
 static GOptionEntry entries[] = {
   { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model, "Model file", "FILE" },
@@ -53,6 +58,8 @@ static GOptionEntry entries[] = {
   { "passes", 0, 0, G_OPTION_ARG_INT, &opt_passes,
     "Forward passes a batch may run at once (0 = as many as frames and "
     "threads allow, the default; 1 = one pass with every thread)", "P" },
+  { "score-threshold", 0, 0, G_OPTION_ARG_DOUBLE, &opt_score,
+    "Box score threshold (default: the model's)", "T" },
   { "json", 'j', 0, G_OPTION_ARG_FILENAME, &opt_json, "Write results as JSON", "FILE" },
   { NULL }
 };
@@ -147,6 +154,8 @@ main (int argc, char **argv)
   cfg.max_height = view.height;
   cfg.max_batch = opt_batch;
   cfg.passes = opt_passes;
+  if (opt_score >= 0.0)
+    cfg.thresholds.score_threshold = (float) opt_score;
   if (mrcnn_engine_new (model, &cfg, &engine, &err) != MRCNN_OK) {
     fprintf (stderr, "mrcnn-bench: %s\n", err.message);
     mrcnn_model_free (model);

@@ -7,10 +7,14 @@ the same stage boundaries as mrcnn-bench: each stage ends with
 torch.cuda.synchronize (), as the engine's stage timings end with the
 backend's sync. The frame starts in host memory as uint8, as mrcnn-bench's
 does. fp32; --tf32 allows TensorFloat-32 in convolutions and matrix products
-(PyTorch's own default allows it in cuDNN convolutions).
+(PyTorch's own default allows it in cuDNN convolutions); --fp16 runs the
+model under torch.autocast (float16), PyTorch's own mixed precision.
+--score-thresh sets the box score threshold (0 keeps detections_per_img
+detections, as mrcnn-bench --score-threshold 0 does).
 
 usage: PYTHONPATH=tools bench_torchvision.py --model M --image PNG
-           [--frames N] [--warmup K] [--tf32] [--cudnn-benchmark] [--json OUT]
+           [--frames N] [--warmup K] [--tf32] [--fp16] [--cudnn-benchmark]
+           [--score-thresh T] [--json OUT]
 """
 import argparse
 import json
@@ -28,6 +32,8 @@ def main(argv):
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--tf32", action="store_true")
+    p.add_argument("--fp16", action="store_true")
+    p.add_argument("--score-thresh", type=float)
     p.add_argument("--cudnn-benchmark", action="store_true")
     p.add_argument("--json")
     a = p.parse_args(argv)
@@ -45,6 +51,11 @@ def main(argv):
     torch.backends.cudnn.benchmark = a.cudnn_benchmark
     dev = torch.device("cuda")
     model = M.model_from_safetensors(a.model).eval().to(dev)
+    if a.score_thresh is not None:
+        model.roi_heads.score_thresh = a.score_thresh
+    import contextlib
+    amp = (lambda: torch.autocast("cuda", dtype=torch.float16)) if a.fp16 \
+        else contextlib.nullcontext
     frame = np.asarray(Image.open(a.image).convert("RGB"))
     host = torch.from_numpy(frame.copy())
 
@@ -93,7 +104,8 @@ def main(argv):
         n = int(out[0]["boxes"].shape[0])
         return (sync() - t0) * 1000.0, n
 
-    with torch.inference_mode():
+    torch.cuda.reset_peak_memory_stats()
+    with torch.inference_mode(), amp():
         for _ in range(a.warmup):
             run_staged()
             run_whole()
@@ -106,6 +118,7 @@ def main(argv):
     res = {
         "torch": torch.__version__, "torchvision": torchvision.__version__,
         "device": torch.cuda.get_device_name(0), "tf32": a.tf32,
+        "fp16_autocast": a.fp16,
         "cudnn_benchmark": a.cudnn_benchmark, "frames": a.frames,
         "detections": ndet, "padded_input": list(padded),
         "median_ms": statistics.median(whole),
@@ -113,9 +126,10 @@ def main(argv):
         "staged_sum_ms": sum(stages.values()),
         "peak_mem_mib": torch.cuda.max_memory_allocated() / 2**20,
     }
-    print("torchvision %s (torch %s) on %s, tf32 %s, cudnn.benchmark %s: "
-          "median %.2f ms per frame (model(images)), %d detections, input %s"
-          % (res["torchvision"], res["torch"], res["device"], a.tf32,
+    print("torchvision %s (torch %s) on %s, tf32 %s, autocast fp16 %s, "
+          "cudnn.benchmark %s: median %.2f ms per frame (model(images)), %d "
+          "detections, input %s"
+          % (res["torchvision"], res["torch"], res["device"], a.tf32, a.fp16,
              a.cudnn_benchmark, res["median_ms"], ndet, "x".join(map(str, padded))))
     for s in STAGES:
         print("  %-10s %8.2f ms" % (s, stages[s]))

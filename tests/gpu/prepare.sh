@@ -5,7 +5,7 @@
 # dependencies and no network:
 #
 #   .gpu-bundle/bundle.tar.xz
-#     bin/     test_cuda_parity, test_cuda_oom, mrcnn-dump, mrcnn-bench (built with
+#     bin/     test_cuda_parity, test_cuda_oom, mrcnn-dump, mrcnn-bench, mrcnn-infer (built with
 #              -Dcuda=enabled, sm_90 + PTX)
 #     lib/     libmrcnn and every shared library those need beyond the C and
 #              C++ runtimes and CUDA's own (oneDNN, OpenBLAS, GLib,
@@ -41,7 +41,7 @@ build=$(cd "$build" && pwd)   # ldd prints absolute paths only for these
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/lib" "$stage/models" "$stage/images"
-bins="tests/gpu/test_cuda_parity tests/gpu/test_cuda_oom tests/parity/mrcnn-dump engine/tools/mrcnn-bench"
+bins="tests/gpu/test_cuda_parity tests/gpu/test_cuda_oom tests/parity/mrcnn-dump engine/tools/mrcnn-bench engine/tools/mrcnn-infer"
 with_gst=${GST:-1}
 if [ "$with_gst" = 1 ] && [ ! -x "$build/tests/gpu/test_element_pipeline" ]; then
   echo "prepare: the build has no CUDA-memory elements (gstreamer-cuda-1.0" \

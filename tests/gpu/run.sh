@@ -1,11 +1,13 @@
 #!/bin/bash
-# The whole GPU check of gst-maskrcnn, in one run of about 5 minutes on an
-# H100 (see tests/gpu/README.md): per-op parity CUDA vs CPU, end to end on
+# The whole GPU check of gst-maskrcnn, in one run of about 8 to 9 minutes
+# on an H100 (estimated: the steps after oom have never run; see
+# tests/gpu/README.md; MRCNN_GPU_SKIP shortens it): per-op parity CUDA vs CPU, end to end on
 # the small model and on a random-init R50-FPN (CUDA vs CPU), compute-
 # sanitizer memcheck on a short run, the elements on frames in CUDA memory
 # (cudaupload ! maskrcnn ! maskrcnnoverlay ! cudadownload: metadata and
 # drawn pixels against the CPU overlay), the engine, the CLI and the element
-# on a GPU that is out of memory (test_cuda_oom), and the benchmark against
+# on a GPU that is out of memory (test_cuda_oom), the tensor-core path
+# (tf32, fp16, fp32 on it) against the CPU, and the benchmark against
 # torchvision eager on the same weights, image and card. Needs the bundle that
 # tests/gpu/prepare.sh makes (.gpu-bundle/, carried), an NVIDIA driver,
 # python3 with torch + torchvision (their pip wheels bring cuDNN and
@@ -29,7 +31,7 @@ export PYTHONPATH=$src/tools${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONDONTWRITEBYTECODE=1
 
 declare -a RESULTS=()
-# MRCNN_GPU_SKIP: steps to leave out (parity e2e r50 elements memcheck oom bench),
+# MRCNN_GPU_SKIP: steps to leave out (parity e2e r50 elements memcheck oom tc bench),
 # for a rerun of some checks; each shows as SKIP, and the exit status is 1
 want() { case " ${MRCNN_GPU_SKIP:-} " in *" $1 "*) record "$1" SKIP "left out (MRCNN_GPU_SKIP)"; return 1 ;; esac; return 0; }
 record() { RESULTS+=("$1|$2|$3"); echo "--- $1: $2 $3"; }
@@ -269,8 +271,69 @@ kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 fi
 
+# ---------------------------------------------------------------- tensor-core path
+# The precisions the gate refuses until this script has passed them
+# (docs/cuda.md): only these steps lift it, for their own commands.
+UNLOCK="MRCNN_CUDA_UNVERIFIED=tf32,fp16,fp32-tc"
+# tc_e2e NAME MODEL: fp32 on the tensor-core path against the CPU's fp32,
+# compare_dumps' tolerances (the same numbers within fp32 noise)
+tc_e2e() {
+  local name=$1 model=$2 d=$WORK/tc/$1
+  mkdir -p "$d"
+  # the CPU's dump of the end-to-end step, where it ran
+  if [ -d "$WORK/e2e/$name/cpu" ]; then
+    ln -sfn "$WORK/e2e/$name/cpu" "$d/cpu"
+  elif ! timeout 150 "$BIN/mrcnn-dump" --backend cpu "$model" "$d/cpu" "${IMAGES[@]}"; then
+    record "tc fp32 $name" FAIL "CPU dump failed"; return
+  fi
+  if ! env $UNLOCK MRCNN_CUDA_PATH=tc timeout 150 "$BIN/mrcnn-dump" --backend cuda \
+      "$model" "$d/cuda" "${IMAGES[@]}"; then
+    record "tc fp32 $name" FAIL "CUDA dump failed"; return
+  fi
+  if "$PYTHON" "$src/tests/gpu/compare_backends.py" "$model" "$d/cpu" "$d/cuda"; then
+    record "tc fp32 $name" PASS "${#IMAGES[@]} images within compare_dumps' tolerances"
+  else
+    record "tc fp32 $name" FAIL "see tc.log"
+  fi
+}
+if want tc; then
+step "tensor-core path (NHWC, cuDNN graph API, cuBLASLt, CUDA graphs) against the CPU"
+for m in "small:$SMALL" ${R50:+"r50:$R50"}; do
+  tc_e2e "${m%%:*}" "${m#*:}" 2>&1 | tee -a "$LOGS/tc.log"
+done
+while IFS= read -r line; do RESULTS+=("$line"); done < <(sed -n 's/^--- \(tc fp32 [a-z0-9]*\): \([A-Z]*\) \(.*\)$/\1|\2|\3/p' "$LOGS/tc.log")
+# tf32 and fp16 against the CPU's fp32 and fp16 reference, on the shipped
+# shapes model's held-out frames, within the fp16 reference's bounds
+if [ -f "$src/models/shapes.safetensors" ] && [ -x "$BIN/mrcnn-infer" ]; then
+  env $UNLOCK timeout 300 "$PYTHON" "$src/tests/model/test_precision.py" --mode cuda \
+    --infer "$BIN/mrcnn-infer" --model "$src/models/shapes.safetensors" 2>&1 | tee "$LOGS/tc-precision.log"
+  rc=${PIPESTATUS[0]}
+  detail=$(grep -E "^(tf32|fp16)-cuda" "$LOGS/tc-precision.log" | head -3 | cut -c1-100 | tr '\n' ';')
+  [ "$rc" = 0 ] && record "tc tf32+fp16 shapes" PASS "$detail" || record "tc tf32+fp16 shapes" FAIL "exit $rc; $detail"
+else
+  record "tc tf32+fp16 shapes" FAIL "models/shapes.safetensors or mrcnn-infer missing"
+fi
+# memcheck of the path: the second pass of a size is captured, the third
+# replayed
+san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+if [ -x "$san" ]; then
+  env $UNLOCK timeout 180 "$san" --tool memcheck --error-exitcode 3 --print-limit 20 \
+    "$BIN/mrcnn-bench" --backend cuda --precision fp16 --model "$SMALL" \
+    --image "$WORK/images/landscape_640x480.png" --frames 2 --warmup 1 2>&1 | tee "$LOGS/memcheck-tc.log"
+  rc=${PIPESTATUS[0]}
+  summary=$(grep -m1 "ERROR SUMMARY" "$LOGS/memcheck-tc.log")
+  [ "$rc" = 0 ] && record "memcheck tc fp16" PASS "$summary" || record "memcheck tc fp16" FAIL "exit $rc; $summary"
+fi
+fi
+
 # ---------------------------------------------------------------- benchmark
-step "benchmark: R50-FPN, fp32, batch 1, ours vs torchvision eager, same card"
+# R50-FPN at 1280x720 and 640x480, box score threshold 0 (so 100
+# detections: the mask head's whole load): ours at fp32 (the verified path),
+# fp32 on the tensor-core path, tf32 and fp16, against torchvision eager
+# fp32, TF32 and autocast fp16 (cudnn.benchmark on), on this card; batch 8
+# against batch 1; per-stage times; each process's peak device memory as
+# nvidia-smi sees it (CUDA context included), sampled every 0.2 s.
+step "benchmark: R50-FPN, ours fp32/tf32/fp16 vs torchvision eager fp32/TF32/autocast fp16, same card"
 # other work on the same card (MRCNN_GPU_WAIT_PID: a process started beside
 # this script) must be finished before anything is timed
 if [ -n "${MRCNN_GPU_WAIT_PID:-}" ]; then
@@ -278,27 +341,68 @@ if [ -n "${MRCNN_GPU_WAIT_PID:-}" ]; then
   while kill -0 "$MRCNN_GPU_WAIT_PID" 2>/dev/null; do sleep 2; done
   nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
 fi
-BENCH_IMG=$WORK/images/landscape_640x480.png
-if [ -n "$R50" ] && want bench; then
-  timeout 120 "$BIN/mrcnn-bench" --backend cuda --model "$R50" --image "$BENCH_IMG" \
-    --frames 30 --warmup 5 --json "$OUT/bench-ours-fp32.json" | tee -a "$LOGS/bench.log"
-  MRCNN_CUDA_MATH=tf32 timeout 120 "$BIN/mrcnn-bench" --backend cuda --model "$R50" \
-    --image "$BENCH_IMG" --frames 30 --warmup 5 --json "$WORK/bench-ours-tf32.json" | tee -a "$LOGS/bench.log"
-  timeout 150 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
-    --frames 20 --warmup 5 --json "$OUT/bench-tv-fp32.json" | tee -a "$LOGS/bench.log"
-  # batches of 1280x720 frames: frames/s of batch 8 against batch 1
-  for b in 1 8; do
-    timeout 120 "$BIN/mrcnn-bench" --backend cuda --model "$R50" --width 1280 --height 720 \
-      --batch $b --frames 10 --warmup 3 --json "$WORK/bench-ours-batch$b.json" | tee -a "$LOGS/bench.log"
+# run_mem MEMFILE CMD...: runs CMD, writes the peak device memory (MiB) of
+# its processes (CMD and its descendants: timeout runs the program as a
+# child) to MEMFILE
+tree_pids() { local c; echo "$1"; for c in $(pgrep -P "$1"); do tree_pids "$c"; done; }
+run_mem() {
+  local memfile=$1 pid peak=0 m rc
+  shift
+  "$@" &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    m=$(nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null \
+      | awk -F', *' -v pids=" $(tree_pids "$pid" | tr '\n' ' ')" \
+          'index(pids, " " $1 " ") { s += $2 } END { print s + 0 }')
+    [ "${m:-0}" -gt "$peak" ] 2>/dev/null && peak=$m
+    sleep 0.2
   done
-  timeout 150 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
-    --frames 30 --warmup 5 --cudnn-benchmark --json "$WORK/bench-tv-fp32-cb.json" | tee -a "$LOGS/bench.log"
-  timeout 150 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" --model "$R50" --image "$BENCH_IMG" \
-    --frames 30 --warmup 5 --tf32 --json "$WORK/bench-tv-tf32.json" | tee -a "$LOGS/bench.log"
+  wait "$pid"
+  rc=$?
+  echo "$peak" > "$memfile"
+  return $rc
+}
+B=$WORK/bench
+mkdir -p "$B"
+bench_ran=0
+if [ -n "$R50" ] && want bench; then
+  bench_ran=1
+  "$PYTHON" - "$WORK/images/landscape_640x480.png" "$B/frame_1280x720.png" <<'PY' || echo "run.sh: cannot make the 1280x720 frame"
+import sys
+from PIL import Image
+Image.open(sys.argv[1]).convert("RGB").resize((1280, 720), Image.BILINEAR).save(sys.argv[2])
+PY
+  cp "$WORK/images/landscape_640x480.png" "$B/frame_640x480.png"
+  for size in 1280x720 640x480; do
+    img=$B/frame_$size.png
+    for prec in fp32 fp32tc tf32 fp16; do
+      p=${prec%tc}
+      path=; [ "$prec" = fp32tc ] && path=MRCNN_CUDA_PATH=tc
+      run_mem "$B/ours-$prec-$size-b1.mem" env $UNLOCK $path timeout 120 "$BIN/mrcnn-bench" \
+        --backend cuda --model "$R50" --image "$img" --precision "$p" --score-threshold 0 \
+        --frames 15 --warmup 3 --json "$B/ours-$prec-$size-b1.json" >> "$LOGS/bench.log" 2>&1 \
+        || echo "run.sh: ours $prec $size failed (bench.log)"
+    done
+    for mode in fp32 tf32 fp16; do
+      flag=; [ "$mode" != fp32 ] && flag=--$mode
+      run_mem "$B/tv-$mode-$size.mem" timeout 150 "$PYTHON" "$src/tests/gpu/bench_torchvision.py" \
+        --model "$R50" --image "$img" --frames 10 --warmup 3 --cudnn-benchmark --score-thresh 0 \
+        $flag --json "$B/tv-$mode-$size.json" >> "$LOGS/bench.log" 2>&1 \
+        || echo "run.sh: torchvision $mode $size failed (bench.log)"
+    done
+  done
+  for prec in fp32 fp16; do
+    run_mem "$B/ours-$prec-1280x720-b8.mem" env $UNLOCK timeout 150 "$BIN/mrcnn-bench" \
+      --backend cuda --model "$R50" --image "$B/frame_1280x720.png" --precision "$prec" \
+      --score-threshold 0 --batch 8 --frames 5 --warmup 2 \
+      --json "$B/ours-$prec-1280x720-b8.json" >> "$LOGS/bench.log" 2>&1 \
+      || echo "run.sh: ours $prec batch 8 failed (bench.log)"
+  done
+  tail -n 40 "$LOGS/bench.log"
 fi
 
 # ---------------------------------------------------------------- table
-tar -C "$WORK" -czf "$OUT/logs.tar.gz" logs $(cd "$WORK" && ls bench-*.json 2>/dev/null) || true
+tar -C "$WORK" -czf "$OUT/logs.tar.gz" logs bench 2>/dev/null || true
 step "summary"
 echo "total $(( $(date +%s) - t_start )) s"
 fail=0
@@ -308,39 +412,8 @@ for r in "${RESULTS[@]}"; do
   printf '%-28s %-5s %s\n' "$name" "$status" "$detail"
   [ "$status" = PASS ] || fail=1
 done
-"$PYTHON" - "$OUT" "$WORK" <<'PY' || fail=1
-import json, os, sys
-out, work = sys.argv[1:]
-def load(p):
-    for d in (out, work):
-        f = os.path.join(d, p)
-        if os.path.exists(f):
-            return json.load(open(f))
-    return None
-ours, ours32 = load("bench-ours-fp32.json"), load("bench-ours-tf32.json")
-tv, tvcb, tv32 = load("bench-tv-fp32.json"), load("bench-tv-fp32-cb.json"), load("bench-tv-tf32.json")
-if not ours or not tv:
-    print("benchmark: missing results")
-    sys.exit(1)
-stages = ["preprocess", "backbone", "fpn", "rpn", "box_head", "mask_head", "paste"]
-print()
-print("R50-FPN %s, frame %dx%d -> input %s, batch 1, on %s (ms; median of torchvision, mean of ours)"
-      % ("random init", ours["width"], ours["height"], "x".join(map(str, tv["padded_input"])), tv["device"]))
-print("%-12s %9s %12s %7s" % ("stage fp32", "ours", "torchvision", "ratio"))
-for s in stages:
-    o, t = ours["stages_ms"][s], tv["stages_median_ms"][s]
-    print("%-12s %9.2f %12.2f %6.2fx" % (s, o, t, t / o if o > 0 else 0))
-best_tv = min(x["median_ms"] for x in (tv, tvcb) if x)
-print("%-12s %9.2f %12.2f %6.2fx   (torchvision model(images), best of cudnn.benchmark off/on)"
-      % ("end to end", ours["median_ms"], best_tv, best_tv / ours["median_ms"]))
-b1, b8 = load("bench-ours-batch1.json"), load("bench-ours-batch8.json")
-if b1 and b8:
-    print("%-12s %9.1f frames/s at batch 8, %.1f at batch 1: %.2fx (1280x720, fp32)"
-          % ("batch 8", b8["fps"], b1["fps"], b8["fps"] / b1["fps"]))
-if ours32 and tv32:
-    print("%-12s %9.2f %12.2f %6.2fx" % ("e2e tf32", ours32["median_ms"], tv32["median_ms"],
-                                          tv32["median_ms"] / ours32["median_ms"]))
-print("detections: ours %d, torchvision %d; torchvision peak device memory %.0f MiB; ours peak RSS %.0f MiB"
-      % (ours["detections"], tv["detections"], tv["peak_mem_mib"], ours["peak_rss_mib"]))
-PY
+if [ "$bench_ran" = 1 ]; then
+  "$PYTHON" "$src/tests/gpu/bench_table.py" "$B" \
+    "$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1)" || fail=1
+fi
 exit $fail

@@ -15,7 +15,10 @@
  * Thresholds are the model's defaults; masks are binarised at the model's
  * mask threshold.
  *
- * usage: mrcnn-dump [--threads N] [--backend cpu|cuda] MODEL OUTDIR IMAGE...
+ * usage: mrcnn-dump [--threads N] [--backend cpu|cuda] [--precision P]
+ *                   [--emulate] MODEL OUTDIR IMAGE...
+ * (--precision with --emulate: the precision's float32 CPU reference, what
+ * tests/gpu/run.sh compares the CUDA backend's fp16 with)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -197,9 +200,16 @@ main (int argc, char **argv)
   int status = 1;
 
   const char *backend = "cpu";
+  mrcnn_precision precision = MRCNN_PRECISION_FP32;
+  int emulate = 0;
   while (first < argc && g_str_has_prefix (argv[first], "--")) {
     if (strcmp (argv[first], "--batch") == 0) {
       batch = 1;
+      first += 1;
+      continue;
+    }
+    if (strcmp (argv[first], "--emulate") == 0) {
+      emulate = 1;
       first += 1;
       continue;
     }
@@ -209,13 +219,18 @@ main (int argc, char **argv)
       threads = atoi (argv[first + 1]);
     else if (strcmp (argv[first], "--backend") == 0)
       backend = argv[first + 1];
-    else
+    else if (strcmp (argv[first], "--precision") == 0) {
+      if (!mrcnn_precision_from_name (argv[first + 1], &precision)) {
+        g_printerr ("mrcnn-dump: unknown precision '%s'\n", argv[first + 1]);
+        return 2;
+      }
+    } else
       break;
     first += 2;
   }
   if (argc - first < 3 || (strcmp (backend, "cpu") && strcmp (backend, "cuda"))) {
     g_printerr ("usage: mrcnn-dump [--threads N] [--backend cpu|cuda] "
-        "[--batch] MODEL OUTDIR IMAGE...\n"
+        "[--precision P [--emulate]] [--batch] MODEL OUTDIR IMAGE...\n"
         "  --batch  runs all images in one forward pass (a batch padded to "
         "their common size)\n");
     return 2;
@@ -248,6 +263,8 @@ main (int argc, char **argv)
   cfg.max_width = max_w;
   cfg.max_height = max_h;
   cfg.max_batch = batch ? n_images : 1;
+  cfg.precision = precision;
+  cfg.emulate_precision = emulate;
   if (mrcnn_engine_new (model, &cfg, &engine, &err) != MRCNN_OK) {
     report ("engine", &err);
     goto out;
