@@ -447,6 +447,13 @@ tc_setup (mrcnn_backend_cuda *cu, mrcnn_tc_state *tc, mrcnn_precision p,
       "nhwc, %s%s", mrcnn_precision_name (p), tc->graphs ? ", CUDA graphs"
       : "");
   CUDA_ENTER (cu, err);
+  /* the other path's cuDNN workspace: this path's plans take theirs from
+   * the scratch, sized by what they need (its size stays the bound) */
+  if (cu->workspace) {
+    CUDA_CHECK (cudaStreamSynchronize (cu->stream), err);
+    CUDA_CHECK (cudaFree (cu->workspace), err);
+    cu->workspace = NULL;
+  }
   CUBLASLT_CHECK (cublasLtCreate (&tc->lt), err);
   for (int i = 0; i < 2; i++)
     CUDA_CHECK (cudaEventCreateWithFlags (&tc->pinned_ev[i],

@@ -307,12 +307,14 @@ pick_plan (mrcnn_backend_cuda *cu, const mrcnn_tc_conv_desc *d,
     if (cudnnBackendCreateDescriptor (CUDNN_BACKEND_ENGINE_DESCRIPTOR,
             &engine) != CUDNN_STATUS_SUCCESS)
       continue;
+    /* the configuration's workspace, where cuDNN tells it before a plan
+     * is made (else the plan's, below) */
     int ok = cudnnBackendGetAttribute (cfg, CUDNN_ATTR_ENGINECFG_ENGINE,
         CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &one, &engine)
         == CUDNN_STATUS_SUCCESS && notes_allowed (engine, d->tensor_cores)
-        && cudnnBackendGetAttribute (cfg, CUDNN_ATTR_ENGINECFG_WORKSPACE_SIZE,
-            CUDNN_TYPE_INT64, 1, &one, &ws) == CUDNN_STATUS_SUCCESS
-        && ws >= 0 && (size_t) ws <= d->workspace_limit;
+        && (cudnnBackendGetAttribute (cfg, CUDNN_ATTR_ENGINECFG_WORKSPACE_SIZE,
+                CUDNN_TYPE_INT64, 1, &one, &ws) != CUDNN_STATUS_SUCCESS
+            || (ws >= 0 && (size_t) ws <= d->workspace_limit));
     cudnnBackendDestroyDescriptor (engine);
     if (!ok)
       continue;
@@ -373,19 +375,19 @@ plan_for (mrcnn_backend_cuda *cu, const mrcnn_tc_conv_desc *d,
   CUDA_ENTER (cu, err);
   p = g_new0 (tc_conv_plan, 1);
   mrcnn_status st = MRCNN_OK;
-  for (int unfused = 0; st == MRCNN_OK && !p->plan && unfused < 2;
-      unfused++) {
+  for (int unfused = 0; !p->plan && unfused < 2; unfused++) {
     list_free (&p->keep);
     cudnnBackendDescriptor_t graph = NULL;
     st = build_graph (cu, d, unfused, &p->keep, &graph, err);
-    /* a graph cuDNN refuses to finalize is one it cannot run fused */
-    if (st != MRCNN_OK && !unfused) {
-      st = MRCNN_OK;
-      continue;
-    }
     if (st == MRCNN_OK)
       st = pick_plan (cu, d, graph, &p->keep, &p->plan, &p->workspace, err);
     p->unfused = unfused;
+    /* a fused graph cuDNN refuses (at finalizing it or its heuristics) is
+     * one it cannot run fused: the convolution alone then */
+    if (st != MRCNN_OK && !unfused)
+      st = MRCNN_OK;
+    else if (st != MRCNN_OK)
+      break;
   }
   if (st == MRCNN_OK && !p->plan)
     st = mrcnn_fail (err, MRCNN_ERR_BACKEND, "cuDNN offers no engine for a "
