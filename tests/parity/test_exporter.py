@@ -410,7 +410,7 @@ class Exporter(unittest.TestCase):
             (["--checkpoint", self.p("missing.pth"), "--out", out], "does not exist"),
             (["--checkpoint", ck, "--body-widths", "1,2,3,4,5", "--out", out], "applies to --random-init only"),
             (["--checkpoint", ck, "--seed", "3", "--out", out], "applies to --random-init only"),
-            (["--pretrained", "--arch", "maskrcnn_resnet18_fpn", "--out", out], "maskrcnn_resnet50_fpn only"),
+            (["--pretrained", "--arch", "maskrcnn_resnet18_fpn", "--out", out], "maskrcnn_resnet50_fpn and maskrcnn_resnet50_fpn_v2 only"),
             (["--checkpoint", ck, "--bn-eps", "abc", "--out", out], "--bn-eps"),
         ]
         for args, msg in cases:
