@@ -84,6 +84,20 @@ expect_conv_bias (const mrcnn_model *m, const char *prefix, int64_t out,
   return MRCNN_OK;
 }
 
+/* A convolution followed by batch norm (`<conv>.weight` without bias and
+ * `<bn>.*`, v2's Conv2dNormActivation) when norm, else one with a bias. */
+static mrcnn_status
+expect_conv_norm (const mrcnn_model *m, const char *conv, const char *bn,
+    int norm, int64_t out, int64_t in, int64_t k, mrcnn_error *err)
+{
+  char name[256];
+  if (!norm)
+    return expect_conv_bias (m, conv, out, in, k, err);
+  snprintf (name, sizeof name, "%s.weight", conv);
+  EXPECT (name, NULL, out, in, k, k);
+  return expect_bn (m, bn, out, err);
+}
+
 static gboolean
 has (const mrcnn_model *m, const char *fmt, int a, int b)
 {
@@ -110,15 +124,17 @@ check_body (mrcnn_model *m, mrcnn_arch *a, mrcnn_error *err)
     depth = 0;
   char canon[64];
   snprintf (canon, sizeof canon, "maskrcnn_resnet%d_fpn", depth);
+  a->v2 = strcmp (m->architecture, "maskrcnn_resnet50_fpn_v2") == 0;
   int row = -1;
   for (int i = 0; i < 4; i++)
     if (counts[i][0] == depth)
       row = i;
-  if (row < 0 || strcmp (canon, m->architecture) != 0)
+  if (row < 0 || (strcmp (canon, m->architecture) != 0 && !a->v2))
     return mrcnn_fail (err, MRCNN_ERR_MODEL,
         "model '%s': unknown architecture '%s'; supported: "
         "maskrcnn_resnet18_fpn, maskrcnn_resnet34_fpn, maskrcnn_resnet50_fpn, "
-        "maskrcnn_resnet101_fpn", m->path, m->architecture);
+        "maskrcnn_resnet101_fpn, maskrcnn_resnet50_fpn_v2", m->path,
+        m->architecture);
   a->depth = depth;
   a->bottleneck = depth >= 50;
   int total = 0;
@@ -193,28 +209,67 @@ check_heads (mrcnn_model *m, mrcnn_arch *a, mrcnn_error *err)
   const mrcnn_tensor_entry *t;
   char name[256];
 
+  char bn[256];
+  const int v2 = a->v2;
+
   EXPECT ("backbone.fpn.inner_blocks.0.0.weight", &t, ANY, a->stage_ch[0], 1, 1);
   a->fpn_ch = (int) t->shape[0];
   for (int k = 0; k < MRCNN_FPN_LEVELS; k++) {
     snprintf (name, sizeof name, "backbone.fpn.inner_blocks.%d.0", k);
-    MRCNN_TRY (expect_conv_bias (m, name, a->fpn_ch, a->stage_ch[k], 1, err));
+    snprintf (bn, sizeof bn, "backbone.fpn.inner_blocks.%d.1", k);
+    MRCNN_TRY (expect_conv_norm (m, name, bn, v2, a->fpn_ch, a->stage_ch[k], 1,
+            err));
     snprintf (name, sizeof name, "backbone.fpn.layer_blocks.%d.0", k);
-    MRCNN_TRY (expect_conv_bias (m, name, a->fpn_ch, a->fpn_ch, 3, err));
+    snprintf (bn, sizeof bn, "backbone.fpn.layer_blocks.%d.1", k);
+    MRCNN_TRY (expect_conv_norm (m, name, bn, v2, a->fpn_ch, a->fpn_ch, 3,
+            err));
   }
 
-  MRCNN_TRY (expect_conv_bias (m, "rpn.head.conv.0.0", a->fpn_ch, a->fpn_ch, 3, err));
+  /* RPNHead(conv_depth): its convolutions have biases in v2 too */
+  a->rpn_convs = v2 ? 2 : 1;
+  for (int k = 0; k < a->rpn_convs; k++) {
+    snprintf (name, sizeof name, "rpn.head.conv.%d.0", k);
+    MRCNN_TRY (expect_conv_bias (m, name, a->fpn_ch, a->fpn_ch, 3, err));
+  }
   a->num_anchors = m->n_ratios;
   MRCNN_TRY (expect_conv_bias (m, "rpn.head.cls_logits", a->num_anchors,
           a->fpn_ch, 1, err));
   MRCNN_TRY (expect_conv_bias (m, "rpn.head.bbox_pred", 4 * a->num_anchors,
           a->fpn_ch, 1, err));
 
-  a->box_in = a->fpn_ch * 7 * 7;
-  EXPECT ("roi_heads.box_head.fc6.weight", &t, ANY, a->box_in);
-  a->representation = (int) t->shape[0];
-  EXPECT ("roi_heads.box_head.fc6.bias", NULL, a->representation);
-  EXPECT ("roi_heads.box_head.fc7.weight", NULL, a->representation, a->representation);
-  EXPECT ("roi_heads.box_head.fc7.bias", NULL, a->representation);
+  if (v2) {
+    /* FastRCNNConvFCHead: conv + BN + ReLU blocks 0 .. n-1, Flatten (n),
+     * Linear (n + 1) and its ReLU */
+    int in_ch = a->fpn_ch;
+    a->box_convs = 0;
+    while (a->box_convs < MRCNN_BOX_CONVS_MAX
+        && has (m, "roi_heads.box_head.%d.0.weight", a->box_convs, 0)) {
+      snprintf (name, sizeof name, "roi_heads.box_head.%d.0.weight", a->box_convs);
+      EXPECT (name, &t, ANY, in_ch, 3, 3);
+      in_ch = a->box_conv_ch[a->box_convs] = (int) t->shape[0];
+      snprintf (bn, sizeof bn, "roi_heads.box_head.%d.1", a->box_convs);
+      MRCNN_TRY (expect_bn (m, bn, in_ch, err));
+      a->box_convs++;
+    }
+    if (a->box_convs == 0)
+      return mrcnn_fail (err, MRCNN_ERR_MODEL,
+          "model '%s': tensor 'roi_heads.box_head.0.0.weight' is missing "
+          "(%s's box head starts with a 3x3 convolution)", m->path,
+          m->architecture);
+    a->box_in = in_ch * 7 * 7;
+    snprintf (name, sizeof name, "roi_heads.box_head.%d.weight", a->box_convs + 1);
+    EXPECT (name, &t, ANY, a->box_in);
+    a->representation = (int) t->shape[0];
+    snprintf (name, sizeof name, "roi_heads.box_head.%d.bias", a->box_convs + 1);
+    EXPECT (name, NULL, a->representation);
+  } else {
+    a->box_in = a->fpn_ch * 7 * 7;
+    EXPECT ("roi_heads.box_head.fc6.weight", &t, ANY, a->box_in);
+    a->representation = (int) t->shape[0];
+    EXPECT ("roi_heads.box_head.fc6.bias", NULL, a->representation);
+    EXPECT ("roi_heads.box_head.fc7.weight", NULL, a->representation, a->representation);
+    EXPECT ("roi_heads.box_head.fc7.bias", NULL, a->representation);
+  }
   a->num_classes = m->num_classes;
   EXPECT ("roi_heads.box_predictor.cls_score.weight", NULL, a->num_classes,
       a->representation);
@@ -227,8 +282,9 @@ check_heads (mrcnn_model *m, mrcnn_arch *a, mrcnn_error *err)
   a->mask_ch = (int) t->shape[0];
   for (int k = 0; k < MRCNN_MASK_CONVS; k++) {
     snprintf (name, sizeof name, "roi_heads.mask_head.%d.0", k);
-    MRCNN_TRY (expect_conv_bias (m, name, a->mask_ch, k ? a->mask_ch : a->fpn_ch,
-            3, err));
+    snprintf (bn, sizeof bn, "roi_heads.mask_head.%d.1", k);
+    MRCNN_TRY (expect_conv_norm (m, name, bn, v2, a->mask_ch,
+            k ? a->mask_ch : a->fpn_ch, 3, err));
   }
   if (has (m, "roi_heads.mask_head.%d.0.weight", MRCNN_MASK_CONVS, 0))
     return mrcnn_fail (err, MRCNN_ERR_MODEL,
@@ -318,7 +374,8 @@ mrcnn_fold_conv (const mrcnn_model *m, const char *conv, const char *bn,
         mrcnn_folded_conv_clear (out);
         return st;
       }
-      /* FrozenBatchNorm2d: scale = w * rsqrt(rv + eps); shift = b - rm * scale */
+      /* FrozenBatchNorm2d, or BatchNorm2d in eval mode (v2):
+       * scale = w * rsqrt(rv + eps); shift = b - rm * scale */
       float scale = w[o] * (1.0f / sqrtf (rv[o] + 1e-5f));
       float shift = b[o] - rm[o] * scale;
       for (size_t k = 0; k < per; k++)

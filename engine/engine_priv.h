@@ -240,6 +240,12 @@ void mrcnn_sched_free (mrcnn_engine *e);
 mrcnn_status mrcnn_conv_load (mrcnn_backend *be, const mrcnn_model *m,
     const char *conv, const char *bn, int has_bias, int stride, int pad,
     int relu, mrcnn_conv **out, mrcnn_error *err);
+/* torchvision's Conv2dNormActivation `block`: the convolution `<block>.0`
+ * with the batch norm `<block>.1` folded in when norm (v2's FPN and heads),
+ * else with its bias. */
+mrcnn_status mrcnn_conv_block_load (mrcnn_backend *be, const mrcnn_model *m,
+    const char *block, int norm, int stride, int pad, int relu,
+    mrcnn_conv **out, mrcnn_error *err);
 
 /* A stage's life cycle (each stage file defines one, mrcnn_<stage>_parts):
  * load makes the stage's weights from e->model into its own field of e,

@@ -2,7 +2,8 @@
  * output convs, and the extra max-pool level P6 (LastLevelMaxPool).
  *
  * Weights (mrcnn_fpn): the four lateral (inner) and four output (layer)
- * convolutions, with their biases; fpn_ch, their width.
+ * convolutions, with their biases (v1) or their batch norms folded in (v2);
+ * fpn_ch, their width.
  * Scratch (mrcnn_fpn_scratch): lateral[4], the laterals of P2..P5 (the
  * top-down sums are made in place), and pyramid[5], P2..P6; each level's
  * buffer holds fpn_ch (padded) x the plan's locations at that level
@@ -30,13 +31,13 @@ fpn_load (mrcnn_engine *e, mrcnn_error *err)
   mrcnn_status st = MRCNN_OK;
   char name[128];
   for (int k = 0; st == MRCNN_OK && k < MRCNN_FPN_LEVELS; k++) {
-    snprintf (name, sizeof name, "backbone.fpn.inner_blocks.%d.0", k);
-    st = mrcnn_conv_load (e->be, m, name, NULL, 1, 1, 0, 0, &w->inner[k],
-        err);
-    snprintf (name, sizeof name, "backbone.fpn.layer_blocks.%d.0", k);
+    snprintf (name, sizeof name, "backbone.fpn.inner_blocks.%d", k);
+    st = mrcnn_conv_block_load (e->be, m, name, m->arch.v2, 1, 0, 0,
+        &w->inner[k], err);
+    snprintf (name, sizeof name, "backbone.fpn.layer_blocks.%d", k);
     if (st == MRCNN_OK)
-      st = mrcnn_conv_load (e->be, m, name, NULL, 1, 1, 1, 0, &w->layer[k],
-          err);
+      st = mrcnn_conv_block_load (e->be, m, name, m->arch.v2, 1, 1, 0,
+          &w->layer[k], err);
   }
   return st;
 }

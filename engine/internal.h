@@ -39,6 +39,8 @@ typedef struct {
 #define MRCNN_FPN_LEVELS 4      /* P2..P5 from the body; P6 is a max-pool */
 #define MRCNN_MAX_RATIOS 8
 #define MRCNN_MASK_CONVS 4
+#define MRCNN_RPN_CONVS_MAX 2   /* v1: one shared 3x3 conv; v2: two */
+#define MRCNN_BOX_CONVS_MAX 8   /* v2's box head has four */
 
 typedef struct {
   int in_ch, mid_ch, out_ch;
@@ -48,6 +50,10 @@ typedef struct {
 
 /* The network's shape, read from the tensors' shapes at load time. */
 typedef struct {
+  int v2;                     /* torchvision's maskrcnn_resnet50_fpn_v2:
+                               * batch norm (folded) after the FPN's, the
+                               * box head's and the mask head's
+                               * convolutions, which then have no bias */
   int depth;                  /* 18, 34, 50 or 101 */
   int bottleneck;             /* Bottleneck (50/101) or BasicBlock (18/34) */
   int blocks[4];
@@ -56,8 +62,12 @@ typedef struct {
   mrcnn_block_spec *block;    /* sum(blocks) entries, layer-major */
   int fpn_ch;
   int num_anchors;            /* per location = number of aspect ratios */
-  int box_in;                 /* fpn_ch * 7 * 7 */
-  int representation;         /* fc6/fc7 width */
+  int rpn_convs;              /* the RPN head's 3x3 convs: 1 (v1), 2 (v2) */
+  int box_convs;              /* v2: the box head's 3x3 convs (0 in v1) */
+  int box_conv_ch[MRCNN_BOX_CONVS_MAX];  /* their widths */
+  int box_in;                 /* the first FC's input: fpn_ch * 7 * 7 (v1)
+                               * or the last box conv's width * 7 * 7 */
+  int representation;         /* fc6/fc7 width (v1), the one FC's (v2) */
   int num_classes;
   int mask_ch;                /* mask head conv width */
   int mask_deconv_ch;         /* conv5_mask output channels */

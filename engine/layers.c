@@ -1,4 +1,6 @@
 /* A model's layers into the backend, for the stages' loads. */
+#include <stdio.h>
+
 #include "engine_priv.h"
 
 mrcnn_status
@@ -12,4 +14,16 @@ mrcnn_conv_load (mrcnn_backend *be, const mrcnn_model *m, const char *conv,
   mrcnn_status st = be->ops->conv_new (be, &d, out, err);
   mrcnn_folded_conv_clear (&w);
   return st;
+}
+
+mrcnn_status
+mrcnn_conv_block_load (mrcnn_backend *be, const mrcnn_model *m,
+    const char *block, int norm, int stride, int pad, int relu,
+    mrcnn_conv **out, mrcnn_error *err)
+{
+  char conv[256], bn[256];
+  snprintf (conv, sizeof conv, "%s.0", block);
+  snprintf (bn, sizeof bn, "%s.1", block);
+  return mrcnn_conv_load (be, m, conv, norm ? bn : NULL, !norm, stride, pad,
+      relu, out, err);
 }

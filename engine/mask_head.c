@@ -3,7 +3,8 @@
  * detection's own class, then a sigmoid: M x M mask probabilities (M = 28),
  * as torchvision's MaskRCNNHeads and MaskRCNNPredictor in eval mode.
  *
- * Weights (mrcnn_mask_head): the four convolutions (with ReLU); the
+ * Weights (mrcnn_mask_head): the four convolutions (with ReLU; with their
+ * batch norms folded in, v2's MaskRCNNHeads(norm_layer)); the
  * transposed convolution as a 1x1 convolution to 4D channels (D: its
  * outputs), whose bias and ReLU the backend's mask_probs applies; the
  * logits' weight and bias (backend memory); the widths its scratch is sized
@@ -85,8 +86,8 @@ mask_head_load (mrcnn_engine *e, mrcnn_error *err)
   w->deconv_ch = m->arch.mask_deconv_ch;
   for (int k = 0; k < MRCNN_MASK_CONVS; k++) {
     char name[64];
-    snprintf (name, sizeof name, "roi_heads.mask_head.%d.0", k);
-    MRCNN_TRY (mrcnn_conv_load (e->be, m, name, NULL, 1, 1, 1, 1,
+    snprintf (name, sizeof name, "roi_heads.mask_head.%d", k);
+    MRCNN_TRY (mrcnn_conv_block_load (e->be, m, name, m->arch.v2, 1, 1, 1,
             &w->conv[k], err));
   }
   MRCNN_TRY (load_deconv (e->be, m, &w->deconv, err));

@@ -1,26 +1,31 @@
-/* Region proposal network: shared 3x3 conv head, then the backend's
+/* Region proposal network: shared 3x3 conv head (one conv in v1, two in
+ * v2: RPNHead's conv_depth), then the backend's
  * rpn_proposals (anchors, per-level top-k, decoding, clipping, small-box
  * removal and per-level NMS, as torchvision's RegionProposalNetwork does in
  * eval mode; engine/cpu/postproc_cpu.c and engine/cuda/postproc_cuda.cu).
  *
- * Weights (mrcnn_rpn): the shared 3x3 convolution (with ReLU) and the
+ * Weights (mrcnn_rpn): the shared 3x3 convolutions (with ReLU) and the
  * objectness and box-delta 1x1 convolutions fused into one of 5A outputs
  * (A anchors per location); the cell anchors of each level (sizes x aspect
  * ratios, host memory) and filter_proposals' settings, which the
  * post-processing is described with (mrcnn_rpn_postproc_desc).
- * Scratch (mrcnn_rpn_scratch): `hidden`, the shared conv's output of one
- * level at a time (P2's size: fpn_ch x level-0 locations); head[5], each
+ * Scratch (mrcnn_rpn_scratch): hidden[2], the shared convs' outputs of one
+ * level at a time (P2's size: fpn_ch x level-0 locations; the second only
+ * with two convs); head[5], each
  * level's fused output (5A x that level's locations); `proposals`, frames x
  * post_nms_top_n boxes. The post-processing's own scratch, shared with the
  * box head, is the context's (postprocess.c); for it the RPN gives the most
  * anchors one frame may have per level. */
+#include <stdio.h>
 #include <string.h>
 
 #include "engine_priv.h"
 #include "anchors.h"
 
 struct mrcnn_rpn {
-  mrcnn_conv *conv, *head;       /* head: objectness + deltas fused */
+  mrcnn_conv *conv[MRCNN_RPN_CONVS_MAX];
+  int nconv;
+  mrcnn_conv *head;              /* objectness + deltas fused */
   int channels;                  /* fpn_ch: the conv's width */
   int num_anchors;               /* A */
   float *cell_anchors;           /* MRCNN_LEVELS x A x 4 */
@@ -30,7 +35,7 @@ struct mrcnn_rpn {
 };
 
 struct mrcnn_rpn_scratch {
-  float *hidden;
+  float *hidden[2];
   float *head[MRCNN_LEVELS];     /* native layout */
   float *proposals;
 };
@@ -84,8 +89,13 @@ rpn_load (mrcnn_engine *e, mrcnn_error *err)
     for (int r = 0; r < A; r++)
       mrcnn_anchor_base (m->anchor_sizes[l], m->aspect_ratios[r],
           w->cell_anchors + ((size_t) l * A + r) * 4);
-  MRCNN_TRY (mrcnn_conv_load (e->be, m, "rpn.head.conv.0.0", NULL, 1, 1, 1, 1,
-          &w->conv, err));
+  w->nconv = m->arch.rpn_convs;
+  for (int k = 0; k < w->nconv; k++) {
+    char name[64];
+    snprintf (name, sizeof name, "rpn.head.conv.%d", k);
+    MRCNN_TRY (mrcnn_conv_block_load (e->be, m, name, 0, 1, 1, 1, &w->conv[k],
+            err));
+  }
   return load_fused_head (e->be, m, &w->head, err);
 }
 
@@ -94,7 +104,8 @@ rpn_unload (mrcnn_engine *e)
 {
   if (!e->rpn)
     return;
-  e->be->ops->conv_free (e->be, e->rpn->conv);
+  for (int k = 0; k < e->rpn->nconv; k++)
+    e->be->ops->conv_free (e->be, e->rpn->conv[k]);
   e->be->ops->conv_free (e->be, e->rpn->head);
   g_free (e->rpn->cell_anchors);
   g_clear_pointer (&e->rpn, g_free);
@@ -110,9 +121,10 @@ rpn_plan (const mrcnn_engine *e, mrcnn_context *ctx, mrcnn_error *err)
     mrcnn_plan_buffer (ctx, (size_t) mrcnn_ch_pad (5 * w->num_anchors)
         * mrcnn_plan_level_area (p, l), MRCNN_STAGE_RPN, MRCNN_STAGE_RPN, 0,
         &s->head[l]);
-  mrcnn_plan_buffer (ctx, (size_t) mrcnn_ch_pad (w->channels)
-      * mrcnn_plan_level_area (p, 0), MRCNN_STAGE_RPN, MRCNN_STAGE_RPN, 1,
-      &s->hidden);
+  for (int k = 0; k < MIN (w->nconv, 2); k++)
+    mrcnn_plan_buffer (ctx, (size_t) mrcnn_ch_pad (w->channels)
+        * mrcnn_plan_level_area (p, 0), MRCNN_STAGE_RPN, MRCNN_STAGE_RPN, 1,
+        &s->hidden[k]);
   /* read by the box head, and by the debug record */
   mrcnn_plan_buffer (ctx, (size_t) p->frames * p->post_nms_top_n * 4,
       MRCNN_STAGE_RPN, MRCNN_STAGE_PASTE, 0, &s->proposals);
@@ -158,13 +170,16 @@ mrcnn_rpn_run (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_rpn *w,
 {
   mrcnn_fmap head[MRCNN_LEVELS];
   for (int l = 0; l < MRCNN_LEVELS; l++) {
-    /* the shared 3x3 conv's output feeds the fused 1x1 head only */
-    mrcnn_fmap hidden = { s->hidden, .layout = MRCNN_LAYOUT_NATIVE,
-      .store = MRCNN_STORE_REDUCED };
+    /* the shared 3x3 convs' outputs feed the next conv only */
+    mrcnn_fmap x = pyramid[l], hidden;
+    for (int k = 0; k < w->nconv; k++) {
+      hidden = (mrcnn_fmap) { s->hidden[k % 2], .layout = MRCNN_LAYOUT_NATIVE,
+        .store = MRCNN_STORE_REDUCED };
+      MRCNN_TRY (be->ops->conv_run (be, q, w->conv[k], &x, 0, &hidden, err));
+      x = hidden;
+    }
     head[l] = (mrcnn_fmap) { s->head[l], .layout = MRCNN_LAYOUT_NATIVE };
-    MRCNN_TRY (be->ops->conv_run (be, q, w->conv, &pyramid[l], 0, &hidden,
-            err));
-    MRCNN_TRY (be->ops->conv_run (be, q, w->head, &hidden, 0, &head[l], err));
+    MRCNN_TRY (be->ops->conv_run (be, q, w->head, &x, 0, &head[l], err));
   }
   /* filter_proposals per image: anchors on the batch's common grid, boxes
    * clipped to the image's own resized size */

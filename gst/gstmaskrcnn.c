@@ -806,8 +806,9 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
   g_object_class_install_property (gobject_class, PROP_PRECISION,
       g_param_spec_enum ("precision", "Precision",
           "Arithmetic of the convolutions and fully connected layers: fp32, "
-          "or bf16 on a CPU with AVX512_BF16 or AMX (with AMX 1.5 to 2 times "
-          "the frame rate, detections within the bounds of "
+          "or bf16 on a CPU with AVX512_BF16 or AMX (faster than fp32 on "
+          "both: with AMX 1.5 to 2 times the frame rate; detections within "
+          "the bounds of "
           "docs/precision.md); a "
           "precision the backend or CPU cannot run is an error at start. "
           "Read at start, refused with a warning while running",

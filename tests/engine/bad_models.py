@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Writes broken variants of a valid model and runs test-model-errors on them.
 
-usage: bad_models.py TEST_BINARY VALID_MODEL OUTDIR
+usage: bad_models.py TEST_BINARY VALID_MODEL OUTDIR [--v2]
 
 Each variant damages one thing (file, header, metadata or one tensor); the C
 test opens it and checks that the engine refuses it with a message naming
-the file and the problem. Only bytes are edited here: no torch needed."""
+the file and the problem. Only bytes are edited here: no torch needed.
+With --v2, VALID_MODEL is a maskrcnn_resnet50_fpn_v2 and the variants are
+the ones of its own layers (batch norms after the FPN and head
+convolutions, the second RPN conv, the 4conv1fc box head)."""
 import json
 import os
 import struct
@@ -32,6 +35,7 @@ def write_model(path, header, data, header_len=None):
 
 def main():
     binary, valid, out = sys.argv[1:4]
+    v2 = "--v2" in sys.argv[4:]
     os.makedirs(out, exist_ok=True)
     header, data = read_model(valid)
     cases = []  # (file, expected substring)
@@ -49,6 +53,67 @@ def main():
             write_model(path, h, bytes(d), header_len)
         cases.append((path, expect))
 
+    if v2:
+        v2_variants(header, variant)
+    else:
+        v1_variants(header, data, out, valid, variant, cases)
+
+    manifest = os.path.join(out, "manifest.tsv")
+    with open(manifest, "w") as f:
+        for path, expect in cases:
+            f.write(f"{path}\t{expect}\n")
+    r = subprocess.run([binary, valid, manifest])
+    sys.exit(r.returncode)
+
+
+def drop_tensor(name):
+    def edit(h, d):
+        del h[name]
+    return edit
+
+
+def set_meta(key, value):
+    def edit(h, d):
+        if value is None:
+            del h["__metadata__"][key]
+        else:
+            h["__metadata__"][key] = value
+    return edit
+
+
+def v2_variants(header, variant):
+    arch = "(architecture maskrcnn_resnet50_fpn_v2 needs it"
+    variant("v2-missing-fpn-bn.safetensors",
+            "tensor 'backbone.fpn.layer_blocks.2.1.running_var' is missing " + arch,
+            drop_tensor("backbone.fpn.layer_blocks.2.1.running_var"))
+    variant("v2-missing-rpn-conv.safetensors", "tensor 'rpn.head.conv.1.0.weight' is missing " + arch,
+            drop_tensor("rpn.head.conv.1.0.weight"))
+    variant("v2-missing-box-bn.safetensors", "tensor 'roi_heads.box_head.3.1.bias' is missing " + arch,
+            drop_tensor("roi_heads.box_head.3.1.bias"))
+    variant("v2-missing-mask-bn.safetensors", "tensor 'roi_heads.mask_head.1.1.weight' is missing " + arch,
+            drop_tensor("roi_heads.mask_head.1.1.weight"))
+
+    def fc_shape(h, d):
+        t = h["roi_heads.box_head.5.weight"]
+        a, b = t["shape"]
+        t["shape"] = [a * 7, b // 7]
+
+    variant("v2-box-fc-shape.safetensors", "tensor 'roi_heads.box_head.5.weight' has shape", fc_shape)
+
+    def no_box_convs(h, d):
+        for k in list(h):
+            if k.startswith("roi_heads.box_head.") and not k.startswith("roi_heads.box_head.5."):
+                del h[k]
+
+    variant("v2-no-box-convs.safetensors", "tensor 'roi_heads.box_head.0.0.weight' is missing",
+            no_box_convs)
+    # a v2 file that claims v1: v1's FPN convolutions have biases
+    variant("v2-labelled-v1.safetensors",
+            "tensor 'backbone.fpn.inner_blocks.0.0.bias' is missing (architecture maskrcnn_resnet50_fpn",
+            set_meta("architecture", "maskrcnn_resnet50_fpn"))
+
+
+def v1_variants(header, data, out, valid, variant, cases):
     cases.append((os.path.join(out, "does-not-exist.safetensors"), "cannot open"))
     variant("empty.safetensors", "file is empty", raw=b"")
     variant("short.safetensors", "too short", raw=b"\x10\x00\x00")
@@ -61,14 +126,6 @@ def main():
     variant("header-past-end.safetensors", "runs past the end",
             header_len=len(json.dumps(header)) + len(data) + 1000)
 
-    def set_meta(key, value):
-        def edit(h, d):
-            if value is None:
-                del h["__metadata__"][key]
-            else:
-                h["__metadata__"][key] = value
-        return edit
-
     def drop_meta(h, d):
         del h["__metadata__"]
 
@@ -80,11 +137,6 @@ def main():
     variant("labels-json.safetensors", "not valid JSON", set_meta("labels", "[\"a\", "))
     variant("min-size.safetensors", "min_size", set_meta("min_size", "-3"))
     variant("no-classes.safetensors", "'num_classes' is missing", set_meta("num_classes", None))
-
-    def drop_tensor(name):
-        def edit(h, d):
-            del h[name]
-        return edit
 
     variant("missing-tensor.safetensors", "tensor 'rpn.head.bbox_pred.weight' is missing",
             drop_tensor("rpn.head.bbox_pred.weight"))
@@ -168,13 +220,6 @@ def main():
         h["roi_heads.box_head.fc7.bias"]["shape"] = [1 << 30, 16, 1 << 30]
 
     variant("huge-shape.safetensors", "implausibly large", huge_shape)
-
-    manifest = os.path.join(out, "manifest.tsv")
-    with open(manifest, "w") as f:
-        for path, expect in cases:
-            f.write(f"{path}\t{expect}\n")
-    r = subprocess.run([binary, valid, manifest])
-    sys.exit(r.returncode)
 
 
 if __name__ == "__main__":

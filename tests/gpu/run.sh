@@ -2,7 +2,7 @@
 # The whole GPU check of gst-maskrcnn, in one run of about 8 to 9 minutes
 # on an H100 (estimated: the steps after oom have never run; see
 # tests/gpu/README.md; MRCNN_GPU_SKIP shortens it): per-op parity CUDA vs CPU, end to end on
-# the small model and on a random-init R50-FPN (CUDA vs CPU), compute-
+# the small model, a narrow v2 and a random-init R50-FPN (CUDA vs CPU), compute-
 # sanitizer memcheck on a short run, the elements on frames in CUDA memory
 # (cudaupload ! maskrcnn ! maskrcnnoverlay ! cudadownload: metadata and
 # drawn pixels against the CPU overlay), the engine, the CLI and the element
@@ -147,6 +147,18 @@ e2e_batch small "$SMALL" 2>&1 | tee -a "$LOGS/e2e.log"
 if [ -f "$src/models/shapes.safetensors" ]; then
   step "end to end, the shipped shapes model"
   e2e shapes "$src/models/shapes.safetensors" 2>&1 | tee -a "$LOGS/e2e.log"
+fi
+# torchvision's maskrcnn_resnet50_fpn_v2 layout at narrow widths: its batch
+# norms (folded), two RPN convs and 4conv1fc box head on the CUDA backend
+step "end to end, v2 (maskrcnn_resnet50_fpn_v2, narrow, random init)"
+V2=$WORK/v2-narrow.safetensors
+if timeout 150 "$PYTHON" -m maskrcnn_tools.export_torchvision --random-init --seed 5 \
+    --arch maskrcnn_resnet50_fpn_v2 --body-widths 16,32,64,128,256 --fpn-channels 48 \
+    --representation-size 128 --mask-channels 32 --num-classes 6 --min-size 320 --max-size 512 \
+    --out "$V2" --quiet; then
+  e2e v2 "$V2" 2>&1 | tee -a "$LOGS/e2e.log"
+else
+  record "e2e v2" FAIL "export failed"
 fi
 
 fi

@@ -156,6 +156,28 @@ class Architectures(unittest.TestCase):
         self.assertEqual(repr(ours.roi_heads), repr(tv.roi_heads))
         self.assertEqual(repr(ours.transform), repr(tv.transform))
 
+    def test_resnet50_v2_is_torchvision(self):
+        """maskrcnn_resnet50_fpn_v2: the same modules and names as torchvision's, the same answers
+        on the same weights, and its widths read back from the shapes."""
+        from torchvision.models.detection import maskrcnn_resnet50_fpn_v2
+        tv = maskrcnn_resnet50_fpn_v2(weights=None, weights_backbone=None, min_size=128, max_size=160).eval()
+        ours = M.build_model("maskrcnn_resnet50_fpn_v2", 91, min_size=128, max_size=160)
+        self.assertEqual([(k, tuple(v.shape)) for k, v in ours.state_dict().items()],
+                         [(k, tuple(v.shape)) for k, v in tv.state_dict().items()])
+        for part in ("backbone", "rpn", "roi_heads", "transform"):
+            self.assertEqual(repr(getattr(ours, part)), repr(getattr(tv, part)), part)
+        randomize(ours, 4)
+        M.load_into(tv, ours.state_dict())
+        x = torch.rand(3, 100, 140, generator=torch.Generator().manual_seed(0))
+        a, b = M.run_stages(ours, [x]), M.run_stages(tv, [x])
+        for k in a["features"]:
+            self.assertTrue(torch.equal(a["features"][k], b["features"][k]), k)
+        cfg = M.config_from_state_dict(M.normalize_state_dict(tv.state_dict()))
+        self.assertEqual((cfg["arch"], cfg["box_conv_layers"], cfg["representation_size"], cfg["mask_layers"]),
+                         ("maskrcnn_resnet50_fpn_v2", [256] * 4, 1024, [256] * 4))
+        with self.assertRaises(M.ModelError):
+            M.build_model("maskrcnn_resnet50_fpn", 91, box_conv_layers=[256])
+
     def test_all_archs_default_widths(self):
         for arch, (kind, blocks) in M.ARCHS.items():
             m = M.build_model(arch, 91)
@@ -167,7 +189,8 @@ class Architectures(unittest.TestCase):
             self.assertEqual(cfg["mask_layers"], [256] * 4)
             self.assertEqual(cfg["num_anchors"], 3)
             names = m.state_dict().keys()
-            self.assertFalse(any(k.endswith("num_batches_tracked") for k in names))
+            # v2's BatchNorm2d counts its training steps; the format leaves that out
+            self.assertEqual(any(k.endswith("num_batches_tracked") for k in names), M.is_v2(arch))
             for s, n in enumerate(blocks, 1):
                 self.assertIn("backbone.body.layer%d.%d.conv1.weight" % (s, n - 1), names)
                 self.assertNotIn("backbone.body.layer%d.%d.conv1.weight" % (s, n), names)
@@ -246,6 +269,28 @@ class Exporter(unittest.TestCase):
 
     def p(self, name):
         return os.path.join(self.dir, name)
+
+    def test_random_init_v2(self):
+        """--arch maskrcnn_resnet50_fpn_v2: the architecture in the metadata, and random batch-norm
+        statistics in the FPN and every head (what the engine's folding is tested with)."""
+        out = self.p("v2.safetensors")
+        rc, so, se = run_exporter(["--random-init", "--arch", "maskrcnn_resnet50_fpn_v2", "--body-widths",
+                                   "16,16,32,64,128", "--fpn-channels", "32", "--representation-size", "64",
+                                   "--mask-channels", "16", "--num-classes", "4", "--min-size", "128",
+                                   "--max-size", "192", "--quiet", "--out", out])
+        self.assertEqual(rc, 0, se)
+        md, sd = M.load_safetensors(out)
+        self.assertEqual(md["architecture"], "maskrcnn_resnet50_fpn_v2")
+        self.assertFalse(any(k.endswith("num_batches_tracked") for k in sd))
+        for prefix in ("backbone.body.layer2.0.bn2", "backbone.fpn.inner_blocks.1.1", "backbone.fpn.layer_blocks.0.1",
+                       "roi_heads.box_head.3.1", "roi_heads.mask_head.0.1"):
+            self.assertGreater(float(sd[prefix + ".running_mean"].abs().max()), 1e-3, prefix)
+            self.assertGreater(float((sd[prefix + ".running_var"] - 1).abs().max()), 1e-3, prefix)
+            self.assertLess(float(sd[prefix + ".weight"].min()), 0, prefix)
+        self.assertIn("rpn.head.conv.1.0.weight", sd)
+        self.assertEqual(tuple(sd["roi_heads.box_head.5.weight"].shape), (64, 32 * 7 * 7))
+        model = M.model_from_safetensors(out)
+        self.assertEqual(model.arch, "maskrcnn_resnet50_fpn_v2")
 
     def test_random_init_f16(self):
         out = self.p("m.safetensors")
@@ -365,7 +410,7 @@ class Exporter(unittest.TestCase):
             (["--checkpoint", self.p("missing.pth"), "--out", out], "does not exist"),
             (["--checkpoint", ck, "--body-widths", "1,2,3,4,5", "--out", out], "applies to --random-init only"),
             (["--checkpoint", ck, "--seed", "3", "--out", out], "applies to --random-init only"),
-            (["--pretrained", "--arch", "maskrcnn_resnet18_fpn", "--out", out], "maskrcnn_resnet50_fpn only"),
+            (["--pretrained", "--arch", "maskrcnn_resnet18_fpn", "--out", out], "maskrcnn_resnet50_fpn and maskrcnn_resnet50_fpn_v2 only"),
             (["--checkpoint", ck, "--bn-eps", "abc", "--out", out], "--bn-eps"),
         ]
         for args, msg in cases:

@@ -6,14 +6,21 @@ Sources (exactly one):
                       pickled MaskRCNN module; the architecture and every width
                       are read from the tensor shapes
   --pretrained        torchvision's COCO weights (MaskRCNN_ResNet50_FPN_Weights.COCO_V1,
-                      downloaded into torch's hub cache; needs internet)
+                      or MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1 with
+                      --arch maskrcnn_resnet50_fpn_v2; downloaded into torch's
+                      hub cache; needs internet)
   --random-init       a randomly initialised model for parity tests (--seed N):
-                      every weight and every frozen batch-norm statistic random,
+                      every weight and every batch-norm statistic random,
                       scaled on a synthetic image so that activations stay well
                       conditioned and the model gives a few dozen detections
 
+--arch maskrcnn_resnet50_fpn_v2 is torchvision's maskrcnn_resnet50_fpn_v2:
+batch norm in the body, the FPN and every head (in eval mode each is the
+same affine map as a frozen one), a two-convolution RPN head, the 4conv1fc
+box head and a mask head with batch norm.
+
 The file follows docs/model-format.md: torchvision's state_dict names without
-num_batches_tracked, frozen batch norm with epsilon 1e-5, and the metadata
+num_batches_tracked, batch norm with epsilon 1e-5, and the metadata
 table. The written file is reloaded and checked before the tool reports success.
 
 Installed as mrcnn-export-torchvision; in the source tree
@@ -30,7 +37,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 from torch import nn
-from torchvision.ops.misc import FrozenBatchNorm2d
+from torchvision.ops.misc import Conv2dNormActivation, FrozenBatchNorm2d
 
 from . import torch_model as M
 
@@ -64,7 +71,8 @@ def parse_args(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", metavar="FILE", help="torchvision MaskRCNN state_dict or pickled model")
-    src.add_argument("--pretrained", action="store_true", help="torchvision's COCO_V1 maskrcnn_resnet50_fpn weights")
+    src.add_argument("--pretrained", action="store_true",
+                     help="torchvision's COCO_V1 weights of maskrcnn_resnet50_fpn (or of --arch maskrcnn_resnet50_fpn_v2)")
     src.add_argument("--random-init", action="store_true", help="random weights (for tests)")
     p.add_argument("--seed", type=int, default=None, help="random seed for --random-init (default 0)")
     p.add_argument("--arch", choices=list(M.ARCHS), default=None,
@@ -94,8 +102,9 @@ def parse_args(argv):
                 raise UsageError("--%s applies to --random-init only (a checkpoint's widths come from its tensors)"
                                  % opt.replace("_", "-"))
     if a.pretrained:
-        if a.arch not in (None, "maskrcnn_resnet50_fpn"):
-            raise UsageError("--pretrained exists for maskrcnn_resnet50_fpn only, not %s" % a.arch)
+        if a.arch not in (None, "maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2"):
+            raise UsageError("--pretrained exists for maskrcnn_resnet50_fpn and maskrcnn_resnet50_fpn_v2 only, not %s"
+                             % a.arch)
         if a.num_classes not in (None, 91):
             raise UsageError("--pretrained has 91 classes; --num-classes %d does not apply" % a.num_classes)
     if a.seed is None:
@@ -126,7 +135,7 @@ def parse_args(argv):
     outdir = os.path.dirname(os.path.abspath(a.out))
     if not os.path.isdir(outdir):
         raise UsageError("output directory %s does not exist" % outdir)
-    if a.body_widths and a.arch in ("maskrcnn_resnet50_fpn", "maskrcnn_resnet101_fpn", None):
+    if a.body_widths and a.arch in ("maskrcnn_resnet50_fpn", "maskrcnn_resnet101_fpn", "maskrcnn_resnet50_fpn_v2", None):
         bad = [w for w in a.body_widths[1:] if w % 4]
         if bad:
             raise UsageError("bottleneck stage widths must be multiples of 4 (inner width = width/4), got %s" % bad)
@@ -197,11 +206,14 @@ def load_checkpoint(path):
     return OrderedDict((k, v.float() if v.is_floating_point() else v) for k, v in obj.items()), module
 
 
-def load_pretrained():
-    from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights, maskrcnn_resnet50_fpn
-    w = MaskRCNN_ResNet50_FPN_Weights.COCO_V1
+def load_pretrained(arch):
+    from torchvision.models import detection as D
+    if M.is_v2(arch):
+        w, build = D.MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1, D.maskrcnn_resnet50_fpn_v2
+    else:
+        w, build = D.MaskRCNN_ResNet50_FPN_Weights.COCO_V1, D.maskrcnn_resnet50_fpn
     try:
-        model = maskrcnn_resnet50_fpn(weights=w)
+        model = build(weights=w)
     except Exception as e:
         raise M.ModelError("could not download torchvision's COCO weights from %s (%s: %s). Download the file "
                            "on a machine with internet access and pass it with --checkpoint FILE."
@@ -274,6 +286,7 @@ class Randomizer:
         self.g = torch.Generator().manual_seed(seed)
         self.seed = seed
         self.target = target_detections
+        self.v2 = M.is_v2(model.arch)
 
     def randn(self, *shape):
         return torch.randn(*shape, generator=self.g)
@@ -293,38 +306,51 @@ class Randomizer:
                 m.weight.copy_(self.randn(*m.weight.shape) * math.sqrt(2.0 / m.weight.shape[0]))
                 m.bias.copy_(self.randn(*m.bias.shape) * 0.1)
 
-    def init_body_bn(self, x):
+    def randomize_bn(self, mod, t, closes_residual=False):
+        """Statistics near those of the batch norm's input t (N x C x H x W),
+        random weight (some negative) and bias: its output spreads about as
+        much as a unit normal, and folding it is tested."""
+        c = t.shape[1]
+        mean = t.mean(dim=(0, 2, 3))
+        var = t.var(dim=(0, 2, 3), unbiased=False)
+        var = torch.maximum(var, var.median() * 1e-2 + 1e-6)
+        mod.running_mean.copy_(mean + self.randn(c) * 0.5 * var.sqrt())
+        mod.running_var.copy_(var * self.rand(c, lo=0.5, hi=2.0))
+        w = self.rand(c, lo=0.5, hi=1.5)
+        w = torch.where(self.rand(c) < 0.2, -w, w)
+        if closes_residual:
+            w = w * 0.5  # keeps the residual sum from growing block after block
+        mod.weight.copy_(w)
+        mod.bias.copy_(self.randn(c) * 0.25)
+
+    def with_bn_randomized(self, module, fn):
+        """fn() with every batch norm inside module randomized on the input
+        it first sees (randomize_bn); returns fn's result."""
+        basic = isinstance(self.model.backbone.body.layer1[0], M.tv_resnet.BasicBlock)
         hooks = []
 
         def pre_hook(name):
-            basic = isinstance(self.model.backbone.body.layer1[0], M.tv_resnet.BasicBlock)
             closes_residual = name.endswith(".bn3") or (basic and name.endswith(".bn2"))
+            done = []
 
             def hook(mod, inp):
-                t = inp[0]
-                c = t.shape[1]
-                mean = t.mean(dim=(0, 2, 3))
-                var = t.var(dim=(0, 2, 3), unbiased=False)
-                var = torch.maximum(var, var.median() * 1e-2 + 1e-6)
-                mod.running_mean.copy_(mean + self.randn(c) * 0.5 * var.sqrt())
-                mod.running_var.copy_(var * self.rand(c, lo=0.5, hi=2.0))
-                w = self.rand(c, lo=0.5, hi=1.5)
-                w = torch.where(self.rand(c) < 0.2, -w, w)
-                if closes_residual:
-                    w = w * 0.5  # keeps the residual sum from growing block after block
-                mod.weight.copy_(w)
-                mod.bias.copy_(self.randn(c) * 0.25)
+                if not done:
+                    self.randomize_bn(mod, inp[0], closes_residual)
+                    done.append(True)
             return hook
 
-        for name, mod in self.model.backbone.body.named_modules():
-            if isinstance(mod, FrozenBatchNorm2d):
+        for name, mod in module.named_modules():
+            if isinstance(mod, (FrozenBatchNorm2d, nn.BatchNorm2d)):
                 hooks.append(mod.register_forward_pre_hook(pre_hook(name)))
         try:
-            out = self.model.backbone.body(x)
+            return fn()
         finally:
             for h in hooks:
                 h.remove()
-        return out
+
+    def init_body_bn(self, x):
+        body = self.model.backbone.body
+        return self.with_bn_randomized(body, lambda: body(x))
 
     @staticmethod
     def fit(layer, outputs_fn, std, center=False, per_channel_dim=None):
@@ -346,6 +372,9 @@ class Randomizer:
 
     def init_fpn(self, body_out):
         fpn = self.model.backbone.fpn
+        if self.v2:
+            # each convolution's batch norm sets its output's spread
+            return self.with_bn_randomized(fpn, lambda: fpn(body_out))
         hooks = []
 
         def hook(mod, inp, out):
@@ -367,19 +396,28 @@ class Randomizer:
 
     def init_rpn(self, feats):
         head = self.model.rpn.head
-        levels = [f for fs in feats for f in fs.values()]
-        conv = head.conv[0][0]
-        self.fit(conv, lambda: [conv(f) for f in levels], 1.0)
-        hidden = [head.conv(f) for f in levels]
+        hidden = [f for fs in feats for f in fs.values()]
+        for blk in head.conv:  # one convolution (v1) or two (v2)
+            conv = blk[0]
+            self.fit(conv, lambda: [conv(f) for f in hidden], 1.0)
+            hidden = [blk(f) for f in hidden]
         self.fit(head.cls_logits, lambda: [head.cls_logits(h) for h in hidden], self.RPN_LOGIT_STD, center=True)
         head.cls_logits.bias.add_(self.randn(head.cls_logits.bias.shape[0]) * 0.3)
         self.fit(head.bbox_pred, lambda: [head.bbox_pred(h) for h in hidden], self.RPN_DELTA_STD, center=True)
 
     def box_features(self, feats, proposals, image_lists):
         roi = self.model.roi_heads
-        pooled = torch.cat([roi.box_roi_pool(f, p, il.image_sizes).flatten(1)
+        pooled = torch.cat([roi.box_roi_pool(f, p, il.image_sizes)
                             for f, p, il in zip(feats, proposals, image_lists)])
         head = roi.box_head
+        if self.v2:
+            # FastRCNNConvFCHead: conv + batch norm + ReLU blocks, Flatten, Linear, ReLU
+            nconv = sum(isinstance(m, Conv2dNormActivation) for m in head)
+            x = self.with_bn_randomized(head, lambda: nn.Sequential(*list(head)[:nconv])(pooled)).flatten(1)
+            fc = head[nconv + 1]
+            self.fit(fc, lambda: [fc(x)], 1.0)
+            return torch.relu(fc(x))
+        pooled = pooled.flatten(1)
         self.fit(head.fc6, lambda: [head.fc6(pooled)], 1.0)
         h6 = torch.relu(head.fc6(pooled))
         self.fit(head.fc7, lambda: [head.fc7(h6)], 1.0)
@@ -445,7 +483,9 @@ class Randomizer:
         roi = self.model.roi_heads
         x = torch.cat([roi.mask_roi_pool(f, [d[0]], il.image_sizes)
                        for f, d, il in zip(feats, detections, image_lists) if d[0].shape[0]])
-        for blk in roi.mask_head:
+        if self.v2:
+            x = self.with_bn_randomized(roi.mask_head, lambda: roi.mask_head(x))
+        for blk in roi.mask_head if not self.v2 else []:
             conv = blk[0]
             self.fit(conv, lambda: [conv(x)], 1.0)
             x = blk(x)
@@ -571,9 +611,10 @@ def main(argv):
         else:
             if a.pretrained:
                 say("loading torchvision's COCO_V1 weights")
-                module = load_pretrained()
+                module = load_pretrained(a.arch or "maskrcnn_resnet50_fpn")
                 sd = module.state_dict()
-                extra["source"] = "torchvision MaskRCNN_ResNet50_FPN_Weights.COCO_V1"
+                extra["source"] = "torchvision %s.COCO_V1" % (
+                    "MaskRCNN_ResNet50_FPN_V2_Weights" if M.is_v2(a.arch) else "MaskRCNN_ResNet50_FPN_Weights")
                 extra["license"] = "BSD-3-Clause (torchvision); trained on COCO 2017"
             else:
                 sd, module = load_checkpoint(a.checkpoint)
@@ -593,7 +634,7 @@ def main(argv):
             if a.bn_eps != "auto":
                 eps = a.bn_eps
             elif module is not None:
-                eps = _bn_eps_of(module.backbone.body if hasattr(module, "backbone") else module)
+                eps = _bn_eps_of(module)
             else:
                 from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
                 coco_file = os.path.basename(MaskRCNN_ResNet50_FPN_Weights.COCO_V1.url)
@@ -619,7 +660,7 @@ def main(argv):
                                              **cfg, **kwargs)
                 M.load_into(source_model, sd)
                 for m in source_model.modules():
-                    if isinstance(m, FrozenBatchNorm2d):
+                    if isinstance(m, (FrozenBatchNorm2d, nn.BatchNorm2d)):
                         m.eps = eps
             sd, n = fold_eps(sd, eps)
             if n:

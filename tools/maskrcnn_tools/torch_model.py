@@ -22,8 +22,8 @@ from torch import nn
 from torchvision.models import resnet as tv_resnet
 from torchvision.models._meta import _COCO_CATEGORIES
 from torchvision.models.detection.anchor_utils import AnchorGenerator
-from torchvision.models.detection.backbone_utils import BackboneWithFPN, resnet_fpn_backbone
-from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.backbone_utils import BackboneWithFPN, _resnet_fpn_extractor, resnet_fpn_backbone
+from torchvision.models.detection.faster_rcnn import FastRCNNConvFCHead, FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNN, MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.rpn import RPNHead
 from torchvision.ops.misc import FrozenBatchNorm2d
@@ -38,7 +38,13 @@ ARCHS = OrderedDict([
     ("maskrcnn_resnet34_fpn", ("basic", (3, 4, 6, 3))),
     ("maskrcnn_resnet50_fpn", ("bottleneck", (3, 4, 6, 3))),
     ("maskrcnn_resnet101_fpn", ("bottleneck", (3, 4, 23, 3))),
+    ("maskrcnn_resnet50_fpn_v2", ("bottleneck", (3, 4, 6, 3))),
 ])
+# torchvision's maskrcnn_resnet50_fpn_v2 (Li et al., "Benchmarking Detection
+# Transfer Learning with Vision Transformers"): BatchNorm2d in the body, the
+# FPN and every head, a two-conv RPN head, the 4conv1fc box head
+# (FastRCNNConvFCHead) and a mask head with batch norm.
+V2_ARCHS = ("maskrcnn_resnet50_fpn_v2",)
 # stem width + output width of each stage
 DEFAULT_BODY_WIDTHS = {
     "basic": (64, 64, 128, 256, 512),
@@ -49,6 +55,7 @@ _TV_BACKBONE = {
     "maskrcnn_resnet34_fpn": "resnet34",
     "maskrcnn_resnet50_fpn": "resnet50",
     "maskrcnn_resnet101_fpn": "resnet101",
+    "maskrcnn_resnet50_fpn_v2": "resnet50",
 }
 
 COCO_LABELS = list(_COCO_CATEGORIES)
@@ -88,7 +95,11 @@ def _norm(width):
     return FrozenBatchNorm2d(width, eps=BN_EPS)
 
 
-def _make_block(kind, inplanes, inner, out, stride):
+def is_v2(arch):
+    return arch in V2_ARCHS
+
+
+def _make_block(kind, inplanes, inner, out, stride, norm=_norm):
     """One torchvision residual block with arbitrary widths.
 
     torchvision's blocks fix the output width (planes * expansion); where the
@@ -98,18 +109,18 @@ def _make_block(kind, inplanes, inner, out, stride):
     """
     downsample = None
     if stride != 1 or inplanes != out:
-        downsample = nn.Sequential(nn.Conv2d(inplanes, out, 1, stride=stride, bias=False), _norm(out))
+        downsample = nn.Sequential(nn.Conv2d(inplanes, out, 1, stride=stride, bias=False), norm(out))
     if kind == "basic":
-        block = tv_resnet.BasicBlock(inplanes, out, stride, downsample, norm_layer=_norm)
+        block = tv_resnet.BasicBlock(inplanes, out, stride, downsample, norm_layer=norm)
         if inner != out:
             block.conv1 = nn.Conv2d(inplanes, inner, 3, stride, 1, bias=False)
-            block.bn1 = _norm(inner)
+            block.bn1 = norm(inner)
             block.conv2 = nn.Conv2d(inner, out, 3, 1, 1, bias=False)
     else:
-        block = tv_resnet.Bottleneck(inplanes, inner, stride, downsample, norm_layer=_norm)
+        block = tv_resnet.Bottleneck(inplanes, inner, stride, downsample, norm_layer=norm)
         if inner * tv_resnet.Bottleneck.expansion != out:
             block.conv3 = nn.Conv2d(inner, out, 1, bias=False)
-            block.bn3 = _norm(out)
+            block.bn3 = norm(out)
     return block
 
 
@@ -120,11 +131,11 @@ class ResNetBody(nn.Module):
     runs them in that order.
     """
 
-    def __init__(self, kind, blocks, widths, inner_widths):
+    def __init__(self, kind, blocks, widths, inner_widths, norm=_norm):
         super().__init__()
         stem = widths[0]
         self.conv1 = nn.Conv2d(3, stem, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = _norm(stem)
+        self.bn1 = norm(stem)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         inplanes = stem
@@ -132,7 +143,7 @@ class ResNetBody(nn.Module):
             layers = []
             for b in range(blocks[s]):
                 stride = 2 if (s > 0 and b == 0) else 1
-                layers.append(_make_block(kind, inplanes, inner_widths[s][b], widths[s + 1], stride))
+                layers.append(_make_block(kind, inplanes, inner_widths[s][b], widths[s + 1], stride, norm))
                 inplanes = widths[s + 1]
             setattr(self, "layer%d" % (s + 1), nn.Sequential(*layers))
 
@@ -160,20 +171,24 @@ def _default_inner(kind, widths, blocks):
 
 def build_model(arch, num_classes, body_widths=None, fpn_channels=256, representation_size=1024,
                 mask_channels=256, min_size=800, max_size=1333, image_mean=None, image_std=None,
-                inner_widths=None, mask_layers=None, mask_dim_reduced=None, **hyper):
-    """Builds an eval-mode torchvision MaskRCNN with FrozenBatchNorm2d in the body.
+                inner_widths=None, mask_layers=None, mask_dim_reduced=None, box_conv_layers=None, **hyper):
+    """Builds an eval-mode torchvision MaskRCNN with FrozenBatchNorm2d in the body
+    (v1), or with BatchNorm2d in the body, the FPN and the heads (v2).
 
     body_widths: stem width and the output width of each of the 4 stages
       (default torchvision's). inner_widths: per stage, per block, the inner
       width (default out/4 for bottlenecks, out for basic blocks).
     mask_layers: widths of the mask head convs (default 4 x mask_channels);
       mask_dim_reduced: conv5_mask width (default mask_channels).
+    box_conv_layers: v2 only, widths of the box head's convolutions (default
+      4 x fpn_channels; torchvision's 4 x 256).
     hyper: the metadata hyper-parameters of DEFAULT_HYPER (box_score_thresh,
       rpn_nms_thresh, anchor_sizes, ...).
 
     With every width at its default this is torchvision's
     maskrcnn_resnet{18,34,50,101}_fpn built the way torchvision builds it for
-    trained weights (FrozenBatchNorm2d body).
+    trained weights (FrozenBatchNorm2d body), or its
+    maskrcnn_resnet50_fpn_v2 built as torchvision builds it.
     """
     if arch not in ARCHS:
         raise ModelError("unknown architecture %r (expected one of %s)" % (arch, ", ".join(ARCHS)))
@@ -198,9 +213,19 @@ def build_model(arch, num_classes, body_widths=None, fpn_channels=256, represent
             raise ModelError("inner widths %r do not match the block counts %r of %s" % (
                 [len(s) for s in inner_widths], blocks, arch))
 
+    v2 = is_v2(arch)
+    if box_conv_layers is not None and not v2:
+        raise ModelError("%s has no box head convolutions (box_conv_layers is for v2 models)" % arch)
     return_layers = {"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"}
     standard = widths == DEFAULT_BODY_WIDTHS[kind] and inner_widths == _default_inner(kind, widths, blocks)
-    if standard and fpn_channels == 256:
+    if v2 and standard and fpn_channels == 256:
+        # as torchvision's maskrcnn_resnet50_fpn_v2 does it
+        backbone = _resnet_fpn_extractor(tv_resnet.resnet50(weights=None), 5, norm_layer=nn.BatchNorm2d)
+    elif v2:
+        body = ResNetBody(kind, blocks, widths, inner_widths, norm=nn.BatchNorm2d)
+        backbone = BackboneWithFPN(body, return_layers, list(widths[1:]), int(fpn_channels),
+                                   norm_layer=nn.BatchNorm2d)
+    elif standard and fpn_channels == 256:
         # torchvision's own construction, as maskrcnn_resnet50_fpn does it for trained weights
         backbone = resnet_fpn_backbone(backbone_name=_TV_BACKBONE[arch], weights=None,
                                        norm_layer=FrozenBatchNorm2d, trainable_layers=5)
@@ -214,14 +239,18 @@ def build_model(arch, num_classes, body_widths=None, fpn_channels=256, represent
         raise ModelError("anchor_sizes must have 5 entries (P2..P6), got %r" % (h["anchor_sizes"],))
     anchor_gen = AnchorGenerator(sizes, ratios)
     fpn = backbone.out_channels
-    rpn_head = RPNHead(fpn, anchor_gen.num_anchors_per_location()[0])
+    rpn_head = RPNHead(fpn, anchor_gen.num_anchors_per_location()[0], conv_depth=2 if v2 else 1)
 
     rep = int(representation_size)
-    box_head = TwoMLPHead(fpn * 7 * 7, rep)
+    if v2:
+        box_conv_layers = [int(c) for c in (box_conv_layers or [fpn] * 4)]
+        box_head = FastRCNNConvFCHead((fpn, 7, 7), box_conv_layers, [rep], norm_layer=nn.BatchNorm2d)
+    else:
+        box_head = TwoMLPHead(fpn * 7 * 7, rep)
     box_predictor = FastRCNNPredictor(rep, num_classes)
     mask_layers = [int(m) for m in (mask_layers or [mask_channels] * 4)]
     mask_dim_reduced = int(mask_dim_reduced or mask_channels)
-    mask_head = MaskRCNNHeads(fpn, mask_layers, 1)
+    mask_head = MaskRCNNHeads(fpn, mask_layers, 1, norm_layer=nn.BatchNorm2d if v2 else None)
     mask_predictor = MaskRCNNPredictor(mask_layers[-1], mask_dim_reduced, num_classes)
 
     model = MaskRCNN(
@@ -332,7 +361,8 @@ def config_from_state_dict(sd):
 
     Returns a dict of build_model keyword arguments (arch, num_classes,
     body_widths, inner_widths, fpn_channels, representation_size,
-    mask_layers, mask_dim_reduced) plus "num_anchors".
+    mask_layers, mask_dim_reduced and, for v2, box_conv_layers) plus
+    "num_anchors". A v2 model is told by its batch-normed FPN.
     """
     sd = normalize_state_dict(sd)
     stem = _need(sd, "backbone.body.conv1.weight").shape[0]
@@ -354,17 +384,30 @@ def config_from_state_dict(sd):
         counts.append(n)
         widths.append(_need(sd, "backbone.body.layer%d.0.%s.weight" % (s, last)).shape[0])
         inner.append([sd["backbone.body.layer%d.%d.conv1.weight" % (s, b)].shape[0] for b in range(n)])
+    v2 = "backbone.fpn.inner_blocks.0.1.running_mean" in sd
     arch = None
     for name, (k, blocks) in ARCHS.items():
-        if k == kind and tuple(counts) == blocks:
+        if k == kind and tuple(counts) == blocks and is_v2(name) == v2:
             arch = name
     if arch is None:
-        raise ModelError("block counts %s with %s blocks match no supported architecture" % (counts, kind))
+        raise ModelError("block counts %s with %s blocks%s match no supported architecture" % (
+            counts, kind, " and batch norm in the FPN (v2)" if v2 else ""))
     fpn = _need(sd, "backbone.fpn.inner_blocks.0.0.weight").shape[0]
-    fc6 = _need(sd, "roi_heads.box_head.fc6.weight").shape[0]
-    rep = _need(sd, "roi_heads.box_head.fc7.weight").shape[0]
-    if fc6 != rep:
-        raise ModelError("box head fc6 (%d) and fc7 (%d) widths differ" % (fc6, rep))
+    extra = {}
+    if v2:
+        box_convs = []
+        while "roi_heads.box_head.%d.0.weight" % len(box_convs) in sd:
+            box_convs.append(int(sd["roi_heads.box_head.%d.0.weight" % len(box_convs)].shape[0]))
+        if not box_convs:
+            raise ModelError("tensor roi_heads.box_head.0.0.weight is missing")
+        # FastRCNNConvFCHead: the convolutions, a Flatten, then Linear + ReLU
+        rep = _need(sd, "roi_heads.box_head.%d.weight" % (len(box_convs) + 1)).shape[0]
+        extra["box_conv_layers"] = box_convs
+    else:
+        fc6 = _need(sd, "roi_heads.box_head.fc6.weight").shape[0]
+        rep = _need(sd, "roi_heads.box_head.fc7.weight").shape[0]
+        if fc6 != rep:
+            raise ModelError("box head fc6 (%d) and fc7 (%d) widths differ" % (fc6, rep))
     num_classes = _need(sd, "roi_heads.box_predictor.cls_score.weight").shape[0]
     mask_layers = []
     while "roi_heads.mask_head.%d.0.weight" % len(mask_layers) in sd:
@@ -376,13 +419,14 @@ def config_from_state_dict(sd):
     return dict(arch=arch, num_classes=int(num_classes), body_widths=[int(w) for w in widths],
                 inner_widths=[[int(i) for i in s] for s in inner], fpn_channels=int(fpn),
                 representation_size=int(rep), mask_layers=[int(m) for m in mask_layers],
-                mask_dim_reduced=int(dim_reduced), num_anchors=int(num_anchors))
+                mask_dim_reduced=int(dim_reduced), num_anchors=int(num_anchors), **extra)
 
 
 def load_into(model, sd):
     """load_state_dict(strict) with a readable error."""
     sd = normalize_state_dict(sd)
-    own = model.state_dict()
+    # BatchNorm2d's training counter is no weight (the format leaves it out)
+    own = OrderedDict((k, v) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked"))
     missing = [k for k in own if k not in sd]
     unexpected = [k for k in sd if k not in own]
     if missing or unexpected:
