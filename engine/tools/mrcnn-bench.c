@@ -152,6 +152,9 @@ main (int argc, char **argv)
     mrcnn_model_free (model);
     return 1;
   }
+  if (*mrcnn_engine_precision_note (engine))
+    fprintf (stderr, "mrcnn-bench: warning: %s\n",
+        mrcnn_engine_precision_note (engine));
 
   int total = opt_warmup + opt_frames, ndet = 0;
   mrcnn_image *views = g_new (mrcnn_image, opt_batch);
