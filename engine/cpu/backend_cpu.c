@@ -30,11 +30,9 @@ typedef struct {
   int ndims;
   dnnl_dims_t dims;
   dnnl_format_tag_t plain_tag;   /* oihw for convs, ba for W^T of linears */
-  const float *scales;           /* int8: what the plain weights of each
-                                  * output channel are multiplied by to give
-                                  * their s8 levels; NULL: none */
-  int scale_mask;                /* the output channels' dimension, as a
-                                  * oneDNN mask */
+  int8_t *levels;                /* int8: the plain weights' s8 levels
+                                  * (plain / the row's scale), packed from
+                                  * instead of plain; NULL: none */
   void *packed[WEIGHT_FORMATS];
   dnnl_memory_desc_t md[WEIGHT_FORMATS];
   int n;
@@ -203,8 +201,8 @@ cpu_round (mrcnn_backend_cpu *cpu, float *p, size_t n)
 
 /* Rounds a layer's weights (rows x cols, a row per output channel) once,
  * at load, for both the real and the emulated path: oneDNN's conversion of
- * rounded values to bf16 is then exact, and at int8 its reorder gets the
- * same levels back, so both compute with the same weights. At int8 a layer
+ * rounded values to bf16 is then exact, and at int8 the levels packed are
+ * those values over their scale, so both compute with the same weights. At int8 a layer
  * that the calibration quantizes gets its scales in q (the real path packs
  * its weights to s8 with them); the others stay float32. */
 static void
@@ -217,8 +215,12 @@ round_weights (mrcnn_backend_cpu *cpu, packed_weights *pw, mrcnn_q8_layer *q,
   }
   mrcnn_cpu_q8_init (q, quant, pw->plain, rows, cols, bias);
   if (q->on && !cpu->emulate) {
-    pw->scales = q->inv_wscale;
-    pw->scale_mask = pw->plain_tag == dnnl_oihw ? 1 : 2;
+    pw->levels = g_new (int8_t, (size_t) rows * cols);
+    for (int r = 0; r < rows; r++)
+      for (size_t k = 0; k < cols; k++)
+        pw->levels[(size_t) r * cols + k] = (int8_t) mrcnn_q8_level (
+            pw->plain[(size_t) r * cols + k], q->inv_wscale[r],
+            -MRCNN_S8_MAX, MRCNN_S8_MAX);
   }
 }
 
@@ -471,45 +473,6 @@ set_scales (dnnl_primitive_attr_t attr, int count, int mask,
   return MRCNN_OK;
 }
 
-/* A reorder that multiplies by scales on the way (to int8: the levels). */
-static mrcnn_status
-reorder_scaled (mrcnn_backend_cpu *cpu, dnnl_stream_t stream,
-    const dnnl_memory_desc_t *from_md, void *from,
-    const dnnl_memory_desc_t *to_md, void *to, int count, int mask,
-    const float *scales, mrcnn_error *err)
-{
-  dnnl_primitive_attr_t attr;
-  DNNL_CHECK (dnnl_primitive_attr_create (&attr), err);
-  mrcnn_status st = set_scales (attr, count, mask, scales, err);
-  dnnl_primitive_desc_t rpd = NULL;
-  dnnl_primitive_t reorder = NULL;
-  dnnl_memory_t fm = NULL, tm = NULL;
-  if (st == MRCNN_OK && (dnnl_memory_create (&fm, from_md, cpu->engine, from)
-          != dnnl_success || dnnl_memory_create (&tm, to_md, cpu->engine, to)
-          != dnnl_success || dnnl_reorder_primitive_desc_create (&rpd,
-              from_md, cpu->engine, to_md, cpu->engine, attr) != dnnl_success
-          || dnnl_primitive_create (&reorder, rpd) != dnnl_success))
-    st = mrcnn_fail (err, MRCNN_ERR_BACKEND, "oneDNN cannot quantize a "
-        "layer's weights to int8");
-  if (st == MRCNN_OK) {
-    dnnl_exec_arg_t args[] = { { DNNL_ARG_FROM, fm }, { DNNL_ARG_TO, tm } };
-    if (dnnl_primitive_execute (reorder, stream, 2, args) != dnnl_success
-        || dnnl_stream_wait (stream) != dnnl_success)
-      st = mrcnn_fail (err, MRCNN_ERR_BACKEND, "oneDNN failed to quantize a "
-          "layer's weights to int8");
-  }
-  if (reorder)
-    dnnl_primitive_destroy (reorder);
-  if (rpd)
-    dnnl_primitive_desc_destroy (rpd);
-  if (fm)
-    dnnl_memory_destroy (fm);
-  if (tm)
-    dnnl_memory_destroy (tm);
-  dnnl_primitive_attr_destroy (attr);
-  return st;
-}
-
 /* Reorders the plain float32 weights (dims, tag plain_tag) into the layout
  * and type a primitive asked for, into a new buffer *packed. */
 static mrcnn_status
@@ -519,18 +482,14 @@ pack_weights (mrcnn_backend_cpu *cpu, dnnl_stream_t stream,
 {
   dnnl_memory_desc_t plain;
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&plain, pw->ndims, pw->dims,
-          dnnl_f32, pw->plain_tag), err);
+          pw->levels ? dnnl_s8 : dnnl_f32, pw->plain_tag), err);
   size_t bytes = dnnl_memory_desc_get_size (want);
   *packed = g_try_malloc (bytes);
   if (!*packed)
     return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY, "cannot allocate %zu MiB of "
         "weights", bytes >> 20);
-  mrcnn_status st = pw->scales
-      ? reorder_scaled (cpu, stream, &plain, pw->plain, want, *packed,
-          pw->dims[pw->scale_mask == 1 ? 0 : 1], pw->scale_mask, pw->scales,
-          err)
-      : mrcnn_cpu_reorder (cpu, stream, &plain, pw->plain, want, *packed,
-          err);
+  mrcnn_status st = mrcnn_cpu_reorder (cpu, stream, &plain, pw->levels
+      ? (void *) pw->levels : (void *) pw->plain, want, *packed, err);
   if (st != MRCNN_OK) {
     g_free (*packed);
     *packed = NULL;
@@ -555,6 +514,7 @@ weights_clear (packed_weights *pw)
   for (int i = 0; i < pw->n; i++)
     g_free (pw->packed[i]);
   g_free (pw->plain);
+  g_free (pw->levels);
   memset (pw, 0, sizeof *pw);
 }
 
@@ -865,8 +825,15 @@ cpu_linear_new (mrcnn_backend *be, const float *weight, const float *bias,
   size_t nw = (size_t) out_features * in_features;
   dnnl_dims_t wd = { in_features, out_features };
   weights_init (&l->w, weight, nw, 2, wd, dnnl_ba);
-  round_weights ((mrcnn_backend_cpu *) be, &l->w, &l->q, quant, out_features,
-      in_features, bias);
+  /* Without VNNI, oneDNN's s8 x s8 matmul (its gemm) adds 128 to the input
+   * and sums pairs of u8 x s8 products in 16 bits, which saturate (errors
+   * of the order of the output, measured by tests/engine/test_int8.c): a
+   * fully connected layer with a signed input stays float32 there. */
+  mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
+  mrcnn_quant qq = quant ? *quant : (mrcnn_quant) { 0 };
+  if (qq.on && qq.lo < 0.0f && !cpu->has_vnni && !cpu->emulate)
+    qq.on = 0;
+  round_weights (cpu, &l->w, &l->q, &qq, out_features, in_features, bias);
   l->b = g_memdup2 (bias, (size_t) out_features * sizeof (float));
   l->out = out_features;
   l->in = in_features;

@@ -41,9 +41,8 @@ mrcnn_cpu_q8_init (mrcnn_q8_layer *q, const mrcnn_quant *quant, float *w,
     for (size_t k = 0; k < cols; k++)
       amax = fmaxf (amax, fabsf (row[k]));
     float s = scale_of (amax, MRCNN_S8_MAX), inv = 1.0f / s;
-    /* the weights the reference computes with; the real path's reorder
-     * multiplies them by inv again and gets the same levels back (each
-     * within a few ulp of an integer) */
+    /* the weights the reference computes with; the real path packs their
+     * levels (these values x inv, each within a few ulp of an integer) */
     for (size_t k = 0; k < cols; k++)
       row[k] = mrcnn_q8_round (row[k], s, inv, -MRCNN_S8_MAX, MRCNN_S8_MAX);
     q->wscale[r] = s;
