@@ -6,9 +6,9 @@
  *               [--precision P [--emulate]] [--batch N]
  *               [--passes P] [--json OUT]
  *
- * --precision: one this build computes in (fp32, or bf16 on a CPU with
- * AVX512_BF16 or AMX), or with --emulate one whose float32 reference the
- * CPU backend runs (bf16, fp16).
+ * --precision: one this build computes in (fp32, bf16 on a CPU with
+ * AVX512_BF16 or AMX, int8 with a calibrated model), or with --emulate one
+ * whose float32 reference the CPU backend runs (bf16, fp16, int8).
  *
  * With --batch N every timed pass runs N copies of the frame as one batch
  * (mrcnn_engine_run_batch); times are per batch, frames/s counts all N.
