@@ -38,14 +38,17 @@ from maskrcnn_tools import torch_model as M  # noqa: E402
 
 BOUNDS = {
     # measured (Xeon, avx512_core_vnni, 95 detections): matched 1.000, box IoU min 0.838 mean 0.984,
-    # mask IoU min 0.886 mean 0.980, score change 0.027 (int8 and its reference alike)
+    # mask IoU min 0.886 mean 0.980, score change 0.027 (int8 and its reference alike); under
+    # DNNL_MAX_CPU_ISA=AVX2: box IoU min 0.834 mean 0.983, mask IoU min 0.881 mean 0.977, score 0.023
     "int8": dict(matched=0.97, box_iou=0.75, mask_iou=0.80, score=0.06,
                  mean_box_iou=0.97, mean_mask_iou=0.96),
     "int8-ref": dict(matched=0.97, box_iou=0.75, mask_iou=0.80, score=0.06,
                      mean_box_iou=0.97, mean_mask_iou=0.96),
-    # measured: box IoU min 0.945 mean 0.9976, mask IoU min 0.947 mean 0.9948, score 0.021
-    "int8-vs-ref": dict(matched=0.97, box_iou=0.88, mask_iou=0.88, score=0.05,
-                        mean_box_iou=0.99, mean_mask_iou=0.985),
+    # measured: box IoU min 0.945 mean 0.9976, mask IoU min 0.947 mean 0.9948, score 0.021; under
+    # DNNL_MAX_CPU_ISA=AVX2 (fc6 in float32, the reference on AVX2 kernels) box IoU min 0.940 mean 0.9920,
+    # mask IoU min 0.928 mean 0.9847, score 0.017
+    "int8-vs-ref": dict(matched=0.97, box_iou=0.85, mask_iou=0.85, score=0.05,
+                        mean_box_iou=0.98, mean_mask_iou=0.97),
 }
 
 
