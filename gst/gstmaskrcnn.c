@@ -103,8 +103,8 @@ gst_maskrcnn_precision_get_type (void)
     {GST_MASK_RCNN_PRECISION_BF16,
         "CPU bf16 with fp32 accumulation (AVX512_BF16 or AMX)", "bf16"},
     {GST_MASK_RCNN_PRECISION_INT8,
-        "CPU int8 with int32 accumulation (a calibrated model; faster than "
-        "fp32 with VNNI or AMX)", "int8"},
+        "CPU int8 with int32 accumulation (a calibrated model; fastest with "
+        "VNNI or AMX)", "int8"},
   };
   static GEnumValue values[G_N_ELEMENTS (all) + 1];
 
@@ -814,8 +814,8 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
           "the frame rate, detections within the bounds of "
           "docs/precision.md); a "
           "precision the backend or CPU cannot run is an error at start. "
-          "int8 needs a calibrated model (the shipped one is) and is faster "
-          "than fp32 on CPUs with VNNI or AMX only. "
+          "int8 needs a calibrated model (the shipped one is) and is fastest "
+          "on CPUs with VNNI or AMX. "
           "Read at start, refused with a warning while running",
           GST_TYPE_MASK_RCNN_PRECISION, DEFAULT_PRECISION, ready));
 

@@ -1125,8 +1125,10 @@ cpu_set_precision (mrcnn_backend *be, mrcnn_precision p, int emulate,
   cpu->note[0] = 0;
   if (p == MRCNN_PRECISION_INT8 && !emulate && !cpu->has_vnni)
     g_snprintf (cpu->note, sizeof cpu->note, "int8 runs here on oneDNN's %s "
-        "kernels, which have no VNNI: slower than fp32 on this CPU (int8 is "
-        "faster with AVX512_VNNI, AVX-VNNI or AMX)", isa_name (cpu->isa));
+        "kernels, without VNNI: each u8 x s8 product sum takes three "
+        "instructions instead of one, so int8 may be slower than fp32 on this "
+        "CPU (it is faster with AVX512_VNNI, AVX-VNNI or AMX)",
+        isa_name (cpu->isa));
   return MRCNN_OK;
 }
 

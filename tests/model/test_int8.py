@@ -17,7 +17,7 @@ damaged calibration must be refused with a message.
 
 Refusals: int8 on a model with no calibration fails at start naming the
 exporter's --calibrate; under DNNL_MAX_CPU_ISA=SSE41 int8 is refused (it
-needs AVX2); without VNNI it runs and warns that it is slower than fp32.
+needs AVX2); without VNNI it runs and warns that it may be slower than fp32.
 
     PYTHONPATH=tools python3 tests/model/test_int8.py --infer build/engine/tools/mrcnn-infer \\
         --model models/shapes.safetensors
@@ -79,8 +79,8 @@ def refusals(a, tmp, paths):
     ok &= expect(r.returncode != 0 and "int8 needs a CPU with AVX2" in r.stderr,
                  "int8 is refused where oneDNN may use SSE4.1 only", r.stderr)
     r = infer(a.infer, a.model, paths[:1], ["--precision", "int8"], env={"DNNL_MAX_CPU_ISA": "AVX2"})
-    ok &= expect(r.returncode == 0 and "no VNNI: slower than fp32" in r.stderr,
-                 "int8 without VNNI runs and warns that it is slower", r.stderr)
+    ok &= expect(r.returncode == 0 and "without VNNI" in r.stderr and "may be slower than fp32" in r.stderr,
+                 "int8 without VNNI runs and warns that it may be slower", r.stderr)
     # the fp32 results of a calibrated model are those of the bare one
     r1 = infer(a.infer, bare, paths[:2], ["--json", os.path.join(tmp, "bare.json")])
     r2 = infer(a.infer, a.model, paths[:2], ["--json", os.path.join(tmp, "cal.json")])

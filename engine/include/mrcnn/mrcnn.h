@@ -191,7 +191,7 @@ mrcnn_backend_kind mrcnn_engine_backend (const mrcnn_engine *engine);
 /* The precision the engine runs at (the configured one). */
 mrcnn_precision mrcnn_engine_precision (const mrcnn_engine *engine);
 /* What a user should know of the precision on this machine, for a warning:
- * e.g. that int8 runs without VNNI here and is slower than fp32. "" when
+ * e.g. that int8 runs without VNNI here and may be slower than fp32. "" when
  * there is nothing to say. Owned by the engine. */
 const char *mrcnn_engine_precision_note (const mrcnn_engine *engine);
 /* What the CPU backend computes with: the instruction set oneDNN uses on
