@@ -22,7 +22,6 @@ shipped model uses and why.
 import argparse
 import json
 import os
-import struct
 import sys
 import time
 
@@ -190,7 +189,7 @@ def calibration_json(layer_ranges, method, images, fp32=DEFAULT_FP32):
 def write_metadata(src, dst, key, value):
     """Copies the safetensors file src to dst with metadata[key] = value; the
     tensor bytes are copied unchanged (the header is re-padded to 8 bytes)."""
-    from .torch_model import read_safetensors_header
+    from .torch_model import read_safetensors_header, write_safetensors_raw
     header, start = read_safetensors_header(src)
     with open(src, "rb") as f:
         f.seek(start)
@@ -203,14 +202,7 @@ def write_metadata(src, dst, key, value):
     # the metadata first, as save_safetensors writes it
     ordered = {"__metadata__": md}
     ordered.update((k, v) for k, v in header.items() if k != "__metadata__")
-    hb = json.dumps(ordered, separators=(",", ":")).encode("utf-8")
-    hb += b" " * ((8 - (8 + len(hb)) % 8) % 8)
-    tmp = dst + ".tmp%d" % os.getpid()
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(hb)))
-        f.write(hb)
-        f.write(data)
-    os.replace(tmp, dst)
+    write_safetensors_raw(dst, ordered, [data])
 
 
 def calibrate_file(src, dst, items, method=DEFAULT_METHOD, percentile=DEFAULT_PERCENTILE,
