@@ -2,8 +2,8 @@
 """int8 on the shipped shapes model: agreement with fp32, the calibration
 round trip and the refusals.
 
-Agreement: mrcnn-infer --json on the generated shapes frames of
-test_precision.py (streams the training never saw) at fp32, at int8 and at
+Agreement (maskrcnn_tools.agreement, as test_precision.py): mrcnn-infer
+--json on the generated shapes frames (streams the training never saw) at fp32, at int8 and at
 int8's float32 reference (--emulate), matched one to one as there; the
 bounds (BOUNDS) were fixed from measurements with a margin
 (docs/precision.md). The real int8 kernels run on any CPU with AVX2 (with
@@ -30,11 +30,9 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_precision as TP  # noqa: E402
-
-from maskrcnn_tools import calibrate as C  # noqa: E402
-from maskrcnn_tools import torch_model as M  # noqa: E402
+from maskrcnn_tools import agreement as A
+from maskrcnn_tools import calibrate as C
+from maskrcnn_tools import torch_model as M
 
 BOUNDS = {
     # measured (Xeon, avx512_core_vnni, 95 detections): matched 1.000, box IoU min 0.838 mean 0.984,
@@ -132,14 +130,15 @@ def round_trip(a, tmp, paths):
 
 def measure(a):
     paths = C.image_files([a.images])
+    sc = dict(score=a.score, tie=a.tie)
     with tempfile.TemporaryDirectory() as tmp:
-        fp32 = TP.run(a.infer, a.model, paths, tmp, "fp32", [])
-        real = TP.run(a.infer, a.model, paths, tmp, "int8", ["--precision", "int8"])
-        ref = TP.run(a.infer, a.model, paths, tmp, "int8-ref", ["--precision", "int8", "--emulate"])
+        fp32 = A.run(a.infer, a.model, paths, tmp, "fp32", [], **sc)
+        real = A.run(a.infer, a.model, paths, tmp, "int8", ["--precision", "int8"], **sc)
+        ref = A.run(a.infer, a.model, paths, tmp, "int8-ref", ["--precision", "int8", "--emulate"], **sc)
         for name, x, y in (("int8", fp32, real), ("int8-ref", fp32, ref), ("int8-vs-ref", ref, real)):
-            st = TP.compare(x, y)
+            st = A.compare(x, y, **sc)
             print("%-12s %d detections >= %.2f: matched %.3f, box IoU min %.4f mean %.4f, mask IoU min %.4f "
-                  "mean %.4f, |score diff| max %.4f" % (name, st["total"], TP.SCORE + TP.TIE, st["matched"],
+                  "mean %.4f, |score diff| max %.4f" % (name, st["total"], a.score + a.tie, st["matched"],
                                                         st["box_iou"], st["mean_box_iou"], st["mask_iou"],
                                                         st["mean_mask_iou"], st["score"]))
             for line in st["problems"]:
@@ -154,24 +153,22 @@ def main(argv):
     p.add_argument("--agreement-only", action="store_true")
     p.add_argument("--images", metavar="DIR", help="measure the agreement on these images instead of the shapes "
                    "frames (no bounds checked: for other models, e.g. the parity R50 on photographs)")
-    p.add_argument("--score", type=float, default=TP.SCORE, help="score threshold of the comparison (default %g)"
-                   % TP.SCORE)
-    p.add_argument("--tie", type=float, default=TP.TIE, help="detections within this of --score may be unmatched "
-                   "(default %g)" % TP.TIE)
+    p.add_argument("--score", type=float, default=A.SCORE, help="score threshold of the comparison (default %g)"
+                   % A.SCORE)
+    p.add_argument("--tie", type=float, default=A.TIE, help="detections within this of --score may be unmatched "
+                   "(default %g)" % A.TIE)
     a = p.parse_args(argv)
-    TP.SCORE, TP.TIE = a.score, a.tie
     if a.images:
         return measure(a)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = TP.frames(tmp)
-        fp32 = TP.run(a.infer, a.model, paths, tmp, "fp32", [])
+        paths = A.frames(tmp)
+        fp32 = A.run(a.infer, a.model, paths, tmp, "fp32", [])
         err = []
-        real = TP.run(a.infer, a.model, paths, tmp, "int8", ["--precision", "int8"], err)
-        ref = TP.run(a.infer, a.model, paths, tmp, "int8-ref", ["--precision", "int8", "--emulate"])
-        TP.BOUNDS.update(BOUNDS)
-        ok = TP.check("int8", TP.compare(fp32, real))
-        ok &= TP.check("int8-ref", TP.compare(fp32, ref))
-        ok &= TP.check("int8-vs-ref", TP.compare(ref, real))
+        real = A.run(a.infer, a.model, paths, tmp, "int8", ["--precision", "int8"], err)
+        ref = A.run(a.infer, a.model, paths, tmp, "int8-ref", ["--precision", "int8", "--emulate"])
+        ok = A.check("int8", A.compare(fp32, real), BOUNDS["int8"])
+        ok &= A.check("int8-ref", A.compare(fp32, ref), BOUNDS["int8-ref"])
+        ok &= A.check("int8-vs-ref", A.compare(ref, real), BOUNDS["int8-vs-ref"])
         if err and err[0].strip():
             print("int8 said: %s" % err[0].strip())
         if not a.agreement_only:
