@@ -28,7 +28,8 @@ typedef enum {
 
 /* The number format a feature map is stored in. F32 is what the host and
  * the element-wise ops read. REDUCED is the precision's 16-bit storage
- * type (bf16 on the CPU at precision bf16) and float32 at fp32; only
+ * type (bf16 on the CPU at precision bf16) and float32 at fp32 and int8
+ * (whose convolutions quantize their input and write float32); only
  * convolutions and the stem's max pooling read or write it, so the stages
  * mark as REDUCED the maps that go from one of those to the next. */
 typedef enum {
@@ -73,6 +74,8 @@ typedef struct {
   const mrcnn_folded_conv *w;  /* weights are copied; the caller keeps w */
   int stride, pad;
   int relu;                    /* fuse ReLU after bias (and accumulation) */
+  mrcnn_quant quant;           /* at precision int8: its input's range, or
+                                * off (zeroed): float32 */
 } mrcnn_conv_desc;
 
 /* Geometry of the resize + normalisation of a frame into the network input. */
@@ -162,6 +165,9 @@ typedef struct {
   int plans_ahead;       /* pass_begin takes plan-only passes: the engine
                           * runs one per planned size when it makes a
                           * context, so that no frame makes a plan */
+  const char *note;      /* what a user should know of the precision set
+                          * on this machine (mrcnn_engine_precision_note):
+                          * "" or NULL when nothing */
 } mrcnn_backend_caps;
 
 typedef struct {
@@ -216,10 +222,11 @@ typedef struct {
   mrcnn_status (*conv_run) (mrcnn_backend *be, mrcnn_queue *q, mrcnn_conv *conv,
       const mrcnn_fmap *in, int accumulate, mrcnn_fmap *out, mrcnn_error *err);
 
-  /* y[n x out] = act(x[n x in] * W^T + b); W is out x in, row major. */
+  /* y[n x out] = act(x[n x in] * W^T + b); W is out x in, row major.
+   * quant: as mrcnn_conv_desc's (NULL: off). */
   mrcnn_status (*linear_new) (mrcnn_backend *be, const float *weight,
       const float *bias, int out_features, int in_features, int relu,
-      mrcnn_linear **out, mrcnn_error *err);
+      const mrcnn_quant *quant, mrcnn_linear **out, mrcnn_error *err);
   void (*linear_free) (mrcnn_backend *be, mrcnn_linear *lin);
   mrcnn_status (*linear_run) (mrcnn_backend *be, mrcnn_queue *q,
       mrcnn_linear *lin, const float *x, int n, float *y, mrcnn_error *err);

@@ -66,8 +66,9 @@ load_linear (mrcnn_backend *be, const mrcnn_model *m,
     mrcnn_tensor_to_f32 (tb, bias + r);
     r += (int) tw->shape[0];
   }
+  const mrcnn_quant q = mrcnn_model_layer_quant (m, names[0]);
   mrcnn_status st = be->ops->linear_new (be, weight, bias, rows, in, relu,
-      out, err);
+      &q, out, err);
   g_free (weight);
   g_free (bias);
   return st;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "calibration.h"
 #include "engine_priv.h"
 
 static int
@@ -30,7 +31,8 @@ mrcnn_engine_config_init (mrcnn_engine_config *cfg, const mrcnn_model *model)
   }
 }
 
-static const char *const precision_names[] = { "fp32", "tf32", "fp16", "bf16" };
+static const char *const precision_names[] = { "fp32", "tf32", "fp16", "bf16",
+  "int8" };
 
 const char *
 mrcnn_precision_name (mrcnn_precision p)
@@ -117,6 +119,12 @@ mrcnn_engine_precision (const mrcnn_engine *e)
   return e ? e->cfg.precision : MRCNN_PRECISION_FP32;
 }
 
+const char *
+mrcnn_engine_precision_note (const mrcnn_engine *e)
+{
+  return e && e->caps.note ? e->caps.note : "";
+}
+
 long
 mrcnn_engine_reference_overflows (const mrcnn_engine *e)
 {
@@ -182,7 +190,7 @@ check_precision (const mrcnn_engine_config *cfg,
   const int emulate = cfg->emulate_precision != 0;
   if ((unsigned) p >= G_N_ELEMENTS (precision_names))
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,
-        "unknown precision %d; use fp32, tf32, fp16 or bf16", (int) p);
+        "unknown precision %d; use fp32, tf32, fp16, bf16 or int8", (int) p);
   const mrcnn_backend_reg *want = NULL;
   if (cfg->backend != MRCNN_BACKEND_AUTO)
     MRCNN_TRY (mrcnn_backend_find (cfg->backend, &want, err));
@@ -452,6 +460,7 @@ engine_new (const mrcnn_model *model, const mrcnn_engine_config *cfg,
         "num_threads %d is negative", cfg->num_threads);
   MRCNN_TRY (check_thresholds (&cfg->thresholds, err));
   MRCNN_TRY (check_precision (cfg, regs, nregs, err));
+  MRCNN_TRY (mrcnn_calibration_check (model, cfg->precision, err));
 
   if (cfg->max_batch < 1 || cfg->max_batch > MRCNN_BATCH_MAX)
     return mrcnn_fail (err, MRCNN_ERR_INVALID_ARG,

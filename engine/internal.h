@@ -34,6 +34,18 @@ typedef struct {
   const uint8_t *data;       /* inside the mapping */
 } mrcnn_tensor_entry;
 
+/* How a layer computes at precision int8 (calibration.c): on, with the
+ * range [lo, hi] of its input measured by the model's calibration (lo >= 0:
+ * the input is never negative and is quantized to u8, else to s8, both
+ * symmetric around 0), or off: the layer stays float32. Nothing reads it at
+ * the other precisions. */
+typedef struct {
+  int on;
+  float lo, hi;
+} mrcnn_quant;
+
+struct mrcnn_calibration;
+
 /* ---------------------------------------------------------------- architecture */
 
 #define MRCNN_FPN_LEVELS 4      /* P2..P5 from the body; P6 is a max-pool */
@@ -95,6 +107,7 @@ struct mrcnn_model {
   int n_ratios;
 
   mrcnn_arch arch;
+  struct mrcnn_calibration *calib;  /* int8 ranges; NULL when uncalibrated */
   GHashTable *arch_seen;      /* names used, while mrcnn_arch_check runs */
 };
 
@@ -103,6 +116,12 @@ const mrcnn_tensor_entry *mrcnn_model_find (const mrcnn_model *model,
 
 /* Copies a tensor as float32 into dst (numel floats), widening F16. */
 void mrcnn_tensor_to_f32 (const mrcnn_tensor_entry *t, float *dst);
+
+/* The quantization of a layer at int8 (calibration.c): off when the model
+ * has no calibration or keeps the layer in float32. layer is the name of
+ * its weights without ".weight"; a fused layer goes by its first part's. */
+mrcnn_quant mrcnn_model_layer_quant (const mrcnn_model *model,
+    const char *layer);
 
 /* Validates every tensor the architecture needs and fills model->arch. */
 mrcnn_status mrcnn_arch_check (mrcnn_model *model, mrcnn_error *err);

@@ -10,7 +10,8 @@ mrcnn_conv_load (mrcnn_backend *be, const mrcnn_model *m, const char *conv,
 {
   mrcnn_folded_conv w;
   MRCNN_TRY (mrcnn_fold_conv (m, conv, bn, has_bias, &w, err));
-  mrcnn_conv_desc d = { &w, stride, pad, relu };
+  mrcnn_conv_desc d = { &w, stride, pad, relu,
+    mrcnn_model_layer_quant (m, conv) };
   mrcnn_status st = be->ops->conv_new (be, &d, out, err);
   mrcnn_folded_conv_clear (&w);
   return st;

@@ -65,7 +65,8 @@ load_deconv (mrcnn_backend *be, const mrcnn_model *m, mrcnn_conv **out,
       for (int k = 0; k < 4; k++)
         dw.weight[((size_t) co * 4 + k) * Ci + ci] = wt[((size_t) ci * D + co) * 4 + k];
   g_free (wt);
-  mrcnn_conv_desc dd = { &dw, 1, 0, 0 };
+  mrcnn_conv_desc dd = { &dw, 1, 0, 0,
+    mrcnn_model_layer_quant (m, "roi_heads.mask_predictor.conv5_mask") };
   mrcnn_status st = be->ops->conv_new (be, &dd, out, err);
   mrcnn_folded_conv_clear (&dw);
   return st;

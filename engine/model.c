@@ -9,6 +9,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "calibration.h"
 #include "internal.h"
 #include "preprocess.h"
 
@@ -323,7 +324,13 @@ parse_metadata (mrcnn_model *m, JsonObject *meta, mrcnn_error *err)
   MRCNN_TRY (meta_float_array (&c, "anchor_sizes", 5, 5, 1, 1e5, m->anchor_sizes, NULL));
   MRCNN_TRY (meta_float_array (&c, "aspect_ratios", 1, MRCNN_MAX_RATIOS, 1e-3, 1e3,
           m->aspect_ratios, &m->n_ratios));
-  return MRCNN_OK;
+  JsonNode *cal;
+  MRCNN_TRY (meta_json (&c, "int8_calibration", FALSE, &cal));
+  mrcnn_status st = cal ? mrcnn_calibration_parse (m->path, cal, &m->calib,
+      err) : MRCNN_OK;
+  if (cal)
+    json_node_unref (cal);
+  return st;
 }
 
 /* ---------------------------------------------------------------- tensors */
@@ -541,6 +548,7 @@ mrcnn_model_free (mrcnn_model *m)
   if (!m)
     return;
   mrcnn_arch_clear (&m->arch);
+  mrcnn_calibration_free (m->calib);
   if (m->by_name)
     g_hash_table_destroy (m->by_name);
   model_free_entries (m);

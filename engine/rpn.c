@@ -66,7 +66,8 @@ load_fused_head (mrcnn_backend *be, const mrcnn_model *m, mrcnn_conv **out,
   memcpy (fused.bias + A, box.bias, 4 * A * sizeof (float));
   mrcnn_folded_conv_clear (&cls);
   mrcnn_folded_conv_clear (&box);
-  mrcnn_conv_desc d = { &fused, 1, 0, 0 };
+  mrcnn_conv_desc d = { &fused, 1, 0, 0,
+    mrcnn_model_layer_quant (m, "rpn.head.cls_logits") };
   st = be->ops->conv_new (be, &d, out, err);
   mrcnn_folded_conv_clear (&fused);
   return st;

@@ -86,6 +86,7 @@ GST_ELEMENT_REGISTER_DEFINE (maskrcnn, "maskrcnn", GST_RANK_NONE,
 
 G_STATIC_ASSERT ((int) GST_MASK_RCNN_PRECISION_BF16 == (int) MRCNN_PRECISION_BF16);
 G_STATIC_ASSERT ((int) GST_MASK_RCNN_PRECISION_FP16 == (int) MRCNN_PRECISION_FP16);
+G_STATIC_ASSERT ((int) GST_MASK_RCNN_PRECISION_INT8 == (int) MRCNN_PRECISION_INT8);
 
 /* Only the precisions a backend of this build computes in
  * (mrcnn_precision_available): the enum is registered once per process, so
@@ -101,6 +102,9 @@ gst_maskrcnn_precision_get_type (void)
     {GST_MASK_RCNN_PRECISION_FP16, "fp16 with fp32 accumulation", "fp16"},
     {GST_MASK_RCNN_PRECISION_BF16,
         "CPU bf16 with fp32 accumulation (AVX512_BF16 or AMX)", "bf16"},
+    {GST_MASK_RCNN_PRECISION_INT8,
+        "CPU int8 with int32 accumulation (a calibrated model; fastest with "
+        "VNNI or AMX)", "int8"},
   };
   static GEnumValue values[G_N_ELEMENTS (all) + 1];
 
@@ -811,6 +815,8 @@ gst_maskrcnn_class_init (GstMaskRcnnClass * klass)
           "the bounds of "
           "docs/precision.md); a "
           "precision the backend or CPU cannot run is an error at start. "
+          "int8 needs a calibrated model (the shipped one is) and is fastest "
+          "on CPUs with VNNI or AMX. "
           "Read at start, refused with a warning while running",
           GST_TYPE_MASK_RCNN_PRECISION, DEFAULT_PRECISION, ready));
 

@@ -39,6 +39,9 @@ GType gst_maskrcnn_backend_get_type (void);
  *   backend computes in it yet: not offered by the property)
  * @GST_MASK_RCNN_PRECISION_BF16: CPU with AVX512_BF16 or AMX: bf16 weights
  *   and activations, fp32 accumulation
+ * @GST_MASK_RCNN_PRECISION_INT8: CPU with AVX2 or newer (fastest with VNNI
+ *   or AMX), a calibrated model: s8 weights, u8/s8 activations, int32
+ *   accumulation
  *
  * The values are the engine's mrcnn_precision; the registered enum lists
  * only those a backend of this build computes in.
@@ -48,6 +51,7 @@ typedef enum {
   GST_MASK_RCNN_PRECISION_TF32,
   GST_MASK_RCNN_PRECISION_FP16,
   GST_MASK_RCNN_PRECISION_BF16,
+  GST_MASK_RCNN_PRECISION_INT8,
 } GstMaskRcnnPrecision;
 
 #define GST_TYPE_MASK_RCNN_PRECISION (gst_maskrcnn_precision_get_type ())

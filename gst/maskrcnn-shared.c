@@ -243,6 +243,8 @@ make_engine_on (GstMaskRcnnShared * sh, GstElement * element,
   }
   sh->device = cfg.device_id;
   mrcnn_engine_set_log_func (sh->engine, log_engine, NULL);
+  if (*mrcnn_engine_precision_note (sh->engine))
+    GST_WARNING_OBJECT (element, "%s", mrcnn_engine_precision_note (sh->engine));
   GST_INFO_OBJECT (element, "engine on %s, %d passes at once, batches of up "
       "to %d frames up to %dx%d", gst_maskrcnn_backend_name
       (mrcnn_engine_backend (sh->engine)), mrcnn_engine_passes (sh->engine),

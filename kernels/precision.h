@@ -113,4 +113,49 @@ mrcnn_fp16_round (float f)
   return mrcnn_fp16_to_f32 (mrcnn_fp16_from_f32 (f));
 }
 
+
+/* ---------------------------------------------------------------- int8
+ *
+ * int8 (the CPU's integer path: AVX512_VNNI, AVX-VNNI, AMX-INT8 through
+ * oneDNN) quantizes symmetrically, with no zero point: a value x with scale s
+ * is stored as q = saturate (rne (x * (1 / s))), read back as q * s. The
+ * multiplication by the reciprocal, not a division, and round to nearest,
+ * ties to even, then saturation, are what oneDNN's reorders do with an
+ * output scale of 1 / s (its CPU reorders multiply and convert with the
+ * default MXCSR rounding); the reference computes the same q. Activations
+ * that are never negative (ReLU outputs) are u8, 0 .. 255; others s8,
+ * -128 .. 127; weights s8 with the symmetric range -127 .. 127 (their scale
+ * maps the largest magnitude to 127). */
+
+#define MRCNN_U8_MAX 255.0f
+#define MRCNN_S8_MAX 127.0f
+
+/* rne (v): rintf rounds in the current mode, round to nearest even unless
+ * a program changed it (nothing here does); CUDA's rintf is RNE always. */
+MRCNN_HD float
+mrcnn_rne (float v)
+{
+  return rintf (v);
+}
+
+/* The quantized level of x: rne (x * inv_scale) saturated to lo .. hi (0 ..
+ * 255 for u8, -128 .. 127 for s8). A NaN (which no calibrated network
+ * produces) becomes 0. */
+MRCNN_HD float
+mrcnn_q8_level (float x, float inv_scale, float lo, float hi)
+{
+  float v = x * inv_scale;
+  if (v != v)
+    return 0.0f;
+  v = v < lo ? lo : v > hi ? hi : v;
+  return mrcnn_rne (v);
+}
+
+/* x quantized and read back: mrcnn_q8_level (...) * scale. */
+MRCNN_HD float
+mrcnn_q8_round (float x, float scale, float inv_scale, float lo, float hi)
+{
+  return mrcnn_q8_level (x, inv_scale, lo, hi) * scale;
+}
+
 #endif /* MRCNN_KERNELS_PRECISION_H */

@@ -30,6 +30,9 @@ typedef struct {
   int ndims;
   dnnl_dims_t dims;
   dnnl_format_tag_t plain_tag;   /* oihw for convs, ba for W^T of linears */
+  int8_t *levels;                /* int8: the plain weights' s8 levels
+                                  * (plain / the row's scale), packed from
+                                  * instead of plain; NULL: none */
   void *packed[WEIGHT_FORMATS];
   dnnl_memory_desc_t md[WEIGHT_FORMATS];
   int n;
@@ -89,12 +92,14 @@ typedef struct {
   dnnl_primitive_t cvt;
   dnnl_memory_desc_t given_md, cvt_pad_md;
   size_t src_bytes, dst_elems;
+  const mrcnn_q8_layer *q8;  /* the layer's, when it computes in int8 */
 } conv_plan;
 
 struct mrcnn_conv {
   int oc, ic, kh, kw, stride, pad, relu;
   packed_weights w;  /* OIHW */
   float *bias;       /* float32 at every precision */
+  mrcnn_q8_layer q;  /* at int8 */
   plan_cache plans;
 };
 
@@ -110,6 +115,7 @@ typedef struct {
 struct mrcnn_linear {
   packed_weights w;  /* W^T: in x out, stored as W (out x in, row major) */
   float *b;
+  mrcnn_q8_layer q;  /* at int8 */
   int out, in, relu;
   plan_cache plans;
 };
@@ -193,13 +199,29 @@ cpu_round (mrcnn_backend_cpu *cpu, float *p, size_t n)
     round_to_precision (cpu, p, n);
 }
 
-/* Rounds weights once, at load, for both the real and the emulated path:
- * oneDNN's conversion of rounded values to bf16 is then exact, so both
- * compute with the same weights. */
+/* Rounds a layer's weights (rows x cols, a row per output channel) once,
+ * at load, for both the real and the emulated path: oneDNN's conversion of
+ * rounded values to bf16 is then exact, and at int8 the levels packed are
+ * those values over their scale, so both compute with the same weights. At int8 a layer
+ * that the calibration quantizes gets its scales in q (the real path packs
+ * its weights to s8 with them); the others stay float32. */
 static void
-round_weights (mrcnn_backend_cpu *cpu, float *w, size_t n)
+round_weights (mrcnn_backend_cpu *cpu, packed_weights *pw, mrcnn_q8_layer *q,
+    const mrcnn_quant *quant, int rows, size_t cols, const float *bias)
 {
-  round_to_precision (cpu, w, n);
+  if (cpu->precision != MRCNN_PRECISION_INT8) {
+    round_to_precision (cpu, pw->plain, (size_t) rows * cols);
+    return;
+  }
+  mrcnn_cpu_q8_init (q, quant, pw->plain, rows, cols, bias);
+  if (q->on && !cpu->emulate) {
+    pw->levels = g_new (int8_t, (size_t) rows * cols);
+    for (int r = 0; r < rows; r++)
+      for (size_t k = 0; k < cols; k++)
+        pw->levels[(size_t) r * cols + k] = (int8_t) mrcnn_q8_level (
+            pw->plain[(size_t) r * cols + k], q->inv_wscale[r],
+            -MRCNN_S8_MAX, MRCNN_S8_MAX);
+  }
 }
 
 /* A queue's buffer *buf of *size bytes, grown when a larger input comes
@@ -440,24 +462,34 @@ mrcnn_cpu_reorder (mrcnn_backend_cpu *cpu, dnnl_stream_t stream,
   return MRCNN_OK;
 }
 
+/* Output scales (mask, count of them) on attr: how oneDNN 2.x quantizes in
+ * reorders and dequantizes int8 results. */
+static mrcnn_status
+set_scales (dnnl_primitive_attr_t attr, int count, int mask,
+    const float *scales, mrcnn_error *err)
+{
+  DNNL_CHECK (dnnl_primitive_attr_set_output_scales (attr, count, mask,
+          scales), err);
+  return MRCNN_OK;
+}
+
 /* Reorders the plain float32 weights (dims, tag plain_tag) into the layout
  * and type a primitive asked for, into a new buffer *packed. */
 static mrcnn_status
-pack_weights (mrcnn_backend_cpu *cpu, dnnl_stream_t stream, const float *w,
-    int ndims,
-    const dnnl_dims_t dims, dnnl_format_tag_t plain_tag,
+pack_weights (mrcnn_backend_cpu *cpu, dnnl_stream_t stream,
+    const packed_weights *pw,
     const dnnl_memory_desc_t *want, void **packed, mrcnn_error *err)
 {
   dnnl_memory_desc_t plain;
-  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&plain, ndims, dims, dnnl_f32,
-          plain_tag), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&plain, pw->ndims, pw->dims,
+          pw->levels ? dnnl_s8 : dnnl_f32, pw->plain_tag), err);
   size_t bytes = dnnl_memory_desc_get_size (want);
   *packed = g_try_malloc (bytes);
   if (!*packed)
     return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY, "cannot allocate %zu MiB of "
         "weights", bytes >> 20);
-  mrcnn_status st = mrcnn_cpu_reorder (cpu, stream, &plain, (void *) w, want,
-      *packed, err);
+  mrcnn_status st = mrcnn_cpu_reorder (cpu, stream, &plain, pw->levels
+      ? (void *) pw->levels : (void *) pw->plain, want, *packed, err);
   if (st != MRCNN_OK) {
     g_free (*packed);
     *packed = NULL;
@@ -482,6 +514,7 @@ weights_clear (packed_weights *pw)
   for (int i = 0; i < pw->n; i++)
     g_free (pw->packed[i]);
   g_free (pw->plain);
+  g_free (pw->levels);
   memset (pw, 0, sizeof *pw);
 }
 
@@ -499,8 +532,7 @@ weights_get (mrcnn_backend_cpu *cpu, dnnl_stream_t stream, packed_weights *pw,
   if (pw->n == WEIGHT_FORMATS)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND, "a layer's weights were asked "
         "for in more than %d layouts", WEIGHT_FORMATS);
-  MRCNN_TRY (pack_weights (cpu, stream, pw->plain, pw->ndims, pw->dims,
-          pw->plain_tag, want, &pw->packed[pw->n], err));
+  MRCNN_TRY (pack_weights (cpu, stream, pw, want, &pw->packed[pw->n], err));
   pw->md[pw->n] = *want;
   *index = pw->n++;
   return MRCNN_OK;
@@ -545,7 +577,8 @@ cpu_conv_new (mrcnn_backend *be, const mrcnn_conv_desc *d, mrcnn_conv **out,
   size_t nw = (size_t) c->oc * c->ic * c->kh * c->kw;
   dnnl_dims_t wd = { c->oc, c->ic, c->kh, c->kw };
   weights_init (&c->w, d->w->weight, nw, 4, wd, dnnl_oihw);
-  round_weights ((mrcnn_backend_cpu *) be, c->w.plain, nw);
+  round_weights ((mrcnn_backend_cpu *) be, &c->w, &c->q, &d->quant, c->oc,
+      nw / c->oc, d->w->bias);
   c->bias = g_memdup2 (d->w->bias, (size_t) c->oc * sizeof (float));
   plan_cache_init (&c->plans, &conv_plan_kind, CONV_PLANS);
   *out = c;
@@ -559,6 +592,7 @@ cpu_conv_free (mrcnn_backend *be, mrcnn_conv *c)
     return;
   plan_cache_clear (&c->plans);
   weights_clear (&c->w);
+  mrcnn_cpu_q8_clear (&c->q);
   g_free (c->bias);
   g_free (c);
 }
@@ -600,20 +634,30 @@ conv_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q, void *layer,
    * kernels have no plain-input form (the stem's 3-channel image would run
    * its reference code): such an input is reordered to nhwc; the blocked
    * kernels read it as it is. */
+  /* At int8 a quantized layer reads its input as u8 or s8 levels in the
+   * layout oneDNN picks (the conversion quantizes), its reference reads
+   * the input rounded to those levels. */
+  const int int8 = c->q.on && !cpu->emulate;
   dnnl_data_type_t in_dt = mrcnn_cpu_store_dt (cpu, in);
   int relayout = in->layout != MRCNN_LAYOUT_NATIVE
       && cpu->native_tag == dnnl_nhwc;
-  int convert = in_dt != cpu->compute_dt || relayout
-      || (cpu->emulate && in->store == MRCNN_STORE_F32);
+  int convert = in_dt != cpu->compute_dt || relayout || int8
+      || (cpu->emulate && (c->q.on || (in->store == MRCNN_STORE_F32
+                  && cpu->precision != MRCNN_PRECISION_INT8)));
   dnnl_memory_desc_t src_md, given_md, dst_md, wei_any, bias_md;
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&given_md, 4, sd, in_dt,
           layout_tag (cpu, in->layout)), err);
-  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 4, sd, cpu->compute_dt,
-          relayout ? dnnl_nhwc : layout_tag (cpu, in->layout)), err);
+  if (int8)
+    DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 4, sd, c->q.u8
+            ? dnnl_u8 : dnnl_s8, dnnl_format_tag_any), err);
+  else
+    DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 4, sd,
+            cpu->compute_dt, relayout ? dnnl_nhwc
+            : layout_tag (cpu, in->layout)), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&dst_md, 4, dd,
           mrcnn_cpu_store_dt (cpu, out), layout_tag (cpu, out->layout)), err);
-  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&wei_any, 4, wd, cpu->compute_dt,
-          dnnl_format_tag_any), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&wei_any, 4, wd, int8 ? dnnl_s8
+          : cpu->compute_dt, dnnl_format_tag_any), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&bias_md, 1, bd, dnnl_f32, dnnl_x), err);
 
   /* the weights' layout is always oneDNN's choice for this shape: forcing
@@ -632,14 +676,23 @@ conv_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q, void *layer,
   mrcnn_status ast = make_attr (po, &attr, err);
   dnnl_post_ops_destroy (po);
   MRCNN_TRY (ast);
+  if (int8 && (ast = set_scales (attr, c->oc, 1 << 1, c->q.oscale, err))
+      != MRCNN_OK) {
+    dnnl_primitive_attr_destroy (attr);
+    return ast;
+  }
   dnnl_primitive_desc_t pd;
   dnnl_status_t s = dnnl_primitive_desc_create (&pd, &cd, attr, cpu->engine, NULL);
   dnnl_primitive_attr_destroy (attr);
   if (s != dnnl_success)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND,
         "oneDNN cannot create a %dx%d %s convolution %d->%d for a %dx%dx%d "
-        "input (status %d)", c->kh, c->kw, mrcnn_precision_name (cpu->precision),
+        "input (status %d)", c->kh, c->kw, int8 ? "int8" : c->q.on
+        ? "int8 reference" : mrcnn_precision_name (cpu->compute_dt
+            == dnnl_bf16 ? MRCNN_PRECISION_BF16 : MRCNN_PRECISION_FP32),
         c->ic, c->oc, n, h, w, (int) s);
+  if (int8)
+    src_md = *dnnl_primitive_desc_query_md (pd, dnnl_query_src_md, 0);
 
   int wi = 0;
   mrcnn_status st = weights_get (cpu, q->stream, &c->w,
@@ -655,10 +708,17 @@ conv_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q, void *layer,
   p->dst_md = dst_md;
   DNNL_CHECK (dnnl_memory_create (&p->wei_m, &c->w.md[wi], cpu->engine,
           c->w.packed[wi]), err);
-  DNNL_CHECK (dnnl_memory_create (&p->bias_m, &bias_md, cpu->engine, c->bias), err);
+  DNNL_CHECK (dnnl_memory_create (&p->bias_m, &bias_md, cpu->engine,
+          int8 ? c->q.bias_acc : c->bias), err);
+  p->q8 = c->q.on ? &c->q : NULL;
   if (convert) {
     dnnl_primitive_desc_t rpd;
     MRCNN_TRY (make_attr (NULL, &attr, err));
+    if (int8 && (ast = set_scales (attr, 1, 0, &c->q.inv_scale, err))
+        != MRCNN_OK) {
+      dnnl_primitive_attr_destroy (attr);
+      return ast;
+    }
     s = dnnl_reorder_primitive_desc_create (&rpd, &given_md, cpu->engine,
         &src_md, cpu->engine, attr);
     dnnl_primitive_attr_destroy (attr);
@@ -698,7 +758,9 @@ conv_execute (mrcnn_backend_cpu *cpu, mrcnn_queue *q, const conv_plan *p,
       st = execute (cpu, q, p->cvt, 2, cargs, &p->cvt_pad_md, err);
     }
     src = q->scratch;
-    if (st == MRCNN_OK && cpu->emulate && in->store == MRCNN_STORE_F32)
+    if (st == MRCNN_OK && cpu->emulate && p->q8)
+      mrcnn_cpu_q8_round (p->q8, src, p->src_bytes / sizeof (float));
+    else if (st == MRCNN_OK && cpu->emulate && in->store == MRCNN_STORE_F32)
       cpu_round (cpu, src, p->src_bytes / sizeof (float));
   }
   if (st == MRCNN_OK)
@@ -756,14 +818,22 @@ static const plan_kind linear_plan_kind = {
 
 static mrcnn_status
 cpu_linear_new (mrcnn_backend *be, const float *weight, const float *bias,
-    int out_features, int in_features, int relu, mrcnn_linear **out,
-    mrcnn_error *err)
+    int out_features, int in_features, int relu, const mrcnn_quant *quant,
+    mrcnn_linear **out, mrcnn_error *err)
 {
   mrcnn_linear *l = g_new0 (mrcnn_linear, 1);
   size_t nw = (size_t) out_features * in_features;
   dnnl_dims_t wd = { in_features, out_features };
   weights_init (&l->w, weight, nw, 2, wd, dnnl_ba);
-  round_weights ((mrcnn_backend_cpu *) be, l->w.plain, nw);
+  /* Without VNNI, oneDNN's s8 x s8 matmul (its gemm) adds 128 to the input
+   * and sums pairs of u8 x s8 products in 16 bits, which saturate (errors
+   * of the order of the output, measured by tests/engine/test_int8.c): a
+   * fully connected layer with a signed input stays float32 there. */
+  mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
+  mrcnn_quant qq = quant ? *quant : (mrcnn_quant) { 0 };
+  if (qq.on && qq.lo < 0.0f && !cpu->has_vnni && !cpu->emulate)
+    qq.on = 0;
+  round_weights (cpu, &l->w, &l->q, &qq, out_features, in_features, bias);
   l->b = g_memdup2 (bias, (size_t) out_features * sizeof (float));
   l->out = out_features;
   l->in = in_features;
@@ -793,6 +863,7 @@ cpu_linear_free (mrcnn_backend *be, mrcnn_linear *l)
     return;
   plan_cache_clear (&l->plans);
   weights_clear (&l->w);
+  mrcnn_cpu_q8_clear (&l->q);
   g_free (l->b);
   g_free (l);
 }
@@ -807,11 +878,13 @@ linear_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q, void *layer,
   mrcnn_linear *l = layer;
   linear_plan *p = (linear_plan *) head;
   const int n = *(const int *) shape;
+  const int int8 = l->q.on && !cpu->emulate;
   dnnl_dims_t sd = { n, l->in }, bd = { 1, l->out }, dd = { n, l->out };
   dnnl_memory_desc_t src_md, wei_any, bias_md, dst_md;
-  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 2, sd, cpu->compute_dt, dnnl_ab), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 2, sd, !int8
+          ? cpu->compute_dt : l->q.u8 ? dnnl_u8 : dnnl_s8, dnnl_ab), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&wei_any, 2, l->w.dims,
-          cpu->compute_dt, dnnl_format_tag_any), err);
+          int8 ? dnnl_s8 : cpu->compute_dt, dnnl_format_tag_any), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&bias_md, 2, bd, dnnl_f32, dnnl_ab), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&dst_md, 2, dd, dnnl_f32, dnnl_ab), err);
   dnnl_matmul_desc_t md;
@@ -825,6 +898,11 @@ linear_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q, void *layer,
   mrcnn_status ast = make_attr (po, &attr, err);
   dnnl_post_ops_destroy (po);
   MRCNN_TRY (ast);
+  if (int8 && (ast = set_scales (attr, l->out, 1 << 1, l->q.oscale, err))
+      != MRCNN_OK) {
+    dnnl_primitive_attr_destroy (attr);
+    return ast;
+  }
   dnnl_primitive_desc_t pd;
   dnnl_status_t s = dnnl_primitive_desc_create (&pd, &md, attr, cpu->engine, NULL);
   dnnl_primitive_attr_destroy (attr);
@@ -845,18 +923,31 @@ linear_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q, void *layer,
   p->dst_md = dst_md;
   DNNL_CHECK (dnnl_memory_create (&p->wei_m, &l->w.md[wi], cpu->engine,
           l->w.packed[wi]), err);
-  DNNL_CHECK (dnnl_memory_create (&p->bias_m, &bias_md, cpu->engine, l->b), err);
+  DNNL_CHECK (dnnl_memory_create (&p->bias_m, &bias_md, cpu->engine,
+          int8 ? l->q.bias_acc : l->b), err);
   return MRCNN_OK;
 }
 
-/* The input at the compute type: bf16 converted into the scratch, the
- * emulated precisions' float32 rounded into it, float32 as it is. */
+/* The input at the compute type: bf16 or int8 levels converted into the
+ * scratch, the emulated precisions' float32 rounded into it, float32 as it
+ * is. */
 static mrcnn_status
-linear_input (mrcnn_backend_cpu *cpu, mrcnn_queue *q, const float *x,
-    size_t count, const void **src, mrcnn_error *err)
+linear_input (mrcnn_backend_cpu *cpu, mrcnn_queue *q, const mrcnn_linear *l,
+    const float *x, size_t count, const void **src, mrcnn_error *err)
 {
   *src = x;
-  if (cpu->compute_dt == dnnl_bf16) {
+  if (l->q.on && !cpu->emulate) {
+    MRCNN_TRY (scratch_reserve (q, count, err));
+    mrcnn_cpu_q8_quantize (&l->q, x, q->scratch, count);
+    *src = q->scratch;
+  } else if (l->q.on) {
+    MRCNN_TRY (scratch_reserve (q, count * sizeof (float), err));
+    memcpy (q->scratch, x, count * sizeof (float));
+    mrcnn_cpu_q8_round (&l->q, q->scratch, count);
+    *src = q->scratch;
+  } else if (cpu->precision == MRCNN_PRECISION_INT8) {
+    /* a float32 layer of an int8 network */
+  } else if (cpu->compute_dt == dnnl_bf16) {
     MRCNN_TRY (scratch_reserve (q, count * sizeof (uint16_t), err));
     uint16_t *xb = q->scratch;
 #pragma omp parallel for schedule(static)
@@ -885,7 +976,8 @@ cpu_linear_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_linear *l,
   MRCNN_TRY (plan_take (cpu, q, &l->plans, l, key, &n, &head, err));
   const linear_plan *p = (const linear_plan *) head;
   dnnl_memory_t m[2] = { NULL };
-  mrcnn_status st = linear_input (cpu, q, x, (size_t) n * l->in, &src, err);
+  mrcnn_status st = linear_input (cpu, q, l, x, (size_t) n * l->in, &src,
+      err);
   if (st == MRCNN_OK)
     st = bind (cpu, &p->src_md, (void *) src, &m[0], err);
   if (st == MRCNN_OK)
@@ -953,9 +1045,13 @@ choose_layout (mrcnn_backend_cpu *cpu, mrcnn_error *err)
   dnnl_dims_t sd = { 1, 256, 50, 68 }, wd = { 256, 256, 3, 3 }, bd = { 256 };
   dnnl_dims_t one = { 1, 1 };
   dnnl_memory_desc_t src, wei, bias, dst;
-  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src, 4, sd, cpu->compute_dt, dnnl_format_tag_any), err);
+  /* int8: the layout of its u8 convolutions (their float32 output) */
+  const int int8 = cpu->precision == MRCNN_PRECISION_INT8 && !cpu->emulate;
+  const dnnl_data_type_t in_dt = int8 ? dnnl_u8 : cpu->compute_dt;
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src, 4, sd, in_dt, dnnl_format_tag_any), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&dst, 4, sd, cpu->compute_dt, dnnl_format_tag_any), err);
-  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&wei, 4, wd, cpu->compute_dt, dnnl_format_tag_any), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&wei, 4, wd, int8 ? dnnl_s8
+          : cpu->compute_dt, dnnl_format_tag_any), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&bias, 1, bd, dnnl_f32, dnnl_x), err);
   dnnl_convolution_desc_t cd;
   DNNL_CHECK (dnnl_convolution_forward_desc_init (&cd, dnnl_forward_inference,
@@ -963,7 +1059,7 @@ choose_layout (mrcnn_backend_cpu *cpu, mrcnn_error *err)
   dnnl_primitive_desc_t pd;
   DNNL_CHECK (dnnl_primitive_desc_create (&pd, &cd, NULL, cpu->engine, NULL), err);
   const dnnl_memory_desc_t *got = dnnl_primitive_desc_query_md (pd,
-      dnnl_query_src_md, 0);
+      int8 ? dnnl_query_dst_md : dnnl_query_src_md, 0);
   const dnnl_blocking_desc_t *b = &got->format_desc.blocking;
   if (b->inner_nblks == 1 && b->inner_blks[0] == 16)
     cpu->native_tag = dnnl_nChw16c;
@@ -997,11 +1093,13 @@ cpu_caps (mrcnn_backend *be, mrcnn_backend_caps *out)
   mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
   *out = (mrcnn_backend_caps) {
     .precisions = MRCNN_PRECISION_BIT (MRCNN_PRECISION_FP32)
-        | (cpu->has_bf16 ? MRCNN_PRECISION_BIT (MRCNN_PRECISION_BF16) : 0),
+        | (cpu->has_bf16 ? MRCNN_PRECISION_BIT (MRCNN_PRECISION_BF16) : 0)
+        | (cpu->has_int8 ? MRCNN_PRECISION_BIT (MRCNN_PRECISION_INT8) : 0),
     .emulated = mrcnn_backend_cpu_reg.emulated,
     .layout = tag_name (cpu->native_tag),
     .kernels = cpu->kernels,
     .limits = cpu->limits,
+    .note = cpu->note,
   };
 }
 
@@ -1024,6 +1122,13 @@ cpu_set_precision (mrcnn_backend *be, mrcnn_precision p, int emulate,
   MRCNN_TRY (choose_layout (cpu, err));
   g_snprintf (cpu->kernels, sizeof cpu->kernels, "%s, %s",
       isa_name (cpu->isa), tag_name (cpu->native_tag));
+  cpu->note[0] = 0;
+  if (p == MRCNN_PRECISION_INT8 && !emulate && !cpu->has_vnni)
+    g_snprintf (cpu->note, sizeof cpu->note, "int8 runs here on oneDNN's %s "
+        "kernels, without VNNI: each u8 x s8 product sum takes three "
+        "instructions instead of one, so int8 may be slower than fp32 on this "
+        "CPU (it is faster with AVX512_VNNI, AVX-VNNI or AMX)",
+        isa_name (cpu->isa));
   return MRCNN_OK;
 }
 
@@ -1087,11 +1192,25 @@ mrcnn_backend_cpu_new (int num_threads, mrcnn_backend **out, mrcnn_error *err)
   cpu->isa = dnnl_get_effective_cpu_isa ();
   cpu->has_bf16 = ((unsigned) cpu->isa & dnnl_cpu_isa_avx512_core_bf16)
       == dnnl_cpu_isa_avx512_core_bf16;
+  /* int8 convolutions: oneDNN's jit kernels for AVX2 and newer; VNNI
+   * (AVX512_VNNI, AVX-VNNI, AMX) multiplies u8 by s8 with int32 sums in
+   * one instruction, which makes them faster than float32 */
+  unsigned isa = (unsigned) cpu->isa;
+  cpu->has_int8 = (isa & dnnl_cpu_isa_avx2) == dnnl_cpu_isa_avx2;
+  cpu->has_vnni = (isa & dnnl_cpu_isa_avx512_core_vnni)
+      == dnnl_cpu_isa_avx512_core_vnni
+      || (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
+  GString *limits = g_string_new (NULL);
   if (!cpu->has_bf16)
-    g_snprintf (cpu->limits, sizeof cpu->limits, "bf16 needs a CPU with "
-        "AVX512_BF16 or AMX; oneDNN runs %s kernels on this one (the most it "
-        "may use can also be capped by DNNL_MAX_CPU_ISA)",
-        isa_name (cpu->isa));
+    g_string_append (limits, "bf16 needs a CPU with AVX512_BF16 or AMX");
+  if (!cpu->has_int8)
+    g_string_append_printf (limits, "%sint8 needs a CPU with AVX2 at least",
+        limits->len ? ", " : "");
+  if (limits->len)
+    g_snprintf (cpu->limits, sizeof cpu->limits, "%s; oneDNN runs %s "
+        "kernels on this one (the most it may use can also be capped by "
+        "DNNL_MAX_CPU_ISA)", limits->str, isa_name (cpu->isa));
+  g_string_free (limits, TRUE);
   mrcnn_status st = cpu_set_precision (&cpu->base, MRCNN_PRECISION_FP32, 0,
       err);
   if (st != MRCNN_OK) {
@@ -1117,8 +1236,10 @@ cpu_create (const mrcnn_engine_config *cfg, mrcnn_backend **out,
 const mrcnn_backend_reg mrcnn_backend_cpu_reg = {
   MRCNN_BACKEND_CPU, "cpu",
   MRCNN_PRECISION_BIT (MRCNN_PRECISION_FP32)
-      | MRCNN_PRECISION_BIT (MRCNN_PRECISION_BF16),
+      | MRCNN_PRECISION_BIT (MRCNN_PRECISION_BF16)
+      | MRCNN_PRECISION_BIT (MRCNN_PRECISION_INT8),
   MRCNN_PRECISION_BIT (MRCNN_PRECISION_BF16)
-      | MRCNN_PRECISION_BIT (MRCNN_PRECISION_FP16),
+      | MRCNN_PRECISION_BIT (MRCNN_PRECISION_FP16)
+      | MRCNN_PRECISION_BIT (MRCNN_PRECISION_INT8),
   cpu_create,
 };

@@ -12,8 +12,11 @@ typedef struct {
   dnnl_format_tag_t native_tag; /* MRCNN_LAYOUT_NATIVE: nhwc, nChw8c, nChw16c */
   dnnl_cpu_isa_t isa;           /* what oneDNN runs on this CPU */
   int has_bf16;                 /* its bf16 kernels (AVX512_BF16, AMX) */
+  int has_int8;                 /* its int8 kernels (AVX2 and newer) */
+  int has_vnni;                 /* ... with VNNI or AMX: faster than fp32 */
   char kernels[64];             /* "ISA, layout", for figures */
-  char limits[256];             /* why not bf16, when not */
+  char limits[512];             /* why not bf16 or int8, when not */
+  char note[256];               /* mrcnn_backend_caps.note */
 
   mrcnn_precision precision;
   int emulate;                  /* float32 kernels rounding to precision */
@@ -26,6 +29,32 @@ typedef struct {
    * weights they add */
   GMutex plans_lock;
 } mrcnn_backend_cpu;
+
+/* A convolution or fully connected layer at precision int8: its input
+ * quantized per tensor (u8 when the calibration never saw it negative, s8
+ * otherwise) and its weights per output channel (s8, -127 .. 127), with
+ * exact int32 accumulation (quant_cpu.c). */
+typedef struct {
+  int on;                /* computes in int8 (else float32) */
+  int u8;
+  float scale, inv_scale;  /* the input's */
+  float lo, hi;          /* the input's levels: 0 .. 255 or -128 .. 127 */
+  float *wscale, *inv_wscale;  /* per output channel */
+  float *oscale;         /* scale x wscale: the int32 result to float32 */
+  float *bias_acc;       /* bias / oscale */
+} mrcnn_q8_layer;
+
+/* From the calibration's quant (NULL or off: q stays off) and the layer's
+ * weights (rows x cols, row = output channel), which are rounded in place to
+ * their int8 levels x scale: the float32 weights both paths compute with. */
+void mrcnn_cpu_q8_init (mrcnn_q8_layer *q, const mrcnn_quant *quant, float *w,
+    int rows, size_t cols, const float *bias);
+void mrcnn_cpu_q8_clear (mrcnn_q8_layer *q);
+/* The reference's input: each value rounded to its level x scale. */
+void mrcnn_cpu_q8_round (const mrcnn_q8_layer *q, float *x, size_t n);
+/* The real path's input: n levels as u8 or s8 into dst. */
+void mrcnn_cpu_q8_quantize (const mrcnn_q8_layer *q, const float *x,
+    void *dst, size_t n);
 
 /* One forward pass's oneDNN stream and scratch. Primitives run with
  * user-provided scratchpads (dnnl_scratchpad_mode_user), so that one

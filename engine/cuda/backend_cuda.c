@@ -162,8 +162,8 @@ cuda_frame_reserve (mrcnn_backend *be, int max_width, int max_height,
 
 static mrcnn_status
 cuda_linear_new (mrcnn_backend *be, const float *weight, const float *bias,
-    int out_features, int in_features, int relu, mrcnn_linear **out,
-    mrcnn_error *err)
+    int out_features, int in_features, int relu, const mrcnn_quant *quant,
+    mrcnn_linear **out, mrcnn_error *err)
 {
   mrcnn_backend_cuda *cu = (mrcnn_backend_cuda *) be;
   CUDA_ENTER (cu, err);

@@ -42,7 +42,7 @@ cuda_type (mrcnn_tc_type t)
 mrcnn_status
 mrcnn_tc_linear_new (mrcnn_backend *be, const float *weight,
     const float *bias, int out_features, int in_features, int relu,
-    mrcnn_linear **out, mrcnn_error *err)
+    const mrcnn_quant *quant, mrcnn_linear **out, mrcnn_error *err)
 {
   mrcnn_backend_cuda *cu = (mrcnn_backend_cuda *) be;
   mrcnn_linear *l = g_new0 (mrcnn_linear, 1);

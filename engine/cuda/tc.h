@@ -127,7 +127,7 @@ void mrcnn_tc_conv_plan_free (gpointer plan);
 /* linear_tc.c */
 mrcnn_status mrcnn_tc_linear_new (mrcnn_backend *be, const float *weight,
     const float *bias, int out_features, int in_features, int relu,
-    mrcnn_linear **out, mrcnn_error *err);
+    const mrcnn_quant *quant, mrcnn_linear **out, mrcnn_error *err);
 void mrcnn_tc_linear_free (mrcnn_backend *be, mrcnn_linear *lin);
 mrcnn_status mrcnn_tc_linear_run (mrcnn_backend *be, mrcnn_queue *q,
     mrcnn_linear *lin, const float *x, int n, float *y, mrcnn_error *err);

@@ -10,9 +10,9 @@
  * keeps max_detections detections on any model: a fixed amount of mask
  * head work for benchmarks).
  *
- * --precision: one this build computes in (fp32, or bf16 on a CPU with
- * AVX512_BF16 or AMX), or with --emulate one whose float32 reference the
- * CPU backend runs (bf16, fp16).
+ * --precision: one this build computes in (fp32, bf16 on a CPU with
+ * AVX512_BF16 or AMX, int8 with a calibrated model), or with --emulate one
+ * whose float32 reference the CPU backend runs (bf16, fp16, int8).
  *
  * With --batch N every timed pass runs N copies of the frame as one batch
  * (mrcnn_engine_run_batch); times are per batch, frames/s counts all N.
@@ -161,6 +161,9 @@ main (int argc, char **argv)
     mrcnn_model_free (model);
     return 1;
   }
+  if (*mrcnn_engine_precision_note (engine))
+    fprintf (stderr, "mrcnn-bench: warning: %s\n",
+        mrcnn_engine_precision_note (engine));
 
   int total = opt_warmup + opt_frames, ndet = 0;
   mrcnn_image *views = g_new (mrcnn_image, opt_batch);

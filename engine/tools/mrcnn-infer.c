@@ -280,7 +280,8 @@ parse_options (int *argc, char ***argv, options *opts)
   /* the precisions this build computes in */
   char *precisions = mrcnn_tool_precisions ();
   char *precision_help = g_strdup_printf ("Arithmetic: %s (default fp32; "
-      "bf16 on a CPU with AVX512_BF16 or AMX)", precisions);
+      "bf16 on a CPU with AVX512_BF16 or AMX; int8 with a calibrated model)",
+      precisions);
   const GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opts->model,
       "Model file (.safetensors); default: the shipped " MRCNN_DEFAULT_MODEL_FILE,
@@ -296,8 +297,8 @@ parse_options (int *argc, char ***argv, options *opts)
     { "precision", 'p', 0, G_OPTION_ARG_STRING, &opts->precision,
       precision_help, "NAME" },
     { "emulate", 0, 0, G_OPTION_ARG_NONE, &opts->emulate,
-      "Run the float32 CPU reference of --precision bf16 or fp16 (for "
-      "measuring its error)", NULL },
+      "Run the float32 CPU reference of --precision bf16, fp16 or int8 "
+      "(for measuring its error)", NULL },
     { "json", 'j', 0, G_OPTION_ARG_FILENAME, &opts->json,
       "Write all detections with COCO RLE masks to OUT as JSON", "OUT" },
     { "overlay", 'o', 0, G_OPTION_ARG_FILENAME, &opts->overlay,
@@ -456,6 +457,9 @@ main (int argc, char **argv)
   g_print ("model %s (%s, %d classes) on %s\n", model_path,
       mrcnn_model_architecture (model), mrcnn_model_num_classes (model),
       backend_name (mrcnn_engine_backend (engine)));
+  if (*mrcnn_engine_precision_note (engine))
+    g_printerr ("mrcnn-infer: warning: %s\n",
+        mrcnn_engine_precision_note (engine));
 
   ctx.engine = engine;
   ctx.opts = &opts;

@@ -8,7 +8,8 @@ char *
 mrcnn_tool_precisions (void)
 {
   static const mrcnn_precision all[] = { MRCNN_PRECISION_FP32,
-    MRCNN_PRECISION_TF32, MRCNN_PRECISION_FP16, MRCNN_PRECISION_BF16 };
+    MRCNN_PRECISION_TF32, MRCNN_PRECISION_FP16, MRCNN_PRECISION_BF16,
+    MRCNN_PRECISION_INT8 };
   const char *names[G_N_ELEMENTS (all)];
   int n = 0;
   for (size_t i = 0; i < G_N_ELEMENTS (all); i++)

@@ -465,7 +465,7 @@ def main():
                            env={"DNNL_MAX_CPU_ISA": "AVX2"})
         check(rc == 1 and "precision bf16 does not run on this machine" in err
               and "bf16 needs a CPU with AVX512_BF16 or AMX" in err and "avx2" in err
-              and "the cpu backend computes in fp32 here" in err,
+              and "the cpu backend computes in fp32 and int8 here" in err,
               "bf16 without bf16 kernels: rc %d, stderr %r" % (rc, err))
         # no backend of any build computes in these yet; the engine refuses
         # them before any device is touched: the same on machines with and
@@ -477,7 +477,7 @@ def main():
                     check(rc == 1, "%s on cuda without CUDA: rc %d" % (prec, rc))
                     continue
                 check(rc == 1 and "precision %s is not available in this build" % prec in err
-                      and "the cpu backend computes in fp32 and bf16" in err,
+                      and "the cpu backend computes in fp32, bf16 and int8" in err,
                       "%s on %s: rc %d, stderr %r" % (prec, backend, rc, err))
                 check((prec == "fp16") == ("its float32 reference runs on the cpu backend" in err),
                       "%s on %s names a reference: stderr %r" % (prec, backend, err))
@@ -489,12 +489,12 @@ def main():
         check(rc == 1 and "precision fp32 has no float32 reference in this build" in err,
               "--emulate at fp32: rc %d, stderr %r" % (rc, err))
         rc, out, err = run(infer, ["--help"])
-        check(rc == 0 and "Arithmetic: fp32 or bf16 (default fp32" in out,
+        check(rc == 0 and "Arithmetic: fp32, bf16 or int8 (default fp32" in out,
               "--help lists this build's precisions: rc %d, stdout %r" % (rc, out))
 
         # --- usage errors: exit 2
         for args, needle in [([], "no image"),
-                             (["--precision", "fp8", a], "use fp32 or bf16"),
+                             (["--precision", "fp8", a], "use fp32, bf16 or int8"),
                              (["--backend", "tpu", a], "tpu"),
                              (["--score-threshold", "1.5", a], "score-threshold"),
                              (["--score-threshold", "abc", a], "abc"),

@@ -217,8 +217,8 @@ test_linear (int n, int in, int out, int relu)
   float *w = host_randn ((size_t) out * in, 1.0f / sqrtf ((float) in));
   float *b = host_randn (out, 0.1f), *x = host_randn ((size_t) n * in, 1.0f);
   mrcnn_linear *cl, *gl;
-  OK (cpu->ops->linear_new (cpu, w, b, out, in, relu, &cl, err));
-  OK (gpu->ops->linear_new (gpu, w, b, out, in, relu, &gl, err));
+  OK (cpu->ops->linear_new (cpu, w, b, out, in, relu, NULL, &cl, err));
+  OK (gpu->ops->linear_new (gpu, w, b, out, in, relu, NULL, &gl, err));
   float *cx = put (cpu, x, (size_t) n * in), *gx = put (gpu, x, (size_t) n * in);
   float *cy = poisoned (cpu, (size_t) n * out), *gy = poisoned (gpu, (size_t) n * out);
   OK (cpu->ops->linear_run (cpu, QUEUE_OF (cpu), cl, cx, n, cy, err));

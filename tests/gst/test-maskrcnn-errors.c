@@ -192,7 +192,8 @@ GST_END_TEST;
 GST_START_TEST (test_precision_refused)
 {
   static const mrcnn_precision all[] = { MRCNN_PRECISION_FP32,
-    MRCNN_PRECISION_TF32, MRCNN_PRECISION_FP16, MRCNN_PRECISION_BF16 };
+    MRCNN_PRECISION_TF32, MRCNN_PRECISION_FP16, MRCNN_PRECISION_BF16,
+    MRCNN_PRECISION_INT8 };
   const gchar *model = test_model_path ();
   GstElement *e = gst_element_factory_make ("maskrcnn", NULL);
   GstMessage *msg;
@@ -233,6 +234,26 @@ GST_START_TEST (test_precision_refused)
         "machine");
     assert_contains (err->message, "AVX512_BF16 or AMX");
     assert_contains (err->message, "avx2");
+    g_error_free (err);
+    gst_message_unref (msg);
+  }
+  gst_object_unref (e);
+
+  /* int8 is offered (every build's CPU backend computes in it) and refused
+   * at start for a model without calibration (the test model has none),
+   * naming the exporter's option */
+  e = gst_element_factory_make ("maskrcnn", NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "precision", "int8");
+  g_object_get (e, "precision", &precision, NULL);
+  fail_unless_equals_int (precision, MRCNN_PRECISION_INT8);
+  if (model) {
+    g_object_set (e, "model", model, "backend", 1 /* cpu */ , NULL);
+    msg = test_expect_start_error (e);
+    gst_message_parse_error (msg, &err, NULL);
+    fail_unless (g_error_matches (err, GST_LIBRARY_ERROR,
+            GST_LIBRARY_ERROR_INIT), "%s", err->message);
+    assert_contains (err->message, "has no int8 calibration");
+    assert_contains (err->message, "mrcnn-export-torchvision --calibrate");
     g_error_free (err);
     gst_message_unref (msg);
   }

@@ -3,7 +3,7 @@ same input in one run, with the same thread count, and prints the ratio.
 
 usage: python3 -m maskrcnn_tools.compare_torchvision --model M.safetensors
            [--image FILE | --width W --height H] [--frames N] [--warmup K]
-           [--rounds R] [--threads T] [--precision fp32|bf16]
+           [--rounds R] [--threads T] [--precision fp32|bf16|int8]
            [--torch-autocast none|bf16] [--bench PATH] [--json OUT]
 
 Rounds interleave the two sides (ours, then torchvision, R times) so that a
@@ -161,7 +161,7 @@ def main():
                     help="rounds of ours then torchvision, interleaved; the ratio is quoted as the "
                          "median over rounds with its range")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--precision", default="fp32", help="our engine's precision (fp32, bf16)")
+    ap.add_argument("--precision", default="fp32", help="our engine's precision (fp32, bf16, int8)")
     ap.add_argument("--torch-autocast", choices=["none", "bf16"], default="none",
                     help="run torchvision's ResNet body and FPN under torch.autocast('cpu', bfloat16)")
     ap.add_argument("--bench", default=os.path.join(ROOT, "build", "engine", "tools", "mrcnn-bench"))

@@ -23,6 +23,10 @@ The file follows docs/model-format.md: torchvision's state_dict names without
 num_batches_tracked, batch norm with epsilon 1e-5, and the metadata
 table. The written file is reloaded and checked before the tool reports success.
 
+--calibrate IMAGE|DIR ... also measures each layer's input range on those
+images and stores it (metadata int8_calibration), which precision int8 needs
+(maskrcnn_tools.calibrate; docs/precision.md).
+
 Installed as mrcnn-export-torchvision; in the source tree
 `PYTHONPATH=tools python3 -m maskrcnn_tools.export_torchvision ...`.
 """
@@ -39,6 +43,7 @@ import torch
 from torch import nn
 from torchvision.ops.misc import Conv2dNormActivation, FrozenBatchNorm2d
 
+from . import calibrate as C
 from . import torch_model as M
 
 PROG = "export-torchvision"
@@ -93,6 +98,10 @@ def parse_args(argv):
                         "COCO_V1 file, else 1e-5)")
     p.add_argument("--dtype", choices=["f32", "f16"], default="f32", help="tensor storage type (default f32)")
     p.add_argument("--out", required=True, metavar="FILE", help="output .safetensors file")
+    p.add_argument("--calibrate", nargs="+", metavar="IMAGE|DIR",
+                   help="int8 calibration images (files or directories of images): store each layer's "
+                        "input range in the model, for precision int8")
+    C.add_arguments(p)
     p.add_argument("--quiet", action="store_true", help="only report errors and the final line")
     a = p.parse_args(argv)
 
@@ -128,6 +137,13 @@ def parse_args(argv):
             raise UsageError("--bn-eps must be a number or 'auto', got %r" % a.bn_eps)
         if not (0.0 <= a.bn_eps < 1.0):
             raise UsageError("--bn-eps must be in [0, 1), got %g" % a.bn_eps)
+    if a.calibrate:
+        try:
+            C.image_files(a.calibrate)
+        except C.CalibrationError as e:
+            raise UsageError(str(e))
+        if not 0 < a.calibration_percentile <= 100:
+            raise UsageError("--calibration-percentile must be in (0, 100], got %g" % a.calibration_percentile)
     if a.checkpoint and not os.path.isfile(a.checkpoint):
         raise UsageError("checkpoint %s does not exist" % a.checkpoint)
     if a.labels and not os.path.isfile(a.labels):
@@ -681,6 +697,9 @@ def main(argv):
         _, lines = validate(a.out, sd, md, dtype, reference=source_model, images=images)
         for line in lines:
             say(line)
+        if a.calibrate:
+            C.calibrate_file(a.out, a.out, a.calibrate, a.calibration_method, a.calibration_percentile,
+                             C.fp32_list(a.int8_fp32), log=say)
     except UsageError as e:
         print("%s: error: %s" % (PROG, e), file=sys.stderr)
         return 2

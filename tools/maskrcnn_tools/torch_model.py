@@ -473,13 +473,21 @@ def save_safetensors(path, tensors, metadata=None, dtype="F32"):
                                     ("data_offsets", [off, off + len(b)])])
         blobs.append(b)
         off += len(b)
+    write_safetensors_raw(path, header, blobs)
+
+
+def write_safetensors_raw(path, header, chunks):
+    """Writes a safetensors file from its header dict and its data (bytes
+    chunks in order), the header padded with spaces so that the data starts
+    8-byte aligned; through a temporary file renamed at the end, so that a
+    reader never sees half a model."""
     hb = json.dumps(header, separators=(",", ":")).encode("utf-8")
     hb += b" " * ((8 - (8 + len(hb)) % 8) % 8)
     tmp = path + ".tmp%d" % os.getpid()
     with open(tmp, "wb") as f:
         f.write(struct.pack("<Q", len(hb)))
         f.write(hb)
-        for b in blobs:
+        for b in chunks:
             f.write(b)
     os.replace(tmp, path)
 

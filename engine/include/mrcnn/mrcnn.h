@@ -87,6 +87,11 @@ const char *mrcnn_model_class_label (const mrcnn_model *model, int class_id);
  * be found in them. */
 int mrcnn_model_resized_size (const mrcnn_model *model, int width,
     int height, int *out_w, int *out_h);
+/* The int8 calibration the model carries (docs/model-format.md): the
+ * method that chose its activation ranges ("percentile 99.99", "minmax",
+ * ...), owned by the model; NULL when it has none, and then precision int8
+ * is refused. */
+const char *mrcnn_model_calibration (const mrcnn_model *model);
 
 /* ---------------------------------------------------------------- engine */
 
@@ -105,17 +110,23 @@ typedef enum {
   MRCNN_PRECISION_TF32,      /* CUDA: TF32 tensor-core inputs (not yet built) */
   MRCNN_PRECISION_FP16,      /* CUDA: fp16 storage (not yet built; its CPU
                               * reference runs with emulate_precision) */
-  MRCNN_PRECISION_BF16       /* CPU with AVX512_BF16 or AMX: bf16 storage */
+  MRCNN_PRECISION_BF16,      /* CPU with AVX512_BF16 or AMX: bf16 storage */
+  MRCNN_PRECISION_INT8       /* CPU: s8 weights (per output channel), u8/s8
+                              * activations (per tensor, from the model's
+                              * calibration), exact int32 accumulation;
+                              * fastest with VNNI or AMX (docs/precision.md) */
 } mrcnn_precision;
 
-/* "fp32", "tf32", "fp16", "bf16"; "unknown" for other values. Static. */
+/* "fp32", "tf32", "fp16", "bf16", "int8"; "unknown" for other values.
+ * Static. */
 const char *mrcnn_precision_name (mrcnn_precision precision);
 /* Parses one of the names above (case-insensitive). Returns 0 and leaves
  * *out unchanged for any other string. */
 int mrcnn_precision_from_name (const char *name, mrcnn_precision *out);
 /* 1 when a backend of this build computes in `precision` on some machine,
- * else 0: today fp32, and bf16 on the CPU backend (on a CPU with
- * AVX512_BF16 or AMX, which mrcnn_engine_new checks); not tf32 or fp16,
+ * else 0: today fp32, and bf16 and int8 on the CPU backend (bf16 on a CPU
+ * with AVX512_BF16 or AMX, int8 on one with AVX2 at least, which
+ * mrcnn_engine_new checks); not tf32 or fp16,
  * which no backend computes in yet (fp16's float32 reference runs with
  * emulate_precision). For programs that list the precisions they offer. */
 int mrcnn_precision_available (mrcnn_precision precision);
@@ -150,7 +161,8 @@ typedef struct {
   int emulate_precision;  /* CPU reference of a reduced precision: computes
                            * in float32 on any CPU, rounding weights and
                            * activations to bf16 / fp16 wherever that
-                           * precision stores them. For tests; slower
+                           * precision stores them (int8: to the levels of
+                           * each layer's scales). For tests; slower
                            * than fp32. Needs the CPU backend. */
   int passes;             /* most forward passes that run at once, the CPU
                            * threads shared out between them: 0 (default)
@@ -178,6 +190,10 @@ void mrcnn_engine_free (mrcnn_engine *engine);
 mrcnn_backend_kind mrcnn_engine_backend (const mrcnn_engine *engine);
 /* The precision the engine runs at (the configured one). */
 mrcnn_precision mrcnn_engine_precision (const mrcnn_engine *engine);
+/* What a user should know of the precision on this machine, for a warning:
+ * e.g. that int8 runs without VNNI here and may be slower than fp32. "" when
+ * there is nothing to say. Owned by the engine. */
+const char *mrcnn_engine_precision_note (const mrcnn_engine *engine);
 /* What the CPU backend computes with: the instruction set oneDNN uses on
  * this CPU and the activation layout chosen for it, e.g.
  * "avx512_core_amx, nhwc". Owned by the engine; "" on other backends. */

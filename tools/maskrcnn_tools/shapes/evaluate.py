@@ -180,7 +180,7 @@ def main(argv):
                    help="detection score threshold for AP (default 0.05, torchvision's COCO setting)")
     p.add_argument("--threads", type=int, default=0, help="threads for both sides (default all cores)")
     p.add_argument("--backend", choices=["both", "c", "torch"], default="both")
-    p.add_argument("--precision", choices=["fp32", "bf16", "bf16-ref", "fp16-ref"],
+    p.add_argument("--precision", choices=["fp32", "bf16", "bf16-ref", "fp16-ref", "int8", "int8-ref"],
                    help="the C engine's precision (-ref: its float32 CPU reference; default fp32)")
     p.add_argument("--save", metavar="DIR", help="write each side's detections as COCO results JSON here")
     p.add_argument("--check", action="store_true", help="exit 1 if an acceptance target is missed")
