@@ -50,6 +50,18 @@ frame_init (frame *f, int w, int h)
 
 /* Every detection, box, score, class and mask probability equal bit for
  * bit (or, with tol > 0, within tol). */
+/* One frame through the engine alone; NULL (and the reason printed) when
+ * the engine refuses it. */
+static inline mrcnn_result *
+run_one (mrcnn_engine *e, const frame *f)
+{
+  mrcnn_error err = { 0 };
+  mrcnn_result *r = NULL;
+  if (mrcnn_engine_run (e, &f->view, &r, &err) != MRCNN_OK)
+    printf ("run: %s\n", err.message);
+  return r;
+}
+
 static inline int
 same_results (const mrcnn_result *a, const mrcnn_result *b, float tol,
     const char *what)

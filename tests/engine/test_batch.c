@@ -61,16 +61,6 @@ same_as_alone (mrcnn_result **res, mrcnn_result *const *alone, int n,
   }
 }
 
-static mrcnn_result *
-run_one (mrcnn_engine *e, const frame *f)
-{
-  mrcnn_error err = { 0 };
-  mrcnn_result *r = NULL;
-  if (mrcnn_engine_run (e, &f->view, &r, &err) != MRCNN_OK)
-    printf ("run: %s\n", err.message);
-  return r;
-}
-
 typedef struct {
   mrcnn_engine *engine;
   const frame *frames;

@@ -61,16 +61,6 @@ cpu_engine (const mrcnn_model *model, int max_batch)
   return e;
 }
 
-static mrcnn_result *
-run_one (mrcnn_engine *e, const frame *f)
-{
-  mrcnn_error err = { 0 };
-  mrcnn_result *r = NULL;
-  if (mrcnn_engine_run (e, &f->view, &r, &err) != MRCNN_OK)
-    printf ("run: %s\n", err.message);
-  return r;
-}
-
 static void
 diff (const counting_stats *a, const counting_stats *b, counting_stats *d)
 {
