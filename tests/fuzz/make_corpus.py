@@ -12,9 +12,11 @@ model/  a complete, valid random-init model with the narrowest widths the
         exporter allows (about 25 KB, F16), the same with 5 classes whose
         labels are hostile (quotes, backslashes, control characters, lone
         surrogate escapes that decode to invalid UTF-8, 10 kB of text; the
-        maskrcnnpublish test runs it), and header-only files that reach
+        maskrcnnpublish test runs it), the first with an int8 calibration,
+        and header-only files that reach
         the metadata and tensor-table parsers quickly: full metadata, the
         required fields only, every optional field in its other legal form,
+        the v2 architecture,
         a few tensors of each dtype, and no metadata at all.
 image/  tiny PNGs of every colour type and bit depth (palette with tRNS,
         interlaced, 16-bit) and JPEGs (baseline 4:2:0 and 4:4:4, grayscale,
@@ -96,9 +98,23 @@ def with_labels(model, labels):
     return safetensors(header, model[8 + n:])
 
 
+def with_calibration(model):
+    """The model's bytes with an int8 calibration in its metadata (the
+    shipped model's method, ranges for its first 12 layers, the first one
+    kept in fp32)."""
+    (n,) = struct.unpack("<Q", model[:8])
+    header = json.loads(model[8:8 + n])
+    layers = [k[:-len(".weight")] for k in header if k.endswith(".weight")]
+    header["__metadata__"]["int8_calibration"] = json.dumps(
+        {"method": "percentile 99.99", "inputs": {k: [0.0, 4.0] for k in layers[:12]},
+         "fp32": layers[:1]}, separators=(",", ":"))
+    return safetensors(header, model[8 + n:])
+
+
 def model_seeds(out):
     os.makedirs(out, exist_ok=True)
     seeds = {"valid-r18-f16.safetensors": tiny_model(2)}
+    seeds["valid-r18-f16-int8.safetensors"] = with_calibration(seeds["valid-r18-f16.safetensors"])
     labels = hostile_labels()
     seeds["hostile-labels.safetensors"] = with_labels(tiny_model(len(labels)), labels)
 
@@ -117,6 +133,8 @@ def model_seeds(out):
     seeds["meta-other-forms.safetensors"] = safetensors({"__metadata__": other})
     seeds["meta-r101.safetensors"] = safetensors(
         {"__metadata__": dict(required, architecture="maskrcnn_resnet101_fpn")})
+    seeds["meta-v2.safetensors"] = safetensors(
+        {"__metadata__": dict(required, architecture="maskrcnn_resnet50_fpn_v2")})
 
     f32 = struct.pack("<4f", 1.0, -2.0, 0.5, 3.0)
     f16 = struct.pack("<4e", 1.0, -2.0, 0.5, 3.0)

@@ -51,7 +51,8 @@ build() {
   # shellcheck disable=SC2046
   "$CC_FUZZ" "${common[@]}" -Iengine/include -Iengine -Ikernels \
     $(pkg-config --cflags glib-2.0 json-glib-1.0) \
-    tests/fuzz/fuzz_model.c engine/model.c engine/arch.c engine/status.c \
+    tests/fuzz/fuzz_model.c engine/model.c engine/arch.c engine/calibration.c \
+    engine/status.c \
     $(pkg-config --libs glib-2.0 json-glib-1.0) -lm -o "$BUILD/fuzz-model"
   # shellcheck disable=SC2046
   "$CC_FUZZ" "${common[@]}" -Iengine/include -Iengine/tools \
