@@ -203,9 +203,7 @@ mrcnn_roi_align_nhwc_kernel (mrcnn_cuda_roi_params p, int cp,
     b = i / ((long long) P * P * p.channels);
   }
   const float *box = boxes + 4 * b;
-  int l = mrcnn_roi_level (box, p.k_min, p.k_max);
-  if (l >= p.nlevels)
-    l = p.nlevels - 1;
+  const int l = mrcnn_roi_pool_level (box, p.k_min, p.k_max, p.nlevels);
   mrcnn_roi_grid g;
   mrcnn_roi_grid_init (box, p.scale[l], P, P, p.sampling_ratio, 0, &g);
   const int H = p.h[l], W = p.w[l];

@@ -183,4 +183,13 @@ mrcnn_roi_level (const float box[4], int k_min, int k_max)
   return (int) lvl - k_min;
 }
 
+/* The pooled level a box reads: mrcnn_roi_level () within the nlevels maps
+ * given (the backends' RoIAlign over a pyramid of nlevels). */
+MRCNN_HD int
+mrcnn_roi_pool_level (const float box[4], int k_min, int k_max, int nlevels)
+{
+  int l = mrcnn_roi_level (box, k_min, k_max);
+  return l < nlevels ? l : nlevels - 1;
+}
+
 #endif /* MRCNN_KERNELS_ROI_ALIGN_H */

@@ -222,8 +222,8 @@ mrcnn_cpu_roi_align (mrcnn_backend *be, mrcnn_queue *q,
 #pragma omp parallel for schedule(dynamic, 4)
   for (int i = 0; i < d->nboxes; i++) {
     const float *box = d->boxes + (size_t) i * 4;
-    const int l = MIN (mrcnn_roi_level (box, d->k_min, d->k_max),
-        d->nlevels - 1);
+    const int l = mrcnn_roi_pool_level (box, d->k_min, d->k_max,
+        d->nlevels);
     const mrcnn_fmap *f = &d->features[l];
     const int H = f->h, W = f->w, V = lanes (be, f);
     mrcnn_roi_grid g;

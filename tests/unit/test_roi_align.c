@@ -145,6 +145,10 @@ test_hand (void)
     ut_check (mrcnn_roi_level (b1, 2, 5) == 0, "tiny -> P2");
     ut_check (mrcnn_roi_level (b2k, 2, 5) == 3, "huge -> P5");
     ut_check (mrcnn_roi_level (bnan, 2, 5) == 0, "NaN -> P2");
+    /* within the maps there are: P5 of 3 maps (P2..P4) is the last */
+    ut_check (mrcnn_roi_pool_level (b448, 2, 5, 3) == 2, "P5 of 3 maps -> P4");
+    ut_check (mrcnn_roi_pool_level (b448, 2, 5, 4) == 3, "P5 of 4 maps -> P5");
+    ut_check (mrcnn_roi_pool_level (b112, 2, 5, 4) == 1, "P3 of 4 maps -> P3");
   }
   ut_end ();
 }
