@@ -9,13 +9,32 @@
  * round (a block reads one and writes up to three), each as large as the
  * largest activation of the plan's frames x frame_area input. The body's
  * stage outputs go straight into the FPN's lateral convolutions and need no
- * buffers of their own. */
+ * buffers of their own.
+ *
+ * At int8 (on a backend with the quantize op) a map whose readers are all
+ * int8 convolutions with the same non-negative range is stored U8: inside a
+ * block, the output of conv1 (and conv2) that the next convolution reads;
+ * and the blocks' outputs, which the next block reads twice (its conv1 and,
+ * as the identity, the accumulation of its last convolution) along with its
+ * downsampling and the FPN's lateral convolution at the end of a stage (all
+ * read the same map, so their calibrations agree). A block with a
+ * downsampling convolution accumulates into that convolution's float32
+ * output (its range is not calibrated): its output is float32 and quantized
+ * once for the next block's readers. Where the ranges do not agree (a model
+ * that keeps one of the readers in float32), the map stays float32. */
 #include <stdio.h>
 
 #include "engine_priv.h"
 
 typedef struct {
   mrcnn_conv *conv1, *conv2, *conv3, *down;
+  int mid_u8;         /* conv1's output (and conv2's in a Bottleneck) are
+                       * stored U8 */
+  int in_u8;          /* the block reads its input stored U8 ... */
+  int quantize_in;    /* ... which it quantizes first (with in_q) from the
+                       * float32 output of the block before */
+  int out_u8;         /* it writes its output U8 */
+  mrcnn_quant in_q;   /* its input's range */
 } mrcnn_block_layers;
 
 struct mrcnn_body {
@@ -29,6 +48,85 @@ struct mrcnn_body_scratch {
   float *act[4];
 };
 
+static mrcnn_quant
+layer_quant (const mrcnn_model *m, int l, int i, const char *conv)
+{
+  char c[160];
+  snprintf (c, sizeof c, "backbone.body.layer%d.%d.%s", l + 1, i, conv);
+  return mrcnn_model_layer_quant (m, c);
+}
+
+/* The FPN's lateral convolution of stage l. */
+static mrcnn_quant
+lateral_quant (const mrcnn_model *m, int l)
+{
+  char c[160];
+  snprintf (c, sizeof c, "backbone.fpn.inner_blocks.%d.0", l);
+  return mrcnn_model_layer_quant (m, c);
+}
+
+/* Whether a map read by layers with these quants can be stored U8: all
+ * int8, never negative, one range. */
+static int
+quants_agree (const mrcnn_quant *q, int n)
+{
+  for (int i = 0; i < n; i++)
+    if (!q[i].on || q[i].lo < 0.0f || q[i].lo != q[0].lo
+        || q[i].hi != q[0].hi)
+      return 0;
+  return n > 0;
+}
+
+/* Which maps are stored U8 (the file's comment). A block without
+ * downsampling accumulates into its input: its input and its output are
+ * both U8 or both float32. Decided from the last block back, as a block's
+ * output is U8 only where the next block takes its input U8. */
+static void
+plan_u8 (const mrcnn_engine *e, mrcnn_body *w)
+{
+  const mrcnn_model *m = e->model;
+  const mrcnn_arch *a = w->arch;
+  if (e->cfg.precision != MRCNN_PRECISION_INT8 || !e->be->ops->quantize)
+    return;
+  for (int l = 3, bi = w->nblocks - 1; l >= 0; l--)
+    for (int i = a->blocks[l] - 1; i >= 0; i--, bi--) {
+      mrcnn_block_layers *b = &w->blocks[bi];
+      const int down = a->block[bi].has_downsample;
+      /* conv1 -> conv2 (-> conv3) */
+      const mrcnn_quant q1 = layer_quant (m, l, i, "conv1");
+      const mrcnn_quant q2 = layer_quant (m, l, i, "conv2");
+      const mrcnn_quant q3 = a->bottleneck ? layer_quant (m, l, i, "conv3")
+          : (mrcnn_quant) { 0 };
+      b->mid_u8 = q1.on && quants_agree (&q2, 1)
+          && (!a->bottleneck || (q2.on && quants_agree (&q3, 1)));
+      /* the input's readers */
+      mrcnn_quant in[2] = { q1, layer_quant (m, l, i, "downsample.0") };
+      b->in_q = q1;
+      const int in_agree = quants_agree (in, down ? 2 : 1);
+      /* the output's: the next block, whose input must be U8, and the
+       * lateral convolution after a stage */
+      mrcnn_quant out[2];
+      int n = 0, next_u8 = 1;
+      if (bi + 1 < w->nblocks) {
+        out[n++] = w->blocks[bi + 1].in_q;
+        next_u8 = w->blocks[bi + 1].in_u8;
+      }
+      if (i + 1 == a->blocks[l])
+        out[n++] = lateral_quant (m, l);
+      const int out_agree = next_u8 && quants_agree (out, n)
+          && (a->bottleneck ? q3 : q2).on;
+      if (down) {
+        b->out_u8 = 0;   /* into the downsampling's float32 output */
+        b->in_u8 = in_agree;
+      } else {
+        b->out_u8 = b->in_u8 = in_agree && out_agree;
+      }
+    }
+  for (int bi = 0; bi < w->nblocks; bi++)
+    w->blocks[bi].quantize_in = w->blocks[bi].in_u8
+        && (bi == 0 || !w->blocks[bi - 1].out_u8);
+}
+
 static mrcnn_status
 body_load (mrcnn_engine *e, mrcnn_error *err)
 {
@@ -41,6 +139,7 @@ body_load (mrcnn_engine *e, mrcnn_error *err)
   w->blocks = g_new0 (mrcnn_block_layers, w->nblocks);
   mrcnn_status st = mrcnn_conv_load (be, m, "backbone.body.conv1",
       "backbone.body.bn1", 0, 2, 3, 1, &w->stem, err);
+  plan_u8 (e, w);
   for (int l = 0, bi = 0; st == MRCNN_OK && l < 4; l++) {
     for (int i = 0; st == MRCNN_OK && i < a->blocks[l]; i++, bi++) {
       const mrcnn_block_spec *s = &a->block[bi];
@@ -49,26 +148,40 @@ body_load (mrcnn_engine *e, mrcnn_error *err)
 #define NAMES(x, y) \
       snprintf (c, sizeof c, "backbone.body.layer%d.%d.%s", l + 1, i, x); \
       snprintf (n, sizeof n, "backbone.body.layer%d.%d.%s", l + 1, i, y)
-#define LOAD(stride, pad, relu, out) \
+#define LOAD(stride, pad, relu, oq, aq, out) \
       if (st == MRCNN_OK) \
-        st = mrcnn_conv_load (be, m, c, n, 0, stride, pad, relu, out, err)
+        st = mrcnn_conv_load_u8 (be, m, c, n, stride, pad, relu, oq, aq, \
+            out, err)
+      /* the quants of the U8 maps each convolution writes or accumulates
+       * into (off: float32) */
+      const mrcnn_quant off = { 0 };
+      mrcnn_quant q2 = off, q3 = off, qout = off, qacc = off;
+      if (b->mid_u8) {
+        q2 = layer_quant (m, l, i, "conv2");
+        q3 = a->bottleneck ? layer_quant (m, l, i, "conv3") : off;
+      }
+      if (b->out_u8) {
+        qout = bi + 1 < w->nblocks ? w->blocks[bi + 1].in_q
+            : lateral_quant (m, l);
+        qacc = b->in_q;
+      }
       if (a->bottleneck) {
         /* torchvision puts the stride on the 3x3 conv (ResNet v1.5) */
         NAMES ("conv1", "bn1");
-        LOAD (1, 0, 1, &b->conv1);
+        LOAD (1, 0, 1, &q2, &off, &b->conv1);
         NAMES ("conv2", "bn2");
-        LOAD (s->stride, 1, 1, &b->conv2);
+        LOAD (s->stride, 1, 1, &q3, &off, &b->conv2);
         NAMES ("conv3", "bn3");
-        LOAD (1, 0, 1, &b->conv3);
+        LOAD (1, 0, 1, &qout, &qacc, &b->conv3);
       } else {
         NAMES ("conv1", "bn1");
-        LOAD (s->stride, 1, 1, &b->conv1);
+        LOAD (s->stride, 1, 1, &q2, &off, &b->conv1);
         NAMES ("conv2", "bn2");
-        LOAD (1, 1, 1, &b->conv2);
+        LOAD (1, 1, 1, &qout, &qacc, &b->conv2);
       }
       if (s->has_downsample) {
         NAMES ("downsample.0", "downsample.1");
-        LOAD (s->stride, 0, 0, &b->down);
+        LOAD (s->stride, 0, 0, &off, &off, &b->down);
       }
 #undef LOAD
 #undef NAMES
@@ -133,7 +246,7 @@ body_plan (const mrcnn_engine *e, mrcnn_context *ctx, mrcnn_error *err)
   mrcnn_body_scratch *s = ctx->body = g_new0 (mrcnn_body_scratch, 1);
   size_t act = (size_t) ctx->plan.frames * max_activation (e->body->arch,
       ctx->plan.frame_area);
-  /* the body's own: its maps are REDUCED (mrcnn_body_run) */
+  /* the body's own: its maps are REDUCED or U8 (mrcnn_body_run) */
   for (int i = 0; i < 4; i++)
     mrcnn_plan_buffer (ctx, act, MRCNN_STAGE_BACKBONE, MRCNN_STAGE_BACKBONE,
         1, &s->act[i]);
@@ -168,7 +281,7 @@ mrcnn_body_run (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_body *w,
 {
   const mrcnn_arch *a = w->arch;
   /* the body's maps go only from one convolution (or the stem's pooling)
-   * to the next: stored in the precision's own type */
+   * to the next: stored in the precision's own type, or U8 (plan_u8) */
   mrcnn_fmap x = { s->act[1], .layout = MRCNN_LAYOUT_NATIVE,
     .store = MRCNN_STORE_REDUCED };
   mrcnn_fmap t = x;
@@ -179,14 +292,25 @@ mrcnn_body_run (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_body *w,
   for (int l = 0, bi = 0; l < 4; l++) {
     for (int i = 0; i < a->blocks[l]; i++, bi++) {
       const mrcnn_block_layers *b = &w->blocks[bi];
+      if (b->quantize_in) {
+        const int qi = free_slot (xi, -1, -1);
+        mrcnn_fmap xq = x;
+        xq.data = s->act[qi];
+        xq.store = MRCNN_STORE_U8;
+        MRCNN_TRY (be->ops->quantize (be, q, &b->in_q, &x, &xq, err));
+        x = xq;
+        xi = qi;
+      }
       int t1 = free_slot (xi, -1, -1);
       int t2 = free_slot (xi, t1, -1);
       int di = free_slot (xi, t1, t2);
       mrcnn_fmap f1 = x, f2 = x, id = x;
       f1.data = s->act[t1];
       f2.data = s->act[t2];
+      f1.store = f2.store = b->mid_u8 ? MRCNN_STORE_U8 : MRCNN_STORE_REDUCED;
       if (b->down) {
         id.data = s->act[di];
+        id.store = MRCNN_STORE_REDUCED;
         MRCNN_TRY (be->ops->conv_run (be, q, b->down, &x, 0, &id, err));
       }
       MRCNN_TRY (be->ops->conv_run (be, q, b->conv1, &x, 0, &f1, err));

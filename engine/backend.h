@@ -28,13 +28,21 @@ typedef enum {
 
 /* The number format a feature map is stored in. F32 is what the host and
  * the element-wise ops read. REDUCED is the precision's 16-bit storage
- * type (bf16 on the CPU at precision bf16) and float32 at fp32 and int8
- * (whose convolutions quantize their input and write float32); only
- * convolutions and the stem's max pooling read or write it, so the stages
- * mark as REDUCED the maps that go from one of those to the next. */
+ * type (bf16 on the CPU at precision bf16) and float32 at fp32 and int8;
+ * only convolutions and the stem's max pooling read or write it, so the
+ * stages mark as REDUCED the maps that go from one of those to the next.
+ * U8 is used at precision int8 only, by backends that have the quantize op:
+ * the map holds u8 levels (0 .. 255) of the scale its readers' calibration
+ * gives (their mrcnn_quant, never negative), so that one int8 convolution
+ * writes what the next reads with no conversion between them; only
+ * convolutions and quantize read or write it, and every reader of a U8 map
+ * has the same quant (the stages check). The float32 reference
+ * (emulate_precision) stores U8 maps as float32, each value rounded to its
+ * level x scale. */
 typedef enum {
   MRCNN_STORE_F32 = 0,
-  MRCNN_STORE_REDUCED = 1
+  MRCNN_STORE_REDUCED = 1,
+  MRCNN_STORE_U8 = 2
 } mrcnn_storage;
 
 static inline int
@@ -76,6 +84,10 @@ typedef struct {
   int relu;                    /* fuse ReLU after bias (and accumulation) */
   mrcnn_quant quant;           /* at precision int8: its input's range, or
                                 * off (zeroed): float32 */
+  mrcnn_quant out_quant;       /* when it writes a map stored U8: that
+                                * map's quant (its readers'); else off */
+  mrcnn_quant acc_quant;       /* when it accumulates into a map stored U8:
+                                * that map's quant; else off */
 } mrcnn_conv_desc;
 
 /* Geometry of the resize + normalisation of a frame into the network input. */
@@ -127,8 +139,9 @@ typedef struct {
 /* A buffer of a context's plan (mrcnn_plan_buffer): n floats, used by the
  * stages first .. last of a pass (mrcnn_stage, inclusive), so that a backend
  * with an arena may let buffers that no stage uses together share memory.
- * A buffer that holds only maps stored REDUCED needs n elements of the
- * precision's storage type (which may be smaller than a float). */
+ * A buffer that holds only maps stored REDUCED (or U8, whose elements are
+ * smaller still) needs n elements of the precision's storage type (which
+ * may be smaller than a float). */
 typedef struct {
   size_t n;
   int first, last;
@@ -245,6 +258,13 @@ typedef struct {
   /* out: nboxes x C x pooled x pooled, in out->layout. */
   mrcnn_status (*roi_align) (mrcnn_backend *be, mrcnn_queue *q,
       const mrcnn_roi_align_desc *d, mrcnn_fmap *out, mrcnn_error *err);
+  /* Optional (NULL: the stages store no map U8): in (F32 or REDUCED) into
+   * out (MRCNN_STORE_U8, in out->layout) as the u8 levels of quant. The
+   * caller sets out->data and out->layout; the call sets out's
+   * dimensions. */
+  mrcnn_status (*quantize) (mrcnn_backend *be, mrcnn_queue *q,
+      const mrcnn_quant *quant, const mrcnn_fmap *in, mrcnn_fmap *out,
+      mrcnn_error *err);
   /* Image i of a batch of float32 maps (any layout), as a map of one image
    * that shares the batch's memory. */
   void (*image_view) (mrcnn_backend *be, const mrcnn_fmap *batch, int i,

@@ -187,7 +187,7 @@ mrcnn_status mrcnn_engine_new_on (const mrcnn_model *model,
 
 /* engine.c: contexts and the forward pass */
 /* A stage's plan asks for a buffer of n floats, used by the stages first ..
- * last of a pass (reduced: it holds only maps stored REDUCED); *slot
+ * last of a pass (reduced: it holds only maps stored REDUCED or U8); *slot
  * receives its address once every stage has planned, and the context
  * gives it back itself (mrcnn_context_free). */
 void mrcnn_plan_buffer (mrcnn_context *ctx, size_t n, mrcnn_stage first,
@@ -240,6 +240,13 @@ void mrcnn_sched_free (mrcnn_engine *e);
 mrcnn_status mrcnn_conv_load (mrcnn_backend *be, const mrcnn_model *m,
     const char *conv, const char *bn, int has_bias, int stride, int pad,
     int relu, mrcnn_conv **out, mrcnn_error *err);
+/* As mrcnn_conv_load with a batch norm and no bias, for a convolution
+ * that writes a map stored U8 (out_quant on: that map's range) or
+ * accumulates into one (acc_quant on); both off: mrcnn_conv_load. */
+mrcnn_status mrcnn_conv_load_u8 (mrcnn_backend *be, const mrcnn_model *m,
+    const char *conv, const char *bn, int stride, int pad, int relu,
+    const mrcnn_quant *out_quant, const mrcnn_quant *acc_quant,
+    mrcnn_conv **out, mrcnn_error *err);
 /* torchvision's Conv2dNormActivation `block`: the convolution `<block>.0`
  * with the batch norm `<block>.1` folded in when norm (v2's FPN and heads),
  * else with its bias. */

@@ -3,18 +3,39 @@
 
 #include "engine_priv.h"
 
-mrcnn_status
-mrcnn_conv_load (mrcnn_backend *be, const mrcnn_model *m, const char *conv,
+static mrcnn_status
+conv_load (mrcnn_backend *be, const mrcnn_model *m, const char *conv,
     const char *bn, int has_bias, int stride, int pad, int relu,
+    const mrcnn_quant *out_quant, const mrcnn_quant *acc_quant,
     mrcnn_conv **out, mrcnn_error *err)
 {
   mrcnn_folded_conv w;
   MRCNN_TRY (mrcnn_fold_conv (m, conv, bn, has_bias, &w, err));
   mrcnn_conv_desc d = { &w, stride, pad, relu,
-    mrcnn_model_layer_quant (m, conv) };
+    mrcnn_model_layer_quant (m, conv), *out_quant, *acc_quant };
   mrcnn_status st = be->ops->conv_new (be, &d, out, err);
   mrcnn_folded_conv_clear (&w);
   return st;
+}
+
+mrcnn_status
+mrcnn_conv_load (mrcnn_backend *be, const mrcnn_model *m, const char *conv,
+    const char *bn, int has_bias, int stride, int pad, int relu,
+    mrcnn_conv **out, mrcnn_error *err)
+{
+  const mrcnn_quant off = { 0 };
+  return conv_load (be, m, conv, bn, has_bias, stride, pad, relu, &off, &off,
+      out, err);
+}
+
+mrcnn_status
+mrcnn_conv_load_u8 (mrcnn_backend *be, const mrcnn_model *m,
+    const char *conv, const char *bn, int stride, int pad, int relu,
+    const mrcnn_quant *out_quant, const mrcnn_quant *acc_quant,
+    mrcnn_conv **out, mrcnn_error *err)
+{
+  return conv_load (be, m, conv, bn, 0, stride, pad, relu, out_quant,
+      acc_quant, out, err);
 }
 
 mrcnn_status

@@ -93,6 +93,8 @@ typedef struct {
   dnnl_memory_desc_t given_md, cvt_pad_md;
   size_t src_bytes, dst_elems;
   const mrcnn_q8_layer *q8;  /* the layer's, when it computes in int8 */
+  const mrcnn_q8_layer *out_q8;  /* the reference's: the U8 output's
+                                  * levels, to round it to */
 } conv_plan;
 
 struct mrcnn_conv {
@@ -100,6 +102,12 @@ struct mrcnn_conv {
   packed_weights w;  /* OIHW */
   float *bias;       /* float32 at every precision */
   mrcnn_q8_layer q;  /* at int8 */
+  /* at int8, when it writes a map stored U8: that map's levels (oq) and
+   * the output scales to them (q.oscale / oq.scale per channel); when it
+   * accumulates into one: that map's scale */
+  mrcnn_q8_layer oq;
+  float *oscale_u8;
+  float acc_scale;
   plan_cache plans;
 };
 
@@ -580,6 +588,17 @@ cpu_conv_new (mrcnn_backend *be, const mrcnn_conv_desc *d, mrcnn_conv **out,
   round_weights ((mrcnn_backend_cpu *) be, &c->w, &c->q, &d->quant, c->oc,
       nw / c->oc, d->w->bias);
   c->bias = g_memdup2 (d->w->bias, (size_t) c->oc * sizeof (float));
+  if (c->q.on && d->out_quant.on) {
+    mrcnn_cpu_q8_input_init (&c->oq, &d->out_quant);
+    c->oscale_u8 = g_new (float, c->oc);
+    for (int r = 0; r < c->oc; r++)
+      c->oscale_u8[r] = c->q.oscale[r] * c->oq.inv_scale;
+  }
+  if (c->q.on && d->acc_quant.on) {
+    mrcnn_q8_layer aq;
+    mrcnn_cpu_q8_input_init (&aq, &d->acc_quant);
+    c->acc_scale = aq.scale;
+  }
   plan_cache_init (&c->plans, &conv_plan_kind, CONV_PLANS);
   *out = c;
   return MRCNN_OK;
@@ -593,6 +612,7 @@ cpu_conv_free (mrcnn_backend *be, mrcnn_conv *c)
   plan_cache_clear (&c->plans);
   weights_clear (&c->w);
   mrcnn_cpu_q8_clear (&c->q);
+  g_free (c->oscale_u8);
   g_free (c->bias);
   g_free (c);
 }
@@ -637,17 +657,33 @@ conv_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q, void *layer,
   /* At int8 a quantized layer reads its input as u8 or s8 levels in the
    * layout oneDNN picks (the conversion quantizes), its reference reads
    * the input rounded to those levels. */
+  /* A map stored U8 holds the levels an int8 layer reads: as it is (on the
+   * reference: rounded again, which leaves it as it is). One written U8
+   * gets the levels of its readers' scale from the kernel (its output
+   * scales divided by that scale, an accumulated U8 map's old levels
+   * rescaled by the sum's), rounded by the reference. */
   const int int8 = c->q.on && !cpu->emulate;
+  const int in_u8 = in->store == MRCNN_STORE_U8;
+  const int out_u8 = out->store == MRCNN_STORE_U8;
+  if ((in_u8 && !(c->q.on && c->q.u8)) || (out_u8 && !c->oq.on)
+      || (out_u8 && acc && c->acc_scale <= 0.0f))
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND, "a %dx%d convolution %d->%d "
+        "was given an 8-bit map it was not made for (%s)", c->kh, c->kw,
+        c->ic, c->oc, in_u8 ? "input" : "output");
   dnnl_data_type_t in_dt = mrcnn_cpu_store_dt (cpu, in);
   int relayout = in->layout != MRCNN_LAYOUT_NATIVE
       && cpu->native_tag == dnnl_nhwc;
   int convert = in_dt != cpu->compute_dt || relayout || int8
       || (cpu->emulate && (c->q.on || (in->store == MRCNN_STORE_F32
                   && cpu->precision != MRCNN_PRECISION_INT8)));
+  if (int8 && in_u8)
+    convert = 0;
   dnnl_memory_desc_t src_md, given_md, dst_md, wei_any, bias_md;
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&given_md, 4, sd, in_dt,
           layout_tag (cpu, in->layout)), err);
-  if (int8)
+  if (int8 && in_u8)
+    src_md = given_md;
+  else if (int8)
     DNNL_CHECK (dnnl_memory_desc_init_by_tag (&src_md, 4, sd, c->q.u8
             ? dnnl_u8 : dnnl_s8, dnnl_format_tag_any), err);
   else
@@ -670,14 +706,15 @@ conv_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q, void *layer,
   dnnl_post_ops_t po;
   DNNL_CHECK (dnnl_post_ops_create (&po), err);
   if (acc)
-    DNNL_CHECK (dnnl_post_ops_append_sum (po, 1.0f), err);
+    DNNL_CHECK (dnnl_post_ops_append_sum (po, int8 && out_u8
+            ? c->acc_scale * c->oq.inv_scale : 1.0f), err);
   if (c->relu)
     DNNL_CHECK (dnnl_post_ops_append_eltwise (po, 1.0f, dnnl_eltwise_relu, 0.f, 0.f), err);
   mrcnn_status ast = make_attr (po, &attr, err);
   dnnl_post_ops_destroy (po);
   MRCNN_TRY (ast);
-  if (int8 && (ast = set_scales (attr, c->oc, 1 << 1, c->q.oscale, err))
-      != MRCNN_OK) {
+  if (int8 && (ast = set_scales (attr, c->oc, 1 << 1, out_u8 ? c->oscale_u8
+              : c->q.oscale, err)) != MRCNN_OK) {
     dnnl_primitive_attr_destroy (attr);
     return ast;
   }
@@ -691,7 +728,7 @@ conv_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q, void *layer,
         ? "int8 reference" : mrcnn_precision_name (cpu->compute_dt
             == dnnl_bf16 ? MRCNN_PRECISION_BF16 : MRCNN_PRECISION_FP32),
         c->ic, c->oc, n, h, w, (int) s);
-  if (int8)
+  if (int8 && !in_u8)
     src_md = *dnnl_primitive_desc_query_md (pd, dnnl_query_src_md, 0);
 
   int wi = 0;
@@ -711,6 +748,7 @@ conv_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q, void *layer,
   DNNL_CHECK (dnnl_memory_create (&p->bias_m, &bias_md, cpu->engine,
           int8 ? c->q.bias_acc : c->bias), err);
   p->q8 = c->q.on ? &c->q : NULL;
+  p->out_q8 = out_u8 && cpu->emulate ? &c->oq : NULL;
   if (convert) {
     dnnl_primitive_desc_t rpd;
     MRCNN_TRY (make_attr (NULL, &attr, err));
@@ -779,6 +817,8 @@ conv_execute (mrcnn_backend_cpu *cpu, mrcnn_queue *q, const conv_plan *p,
       dnnl_memory_destroy (m[i]);
   if (st == MRCNN_OK && out->store == MRCNN_STORE_REDUCED)
     cpu_round (cpu, out->data, p->dst_elems);
+  if (st == MRCNN_OK && p->out_q8)
+    mrcnn_cpu_q8_round (p->out_q8, out->data, p->dst_elems);
   return st;
 }
 
@@ -803,6 +843,68 @@ cpu_conv_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_conv *c,
   mrcnn_status st = conv_execute (cpu, q, (const conv_plan *) p, in, out,
       err);
   plan_release (cpu, &c->plans, p);
+  return st;
+}
+
+/* A map into the u8 levels of quant (MRCNN_STORE_U8): one reorder that
+ * scales by 1 / scale and rounds, or on the reference a copy rounded to
+ * level x scale. */
+static mrcnn_status
+cpu_quantize (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_quant *quant,
+    const mrcnn_fmap *in, mrcnn_fmap *out, mrcnn_error *err)
+{
+  mrcnn_backend_cpu *cpu = (mrcnn_backend_cpu *) be;
+  mrcnn_q8_layer lq;
+  mrcnn_cpu_q8_input_init (&lq, quant);
+  if (!lq.on || !lq.u8 || in->store == MRCNN_STORE_U8
+      || out->store != MRCNN_STORE_U8)
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND, "quantize: needs a "
+        "non-negative range and a map not stored U8 into one stored U8");
+  out->n = in->n;
+  out->c = in->c;
+  out->h = in->h;
+  out->w = in->w;
+  dnnl_dims_t dims = { in->n, in->c, in->h, in->w };
+  dnnl_memory_desc_t from, to;
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&from, 4, dims,
+          mrcnn_cpu_store_dt (cpu, in), layout_tag (cpu, in->layout)), err);
+  DNNL_CHECK (dnnl_memory_desc_init_by_tag (&to, 4, dims,
+          mrcnn_cpu_store_dt (cpu, out), layout_tag (cpu, out->layout)), err);
+  dnnl_primitive_attr_t attr;
+  MRCNN_TRY (make_attr (NULL, &attr, err));
+  mrcnn_status st = cpu->emulate ? MRCNN_OK
+      : set_scales (attr, 1, 0, &lq.inv_scale, err);
+  dnnl_primitive_desc_t rpd = NULL;
+  dnnl_primitive_t prim = NULL;
+  if (st == MRCNN_OK && (dnnl_reorder_primitive_desc_create (&rpd, &from,
+              cpu->engine, &to, cpu->engine, attr) != dnnl_success
+          || dnnl_primitive_create (&prim, rpd) != dnnl_success))
+    st = mrcnn_fail (err, MRCNN_ERR_BACKEND, "oneDNN cannot quantize a "
+        "%dx%dx%dx%d map", in->n, in->c, in->h, in->w);
+  dnnl_primitive_attr_destroy (attr);
+  dnnl_memory_desc_t pad_md = { 0 };
+  if (rpd) {
+    pad_md = *dnnl_primitive_desc_query_md (rpd, dnnl_query_scratchpad_md, 0);
+    dnnl_primitive_desc_destroy (rpd);
+  }
+  dnnl_memory_t m[2] = { NULL };
+  if (st == MRCNN_OK)
+    st = bind (cpu, &from, in->data, &m[0], err);
+  if (st == MRCNN_OK)
+    st = bind (cpu, &to, out->data, &m[1], err);
+  if (st == MRCNN_OK) {
+    dnnl_exec_arg_t args[3] = { { DNNL_ARG_FROM, m[0] },
+      { DNNL_ARG_TO, m[1] } };
+    st = execute (cpu, q, prim, 2, args, &pad_md, err);
+  }
+  for (int i = 0; i < 2; i++)
+    if (m[i])
+      dnnl_memory_destroy (m[i]);
+  if (prim)
+    dnnl_primitive_destroy (prim);
+  if (st == MRCNN_OK && cpu->emulate)
+    mrcnn_cpu_q8_round (&lq, out->data,
+        dnnl_memory_desc_get_size (&to) / sizeof (float));
   return st;
 }
 
@@ -1158,6 +1260,7 @@ static const mrcnn_backend_ops cpu_ops = {
   .download = cpu_download,
   .upload = cpu_upload,
   .sync = cpu_sync,
+  .quantize = cpu_quantize,
   .frame_reserve = cpu_frame_reserve,
   .conv_new = cpu_conv_new,
   .conv_free = cpu_conv_free,

@@ -49,6 +49,8 @@ typedef struct {
  * their int8 levels x scale: the float32 weights both paths compute with. */
 void mrcnn_cpu_q8_init (mrcnn_q8_layer *q, const mrcnn_quant *quant, float *w,
     int rows, size_t cols, const float *bias);
+/* Only the input's part of q (scale, levels) from quant; no weights. */
+void mrcnn_cpu_q8_input_init (mrcnn_q8_layer *q, const mrcnn_quant *quant);
 void mrcnn_cpu_q8_clear (mrcnn_q8_layer *q);
 /* The reference's input: each value rounded to its level x scale. */
 void mrcnn_cpu_q8_round (const mrcnn_q8_layer *q, float *x, size_t n);
@@ -68,10 +70,13 @@ struct mrcnn_queue {
 };
 
 /* The data type a map is stored in: the precision's 16-bit type for
- * MRCNN_STORE_REDUCED maps at bf16, float32 otherwise. */
+ * MRCNN_STORE_REDUCED maps at bf16, u8 for MRCNN_STORE_U8 maps at int8
+ * (float32 on its reference), float32 otherwise. */
 static inline dnnl_data_type_t
 mrcnn_cpu_store_dt (const mrcnn_backend_cpu *cpu, const mrcnn_fmap *f)
 {
+  if (f->store == MRCNN_STORE_U8)
+    return cpu->emulate ? dnnl_f32 : dnnl_u8;
   return f->store == MRCNN_STORE_REDUCED ? cpu->reduced_dt : dnnl_f32;
 }
 /* Channels per block of the native layout (8 or 16), or 0 for nhwc. */

@@ -18,8 +18,7 @@ scale_of (float range, float levels)
 }
 
 void
-mrcnn_cpu_q8_init (mrcnn_q8_layer *q, const mrcnn_quant *quant, float *w,
-    int rows, size_t cols, const float *bias)
+mrcnn_cpu_q8_input_init (mrcnn_q8_layer *q, const mrcnn_quant *quant)
 {
   memset (q, 0, sizeof *q);
   if (!quant || !quant->on)
@@ -31,6 +30,15 @@ mrcnn_cpu_q8_init (mrcnn_q8_layer *q, const mrcnn_quant *quant, float *w,
   q->hi = q->u8 ? MRCNN_U8_MAX : MRCNN_S8_MAX;
   q->scale = scale_of (range, q->hi);
   q->inv_scale = 1.0f / q->scale;
+}
+
+void
+mrcnn_cpu_q8_init (mrcnn_q8_layer *q, const mrcnn_quant *quant, float *w,
+    int rows, size_t cols, const float *bias)
+{
+  mrcnn_cpu_q8_input_init (q, quant);
+  if (!q->on)
+    return;
   q->wscale = g_new (float, rows);
   q->inv_wscale = g_new (float, rows);
   q->oscale = g_new (float, rows);

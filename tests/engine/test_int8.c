@@ -24,6 +24,18 @@
  *    there, by up to the size of its outputs): it is checked against the
  *    float32 sum of the unquantized values.
  *    Every run prints the largest difference measured against its bound.
+ * 3. Maps stored U8 (one int8 convolution writes the levels the next
+ *    reads): the quantize op against mrcnn_q8_level, level for level; a
+ *    convolution writing the u8 levels of another scale, alone and
+ *    accumulating into a U8 map of a third scale, against the level of the
+ *    exact value (a level may be one off only where the exact value lies
+ *    within the path's rounding bound of a tie between two levels); and the
+ *    next convolution reading those levels, against the exact sum of the
+ *    levels it was given. The real path rounds its output a few more times
+ *    than a float32 one (the scales divided by the output's, the
+ *    accumulated map's levels times the ratio of the two scales): 10 u of
+ *    sum |x w| + |b| + |prior|, in output levels; the reference's bound is
+ *    (K + 2) u of the same, as above.
  *
  * usage: test-int8     (seed from MRCNN_TEST_SEED or the clock) */
 #include <math.h>
@@ -271,6 +283,209 @@ run_conv (const conv_case *cc, side *real, side *emu, tally *tr, tally *te,
   g_free (prior);
 }
 
+/* ---------------------------------------------------------------- 3 */
+
+/* A map of a side's backend as float32 NCHW (a U8 map as its levels on the
+ * real path, as level x scale on the reference). */
+static float *
+read_nchw (side *sd, const mrcnn_fmap *f)
+{
+  mrcnn_backend *be = sd->be;
+  float *dst = g_new (float, mrcnn_fmap_numel (f));
+  mrcnn_fmap o = { dst, .layout = MRCNN_LAYOUT_NCHW };
+  mrcnn_error err = { 0 };
+  ut_check (be->ops->to_nchw (be, sd->q, f, &o, &err) == MRCNN_OK, "%s",
+      err.message);
+  return dst;
+}
+
+/* Whether level `got` is that of the exact value v / scale (saturated to
+ * 0 .. 255), or one off where v / scale lies within `bound` levels of a
+ * tie. */
+static int
+level_ok (double got, double v, double scale, double bound)
+{
+  double t = v / scale;
+  double want = fmin (fmax (nearbyint (t), 0), 255);
+  if (got == want)
+    return 1;
+  double tie = floor (t) + 0.5;
+  return fabs (got - want) == 1 && fabs (t - tie) <= bound
+      && got >= 0 && got <= 255;
+}
+
+typedef struct {
+  const char *name;
+  long checked, off_by_one, bad;
+  double worst;  /* B's |d| / bound */
+} u8_tally;
+
+static void
+run_u8_chain (int acc, int vnni, side *sides[2], u8_tally *lv, tally *tb[2])
+{
+  const int n = 2, ic = 24, oc = 32, k = 3, h = 13, w = 11, oc2 = 20;
+  const size_t nx = (size_t) n * ic * h * w, ny = (size_t) n * oc * h * w;
+  const size_t nw = (size_t) oc * ic * k * k, nw2 = (size_t) oc2 * oc;
+  float *wa = g_new (float, nw), *ba = g_new (float, oc);
+  float *wb = g_new (float, nw2), *bb = g_new (float, oc2);
+  float *x = g_new (float, nx), *prior = g_new (float, ny);
+  for (size_t i = 0; i < nw; i++)
+    wa[i] = (float) ut_uniform (-0.5, 0.5);
+  for (int i = 0; i < oc; i++)
+    ba[i] = (float) ut_uniform (-1, 1);
+  for (size_t i = 0; i < nw2; i++)
+    wb[i] = (float) ut_uniform (-0.5, 0.5);
+  for (int i = 0; i < oc2; i++)
+    bb[i] = (float) ut_uniform (-1, 1);
+  for (size_t i = 0; i < nx; i++)
+    x[i] = (float) ut_uniform (0, 3.3);
+  /* A's input (without VNNI, levels below 128: oneDNN's u8 x s8 pairs
+   * summed in 16 bits would saturate, as in 2); the map it accumulates into,
+   * as levels x its scale */
+  const mrcnn_quant qa = { 1, 0.0f, vnni ? 3.0f : 7.5f };
+  const mrcnn_quant qacc = { 1, 0.0f, 2.5f }, off = { 0 };
+  mrcnn_q8_layer la, lo, lacc;
+  float *waq = g_memdup2 (wa, nw * sizeof (float));
+  mrcnn_cpu_q8_init (&la, &qa, waq, oc, nw / oc, ba);
+  mrcnn_cpu_q8_input_init (&lacc, &qacc);
+  float *xq = g_memdup2 (x, nx * sizeof (float));
+  mrcnn_cpu_q8_round (&la, xq, nx);
+  for (size_t i = 0; i < ny; i++)
+    prior[i] = (float) g_random_int_range (0, 256) * lacc.scale;
+  /* A's exact outputs and their magnitudes (sum |x w| + |b| + |prior|) */
+  double *ve = g_new (double, ny), *vm = g_new (double, ny), vmax = 0;
+  for (int in_ = 0; in_ < n; in_++)
+    for (int co = 0; co < oc; co++)
+      for (int y = 0; y < h; y++)
+        for (int xo = 0; xo < w; xo++) {
+          double sum = 0, mag = 0;
+          for (int ci = 0; ci < ic; ci++)
+            for (int ky = 0; ky < k; ky++)
+              for (int kx = 0; kx < k; kx++) {
+                int iy = y - 1 + ky, ix = xo - 1 + kx;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+                  continue;
+                double p = (double) xq[(((size_t) in_ * ic + ci) * h + iy)
+                    * w + ix] * waq[(((size_t) co * ic + ci) * k + ky) * k
+                    + kx];
+                sum += p;
+                mag += fabs (p);
+              }
+          size_t o = (((size_t) in_ * oc + co) * h + y) * w + xo;
+          ve[o] = fmax (sum + ba[co] + (acc ? prior[o] : 0), 0);
+          vm[o] = mag + fabs (ba[co]) + (acc ? prior[o] : 0);
+          vmax = fmax (vmax, ve[o]);
+        }
+  /* the map A writes, the range B reads: with VNNI, a fifth of A's
+   * outputs saturate at 255; without, every level stays below 128 (B's
+   * pairs) */
+  const mrcnn_quant qo = { 1, 0.0f, (float) (vnni ? 0.6 * vmax
+        : 2.2 * vmax) };
+  mrcnn_cpu_q8_input_init (&lo, &qo);
+  /* B's weights as the levels x scales it computes with */
+  mrcnn_q8_layer lb;
+  float *wbq = g_memdup2 (wb, nw2 * sizeof (float));
+  mrcnn_cpu_q8_init (&lb, &qo, wbq, oc2, oc, bb);
+
+  mrcnn_folded_conv fa = { oc, ic, k, k, wa, ba }, fb = { oc2, oc, 1, 1, wb,
+    bb };
+  mrcnn_conv_desc da = { &fa, 1, 1, 1, qa, qo, acc ? qacc : off };
+  mrcnn_conv_desc db = { &fb, 1, 0, 0, qo };
+  mrcnn_error err = { 0 };
+  const int K = ic * k * k;
+  for (int s = 0; s < 2; s++) {
+    mrcnn_backend *be = sides[s]->be;
+    mrcnn_queue *q = sides[s]->q;
+    mrcnn_conv *ca, *cb;
+    ut_check (be->ops->conv_new (be, &da, &ca, &err) == MRCNN_OK, "%s",
+        err.message);
+    ut_check (be->ops->conv_new (be, &db, &cb, &err) == MRCNN_OK, "%s",
+        err.message);
+    /* the quantize op: x into A's levels, and the prior into its own */
+    void *ux = g_malloc0 (nx * sizeof (float));
+    void *uy = g_malloc0 (ny * sizeof (float));
+    mrcnn_fmap in = { x, n, ic, h, w, MRCNN_LAYOUT_NCHW, MRCNN_STORE_F32 };
+    mrcnn_fmap xu = { ux, .layout = MRCNN_LAYOUT_NATIVE,
+      .store = MRCNN_STORE_U8 };
+    ut_check (be->ops->quantize (be, q, &qa, &in, &xu, &err) == MRCNN_OK,
+        "%s", err.message);
+    float *xl = read_nchw (sides[s], &xu);
+    long qbad = 0;
+    for (size_t i = 0; i < nx; i++) {
+      float want = s == 0 ? mrcnn_q8_level (x[i], la.inv_scale, 0, 255)
+          : xq[i];
+      qbad += xl[i] != want;
+    }
+    ut_check (qbad == 0, "%s quantize: %ld of %zu levels differ from "
+        "mrcnn_q8_level", s ? "reference" : "int8", qbad, nx);
+    mrcnn_fmap yu = { uy, .layout = MRCNN_LAYOUT_NATIVE,
+      .store = MRCNN_STORE_U8 };
+    if (acc) {
+      mrcnn_fmap pr = { prior, n, oc, h, w, MRCNN_LAYOUT_NCHW,
+        MRCNN_STORE_F32 };
+      ut_check (be->ops->quantize (be, q, &qacc, &pr, &yu, &err) == MRCNN_OK,
+          "%s", err.message);
+    }
+    /* A: U8 input, U8 output (accumulating) */
+    ut_check (be->ops->conv_run (be, q, ca, &xu, acc, &yu, &err) == MRCNN_OK,
+        "%s", err.message);
+    float *yl = read_nchw (sides[s], &yu);
+    if (s == 1)   /* the reference's level x scale, back to levels */
+      for (size_t i = 0; i < ny; i++)
+        yl[i] = rintf (yl[i] / lo.scale);
+    for (size_t o = 0; o < ny; o++) {
+      double bound = (s == 0 ? 10.0 : K + 2.0) * U * vm[o] / lo.scale;
+      lv[s].checked++;
+      if (!level_ok (yl[o], ve[o], lo.scale, bound)) {
+        if (lv[s].bad++ < 5)
+          ut_check (0, "%s: level %g, exact %.9g levels (bound %.3g)",
+              lv[s].name, yl[o], ve[o] / lo.scale, bound);
+      } else if (yl[o] != fmin (fmax (nearbyint (ve[o] / lo.scale), 0), 255))
+        lv[s].off_by_one++;
+    }
+    /* B reads A's levels as they are */
+    float *z = g_new (float, (size_t) n * oc2 * h * w);
+    mrcnn_fmap zo = { z, .layout = MRCNN_LAYOUT_NCHW };
+    ut_check (be->ops->conv_run (be, q, cb, &yu, 0, &zo, &err) == MRCNN_OK,
+        "%s", err.message);
+    for (int in_ = 0; in_ < n; in_++)
+      for (int co = 0; co < oc2; co++)
+        for (size_t px = 0; px < (size_t) h * w; px++) {
+          double sum = 0, mag = 0;
+          for (int ci = 0; ci < oc; ci++) {
+            double p = (double) yl[((size_t) in_ * oc + ci) * h * w + px]
+                * lo.scale * wbq[(size_t) co * oc + ci];
+            sum += p;
+            mag += fabs (p);
+          }
+          double ref = sum + bb[co];
+          mag += fabs (bb[co]);
+          tally_add (tb[s], z[((size_t) in_ * oc2 + co) * h * w + px], ref,
+              (s == 0 ? 6.0 : oc + 2.0) * U * mag + 1e-30);
+        }
+    g_free (z);
+    g_free (yl);
+    g_free (xl);
+    g_free (ux);
+    g_free (uy);
+    be->ops->conv_free (be, ca);
+    be->ops->conv_free (be, cb);
+  }
+  mrcnn_cpu_q8_clear (&la);
+  mrcnn_cpu_q8_clear (&lb);
+  g_free (waq);
+  g_free (wbq);
+  g_free (xq);
+  g_free (wa);
+  g_free (ba);
+  g_free (wb);
+  g_free (bb);
+  g_free (x);
+  g_free (prior);
+  g_free (ve);
+  g_free (vm);
+}
+
 static void
 run_linear (int n, int in_f, int out_f, int relu, int u8, side *real,
     side *emu, tally *tr, tally *te, int vnni)
@@ -394,6 +609,24 @@ main (void)
     tally_check (&te);
     tally_check (&tr2);
     tally_check (&te2);
+  }
+  ut_end ();
+
+  ut_begin ("maps stored U8: quantize, a convolution writing levels, the "
+      "next reading them");
+  {
+    u8_tally lv[2] = { { "int8 U8 output" }, { "int8 reference U8 output" } };
+    tally tb[2] = { { "int8 conv reading U8 vs exact" },
+      { "int8 reference reading U8 vs exact" } };
+    side *sides[2] = { &real, &emu };
+    tally *tbp[2] = { &tb[0], &tb[1] };
+    run_u8_chain (0, vnni, sides, lv, tbp);
+    run_u8_chain (1, vnni, sides, lv, tbp);
+    for (int s = 0; s < 2; s++)
+      printf ("  %-34s %ld levels, %ld one off at a tie, %ld wrong\n",
+          lv[s].name, lv[s].checked, lv[s].off_by_one, lv[s].bad);
+    tally_check (&tb[0]);
+    tally_check (&tb[1]);
   }
   ut_end ();
 
