@@ -65,18 +65,6 @@ lateral_quant (const mrcnn_model *m, int l)
   return mrcnn_model_layer_quant (m, c);
 }
 
-/* Whether a map read by layers with these quants can be stored U8: all
- * int8, never negative, one range. */
-static int
-quants_agree (const mrcnn_quant *q, int n)
-{
-  for (int i = 0; i < n; i++)
-    if (!q[i].on || q[i].lo < 0.0f || q[i].lo != q[0].lo
-        || q[i].hi != q[0].hi)
-      return 0;
-  return n > 0;
-}
-
 /* Which maps are stored U8 (the file's comment). A block without
  * downsampling accumulates into its input: its input and its output are
  * both U8 or both float32. Decided from the last block back, as a block's
@@ -86,8 +74,6 @@ plan_u8 (const mrcnn_engine *e, mrcnn_body *w)
 {
   const mrcnn_model *m = e->model;
   const mrcnn_arch *a = w->arch;
-  if (e->cfg.precision != MRCNN_PRECISION_INT8 || !e->be->ops->quantize)
-    return;
   for (int l = 3, bi = w->nblocks - 1; l >= 0; l--)
     for (int i = a->blocks[l] - 1; i >= 0; i--, bi--) {
       mrcnn_block_layers *b = &w->blocks[bi];
@@ -97,12 +83,12 @@ plan_u8 (const mrcnn_engine *e, mrcnn_body *w)
       const mrcnn_quant q2 = layer_quant (m, l, i, "conv2");
       const mrcnn_quant q3 = a->bottleneck ? layer_quant (m, l, i, "conv3")
           : (mrcnn_quant) { 0 };
-      b->mid_u8 = q1.on && quants_agree (&q2, 1)
-          && (!a->bottleneck || (q2.on && quants_agree (&q3, 1)));
+      b->mid_u8 = q1.on && mrcnn_u8_quant (e, &q2, 1).on
+          && (!a->bottleneck || mrcnn_u8_quant (e, &q3, 1).on);
       /* the input's readers */
       mrcnn_quant in[2] = { q1, layer_quant (m, l, i, "downsample.0") };
       b->in_q = q1;
-      const int in_agree = quants_agree (in, down ? 2 : 1);
+      const int in_agree = mrcnn_u8_quant (e, in, down ? 2 : 1).on;
       /* the output's: the next block, whose input must be U8, and the
        * lateral convolution after a stage */
       mrcnn_quant out[2];
@@ -113,7 +99,7 @@ plan_u8 (const mrcnn_engine *e, mrcnn_body *w)
       }
       if (i + 1 == a->blocks[l])
         out[n++] = lateral_quant (m, l);
-      const int out_agree = next_u8 && quants_agree (out, n)
+      const int out_agree = next_u8 && mrcnn_u8_quant (e, out, n).on
           && (a->bottleneck ? q3 : q2).on;
       if (down) {
         b->out_u8 = 0;   /* into the downsampling's float32 output */

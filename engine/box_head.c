@@ -23,6 +23,7 @@
 
 struct mrcnn_box_head {
   mrcnn_conv *conv[MRCNN_BOX_CONVS_MAX];  /* v2's, with batch norm folded */
+  int u8[MRCNN_BOX_CONVS_MAX];            /* their outputs stored U8 */
   int nconv;
   mrcnn_linear *fc[2];           /* fc6, fc7 (v1); the one FC (v2) */
   int nfc;
@@ -89,10 +90,15 @@ box_head_load (mrcnn_engine *e, mrcnn_error *err)
   w->representation = a->representation;
   w->conv_ch = a->fpn_ch;
   for (int k = 0; k < a->box_convs; k++) {
-    char name[64];
+    char name[64], next[64];
     snprintf (name, sizeof name, "roi_heads.box_head.%d", k);
-    MRCNN_TRY (mrcnn_conv_block_load (e->be, m, name, 1, 1, 1, 1, &w->conv[k],
-            err));
+    /* each output but the last is read by the next convolution only */
+    snprintf (next, sizeof next, "roi_heads.box_head.%d.0", k + 1);
+    const mrcnn_quant rq = mrcnn_model_layer_quant (m, next);
+    const mrcnn_quant oq = mrcnn_u8_quant (e, &rq, k + 1 < a->box_convs);
+    w->u8[k] = oq.on;
+    MRCNN_TRY (mrcnn_conv_block_load (e->be, m, name, 1, 1, 1, 1, &oq,
+            &w->conv[k], err));
     w->nconv = k + 1;
     w->conv_ch = MAX (w->conv_ch, a->box_conv_ch[k]);
   }
@@ -201,7 +207,8 @@ conv_features (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_box_head *w,
     y.data = s->feat[cur];
     y.layout = MRCNN_LAYOUT_NATIVE;
     /* read by the next convolution only, but for the last */
-    y.store = k + 1 < w->nconv ? MRCNN_STORE_REDUCED : MRCNN_STORE_F32;
+    y.store = w->u8[k] ? MRCNN_STORE_U8 : k + 1 < w->nconv
+        ? MRCNN_STORE_REDUCED : MRCNN_STORE_F32;
     MRCNN_TRY (be->ops->conv_run (be, q, w->conv[k], &x, 0, &y, err));
     x = y;
   }

@@ -249,10 +249,17 @@ mrcnn_status mrcnn_conv_load_u8 (mrcnn_backend *be, const mrcnn_model *m,
     mrcnn_conv **out, mrcnn_error *err);
 /* torchvision's Conv2dNormActivation `block`: the convolution `<block>.0`
  * with the batch norm `<block>.1` folded in when norm (v2's FPN and heads),
- * else with its bias. */
+ * else with its bias; out_quant as mrcnn_conv_load_u8's (NULL: off). */
 mrcnn_status mrcnn_conv_block_load (mrcnn_backend *be, const mrcnn_model *m,
     const char *block, int norm, int stride, int pad, int relu,
-    mrcnn_conv **out, mrcnn_error *err);
+    const mrcnn_quant *out_quant, mrcnn_conv **out, mrcnn_error *err);
+/* Where a map read by n layers with these quants is stored U8
+ * (MRCNN_STORE_U8): at precision int8 on a backend with the quantize op,
+ * when every reader is int8 with one non-negative range. Returns that
+ * range, the out_quant of the convolution that writes the map; off where
+ * the map stays float32 (or REDUCED). */
+mrcnn_quant mrcnn_u8_quant (const mrcnn_engine *e, const mrcnn_quant *readers,
+    int n);
 
 /* A stage's life cycle (each stage file defines one, mrcnn_<stage>_parts):
  * load makes the stage's weights from e->model into its own field of e,

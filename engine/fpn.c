@@ -32,11 +32,11 @@ fpn_load (mrcnn_engine *e, mrcnn_error *err)
   char name[128];
   for (int k = 0; st == MRCNN_OK && k < MRCNN_FPN_LEVELS; k++) {
     snprintf (name, sizeof name, "backbone.fpn.inner_blocks.%d", k);
-    st = mrcnn_conv_block_load (e->be, m, name, m->arch.v2, 1, 0, 0,
+    st = mrcnn_conv_block_load (e->be, m, name, m->arch.v2, 1, 0, 0, NULL,
         &w->inner[k], err);
     snprintf (name, sizeof name, "backbone.fpn.layer_blocks.%d", k);
     if (st == MRCNN_OK)
-      st = mrcnn_conv_block_load (e->be, m, name, m->arch.v2, 1, 1, 0,
+      st = mrcnn_conv_block_load (e->be, m, name, m->arch.v2, 1, 1, 0, NULL,
           &w->layer[k], err);
   }
   return st;

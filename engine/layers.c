@@ -41,11 +41,26 @@ mrcnn_conv_load_u8 (mrcnn_backend *be, const mrcnn_model *m,
 mrcnn_status
 mrcnn_conv_block_load (mrcnn_backend *be, const mrcnn_model *m,
     const char *block, int norm, int stride, int pad, int relu,
-    mrcnn_conv **out, mrcnn_error *err)
+    const mrcnn_quant *out_quant, mrcnn_conv **out, mrcnn_error *err)
 {
   char conv[256], bn[256];
+  const mrcnn_quant off = { 0 };
   snprintf (conv, sizeof conv, "%s.0", block);
   snprintf (bn, sizeof bn, "%s.1", block);
-  return mrcnn_conv_load (be, m, conv, norm ? bn : NULL, !norm, stride, pad,
-      relu, out, err);
+  return conv_load (be, m, conv, norm ? bn : NULL, !norm, stride, pad, relu,
+      out_quant ? out_quant : &off, &off, out, err);
+}
+
+mrcnn_quant
+mrcnn_u8_quant (const mrcnn_engine *e, const mrcnn_quant *readers, int n)
+{
+  const mrcnn_quant off = { 0 };
+  if (e->cfg.precision != MRCNN_PRECISION_INT8 || !e->be->ops->quantize
+      || n <= 0)
+    return off;
+  for (int i = 0; i < n; i++)
+    if (!readers[i].on || readers[i].lo < 0.0f
+        || readers[i].lo != readers[0].lo || readers[i].hi != readers[0].hi)
+      return off;
+  return readers[0];
 }

@@ -19,6 +19,7 @@
 
 struct mrcnn_mask_head {
   mrcnn_conv *conv[MRCNN_MASK_CONVS];
+  int u8[MRCNN_MASK_CONVS];      /* their outputs stored U8 */
   mrcnn_conv *deconv;
   float *deconv_b, *logit_w, *logit_b;  /* backend memory */
   int in_ch, ch, deconv_ch;             /* fpn_ch, the convs', D */
@@ -86,10 +87,19 @@ mask_head_load (mrcnn_engine *e, mrcnn_error *err)
   w->ch = m->arch.mask_ch;
   w->deconv_ch = m->arch.mask_deconv_ch;
   for (int k = 0; k < MRCNN_MASK_CONVS; k++) {
-    char name[64];
+    char name[64], next[64];
     snprintf (name, sizeof name, "roi_heads.mask_head.%d", k);
+    /* each output is read by the next convolution (the last's by the
+     * transposed one) only */
+    if (k + 1 < MRCNN_MASK_CONVS)
+      snprintf (next, sizeof next, "roi_heads.mask_head.%d.0", k + 1);
+    else
+      snprintf (next, sizeof next, "roi_heads.mask_predictor.conv5_mask");
+    const mrcnn_quant rq = mrcnn_model_layer_quant (m, next);
+    const mrcnn_quant oq = mrcnn_u8_quant (e, &rq, 1);
+    w->u8[k] = oq.on;
     MRCNN_TRY (mrcnn_conv_block_load (e->be, m, name, m->arch.v2, 1, 1, 1,
-            &w->conv[k], err));
+            &oq, &w->conv[k], err));
   }
   MRCNN_TRY (load_deconv (e->be, m, &w->deconv, err));
   for (size_t i = 0; i < G_N_ELEMENTS (tensors); i++)
@@ -167,7 +177,8 @@ mrcnn_mask_head_run (mrcnn_backend *be, mrcnn_queue *q,
   for (int k = 0; k < MRCNN_MASK_CONVS; k++) {
     y.data = s->feat[(k + 1) % 2];
     y.layout = MRCNN_LAYOUT_NATIVE;
-    y.store = MRCNN_STORE_REDUCED;  /* read by the next convolution only */
+    /* read by the next convolution only */
+    y.store = w->u8[k] ? MRCNN_STORE_U8 : MRCNN_STORE_REDUCED;
     MRCNN_TRY (be->ops->conv_run (be, q, w->conv[k], &x, 0, &y, err));
     x = y;
   }

@@ -24,6 +24,7 @@
 
 struct mrcnn_rpn {
   mrcnn_conv *conv[MRCNN_RPN_CONVS_MAX];
+  int u8[MRCNN_RPN_CONVS_MAX];   /* their outputs stored U8 */
   int nconv;
   mrcnn_conv *head;              /* objectness + deltas fused */
   int channels;                  /* fpn_ch: the conv's width */
@@ -92,10 +93,19 @@ rpn_load (mrcnn_engine *e, mrcnn_error *err)
           w->cell_anchors + ((size_t) l * A + r) * 4);
   w->nconv = m->arch.rpn_convs;
   for (int k = 0; k < w->nconv; k++) {
-    char name[64];
+    char name[64], next[64];
     snprintf (name, sizeof name, "rpn.head.conv.%d", k);
-    MRCNN_TRY (mrcnn_conv_block_load (e->be, m, name, 0, 1, 1, 1, &w->conv[k],
-            err));
+    /* read by the next convolution only (the last by the fused head, which
+     * goes by its first part's name) */
+    if (k + 1 < w->nconv)
+      snprintf (next, sizeof next, "rpn.head.conv.%d.0", k + 1);
+    else
+      snprintf (next, sizeof next, "rpn.head.cls_logits");
+    const mrcnn_quant rq = mrcnn_model_layer_quant (m, next);
+    const mrcnn_quant oq = mrcnn_u8_quant (e, &rq, 1);
+    w->u8[k] = oq.on;
+    MRCNN_TRY (mrcnn_conv_block_load (e->be, m, name, 0, 1, 1, 1, &oq,
+            &w->conv[k], err));
   }
   return load_fused_head (e->be, m, &w->head, err);
 }
@@ -175,7 +185,7 @@ mrcnn_rpn_run (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_rpn *w,
     mrcnn_fmap x = pyramid[l], hidden;
     for (int k = 0; k < w->nconv; k++) {
       hidden = (mrcnn_fmap) { s->hidden[k % 2], .layout = MRCNN_LAYOUT_NATIVE,
-        .store = MRCNN_STORE_REDUCED };
+        .store = w->u8[k] ? MRCNN_STORE_U8 : MRCNN_STORE_REDUCED };
       MRCNN_TRY (be->ops->conv_run (be, q, w->conv[k], &x, 0, &hidden, err));
       x = hidden;
     }
