@@ -60,6 +60,16 @@ extern "C" {
 #define MRCNN_TRACKER_LOW_MATCH 0.5
 #define MRCNN_TRACKER_TENTATIVE_MATCH 0.3
 
+/* Two detections whose boxes overlap more than this are one object found
+ * twice, not an object and its occluder. */
+#define MRCNN_TRACKER_OCCLUDER_IOU 0.5
+
+/* A detection's edge that falls short of its track's predicted edge by
+ * more than this many standard deviations of the edge's innovation (and
+ * lies inside an occluder) is taken as cut by the occluder: 1.96, the
+ * two-sided 95 % gate. */
+#define MRCNN_TRACKER_EDGE_GATE 1.96
+
 typedef struct {
   double high_threshold;        /* confident detections: score >= this */
   double low_threshold;         /* detections below are ignored */
@@ -118,9 +128,17 @@ int mrcnn_tracker_update (mrcnn_tracker * t, const mrcnn_track_input * dets,
  * motion, nothing is matched, none ends. */
 void mrcnn_tracker_advance (mrcnn_tracker * t);
 
-/* The predicted box (x, y, w, h) of a live track; 0 when no track has
- * that id. */
+/* The predicted box (x, y, w, h) of a live track: the whole object,
+ * hidden parts included; 0 when no track has that id. */
 int mrcnn_tracker_track_box (const mrcnn_tracker * t, uint64_t track_id,
+    double xywh[4]);
+
+/* Where a live track's last detection is now: that detection's box (the
+ * visible part of the object, where an occluder cut it) moved and scaled
+ * with the track's predicted box since. This is where maskrcnntrack puts
+ * an instance it carries to a frame without fresh detections. 0 when no
+ * track has that id. */
+int mrcnn_tracker_visible_box (const mrcnn_tracker * t, uint64_t track_id,
     double xywh[4]);
 
 /* Live tracks (tentative and confirmed). */
