@@ -20,6 +20,8 @@ typedef struct {
                                  * completed behind its occluders */
   double seen_box[4];           /* that detection's box as it was */
   double seen_kf[4];            /* the filter's box just after it */
+  double size[2];               /* width and height when last seen whole
+                                 * on that axis (no edge in an occluder) */
   int class_id;
   int hits;                     /* frames matched */
   int since_update;             /* frames since the last match */
@@ -336,28 +338,71 @@ similarity (const mrcnn_tracker * t, const track * tr,
   return s;
 }
 
-/* The track measures the detection's box, completed behind its occluders
- * towards the predicted box: the object's hidden edges are where the
- * prediction puts them, so a partly hidden object keeps its size and its
- * speed instead of shrinking into its visible part. The mask is kept from
- * the last detection that nothing cut. */
+/* The detection's box restored to the track's size behind its occluders:
+ * on each axis where an edge lies inside an occluder and the detection is
+ * smaller than the size the track had when last seen whole on that axis,
+ * by more than the 95 % gate of the size's measurement noise, the cut
+ * side is moved out to that size (no further than the occluder reaches);
+ * where both edges lie inside occluders the predicted centre places it.
+ * Returns 1 when an edge moved; otherwise cb is the detection's box and
+ * whole[a] says whether axis a (x, y) had no edge inside an occluder. */
+static int
+restore_size (const track * tr, const double tb[4], const double db[4],
+    const double reach[4], double cb[4], int whole[2])
+{
+  int a, moved = 0;
+
+  memcpy (cb, db, 4 * sizeof (double));
+  for (a = 0; a < 2; a++) {
+    double lo = db[a], hi = db[a] + db[a + 2], size = tr->size[a];
+    int lo_in = reach[a] < lo, hi_in = reach[a + 2] > hi;
+    double gate = MRCNN_TRACKER_EDGE_GATE * MRCNN_KALMAN_STD_POSITION * size;
+
+    whole[a] = !lo_in && !hi_in;
+    if (whole[a] || size - (hi - lo) <= gate)
+      continue;
+    if (hi_in && !lo_in)
+      hi = fmin (lo + size, reach[a + 2]);
+    else if (lo_in && !hi_in)
+      lo = fmax (hi - size, reach[a]);
+    else {
+      double c = tb[a] + 0.5 * tb[a + 2];
+
+      lo = fmax (fmin (lo, c - 0.5 * size), reach[a]);
+      hi = fmin (fmax (hi, c + 0.5 * size), reach[a + 2]);
+    }
+    moved |= lo != cb[a] || hi != cb[a] + cb[a + 2];
+    cb[a] = lo;
+    cb[a + 2] = hi - lo;
+  }
+  return moved;
+}
+
+/* The track measures the detection's box, restored behind its occluders
+ * to the size the object had when seen whole (restore_size()): a partly
+ * hidden object keeps its size and its speed instead of shrinking into
+ * its visible part, and is found again where it comes out. The mask is
+ * kept from the last detection that nothing cut. */
 static void
 apply_match (mrcnn_tracker * t, track * tr, const mrcnn_track_input * dets,
     int di, const mrcnn_mask_grid * g)
 {
   const mrcnn_track_input *d = &dets[di];
-  double tb[4], db[4], cb[4], gate[2], m[4];
+  double tb[4], db[4], cb[4], m[4];
+  int whole[2], a;
 
   mrcnn_kalman_box (&tr->kf, tb);
   input_box (d, db);
-  edge_gate (tr, 1, gate);
-  if (!complete_box (tb, db, &t->reach[4 * di], gate, cb))
+  if (!restore_size (tr, tb, db, &t->reach[4 * di], cb, whole))
     tr->mask = *g;
   m[0] = cb[0] + 0.5 * cb[2];
   m[1] = cb[1] + 0.5 * cb[3];
   m[2] = cb[2];
   m[3] = cb[3];
   mrcnn_kalman_update (&tr->kf, m);
+  for (a = 0; a < 2; a++)
+    if (whole[a])
+      tr->size[a] = tr->kf.x[a + 2];
   memcpy (tr->last_box, cb, sizeof (cb));
   memcpy (tr->seen_box, db, sizeof (db));
   mrcnn_kalman_box (&tr->kf, tr->seen_kf);
@@ -453,6 +498,8 @@ add_track (mrcnn_tracker * t, const mrcnn_track_input * d,
   input_box (d, tr->last_box);
   input_box (d, tr->seen_box);
   mrcnn_kalman_box (&tr->kf, tr->seen_kf);
+  tr->size[0] = d->w;
+  tr->size[1] = d->h;
   tr->class_id = d->class_id;
   tr->hits = 1;
   /* objects there when the stream starts are not held back */
