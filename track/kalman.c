@@ -19,8 +19,7 @@ mrcnn_kalman_scales (const double x[4], double scale[4])
 }
 
 void
-mrcnn_kalman_edge_std (const mrcnn_kalman * k, int with_state,
-    double std[2])
+mrcnn_kalman_edge_noise (const mrcnn_kalman * k, double std[2])
 {
   double s[4];
   int a;
@@ -30,11 +29,7 @@ mrcnn_kalman_edge_std (const mrcnn_kalman * k, int with_state,
     double rc = MRCNN_KALMAN_STD_POSITION * s[a];
     double rs = MRCNN_KALMAN_STD_POSITION * s[a + 2];
 
-    double v = rc * rc + 0.25 * rs * rs;
-
-    if (with_state)
-      v += k->p[a][0] + 0.25 * k->p[a + 2][0];
-    std[a] = sqrt (v);
+    std[a] = sqrt (rc * rc + 0.25 * rs * rs);
   }
 }
 

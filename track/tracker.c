@@ -273,19 +273,14 @@ complete_box (const double tb[4], const double db[4], const double reach[4],
   return nx1 != x1 || ny1 != y1 || nx2 != x2 || ny2 != y2;
 }
 
-/* How far a detection's edge may fall short of the track's box before it
- * is taken as cut by an occluder: the 95 % two-sided gate (1.96 standard
- * deviations) of the edge's innovation when the track measures the
- * detection (with_state), so that the detector's jitter on an edge that
- * touches another object, or a prediction still unsure of itself, is
- * measured as it is rather than held out; of the detector's jitter alone
- * when a detection is compared with the box of a track that may have been
- * hidden for a while (whose uncertainty says where it may be, not how
- * much of it shows). */
+/* How far a detection's edge may fall short of a track's box before it is
+ * taken as cut by an occluder: the 95 % two-sided gate (1.96 standard
+ * deviations) of the edge's measurement noise, so that the detector's
+ * jitter on an edge that touches another object is not taken for a cut. */
 static void
-edge_gate (const track * tr, int with_state, double gate[2])
+edge_gate (const track * tr, double gate[2])
 {
-  mrcnn_kalman_edge_std (&tr->kf, with_state, gate);
+  mrcnn_kalman_edge_noise (&tr->kf, gate);
   gate[0] *= MRCNN_TRACKER_EDGE_GATE;
   gate[1] *= MRCNN_TRACKER_EDGE_GATE;
 }
@@ -304,7 +299,7 @@ similarity_at (const mrcnn_tracker * t, const track * tr, const double tb[4],
 
   input_box (&dets[di], db);
   if (complete) {
-    edge_gate (tr, 0, gate);
+    edge_gate (tr, gate);
     if (complete_box (tb, db, &t->reach[4 * di], gate, cb))
       return mrcnn_box_iou (tb, cb);
   }

@@ -17,6 +17,9 @@
  *
  * 1. confirmed tracks (including lost ones) with the confident detections
  *    (score >= high_threshold), similarity >= match_threshold;
+ * 1b. confirmed tracks still unmatched with the confident detections left,
+ *    similarity >= match_threshold, each detection that an occluder cuts
+ *    completed behind it (below);
  * 2. confirmed tracks still unmatched and not lost with the low-score
  *    detections (low_threshold <= score < high_threshold), similarity >=
  *    MRCNN_TRACKER_LOW_MATCH: low-score detections continue tracks, they
@@ -25,6 +28,18 @@
  *    MRCNN_TRACKER_TENTATIVE_MATCH;
  * 4. confident detections still left, scoring >= new_track_threshold,
  *    start tentative tracks.
+ *
+ * Occlusion: an occluder of a detection is another confident detection
+ * whose box holds one of the detection's edges (and is not nearly the same
+ * box). An object passing behind another shows only a part, and its
+ * detection shrinks to that part; a track measures such a detection
+ * restored to the size it had when last seen whole on that axis (where the
+ * detection falls short of it by more than the 95 % gate of the size's
+ * measurement noise), the cut side moved out behind the occluder. So the
+ * track keeps the object's size and speed while it is hidden, and in stage
+ * 1b a detection of the part that comes out again, completed behind the
+ * occluder towards the track's box, is compared whole with it. The mask is
+ * kept from the last detection nothing cut.
  *
  * A track is tentative until it has been matched on min_hits frames (those
  * of the first frame are confirmed at once, as SORT and ByteTrack do); a
@@ -64,9 +79,9 @@ extern "C" {
  * twice, not an object and its occluder. */
 #define MRCNN_TRACKER_OCCLUDER_IOU 0.5
 
-/* A detection's edge that falls short of its track's predicted edge by
- * more than this many standard deviations of the edge's innovation (and
- * lies inside an occluder) is taken as cut by the occluder: 1.96, the
+/* A detection's edge (or size) that falls short of its track's by more
+ * than this many standard deviations of its measurement noise, while the
+ * edge lies inside an occluder, is taken as cut by the occluder: 1.96, the
  * two-sided 95 % gate. */
 #define MRCNN_TRACKER_EDGE_GATE 1.96
 
