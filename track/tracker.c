@@ -563,6 +563,49 @@ occluders (mrcnn_tracker * t, const mrcnn_track_input * dets, int n)
   }
 }
 
+/* An object behind another can come out as several detections, one per
+ * visible piece. Once the tracks have taken their detections, a confident
+ * detection left that an occluder cuts (an edge inside another's box) and
+ * that lies mostly (more than MRCNN_TRACKER_FRAGMENT_INSIDE of its area)
+ * inside the box of a confirmed track of its class matched on this frame
+ * is another piece of that track's object: it neither continues nor
+ * starts a track, so that the piece that grows as the object comes out
+ * again is found by the object's track rather than by a new one. */
+static void
+fragments (mrcnn_tracker * t, const mrcnn_track_input * dets, int n)
+{
+  int i, k;
+
+  for (i = 0; i < n; i++) {
+    const double *r = &t->reach[4 * i];
+    double b[4], area;
+
+    if (t->det_used[i] || dets[i].score < t->p.high_threshold)
+      continue;
+    input_box (&dets[i], b);
+    if (!(r[0] < b[0] || r[1] < b[1] || r[2] > b[0] + b[2]
+            || r[3] > b[1] + b[3]))
+      continue;
+    area = b[2] * b[3];
+    for (k = 0; k < t->n_tracks; k++) {
+      const track *tr = &t->tracks[k];
+      double tb[4], iw, ih;
+
+      if (!t->tr_used[k] || !tr->confirmed
+          || (t->p.per_class && tr->class_id != dets[i].class_id))
+        continue;
+      mrcnn_kalman_box (&tr->kf, tb);
+      iw = fmin (b[0] + b[2], tb[0] + tb[2]) - fmax (b[0], tb[0]);
+      ih = fmin (b[1] + b[3], tb[1] + tb[3]) - fmax (b[1], tb[1]);
+      if (iw > 0.0 && ih > 0.0
+          && iw * ih > MRCNN_TRACKER_FRAGMENT_INSIDE * area) {
+        t->det_used[i] = 1;
+        break;
+      }
+    }
+  }
+}
+
 int
 mrcnn_tracker_update (mrcnn_tracker * t, const mrcnn_track_input * dets,
     int n, mrcnn_track_output * out)
@@ -651,6 +694,8 @@ mrcnn_tracker_update (mrcnn_tracker * t, const mrcnn_track_input * dets,
   if (stage (t, t->rows, nr, t->cols, nc, dets, MRCNN_TRACKER_LOW_MATCH, 0,
           out) < 0)
     goto oom;
+
+  fragments (t, dets, n);
 
   /* 3: tentative tracks with the confident detections left */
   for (i = 0, nr = 0; i < t->n_tracks; i++)

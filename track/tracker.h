@@ -85,6 +85,11 @@ extern "C" {
  * two-sided 95 % gate. */
 #define MRCNN_TRACKER_EDGE_GATE 1.96
 
+/* A detection cut by an occluder with more than this fraction of its box
+ * inside the box of a matched track of its class is a piece of that
+ * track's object (most of it). */
+#define MRCNN_TRACKER_FRAGMENT_INSIDE 0.5
+
 typedef struct {
   double high_threshold;        /* confident detections: score >= this */
   double low_threshold;         /* detections below are ignored */
