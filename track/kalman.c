@@ -19,12 +19,12 @@ mrcnn_kalman_scales (const double x[4], double scale[4])
 }
 
 void
-mrcnn_kalman_edge_noise (const mrcnn_kalman * k, double std[2])
+mrcnn_kalman_edge_noise (double w, double h, double std[2])
 {
-  double s[4];
+  double x[4] = { 0.0, 0.0, w, h }, s[4];
   int a;
 
-  mrcnn_kalman_scales (k->x, s);
+  mrcnn_kalman_scales (x, s);
   for (a = 0; a < 2; a++) {
     double rc = MRCNN_KALMAN_STD_POSITION * s[a];
     double rs = MRCNN_KALMAN_STD_POSITION * s[a + 2];

@@ -280,7 +280,7 @@ complete_box (const double tb[4], const double db[4], const double reach[4],
 static void
 edge_gate (const track * tr, double gate[2])
 {
-  mrcnn_kalman_edge_noise (&tr->kf, gate);
+  mrcnn_kalman_edge_noise (tr->kf.x[2], tr->kf.x[3], gate);
   gate[0] *= MRCNN_TRACKER_EDGE_GATE;
   gate[1] *= MRCNN_TRACKER_EDGE_GATE;
 }
@@ -337,8 +337,10 @@ similarity (const mrcnn_tracker * t, const track * tr,
  * on each axis where an edge lies inside an occluder and the detection is
  * smaller than the size the track had when last seen whole on that axis,
  * by more than the 95 % gate of the size's measurement noise, the cut
- * side is moved out to that size (no further than the occluder reaches);
- * where both edges lie inside occluders the predicted centre places it.
+ * side is moved out to that size; where both edges lie inside occluders
+ * the predicted centre places it. The size may reach past the occluder:
+ * an object wider than its occluder shows on both sides of it, as two
+ * detections (see fragments()).
  * Returns 1 when an edge moved; otherwise cb is the detection's box and
  * whole[a] says whether axis a (x, y) had no edge inside an occluder. */
 static int
@@ -357,14 +359,14 @@ restore_size (const track * tr, const double tb[4], const double db[4],
     if (whole[a] || size - (hi - lo) <= gate)
       continue;
     if (hi_in && !lo_in)
-      hi = fmin (lo + size, reach[a + 2]);
+      hi = lo + size;
     else if (lo_in && !hi_in)
-      lo = fmax (hi - size, reach[a]);
+      lo = hi - size;
     else {
       double c = tb[a] + 0.5 * tb[a + 2];
 
-      lo = fmax (fmin (lo, c - 0.5 * size), reach[a]);
-      hi = fmin (fmax (hi, c + 0.5 * size), reach[a + 2]);
+      lo = fmin (lo, c - 0.5 * size);
+      hi = fmax (hi, c + 0.5 * size);
     }
     moved |= lo != cb[a] || hi != cb[a] + cb[a + 2];
     cb[a] = lo;
@@ -513,9 +515,12 @@ add_track (mrcnn_tracker * t, const mrcnn_track_input * d,
  * detection j (score >= high_threshold) whose box holds one of i's edges
  * (the edge's line crosses j's box, i and j overlapping) without being
  * nearly the same box as i (box IoU <= MRCNN_TRACKER_OCCLUDER_IOU: that
- * is one object found twice). reach[4i..4i+3] are the least x1, least y1,
- * greatest x2 and greatest y2 of the occluders holding i's left, top,
- * right and bottom edge: i's own edge where none does. */
+ * is one object found twice). Where an occluder cuts an object, the cut
+ * edge is the occluder's own edge, which the detector places with some
+ * jitter: j's box is taken grown by the gate of its edges' measurement
+ * noise (MRCNN_TRACKER_EDGE_GATE deviations). reach[4i..4i+3] are the
+ * least x1, least y1, greatest x2 and greatest y2 of the occluders holding
+ * i's left, top, right and bottom edge: i's own edge where none does. */
 static void
 occluders (mrcnn_tracker * t, const mrcnn_track_input * dets, int n)
 {
@@ -539,26 +544,29 @@ occluders (mrcnn_tracker * t, const mrcnn_track_input * dets, int n)
       continue;
     for (j = 0; j < n; j++) {
       const mrcnn_track_input *o = &dets[j];
-      double bo[4], ox1, oy1, ox2, oy2;
+      double bo[4], m[2], ox1, oy1, ox2, oy2;
 
       if (j == i || t->det_used[j] || o->score < t->p.high_threshold)
         continue;
       input_box (o, bo);
-      ox1 = bo[0];
-      oy1 = bo[1];
-      ox2 = bo[0] + bo[2];
-      oy2 = bo[1] + bo[3];
+      mrcnn_kalman_edge_noise (bo[2], bo[3], m);
+      m[0] *= MRCNN_TRACKER_EDGE_GATE;
+      m[1] *= MRCNN_TRACKER_EDGE_GATE;
+      ox1 = bo[0] - m[0];
+      oy1 = bo[1] - m[1];
+      ox2 = bo[0] + bo[2] + m[0];
+      oy2 = bo[1] + bo[3] + m[1];
       if (ox2 <= x1 || ox1 >= x2 || oy2 <= y1 || oy1 >= y2
           || mrcnn_box_iou (bi, bo) > MRCNN_TRACKER_OCCLUDER_IOU)
         continue;
       if (ox1 < x1 && x1 < ox2)
-        r[0] = fmin (r[0], ox1);
+        r[0] = fmin (r[0], bo[0]);
       if (oy1 < y1 && y1 < oy2)
-        r[1] = fmin (r[1], oy1);
+        r[1] = fmin (r[1], bo[1]);
       if (ox1 < x2 && x2 < ox2)
-        r[2] = fmax (r[2], ox2);
+        r[2] = fmax (r[2], bo[0] + bo[2]);
       if (oy1 < y2 && y2 < oy2)
-        r[3] = fmax (r[3], oy2);
+        r[3] = fmax (r[3], bo[1] + bo[3]);
     }
   }
 }
