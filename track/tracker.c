@@ -40,6 +40,7 @@ struct mrcnn_tracker {
   mrcnn_mask_grid *grids;
   int *det_used, *dup, *rows, *cols, *r2c, *c2r;
   double *reach;                /* per detection, 4 edges: see occluders() */
+  double *margin;               /* per detection, x and y: its edge gate */
   int cap_dets;
   double *cost;
   size_t cap_cost;
@@ -93,6 +94,7 @@ mrcnn_tracker_free (mrcnn_tracker * t)
   free (t->det_used);
   free (t->dup);
   free (t->reach);
+  free (t->margin);
   free (t->rows);
   free (t->cols);
   free (t->r2c);
@@ -209,6 +211,10 @@ reserve (mrcnn_tracker * t, int n_dets)
     if (!g)
       return 0;
     t->reach = g;
+    g = realloc (t->margin, (size_t) cap * 2 * sizeof (double));
+    if (!g)
+      return 0;
+    t->margin = g;
     if (!grow_ints (&t->det_used, cap) || !grow_ints (&t->dup, cap)
         || !grow_ints (&t->cols, cap)
         || !grow_ints (&t->c2r, cap))
@@ -526,6 +532,13 @@ occluders (mrcnn_tracker * t, const mrcnn_track_input * dets, int n)
 {
   int i, j;
 
+  for (j = 0; j < n; j++) {
+    double *m = &t->margin[2 * j];
+
+    mrcnn_kalman_edge_noise (dets[j].w, dets[j].h, m);
+    m[0] *= MRCNN_TRACKER_EDGE_GATE;
+    m[1] *= MRCNN_TRACKER_EDGE_GATE;
+  }
   for (i = 0; i < n; i++) {
     double *r = &t->reach[4 * i];
     double bi[4];
@@ -544,14 +557,12 @@ occluders (mrcnn_tracker * t, const mrcnn_track_input * dets, int n)
       continue;
     for (j = 0; j < n; j++) {
       const mrcnn_track_input *o = &dets[j];
-      double bo[4], m[2], ox1, oy1, ox2, oy2;
+      const double *m = &t->margin[2 * j];
+      double bo[4], ox1, oy1, ox2, oy2;
 
       if (j == i || t->det_used[j] || o->score < t->p.high_threshold)
         continue;
       input_box (o, bo);
-      mrcnn_kalman_edge_noise (bo[2], bo[3], m);
-      m[0] *= MRCNN_TRACKER_EDGE_GATE;
-      m[1] *= MRCNN_TRACKER_EDGE_GATE;
       ox1 = bo[0] - m[0];
       oy1 = bo[1] - m[1];
       ox2 = bo[0] + bo[2] + m[0];
