@@ -585,7 +585,7 @@ occluders (mrcnn_tracker * t, const mrcnn_track_input * dets, int n)
 /* An object behind another can come out as several detections, one per
  * visible piece. Once the tracks have taken their detections, a confident
  * detection left that an occluder cuts (an edge inside another's box) and
- * that lies mostly (more than MRCNN_TRACKER_FRAGMENT_INSIDE of its area)
+ * that lies mostly (more than MRCNN_TRACKER_MOSTLY_INSIDE of its area)
  * inside the box of a confirmed track of its class matched on this frame
  * is another piece of that track's object: it neither continues nor
  * starts a track, so that the piece that grows as the object comes out
@@ -617,11 +617,50 @@ fragments (mrcnn_tracker * t, const mrcnn_track_input * dets, int n)
       iw = fmin (b[0] + b[2], tb[0] + tb[2]) - fmax (b[0], tb[0]);
       ih = fmin (b[1] + b[3], tb[1] + tb[3]) - fmax (b[1], tb[1]);
       if (iw > 0.0 && ih > 0.0
-          && iw * ih > MRCNN_TRACKER_FRAGMENT_INSIDE * area) {
+          && iw * ih > MRCNN_TRACKER_MOSTLY_INSIDE * area) {
         t->det_used[i] = 1;
         break;
       }
     }
+  }
+}
+
+/* A detector can report two objects, one in front of the other, as one
+ * detection of a third class over both. A confident detection left that
+ * holds most (more than MRCNN_TRACKER_MOSTLY_INSIDE) of the boxes of two
+ * or more confirmed tracks, and that those boxes fill (their parts inside
+ * it, added up, cover most of it), is taken as such a merge: it starts no
+ * track. A large object with smaller ones in front of it still starts its
+ * track: the smaller ones fill little of its box. */
+static void
+merges (mrcnn_tracker * t, const mrcnn_track_input * dets, int n)
+{
+  int i, k;
+
+  for (i = 0; i < n; i++) {
+    double b[4], filled = 0.0;
+    int held = 0;
+
+    if (t->det_used[i] || dets[i].score < t->p.high_threshold)
+      continue;
+    input_box (&dets[i], b);
+    for (k = 0; k < t->n_tracks; k++) {
+      const track *tr = &t->tracks[k];
+      double tb[4], iw, ih;
+
+      if (!tr->confirmed)
+        continue;
+      mrcnn_kalman_box (&tr->kf, tb);
+      iw = fmin (b[0] + b[2], tb[0] + tb[2]) - fmax (b[0], tb[0]);
+      ih = fmin (b[1] + b[3], tb[1] + tb[3]) - fmax (b[1], tb[1]);
+      if (iw > 0.0 && ih > 0.0
+          && iw * ih > MRCNN_TRACKER_MOSTLY_INSIDE * tb[2] * tb[3]) {
+        held++;
+        filled += iw * ih;
+      }
+    }
+    if (held >= 2 && filled > MRCNN_TRACKER_MOSTLY_INSIDE * b[2] * b[3])
+      t->det_used[i] = 1;
   }
 }
 
@@ -715,6 +754,7 @@ mrcnn_tracker_update (mrcnn_tracker * t, const mrcnn_track_input * dets,
     goto oom;
 
   fragments (t, dets, n);
+  merges (t, dets, n);
 
   /* 3: tentative tracks with the confident detections left */
   for (i = 0, nr = 0; i < t->n_tracks; i++)

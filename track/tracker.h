@@ -39,7 +39,12 @@
  * track keeps the object's size and speed while it is hidden, and in stage
  * 1b a detection of the part that comes out again, completed behind the
  * occluder towards the track's box, is compared whole with it. The mask is
- * kept from the last detection nothing cut.
+ * kept from the last detection nothing cut. Before stage 3, a confident
+ * detection left that an occluder cuts and that lies mostly inside the
+ * box of a matched track of its class is another visible piece of that
+ * track's object, and one that holds most of two or more confirmed
+ * tracks' boxes, which fill it, is the detector's merge of those objects:
+ * neither starts a track.
  *
  * A track is tentative until it has been matched on min_hits frames (those
  * of the first frame are confirmed at once, as SORT and ByteTrack do); a
@@ -85,10 +90,9 @@ extern "C" {
  * two-sided 95 % gate. */
 #define MRCNN_TRACKER_EDGE_GATE 1.96
 
-/* A detection cut by an occluder with more than this fraction of its box
- * inside the box of a matched track of its class is a piece of that
- * track's object (most of it). */
-#define MRCNN_TRACKER_FRAGMENT_INSIDE 0.5
+/* "Most of" a box: more than half of its area (a detection that lies
+ * mostly inside a track's box, a track's box mostly inside a detection). */
+#define MRCNN_TRACKER_MOSTLY_INSIDE 0.5
 
 typedef struct {
   double high_threshold;        /* confident detections: score >= this */

@@ -438,6 +438,53 @@ test_touching (void)
   ut_end ();
 }
 
+/* Two objects, one in front of the other, that the detector also reports
+ * as one detection of a third class over both: that detection starts no
+ * track. A large object with two small ones in front of it, filling
+ * little of its box, starts its own. */
+static void
+test_merges (void)
+{
+  mrcnn_tracker *t = new_tracker (1, 30, 1);
+  mrcnn_track_input d[3];
+  mrcnn_track_output o[3];
+  int f;
+
+  ut_begin ("a detection over two tracked objects starts no track");
+  for (f = 0; f < 10; f++) {
+    d[0] = det (200 + f, 200, 60, 0.95, 1);
+    d[1] = det (240 + f, 210, 60, 0.9, 3);
+    mrcnn_tracker_update (t, d, 2, o);
+  }
+  for (f = 10; f < 20; f++) {
+    d[0] = det (200 + f, 200, 60, 0.95, 1);
+    d[1] = det (240 + f, 210, 60, 0.9, 3);
+    /* the union of the two, as a square */
+    d[2] = piece (170 + f, 270 + f, 205, 70, 0.9, 2);
+    mrcnn_tracker_update (t, d, 3, o);
+    ut_check (o[0].track_id == 1 && o[1].track_id == 2,
+        "frame %d: both objects keep their ids", f);
+    ut_check (o[2].state == MRCNN_TRACK_NONE, "frame %d: the merge is "
+        "no track (state %d)", f, o[2].state);
+  }
+  ut_check (mrcnn_tracker_next_id (t) == 3, "no id given to the merge");
+  mrcnn_tracker_free (t);
+
+  t = new_tracker (1, 30, 1);
+  for (f = 0; f < 10; f++) {
+    d[0] = det (120 + f, 150, 40, 0.95, 1);
+    d[1] = det (400 - f, 300, 40, 0.9, 3);
+    mrcnn_tracker_update (t, d, 2, o);
+  }
+  d[2] = piece (80, 480, 230, 220, 0.9, 2);
+  mrcnn_tracker_update (t, d, 3, o);
+  ut_check (o[0].track_id == 1 && o[1].track_id == 2 && o[2].track_id == 3,
+      "a large object around two small ones gets a track (%llu)",
+      (unsigned long long) o[2].track_id);
+  mrcnn_tracker_free (t);
+  ut_end ();
+}
+
 /* Carried to frames without detections, an instance goes where its track
  * predicts its detection: the visible part, moved with the object. */
 static void
@@ -517,6 +564,7 @@ main (void)
   test_advance ();
   test_occlusion ();
   test_touching ();
+  test_merges ();
   test_visible_box ();
   return ut_finish ();
 }
