@@ -26,7 +26,7 @@
  * those that neither start nor continue a track - are removed from the
  * buffer, unless keep-untracked is set (they then pass with track id 0). On frames where `maskrcnn` carried its last result (its interval
  * property: stale instances), the tracks move by their predicted motion and
- * each stale instance is put on its track's predicted box, mask and all.
+ * each stale instance moves with its track's predicted box, mask and all.
  *
  * Only metadata is read and written, so frames in system and in CUDA memory
  * pass alike. New caps, a flush and a new stream end every track (ids go on
@@ -160,8 +160,10 @@ stale_track_id (GstMaskRcnnTrack * self, const GstMaskRcnnInstance * in,
   return TRUE;
 }
 
-/* Puts a stale instance on its track's predicted box. The mask is relative
- * to the box, so it moves and scales with it. */
+/* Puts a stale instance where its track predicts its detection now (the
+ * visible part of the object: the detection's box moved and scaled with
+ * the track's predicted box). The mask is relative to the box, so it moves
+ * and scales with it. */
 static void
 move_to_track (GstMaskRcnnTrack * self, const GstMaskRcnnInstance * in,
     guint64 track_id)
@@ -170,7 +172,7 @@ move_to_track (GstMaskRcnnTrack * self, const GstMaskRcnnInstance * in,
   double box[4];
   gint64 x, y, w, h;
 
-  if (!mrcnn_tracker_track_box (self->tracker, track_id, box))
+  if (!mrcnn_tracker_visible_box (self->tracker, track_id, box))
     return;
   w = MAX (1, (gint64) llround (box[2]));
   h = MAX (1, (gint64) llround (box[3]));

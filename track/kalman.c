@@ -5,6 +5,7 @@
  */
 #include "kalman.h"
 
+#include <math.h>
 #include <string.h>
 
 void
@@ -15,6 +16,21 @@ mrcnn_kalman_scales (const double x[4], double scale[4])
   scale[1] = x[3];
   scale[2] = x[2];
   scale[3] = x[3];
+}
+
+void
+mrcnn_kalman_edge_noise (double w, double h, double std[2])
+{
+  double x[4] = { 0.0, 0.0, w, h }, s[4];
+  int a;
+
+  mrcnn_kalman_scales (x, s);
+  for (a = 0; a < 2; a++) {
+    double rc = MRCNN_KALMAN_STD_POSITION * s[a];
+    double rs = MRCNN_KALMAN_STD_POSITION * s[a + 2];
+
+    std[a] = sqrt (rc * rc + 0.25 * rs * rs);
+  }
 }
 
 void

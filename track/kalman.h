@@ -49,6 +49,13 @@ void mrcnn_kalman_update (mrcnn_kalman * k, const double box[4]);
 /* The state's box as (x, y, w, h) with (x, y) its top-left corner. */
 void mrcnn_kalman_box (const mrcnn_kalman * k, double xywh[4]);
 
+/* The standard deviation of the measurement noise of an edge of a box of
+ * size (w, h): of a left or right edge (std[0]), of a top or bottom edge
+ * (std[1]). An edge is a centre plus or minus half a size, each measured
+ * with the noise the filter assumes, so its variance is var(centre) +
+ * var(size) / 4. */
+void mrcnn_kalman_edge_noise (double w, double h, double std[2]);
+
 /* The noise standard deviations for a state of size (w, h), coordinate by
  * coordinate (the scale each coordinate's noise follows): exposed so that
  * the reference in the unit test uses the same model. */

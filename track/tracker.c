@@ -16,7 +16,12 @@ typedef struct {
   uint64_t id;                  /* 0 while tentative */
   mrcnn_kalman kf;
   mrcnn_mask_grid mask;         /* of the last matched detection */
-  double last_box[4];           /* that detection's box (x, y, w, h) */
+  double last_box[4];           /* that detection's box (x, y, w, h),
+                                 * completed behind its occluders */
+  double seen_box[4];           /* that detection's box as it was */
+  double seen_kf[4];            /* the filter's box just after it */
+  double size[2];               /* width and height when last seen whole
+                                 * on that axis (no edge in an occluder) */
   int class_id;
   int hits;                     /* frames matched */
   int since_update;             /* frames since the last match */
@@ -34,6 +39,8 @@ struct mrcnn_tracker {
   /* per-frame scratch, grown as needed */
   mrcnn_mask_grid *grids;
   int *det_used, *dup, *rows, *cols, *r2c, *c2r;
+  double *reach;                /* per detection, 4 edges: see occluders() */
+  double *margin;               /* per detection, x and y: its edge gate */
   int cap_dets;
   double *cost;
   size_t cap_cost;
@@ -86,6 +93,8 @@ mrcnn_tracker_free (mrcnn_tracker * t)
   free (t->grids);
   free (t->det_used);
   free (t->dup);
+  free (t->reach);
+  free (t->margin);
   free (t->rows);
   free (t->cols);
   free (t->r2c);
@@ -123,6 +132,31 @@ mrcnn_tracker_track_box (const mrcnn_tracker * t, uint64_t track_id,
   for (i = 0; i < t->n_tracks; i++)
     if (t->tracks[i].id == track_id) {
       mrcnn_kalman_box (&t->tracks[i].kf, xywh);
+      return 1;
+    }
+  return 0;
+}
+
+int
+mrcnn_tracker_visible_box (const mrcnn_tracker * t, uint64_t track_id,
+    double xywh[4])
+{
+  int i;
+
+  for (i = 0; i < t->n_tracks; i++)
+    if (t->tracks[i].id == track_id) {
+      const track *tr = &t->tracks[i];
+      double p[4], sw, sh;
+
+      mrcnn_kalman_box (&tr->kf, p);
+      sw = tr->seen_kf[2] > 0.0 ? p[2] / tr->seen_kf[2] : 1.0;
+      sh = tr->seen_kf[3] > 0.0 ? p[3] / tr->seen_kf[3] : 1.0;
+      /* the seen box keeps its place in the filter's box, which moves
+       * and scales as predicted */
+      xywh[0] = p[0] + (tr->seen_box[0] - tr->seen_kf[0]) * sw;
+      xywh[1] = p[1] + (tr->seen_box[1] - tr->seen_kf[1]) * sh;
+      xywh[2] = tr->seen_box[2] * sw;
+      xywh[3] = tr->seen_box[3] * sh;
       return 1;
     }
   return 0;
@@ -173,6 +207,14 @@ reserve (mrcnn_tracker * t, int n_dets)
     if (!g)
       return 0;
     t->grids = g;
+    g = realloc (t->reach, (size_t) cap * 4 * sizeof (double));
+    if (!g)
+      return 0;
+    t->reach = g;
+    g = realloc (t->margin, (size_t) cap * 2 * sizeof (double));
+    if (!g)
+      return 0;
+    t->margin = g;
     if (!grow_ints (&t->det_used, cap) || !grow_ints (&t->dup, cap)
         || !grow_ints (&t->cols, cap)
         || !grow_ints (&t->c2r, cap))
@@ -207,14 +249,66 @@ input_box (const mrcnn_track_input * d, double xywh[4])
   xywh[3] = d->h;
 }
 
-/* Similarity of a track's mask on box tb and a detection. */
+/* A detection's box completed behind its occluders towards a track's box
+ * tb: each edge of the detection that lies inside an occluder's box and
+ * falls short of tb's by more than the track's gate[] (x edges, y edges)
+ * is moved out as far as tb reaches, but no further than the occluder
+ * (the part of the object hidden behind it), reach[] being how far the
+ * occluders go on each side (see occluders()). Returns 1 when an edge
+ * moved. Boxes are (x, y, w, h). */
+static int
+complete_box (const double tb[4], const double db[4], const double reach[4],
+    const double gate[2], double out[4])
+{
+  double x1 = db[0], y1 = db[1], x2 = db[0] + db[2], y2 = db[1] + db[3];
+  double tx1 = tb[0], ty1 = tb[1], tx2 = tb[0] + tb[2], ty2 = tb[1] + tb[3];
+  double nx1 = x1, ny1 = y1, nx2 = x2, ny2 = y2;
+
+  if (reach[0] < x1 && tx1 < x1 - gate[0])
+    nx1 = fmin (x1, fmax (tx1, reach[0]));
+  if (reach[1] < y1 && ty1 < y1 - gate[1])
+    ny1 = fmin (y1, fmax (ty1, reach[1]));
+  if (reach[2] > x2 && tx2 > x2 + gate[0])
+    nx2 = fmax (x2, fmin (tx2, reach[2]));
+  if (reach[3] > y2 && ty2 > y2 + gate[1])
+    ny2 = fmax (y2, fmin (ty2, reach[3]));
+  out[0] = nx1;
+  out[1] = ny1;
+  out[2] = nx2 - nx1;
+  out[3] = ny2 - ny1;
+  return nx1 != x1 || ny1 != y1 || nx2 != x2 || ny2 != y2;
+}
+
+/* How far a detection's edge may fall short of a track's box before it is
+ * taken as cut by an occluder: the 95 % two-sided gate (1.96 standard
+ * deviations) of the edge's measurement noise, so that the detector's
+ * jitter on an edge that touches another object is not taken for a cut. */
+static void
+edge_gate (const track * tr, double gate[2])
+{
+  mrcnn_kalman_edge_noise (tr->kf.x[2], tr->kf.x[3], gate);
+  gate[0] *= MRCNN_TRACKER_EDGE_GATE;
+  gate[1] *= MRCNN_TRACKER_EDGE_GATE;
+}
+
+/* Similarity of a track's mask on box tb and detection di. With
+ * `complete`, a detection that an occluder cuts is taken as the visible
+ * part of its object: its box is completed behind the occluder towards tb
+ * before the boxes are compared, and the masks (the detection's shows
+ * only the visible part) are left out. */
 static double
 similarity_at (const mrcnn_tracker * t, const track * tr, const double tb[4],
-    const mrcnn_track_input * d, const mrcnn_mask_grid * g)
+    const mrcnn_track_input * dets, int di, const mrcnn_mask_grid * g,
+    int complete)
 {
-  double db[4], box_iou, mask_iou;
+  double db[4], cb[4], gate[2], box_iou, mask_iou;
 
-  input_box (d, db);
+  input_box (&dets[di], db);
+  if (complete) {
+    edge_gate (tr, gate);
+    if (complete_box (tb, db, &t->reach[4 * di], gate, cb))
+      return mrcnn_box_iou (tb, cb);
+  }
   box_iou = mrcnn_box_iou (tb, db);
   if (box_iou <= 0.0)
     return 0.0;
@@ -230,29 +324,91 @@ similarity_at (const mrcnn_tracker * t, const track * tr, const double tb[4],
  * drifts from where an object that stopped or turned comes out again. */
 static double
 similarity (const mrcnn_tracker * t, const track * tr,
-    const mrcnn_track_input * d, const mrcnn_mask_grid * g)
+    const mrcnn_track_input * dets, int di, const mrcnn_mask_grid * g,
+    int complete)
 {
   double tb[4], s;
 
   mrcnn_kalman_box (&tr->kf, tb);
-  s = similarity_at (t, tr, tb, d, g);
+  s = similarity_at (t, tr, tb, dets, di, g, complete);
   if (tr->since_update > 1) {
-    double l = similarity_at (t, tr, tr->last_box, d, g);
+    double l = similarity_at (t, tr, tr->last_box, dets, di, g, complete);
     if (l > s)
       s = l;
   }
   return s;
 }
 
-static void
-apply_match (mrcnn_tracker * t, track * tr, const mrcnn_track_input * d,
-    const mrcnn_mask_grid * g)
+/* The detection's box restored to the track's size behind its occluders:
+ * on each axis where an edge lies inside an occluder and the detection is
+ * smaller than the size the track had when last seen whole on that axis,
+ * by more than the 95 % gate of the size's measurement noise, the cut
+ * side is moved out to that size; where both edges lie inside occluders
+ * the predicted centre places it. The size may reach past the occluder:
+ * an object wider than its occluder shows on both sides of it, as two
+ * detections (see fragments()).
+ * Returns 1 when an edge moved; otherwise cb is the detection's box and
+ * whole[a] says whether axis a (x, y) had no edge inside an occluder. */
+static int
+restore_size (const track * tr, const double tb[4], const double db[4],
+    const double reach[4], double cb[4], int whole[2])
 {
-  double m[4] = { d->x + 0.5 * d->w, d->y + 0.5 * d->h, d->w, d->h };
+  int a, moved = 0;
 
+  memcpy (cb, db, 4 * sizeof (double));
+  for (a = 0; a < 2; a++) {
+    double lo = db[a], hi = db[a] + db[a + 2], size = tr->size[a];
+    int lo_in = reach[a] < lo, hi_in = reach[a + 2] > hi;
+    double gate = MRCNN_TRACKER_EDGE_GATE * MRCNN_KALMAN_STD_POSITION * size;
+
+    whole[a] = !lo_in && !hi_in;
+    if (whole[a] || size - (hi - lo) <= gate)
+      continue;
+    if (hi_in && !lo_in)
+      hi = lo + size;
+    else if (lo_in && !hi_in)
+      lo = hi - size;
+    else {
+      double c = tb[a] + 0.5 * tb[a + 2];
+
+      lo = fmin (lo, c - 0.5 * size);
+      hi = fmax (hi, c + 0.5 * size);
+    }
+    moved |= lo != cb[a] || hi != cb[a] + cb[a + 2];
+    cb[a] = lo;
+    cb[a + 2] = hi - lo;
+  }
+  return moved;
+}
+
+/* The track measures the detection's box, restored behind its occluders
+ * to the size the object had when seen whole (restore_size()): a partly
+ * hidden object keeps its size and its speed instead of shrinking into
+ * its visible part, and is found again where it comes out. The mask is
+ * kept from the last detection that nothing cut. */
+static void
+apply_match (mrcnn_tracker * t, track * tr, const mrcnn_track_input * dets,
+    int di, const mrcnn_mask_grid * g)
+{
+  const mrcnn_track_input *d = &dets[di];
+  double tb[4], db[4], cb[4], m[4];
+  int whole[2], a;
+
+  mrcnn_kalman_box (&tr->kf, tb);
+  input_box (d, db);
+  if (!restore_size (tr, tb, db, &t->reach[4 * di], cb, whole))
+    tr->mask = *g;
+  m[0] = cb[0] + 0.5 * cb[2];
+  m[1] = cb[1] + 0.5 * cb[3];
+  m[2] = cb[2];
+  m[3] = cb[3];
   mrcnn_kalman_update (&tr->kf, m);
-  tr->mask = *g;
-  input_box (d, tr->last_box);
+  for (a = 0; a < 2; a++)
+    if (whole[a])
+      tr->size[a] = tr->kf.x[a + 2];
+  memcpy (tr->last_box, cb, sizeof (cb));
+  memcpy (tr->seen_box, db, sizeof (db));
+  mrcnn_kalman_box (&tr->kf, tr->seen_kf);
   tr->class_id = d->class_id;
   tr->hits++;
   tr->since_update = 0;
@@ -268,7 +424,7 @@ apply_match (mrcnn_tracker * t, track * tr, const mrcnn_track_input * d,
  * ran out. */
 static int
 stage (mrcnn_tracker * t, const int *rows, int nr, const int *cols, int nc,
-    const mrcnn_track_input * dets, double min_similarity,
+    const mrcnn_track_input * dets, double min_similarity, int complete,
     mrcnn_track_output * out)
 {
   int r, c, k;
@@ -284,7 +440,8 @@ stage (mrcnn_tracker * t, const int *rows, int nr, const int *cols, int nc,
       double cost = NAN;        /* not admissible */
 
       if (!t->p.per_class || d->class_id == tr->class_id) {
-        double s = similarity (t, tr, d, &t->grids[cols[c]]);
+        double s = similarity (t, tr, dets, cols[c], &t->grids[cols[c]],
+            complete);
         if (s > 0.0)
           cost = 1.0 - s;
       }
@@ -302,7 +459,7 @@ stage (mrcnn_tracker * t, const int *rows, int nr, const int *cols, int nc,
       continue;
     tr = &t->tracks[rows[r]];
     di = cols[k];
-    apply_match (t, tr, &dets[di], &t->grids[di]);
+    apply_match (t, tr, dets, di, &t->grids[di]);
     t->tr_used[rows[r]] = 1;
     t->det_used[di] = 1;
     out[di].track_id = tr->id;
@@ -342,6 +499,10 @@ add_track (mrcnn_tracker * t, const mrcnn_track_input * d,
   mrcnn_kalman_init (&tr->kf, m);
   tr->mask = *g;
   input_box (d, tr->last_box);
+  input_box (d, tr->seen_box);
+  mrcnn_kalman_box (&tr->kf, tr->seen_kf);
+  tr->size[0] = d->w;
+  tr->size[1] = d->h;
   tr->class_id = d->class_id;
   tr->hits = 1;
   /* objects there when the stream starts are not held back */
@@ -353,6 +514,154 @@ add_track (mrcnn_tracker * t, const mrcnn_track_input * d,
   o->track_id = tr->id;
   o->state = tr->confirmed ? MRCNN_TRACK_CONFIRMED : MRCNN_TRACK_TENTATIVE;
   return 0;
+}
+
+/* For each detection, how far the occluders that may hide part of its
+ * object reach on each side: an occluder of detection i is a confident
+ * detection j (score >= high_threshold) whose box holds one of i's edges
+ * (the edge's line crosses j's box, i and j overlapping) without being
+ * nearly the same box as i (box IoU <= MRCNN_TRACKER_OCCLUDER_IOU: that
+ * is one object found twice). Where an occluder cuts an object, the cut
+ * edge is the occluder's own edge, which the detector places with some
+ * jitter: j's box is taken grown by the gate of its edges' measurement
+ * noise (MRCNN_TRACKER_EDGE_GATE deviations). reach[4i..4i+3] are the
+ * least x1, least y1, greatest x2 and greatest y2 of the occluders holding
+ * i's left, top, right and bottom edge: i's own edge where none does. */
+static void
+occluders (mrcnn_tracker * t, const mrcnn_track_input * dets, int n)
+{
+  int i, j;
+
+  for (j = 0; j < n; j++) {
+    double *m = &t->margin[2 * j];
+
+    mrcnn_kalman_edge_noise (dets[j].w, dets[j].h, m);
+    m[0] *= MRCNN_TRACKER_EDGE_GATE;
+    m[1] *= MRCNN_TRACKER_EDGE_GATE;
+  }
+  for (i = 0; i < n; i++) {
+    double *r = &t->reach[4 * i];
+    double bi[4];
+    double x1, y1, x2, y2;
+
+    input_box (&dets[i], bi);
+    x1 = bi[0];
+    y1 = bi[1];
+    x2 = bi[0] + bi[2];
+    y2 = bi[1] + bi[3];
+    r[0] = x1;
+    r[1] = y1;
+    r[2] = x2;
+    r[3] = y2;
+    if (t->det_used[i])
+      continue;
+    for (j = 0; j < n; j++) {
+      const mrcnn_track_input *o = &dets[j];
+      const double *m = &t->margin[2 * j];
+      double bo[4], ox1, oy1, ox2, oy2;
+
+      if (j == i || t->det_used[j] || o->score < t->p.high_threshold)
+        continue;
+      input_box (o, bo);
+      ox1 = bo[0] - m[0];
+      oy1 = bo[1] - m[1];
+      ox2 = bo[0] + bo[2] + m[0];
+      oy2 = bo[1] + bo[3] + m[1];
+      if (ox2 <= x1 || ox1 >= x2 || oy2 <= y1 || oy1 >= y2
+          || mrcnn_box_iou (bi, bo) > MRCNN_TRACKER_OCCLUDER_IOU)
+        continue;
+      if (ox1 < x1 && x1 < ox2)
+        r[0] = fmin (r[0], bo[0]);
+      if (oy1 < y1 && y1 < oy2)
+        r[1] = fmin (r[1], bo[1]);
+      if (ox1 < x2 && x2 < ox2)
+        r[2] = fmax (r[2], bo[0] + bo[2]);
+      if (oy1 < y2 && y2 < oy2)
+        r[3] = fmax (r[3], bo[1] + bo[3]);
+    }
+  }
+}
+
+/* An object behind another can come out as several detections, one per
+ * visible piece. Once the tracks have taken their detections, a confident
+ * detection left that an occluder cuts (an edge inside another's box) and
+ * that lies mostly (more than MRCNN_TRACKER_MOSTLY_INSIDE of its area)
+ * inside the box of a confirmed track of its class matched on this frame
+ * is another piece of that track's object: it neither continues nor
+ * starts a track, so that the piece that grows as the object comes out
+ * again is found by the object's track rather than by a new one. */
+static void
+fragments (mrcnn_tracker * t, const mrcnn_track_input * dets, int n)
+{
+  int i, k;
+
+  for (i = 0; i < n; i++) {
+    const double *r = &t->reach[4 * i];
+    double b[4], area;
+
+    if (t->det_used[i] || dets[i].score < t->p.high_threshold)
+      continue;
+    input_box (&dets[i], b);
+    if (!(r[0] < b[0] || r[1] < b[1] || r[2] > b[0] + b[2]
+            || r[3] > b[1] + b[3]))
+      continue;
+    area = b[2] * b[3];
+    for (k = 0; k < t->n_tracks; k++) {
+      const track *tr = &t->tracks[k];
+      double tb[4], iw, ih;
+
+      if (!t->tr_used[k] || !tr->confirmed
+          || (t->p.per_class && tr->class_id != dets[i].class_id))
+        continue;
+      mrcnn_kalman_box (&tr->kf, tb);
+      iw = fmin (b[0] + b[2], tb[0] + tb[2]) - fmax (b[0], tb[0]);
+      ih = fmin (b[1] + b[3], tb[1] + tb[3]) - fmax (b[1], tb[1]);
+      if (iw > 0.0 && ih > 0.0
+          && iw * ih > MRCNN_TRACKER_MOSTLY_INSIDE * area) {
+        t->det_used[i] = 1;
+        break;
+      }
+    }
+  }
+}
+
+/* A detector can report two objects, one in front of the other, as one
+ * detection of a third class over both. A confident detection left that
+ * holds most (more than MRCNN_TRACKER_MOSTLY_INSIDE) of the boxes of two
+ * or more confirmed tracks, and that those boxes fill (their parts inside
+ * it, added up, cover most of it), is taken as such a merge: it starts no
+ * track. A large object with smaller ones in front of it still starts its
+ * track: the smaller ones fill little of its box. */
+static void
+merges (mrcnn_tracker * t, const mrcnn_track_input * dets, int n)
+{
+  int i, k;
+
+  for (i = 0; i < n; i++) {
+    double b[4], filled = 0.0;
+    int held = 0;
+
+    if (t->det_used[i] || dets[i].score < t->p.high_threshold)
+      continue;
+    input_box (&dets[i], b);
+    for (k = 0; k < t->n_tracks; k++) {
+      const track *tr = &t->tracks[k];
+      double tb[4], iw, ih;
+
+      if (!tr->confirmed)
+        continue;
+      mrcnn_kalman_box (&tr->kf, tb);
+      iw = fmin (b[0] + b[2], tb[0] + tb[2]) - fmax (b[0], tb[0]);
+      ih = fmin (b[1] + b[3], tb[1] + tb[3]) - fmax (b[1], tb[1]);
+      if (iw > 0.0 && ih > 0.0
+          && iw * ih > MRCNN_TRACKER_MOSTLY_INSIDE * tb[2] * tb[3]) {
+        held++;
+        filled += iw * ih;
+      }
+    }
+    if (held >= 2 && filled > MRCNN_TRACKER_MOSTLY_INSIDE * b[2] * b[3])
+      t->det_used[i] = 1;
+  }
 }
 
 int
@@ -400,6 +709,7 @@ mrcnn_tracker_update (mrcnn_tracker * t, const mrcnn_track_input * dets,
       t->dup[i] = mrcnn_box_iou (bi, bj) > t->p.duplicate_iou;
     }
   }
+  occluders (t, dets, n);
   for (i = 0; i < n; i++)
     if (!t->det_used[i])
       mrcnn_mask_grid_from_gray8 (&t->grids[i], dets[i].mask,
@@ -412,7 +722,22 @@ mrcnn_tracker_update (mrcnn_tracker * t, const mrcnn_track_input * dets,
   for (i = 0, nc = 0; i < n; i++)
     if (!t->det_used[i] && dets[i].score >= t->p.high_threshold)
       t->cols[nc++] = i;
-  if (stage (t, t->rows, nr, t->cols, nc, dets, t->p.match_threshold,
+  if (stage (t, t->rows, nr, t->cols, nc, dets, t->p.match_threshold, 0,
+          out) < 0)
+    goto oom;
+
+  /* 1b: confirmed tracks still unmatched with the confident detections
+   * left, those cut by an occluder completed behind it: an object coming
+   * out from behind another (or going behind it) shows only a part. After
+   * stage 1, so that a detection that a track explains as it is never goes
+   * to another track that needs a hidden part to explain it. */
+  for (i = 0, nr = 0; i < t->n_tracks; i++)
+    if (t->tracks[i].confirmed && !t->tr_used[i])
+      t->rows[nr++] = i;
+  for (i = 0, nc = 0; i < n; i++)
+    if (!t->det_used[i] && dets[i].score >= t->p.high_threshold)
+      t->cols[nc++] = i;
+  if (stage (t, t->rows, nr, t->cols, nc, dets, t->p.match_threshold, 1,
           out) < 0)
     goto oom;
 
@@ -424,9 +749,12 @@ mrcnn_tracker_update (mrcnn_tracker * t, const mrcnn_track_input * dets,
   for (i = 0, nc = 0; i < n; i++)
     if (!t->det_used[i] && dets[i].score < t->p.high_threshold)
       t->cols[nc++] = i;
-  if (stage (t, t->rows, nr, t->cols, nc, dets, MRCNN_TRACKER_LOW_MATCH,
+  if (stage (t, t->rows, nr, t->cols, nc, dets, MRCNN_TRACKER_LOW_MATCH, 0,
           out) < 0)
     goto oom;
+
+  fragments (t, dets, n);
+  merges (t, dets, n);
 
   /* 3: tentative tracks with the confident detections left */
   for (i = 0, nr = 0; i < t->n_tracks; i++)
@@ -436,7 +764,7 @@ mrcnn_tracker_update (mrcnn_tracker * t, const mrcnn_track_input * dets,
     if (!t->det_used[i] && dets[i].score >= t->p.high_threshold)
       t->cols[nc++] = i;
   if (stage (t, t->rows, nr, t->cols, nc, dets,
-          MRCNN_TRACKER_TENTATIVE_MATCH, out) < 0)
+          MRCNN_TRACKER_TENTATIVE_MATCH, 0, out) < 0)
     goto oom;
 
   /* track life: unmatched tentative tracks end, confirmed ones are lost

@@ -17,6 +17,9 @@
  *
  * 1. confirmed tracks (including lost ones) with the confident detections
  *    (score >= high_threshold), similarity >= match_threshold;
+ * 1b. confirmed tracks still unmatched with the confident detections left,
+ *    similarity >= match_threshold, each detection that an occluder cuts
+ *    completed behind it (below);
  * 2. confirmed tracks still unmatched and not lost with the low-score
  *    detections (low_threshold <= score < high_threshold), similarity >=
  *    MRCNN_TRACKER_LOW_MATCH: low-score detections continue tracks, they
@@ -25,6 +28,23 @@
  *    MRCNN_TRACKER_TENTATIVE_MATCH;
  * 4. confident detections still left, scoring >= new_track_threshold,
  *    start tentative tracks.
+ *
+ * Occlusion: an occluder of a detection is another confident detection
+ * whose box holds one of the detection's edges (and is not nearly the same
+ * box). An object passing behind another shows only a part, and its
+ * detection shrinks to that part; a track measures such a detection
+ * restored to the size it had when last seen whole on that axis (where the
+ * detection falls short of it by more than the 95 % gate of the size's
+ * measurement noise), the cut side moved out behind the occluder. So the
+ * track keeps the object's size and speed while it is hidden, and in stage
+ * 1b a detection of the part that comes out again, completed behind the
+ * occluder towards the track's box, is compared whole with it. The mask is
+ * kept from the last detection nothing cut. Before stage 3, a confident
+ * detection left that an occluder cuts and that lies mostly inside the
+ * box of a matched track of its class is another visible piece of that
+ * track's object, and one that holds most of two or more confirmed
+ * tracks' boxes, which fill it, is the detector's merge of those objects:
+ * neither starts a track.
  *
  * A track is tentative until it has been matched on min_hits frames (those
  * of the first frame are confirmed at once, as SORT and ByteTrack do); a
@@ -59,6 +79,20 @@ extern "C" {
  * (ByteTrack's costs 0.5 and 0.7). */
 #define MRCNN_TRACKER_LOW_MATCH 0.5
 #define MRCNN_TRACKER_TENTATIVE_MATCH 0.3
+
+/* Two detections whose boxes overlap more than this are one object found
+ * twice, not an object and its occluder. */
+#define MRCNN_TRACKER_OCCLUDER_IOU 0.5
+
+/* A detection's edge (or size) that falls short of its track's by more
+ * than this many standard deviations of its measurement noise, while the
+ * edge lies inside an occluder, is taken as cut by the occluder: 1.96, the
+ * two-sided 95 % gate. */
+#define MRCNN_TRACKER_EDGE_GATE 1.96
+
+/* "Most of" a box: more than half of its area (a detection that lies
+ * mostly inside a track's box, a track's box mostly inside a detection). */
+#define MRCNN_TRACKER_MOSTLY_INSIDE 0.5
 
 typedef struct {
   double high_threshold;        /* confident detections: score >= this */
@@ -118,9 +152,17 @@ int mrcnn_tracker_update (mrcnn_tracker * t, const mrcnn_track_input * dets,
  * motion, nothing is matched, none ends. */
 void mrcnn_tracker_advance (mrcnn_tracker * t);
 
-/* The predicted box (x, y, w, h) of a live track; 0 when no track has
- * that id. */
+/* The predicted box (x, y, w, h) of a live track: the whole object,
+ * hidden parts included; 0 when no track has that id. */
 int mrcnn_tracker_track_box (const mrcnn_tracker * t, uint64_t track_id,
+    double xywh[4]);
+
+/* Where a live track's last detection is now: that detection's box (the
+ * visible part of the object, where an occluder cut it) moved and scaled
+ * with the track's predicted box since. This is where maskrcnntrack puts
+ * an instance it carries to a frame without fresh detections. 0 when no
+ * track has that id. */
+int mrcnn_tracker_visible_box (const mrcnn_tracker * t, uint64_t track_id,
     double xywh[4]);
 
 /* Live tracks (tentative and confirmed). */

@@ -3,6 +3,7 @@
  * same object keeps its id, a new object (or one gone too long) gets a
  * new one, never one used before. Random scenes repeat the crossing case
  * with fresh speeds and sizes (seeded). */
+#include "kalman.h"
 #include "tracker.h"
 #include "unit_test.h"
 
@@ -280,6 +281,250 @@ test_duplicates_and_recovery (void)
   ut_end ();
 }
 
+/* A box with no mask: a piece of an object cut by an occluder. */
+static mrcnn_track_input
+piece (double x1, double x2, double cy, double h, double score,
+    int class_id)
+{
+  mrcnn_track_input d;
+
+  memset (&d, 0, sizeof (d));
+  d.x = x1;
+  d.y = cy - h / 2;
+  d.w = x2 - x1;
+  d.h = h;
+  d.score = score;
+  d.class_id = class_id;
+  return d;
+}
+
+/* An object of `size` moving right at `speed` passes behind an occluder
+ * (another class, standing, spanning it from top to bottom) from x = ox1
+ * to x = ox2. Its detections are what shows: the whole box, the part left
+ * of the occluder, nothing, the part right of it (or both parts, where the
+ * object is wider than the occluder); a detector misses pieces narrower
+ * than 6 px. Returns 1 when the object kept one id from start to end, no
+ * other id was given, and no piece showed an id other than the object's;
+ * *w_min is the least width of the track's box while the object was
+ * behind, *gap the frames in which nothing of it showed. */
+static int
+behind_occluder (double speed, double size, double ox1, double ox2,
+    int interval, double *w_min, int *gap)
+{
+  mrcnn_tracker_params p;
+  mrcnn_tracker *t;
+  uint64_t id = 0, occ_id = 0;
+  int f, ok = 1, frames = (int) ((ox2 + size - 100) / speed) + 10;
+
+  mrcnn_tracker_params_default (&p);
+  t = mrcnn_tracker_new (&p);
+  *w_min = 1e9;
+  *gap = 0;
+  for (f = 0; f < frames; f++) {
+    double x1 = 100 + speed * f, x2 = x1 + size, box[4];
+    mrcnn_track_input d[3];
+    mrcnn_track_output o[3];
+    int n = 0, k;
+
+    if (f % interval) {
+      mrcnn_tracker_advance (t);
+      continue;
+    }
+    d[n++] = piece (ox1, ox2, 200, 1.6 * size, 0.95, 2);
+    if (x2 <= ox1 || x1 >= ox2)
+      d[n++] = det (x1 + size / 2, 200, size, 0.9, 1);
+    else {
+      if (ox1 - x1 >= 6)
+        d[n++] = piece (x1, ox1, 200, size, 0.9, 1);
+      if (x2 - ox2 >= 6)
+        d[n++] = piece (ox2, x2, 200, size, 0.9, 1);
+      if (n == 1)
+        (*gap)++;
+    }
+    if (mrcnn_tracker_update (t, d, n, o) < 0)
+      ok = 0;
+    if (f == 0) {
+      occ_id = o[0].track_id;
+      id = o[1].track_id;
+      ok &= id != 0 && occ_id != 0 && id != occ_id;
+      continue;
+    }
+    ok &= o[0].track_id == occ_id;
+    for (k = 1; k < n; k++)
+      ok &= o[k].track_id == 0 || o[k].track_id == id;
+    if (x1 < ox2 && x2 > ox1 && mrcnn_tracker_track_box (t, id, box)
+        && box[2] < *w_min)
+      *w_min = box[2];
+    if (f == frames - 1)
+      ok &= o[1].track_id == id;
+  }
+  ok &= mrcnn_tracker_next_id (t) == 3;
+  mrcnn_tracker_free (t);
+  return ok;
+}
+
+static void
+test_occlusion (void)
+{
+  double w_min, gate;
+  int k, gap, ok;
+
+  ut_begin ("objects passing behind an occluder keep their ids and sizes");
+  /* the track keeps the object's size while it is cut: by no more than the
+   * size gate (1.96 noise deviations of a size, 1/20 of it, as measured) */
+  gate = MRCNN_TRACKER_EDGE_GATE * MRCNN_KALMAN_STD_POSITION * 50;
+  ok = behind_occluder (4, 50, 300, 380, 1, &w_min, &gap);
+  ut_check (ok, "4 px/frame behind a wider occluder (%d frames unseen)",
+      gap);
+  ut_check (w_min > 50 - gate - 1, "its box was %.1f px wide at least, "
+      "the object 50", w_min);
+  ok = behind_occluder (4, 50, 300, 380, 2, &w_min, &gap);
+  ut_check (ok, "detections every 2nd frame (%d unseen)", gap);
+  ok = behind_occluder (3, 60, 300, 330, 1, &w_min, &gap);
+  ut_check (ok, "behind a narrower occluder, seen as two pieces");
+  for (k = 0; k < 40; k++) {
+    double speed = ut_uniform (2, 6), size = ut_uniform (40, 80);
+    /* from half the object's width to as wide as hides it (pieces under
+     * 6 px included) for 25 frames, within max-age (30) */
+    double width = ut_uniform (0.5 * size, size + 25 * speed - 12);
+
+    ok = behind_occluder (speed, size, 300, 300 + width, ut_int (1, 2),
+        &w_min, &gap);
+    ut_check (ok, "speed %.2f size %.1f occluder %.1f: ids kept (%d "
+        "frames unseen)", speed, size, width, gap);
+    ut_check (w_min > size - MRCNN_TRACKER_EDGE_GATE *
+        MRCNN_KALMAN_STD_POSITION * size - 1, "size %.1f kept: %.1f", size,
+        w_min);
+  }
+  ut_end ();
+}
+
+/* An object whose right edge lies inside another's box, both standing,
+ * the detector's edges jittering: the cut test leaves it measured as it is
+ * (its box neither grows nor shrinks beyond the jitter). */
+static void
+test_touching (void)
+{
+  mrcnn_tracker_params p;
+  mrcnn_tracker *t;
+  mrcnn_track_input d[2];
+  mrcnn_track_output o[2];
+  double box[4], wmax = 0, wmin = 1e9;
+  int f;
+
+  ut_begin ("an edge inside another box, with jitter, is measured as it is");
+  mrcnn_tracker_params_default (&p);
+  t = mrcnn_tracker_new (&p);
+  for (f = 0; f < 300; f++) {
+    double j[4];
+    int k;
+
+    for (k = 0; k < 4; k++)
+      j[k] = ut_uniform (-2, 2);
+    d[0] = piece (200 + j[0], 250 + j[1], 200, 50, 0.9, 1);
+    d[1] = piece (240 + j[2], 320 + j[3], 200, 80, 0.9, 2);
+    mrcnn_tracker_update (t, d, 2, o);
+    if (f >= 20 && mrcnn_tracker_track_box (t, o[0].track_id, box)) {
+      wmax = fmax (wmax, box[2]);
+      wmin = fmin (wmin, box[2]);
+    }
+  }
+  /* the filter's width stays within the jitter of the width (each edge
+   * +-2 px, the width +-4 px) */
+  ut_check (wmin > 46 && wmax < 54, "width %.2f to %.2f, the object 50",
+      wmin, wmax);
+  ut_check (mrcnn_tracker_next_id (t) == 3, "two tracks");
+  mrcnn_tracker_free (t);
+  ut_end ();
+}
+
+/* Two objects, one in front of the other, that the detector also reports
+ * as one detection of a third class over both: that detection starts no
+ * track. A large object with two small ones in front of it, filling
+ * little of its box, starts its own. */
+static void
+test_merges (void)
+{
+  mrcnn_tracker *t = new_tracker (1, 30, 1);
+  mrcnn_track_input d[3];
+  mrcnn_track_output o[3];
+  int f;
+
+  ut_begin ("a detection over two tracked objects starts no track");
+  for (f = 0; f < 10; f++) {
+    d[0] = det (200 + f, 200, 60, 0.95, 1);
+    d[1] = det (240 + f, 210, 60, 0.9, 3);
+    mrcnn_tracker_update (t, d, 2, o);
+  }
+  for (f = 10; f < 20; f++) {
+    d[0] = det (200 + f, 200, 60, 0.95, 1);
+    d[1] = det (240 + f, 210, 60, 0.9, 3);
+    /* the union of the two, as a square */
+    d[2] = piece (170 + f, 270 + f, 205, 70, 0.9, 2);
+    mrcnn_tracker_update (t, d, 3, o);
+    ut_check (o[0].track_id == 1 && o[1].track_id == 2,
+        "frame %d: both objects keep their ids", f);
+    ut_check (o[2].state == MRCNN_TRACK_NONE, "frame %d: the merge is "
+        "no track (state %d)", f, o[2].state);
+  }
+  ut_check (mrcnn_tracker_next_id (t) == 3, "no id given to the merge");
+  mrcnn_tracker_free (t);
+
+  t = new_tracker (1, 30, 1);
+  for (f = 0; f < 10; f++) {
+    d[0] = det (120 + f, 150, 40, 0.95, 1);
+    d[1] = det (400 - f, 300, 40, 0.9, 3);
+    mrcnn_tracker_update (t, d, 2, o);
+  }
+  d[2] = piece (80, 480, 230, 220, 0.9, 2);
+  mrcnn_tracker_update (t, d, 3, o);
+  ut_check (o[0].track_id == 1 && o[1].track_id == 2 && o[2].track_id == 3,
+      "a large object around two small ones gets a track (%llu)",
+      (unsigned long long) o[2].track_id);
+  mrcnn_tracker_free (t);
+  ut_end ();
+}
+
+/* Carried to frames without detections, an instance goes where its track
+ * predicts its detection: the visible part, moved with the object. */
+static void
+test_visible_box (void)
+{
+  mrcnn_tracker_params p;
+  mrcnn_tracker *t;
+  mrcnn_track_input d[2];
+  mrcnn_track_output o[2];
+  double vis[4], whole[4];
+  int f;
+
+  ut_begin ("the visible part of a cut object moves with its track");
+  mrcnn_tracker_params_default (&p);
+  t = mrcnn_tracker_new (&p);
+  /* a 50 px object moving right at 4 px/frame, from x 100, goes behind an
+   * occluder standing from x 400 to 480 */
+  for (f = 0; f < 72; f++) {
+    double x1 = 100 + 4 * f;
+
+    d[0] = piece (400, 480, 200, 80, 0.95, 2);
+    d[1] = x1 + 50 <= 400 ? det (x1 + 25, 200, 50, 0.9, 1) :
+        piece (x1, 400, 200, 50, 0.9, 1);
+    mrcnn_tracker_update (t, d, 2, o);
+  }
+  /* frame 71: the object at 384..434, its visible part 384..400 */
+  mrcnn_tracker_advance (t);
+  ut_check (mrcnn_tracker_visible_box (t, o[1].track_id, vis)
+      && mrcnn_tracker_track_box (t, o[1].track_id, whole), "boxes");
+  /* one frame on, the filter's velocity within a pixel of 4 px/frame */
+  ut_check (ut_close (vis[0], 388, 1.0) && ut_close (vis[2], 16, 1.0),
+      "the visible part moved on: x %.2f w %.2f (388, 16)", vis[0], vis[2]);
+  ut_check (ut_close (whole[2], 50, MRCNN_TRACKER_EDGE_GATE *
+          MRCNN_KALMAN_STD_POSITION * 50), "the whole box keeps its width: "
+      "%.2f", whole[2]);
+  ut_check (!mrcnn_tracker_visible_box (t, 9999, vis), "unknown id");
+  mrcnn_tracker_free (t);
+  ut_end ();
+}
+
 static void
 test_advance (void)
 {
@@ -317,5 +562,9 @@ main (void)
   test_scores_and_classes ();
   test_duplicates_and_recovery ();
   test_advance ();
+  test_occlusion ();
+  test_touching ();
+  test_merges ();
+  test_visible_box ();
   return ut_finish ();
 }
