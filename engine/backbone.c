@@ -12,8 +12,9 @@
  * buffers of their own.
  *
  * At int8 (on a backend with the quantize op) a map whose readers are all
- * int8 convolutions with the same non-negative range is stored U8: inside a
- * block, the output of conv1 (and conv2) that the next convolution reads;
+ * int8 convolutions with the same non-negative range is stored U8: the
+ * stem's output and its pooling, read by the first block; inside a block,
+ * the output of conv1 (and conv2) that the next convolution reads;
  * and the blocks' outputs, which the next block reads twice (its conv1 and,
  * as the identity, the accumulation of its last convolution) along with its
  * downsampling and the FPN's lateral convolution at the end of a stage (all
@@ -40,6 +41,7 @@ typedef struct {
 struct mrcnn_body {
   const mrcnn_arch *arch;      /* the model's */
   mrcnn_conv *stem;
+  int stem_u8;                 /* the stem (and its pooling) write U8 */
   mrcnn_block_layers *blocks;  /* sum of arch->blocks, layer-major */
   int nblocks;
 };
@@ -108,9 +110,14 @@ plan_u8 (const mrcnn_engine *e, mrcnn_body *w)
         b->out_u8 = b->in_u8 = in_agree && out_agree;
       }
     }
+  /* the stem's output goes through the max pooling to the first block:
+   * the level of a maximum is the maximum of the levels, so the stem may
+   * write the levels of the first block's range */
+  w->stem_u8 = w->nblocks > 0 && w->blocks[0].in_u8
+      && mrcnn_model_layer_quant (m, "backbone.body.conv1").on;
   for (int bi = 0; bi < w->nblocks; bi++)
     w->blocks[bi].quantize_in = w->blocks[bi].in_u8
-        && (bi == 0 || !w->blocks[bi - 1].out_u8);
+        && (bi == 0 ? !w->stem_u8 : !w->blocks[bi - 1].out_u8);
 }
 
 static mrcnn_status
@@ -123,9 +130,11 @@ body_load (mrcnn_engine *e, mrcnn_error *err)
   w->arch = a;
   w->nblocks = a->blocks[0] + a->blocks[1] + a->blocks[2] + a->blocks[3];
   w->blocks = g_new0 (mrcnn_block_layers, w->nblocks);
-  mrcnn_status st = mrcnn_conv_load (be, m, "backbone.body.conv1",
-      "backbone.body.bn1", 0, 2, 3, 1, &w->stem, err);
   plan_u8 (e, w);
+  const mrcnn_quant off = { 0 };
+  mrcnn_status st = mrcnn_conv_load_u8 (be, m, "backbone.body.conv1",
+      "backbone.body.bn1", 2, 3, 1, w->stem_u8 ? &w->blocks[0].in_q : &off,
+      &off, &w->stem, err);
   for (int l = 0, bi = 0; st == MRCNN_OK && l < 4; l++) {
     for (int i = 0; st == MRCNN_OK && i < a->blocks[l]; i++, bi++) {
       const mrcnn_block_spec *s = &a->block[bi];
@@ -140,7 +149,6 @@ body_load (mrcnn_engine *e, mrcnn_error *err)
             out, err)
       /* the quants of the U8 maps each convolution writes or accumulates
        * into (off: float32) */
-      const mrcnn_quant off = { 0 };
       mrcnn_quant q2 = off, q3 = off, qout = off, qacc = off;
       if (b->mid_u8) {
         q2 = layer_quant (m, l, i, "conv2");
@@ -269,7 +277,7 @@ mrcnn_body_run (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_body *w,
   /* the body's maps go only from one convolution (or the stem's pooling)
    * to the next: stored in the precision's own type, or U8 (plan_u8) */
   mrcnn_fmap x = { s->act[1], .layout = MRCNN_LAYOUT_NATIVE,
-    .store = MRCNN_STORE_REDUCED };
+    .store = w->stem_u8 ? MRCNN_STORE_U8 : MRCNN_STORE_REDUCED };
   mrcnn_fmap t = x;
   t.data = s->act[0];
   MRCNN_TRY (be->ops->conv_run (be, q, w->stem, input, 0, &t, err));

@@ -35,8 +35,8 @@ typedef enum {
  * the map holds u8 levels (0 .. 255) of the scale its readers' calibration
  * gives (their mrcnn_quant, never negative), so that one int8 convolution
  * writes what the next reads with no conversion between them; only
- * convolutions and quantize read or write it, and every reader of a U8 map
- * has the same quant (the stages check). The float32 reference
+ * convolutions, quantize and max_pool read or write it, and every reader
+ * of a U8 map has the same quant (the stages check). The float32 reference
  * (emulate_precision) stores U8 maps as float32, each value rounded to its
  * level x scale. */
 typedef enum {
@@ -248,7 +248,8 @@ typedef struct {
   mrcnn_status (*preprocess) (mrcnn_backend *be, mrcnn_queue *q,
       const mrcnn_image *img,
       const mrcnn_preprocess_desc *d, mrcnn_fmap *out, mrcnn_error *err);
-  /* Max pooling (kernel k, stride s, padding p, -inf padding). */
+  /* Max pooling (kernel k, stride s, padding p, -inf padding); in and out
+   * stored alike (F32, REDUCED or U8). */
   mrcnn_status (*max_pool) (mrcnn_backend *be, mrcnn_queue *q,
       const mrcnn_fmap *in, int k,
       int s, int p, mrcnn_fmap *out, mrcnn_error *err);

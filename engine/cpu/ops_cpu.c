@@ -96,17 +96,24 @@ check_f32 (const mrcnn_backend *be, const mrcnn_fmap *f, const char *op,
   return MRCNN_OK;
 }
 
-/* One plane of max pooling, V lanes per pixel, in float32 or bf16; the
- * lanes go in groups of 16 so that nhwc's V = C needs no large array. The
- * maximum of bf16 values is a bf16 value: storing it back is exact. */
+/* The element types max pooling reads and writes. */
+enum { POOL_F32, POOL_BF16, POOL_U8 };
+
+/* One plane of max pooling, V lanes per pixel, in float32, bf16 or u8
+ * levels; the lanes go in groups of 16 so that nhwc's V = C needs no large
+ * array. The maximum of bf16 values is a bf16 value, of levels a level:
+ * storing it back is exact. (The level of the maximum is the maximum of
+ * the levels: quantizing before pooling changes nothing.) */
 static inline void
-max_pool_plane (const void *src_v, void *dst_v, int bf16, int H, int W,
+max_pool_plane (const void *src_v, void *dst_v, int type, int H, int W,
     int OH, int OW, int V, int k, int s, int p)
 {
   const float *srcf = src_v;
   const uint16_t *srch = src_v;
+  const uint8_t *srcb = src_v;
   float *dstf = dst_v;
   uint16_t *dsth = dst_v;
+  uint8_t *dstb = dst_v;
   for (int oy = 0; oy < OH; oy++) {
     int y0 = oy * s - p, y1 = MIN (y0 + k, H);
     y0 = MAX (y0, 0);
@@ -122,13 +129,16 @@ max_pool_plane (const void *src_v, void *dst_v, int bf16, int H, int W,
           for (int x = x0; x < x1; x++) {
             const size_t o = (size_t) (y * W + x) * V + v0;
             for (int v = 0; v < nv; v++)
-              m[v] = mrcnn_pool_max_step (m[v],
-                  bf16 ? mrcnn_bf16_to_f32 (srch[o + v]) : srcf[o + v]);
+              m[v] = mrcnn_pool_max_step (m[v], type == POOL_BF16
+                  ? mrcnn_bf16_to_f32 (srch[o + v]) : type == POOL_U8
+                  ? (float) srcb[o + v] : srcf[o + v]);
           }
         const size_t o = (size_t) (oy * OW + ox) * V + v0;
         for (int v = 0; v < nv; v++) {
-          if (bf16)
+          if (type == POOL_BF16)
             dsth[o + v] = mrcnn_bf16_from_f32 (m[v]);
+          else if (type == POOL_U8)
+            dstb[o + v] = (uint8_t) m[v];
           else
             dstf[o + v] = m[v];
         }
@@ -152,16 +162,22 @@ mrcnn_cpu_max_pool (mrcnn_backend *be, mrcnn_queue *q,
   out->w = (in->w + 2 * p - k) / s + 1;
   const int H = in->h, W = in->w, OH = out->h, OW = out->w, V = lanes (be, in);
   const int planes = planes_of (be, in);
-  const int bf16 = mrcnn_cpu_store_dt (cpu, in) == dnnl_bf16;
-  const size_t esz = bf16 ? sizeof (uint16_t) : sizeof (float);
+  const dnnl_data_type_t dt = mrcnn_cpu_store_dt (cpu, in);
+  const int type = dt == dnnl_bf16 ? POOL_BF16 : dt == dnnl_u8 ? POOL_U8
+      : POOL_F32;
+  const size_t esz = type == POOL_BF16 ? sizeof (uint16_t) : type == POOL_U8
+      ? 1 : sizeof (float);
 #pragma omp parallel for schedule(static)
   for (int pc = 0; pc < planes; pc++) {
     const char *src = (const char *) in->data + (size_t) pc * H * W * V * esz;
     char *dst = (char *) out->data + (size_t) pc * OH * OW * V * esz;
-    if (bf16)
-      max_pool_plane (src, dst, 1, H, W, OH, OW, V, k, s, p);
+    /* a constant type per call, so that each gets its own loop */
+    if (type == POOL_BF16)
+      max_pool_plane (src, dst, POOL_BF16, H, W, OH, OW, V, k, s, p);
+    else if (type == POOL_U8)
+      max_pool_plane (src, dst, POOL_U8, H, W, OH, OW, V, k, s, p);
     else
-      max_pool_plane (src, dst, 0, H, W, OH, OW, V, k, s, p);
+      max_pool_plane (src, dst, POOL_F32, H, W, OH, OW, V, k, s, p);
   }
   return MRCNN_OK;
 }

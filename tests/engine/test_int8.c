@@ -35,7 +35,9 @@
  *    than a float32 one (the scales divided by the output's, the
  *    accumulated map's levels times the ratio of the two scales): 10 u of
  *    sum |x w| + |b| + |prior|, in output levels; the reference's bound is
- *    (K + 2) u of the same, as above.
+ *    (K + 2) u of the same, as above. Max pooling of a U8 map against the
+ *    levels of the float32 map's pooling, level for level (rounding and
+ *    saturation are monotonic).
  *
  * usage: test-int8     (seed from MRCNN_TEST_SEED or the clock) */
 #include <math.h>
@@ -486,6 +488,50 @@ run_u8_chain (int acc, int vnni, side *sides[2], u8_tally *lv, tally *tb[2])
   g_free (vm);
 }
 
+/* Max pooling of a U8 map against the levels of the float32 map's pooling
+ * (the stem's output is stored U8 before its pooling): equal, level for
+ * level, as rounding and saturating are monotonic. */
+static void
+check_u8_pool (side *sd, int emulate)
+{
+  const int n = 1, c = 24, h = 23, w = 19, oh = (h + 2 - 3) / 2 + 1,
+      ow = (w + 2 - 3) / 2 + 1;
+  const size_t nx = (size_t) n * c * h * w, ny = (size_t) n * c * oh * ow;
+  float *x = g_new (float, nx), *pooled = g_new (float, ny);
+  for (size_t i = 0; i < nx; i++)
+    x[i] = (float) ut_uniform (0, 5.0);   /* a tenth beyond the range */
+  const mrcnn_quant qx = { 1, 0.0f, 4.5f };
+  mrcnn_q8_layer lq;
+  mrcnn_cpu_q8_input_init (&lq, &qx);
+  mrcnn_backend *be = sd->be;
+  mrcnn_error err = { 0 };
+  mrcnn_fmap in = { x, n, c, h, w, MRCNN_LAYOUT_NCHW, MRCNN_STORE_F32 };
+  mrcnn_fmap fo = { pooled, .layout = MRCNN_LAYOUT_NCHW };
+  ut_check (be->ops->max_pool (be, sd->q, &in, 3, 2, 1, &fo, &err)
+      == MRCNN_OK, "%s", err.message);
+  void *u = g_malloc0 (nx * sizeof (float)), *uo = g_malloc0 (ny
+      * sizeof (float));
+  mrcnn_fmap xu = { u, .layout = MRCNN_LAYOUT_NATIVE, .store = MRCNN_STORE_U8 };
+  mrcnn_fmap yu = { uo, .layout = MRCNN_LAYOUT_NATIVE,
+    .store = MRCNN_STORE_U8 };
+  ut_check (be->ops->quantize (be, sd->q, &qx, &in, &xu, &err) == MRCNN_OK
+      && be->ops->max_pool (be, sd->q, &xu, 3, 2, 1, &yu, &err) == MRCNN_OK,
+      "%s", err.message);
+  float *got = read_nchw (sd, &yu);
+  long bad = 0;
+  for (size_t i = 0; i < ny; i++) {
+    float level = mrcnn_q8_level (pooled[i], lq.inv_scale, 0, 255);
+    bad += got[i] != (emulate ? level * lq.scale : level);
+  }
+  ut_check (bad == 0, "%s: %ld of %zu pooled levels differ from the levels "
+      "of the float32 pooling", emulate ? "reference" : "int8", bad, ny);
+  g_free (got);
+  g_free (u);
+  g_free (uo);
+  g_free (x);
+  g_free (pooled);
+}
+
 static void
 run_linear (int n, int in_f, int out_f, int relu, int u8, side *real,
     side *emu, tally *tr, tally *te, int vnni)
@@ -622,6 +668,8 @@ main (void)
     tally *tbp[2] = { &tb[0], &tb[1] };
     run_u8_chain (0, vnni, sides, lv, tbp);
     run_u8_chain (1, vnni, sides, lv, tbp);
+    check_u8_pool (&real, 0);
+    check_u8_pool (&emu, 1);
     for (int s = 0; s < 2; s++)
       printf ("  %-34s %ld levels, %ld one off at a tie, %ld wrong\n",
           lv[s].name, lv[s].checked, lv[s].off_by_one, lv[s].bad);
