@@ -89,19 +89,13 @@ box_head_load (mrcnn_engine *e, mrcnn_error *err)
   w->in = a->box_in;
   w->representation = a->representation;
   w->conv_ch = a->fpn_ch;
-  for (int k = 0; k < a->box_convs; k++) {
-    char name[64], next[64];
-    snprintf (name, sizeof name, "roi_heads.box_head.%d", k);
-    /* each output but the last is read by the next convolution only */
-    snprintf (next, sizeof next, "roi_heads.box_head.%d.0", k + 1);
-    const mrcnn_quant rq = mrcnn_model_layer_quant (m, next);
-    const mrcnn_quant oq = mrcnn_u8_quant (e, &rq, k + 1 < a->box_convs);
-    w->u8[k] = oq.on;
-    MRCNN_TRY (mrcnn_conv_block_load (e->be, m, name, 1, 1, 1, 1, &oq,
-            &w->conv[k], err));
-    w->nconv = k + 1;
+  /* the last's output is flattened for the fully connected layer (nconv
+   * first: unload frees what a failed load made) */
+  w->nconv = a->box_convs;
+  MRCNN_TRY (mrcnn_conv_chain_load (e, "roi_heads.box_head", a->box_convs, 1,
+          NULL, w->conv, w->u8, err));
+  for (int k = 0; k < a->box_convs; k++)
     w->conv_ch = MAX (w->conv_ch, a->box_conv_ch[k]);
-  }
   if (a->v2) {
     /* FastRCNNConvFCHead: Flatten at index nconv, Linear at nconv + 1 */
     char name[64];

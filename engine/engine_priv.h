@@ -260,6 +260,14 @@ mrcnn_status mrcnn_conv_block_load (mrcnn_backend *be, const mrcnn_model *m,
  * the map stays float32 (or REDUCED). */
 mrcnn_quant mrcnn_u8_quant (const mrcnn_engine *e, const mrcnn_quant *readers,
     int n);
+/* A chain of n 3x3 Conv2dNormActivation blocks `<prefix>.<k>` (stride 1,
+ * padding 1, ReLU; norm as mrcnn_conv_block_load's), each read by the next
+ * only and the last by the layer last_reader only (NULL: by float32 ops):
+ * convs[k], and u8[k] whether block k writes its output U8
+ * (mrcnn_u8_quant). */
+mrcnn_status mrcnn_conv_chain_load (const mrcnn_engine *e, const char *prefix,
+    int n, int norm, const char *last_reader, mrcnn_conv **convs, int *u8,
+    mrcnn_error *err);
 
 /* A stage's life cycle (each stage file defines one, mrcnn_<stage>_parts):
  * load makes the stage's weights from e->model into its own field of e,

@@ -51,6 +51,29 @@ mrcnn_conv_block_load (mrcnn_backend *be, const mrcnn_model *m,
       out_quant ? out_quant : &off, &off, out, err);
 }
 
+mrcnn_status
+mrcnn_conv_chain_load (const mrcnn_engine *e, const char *prefix, int n,
+    int norm, const char *last_reader, mrcnn_conv **convs, int *u8,
+    mrcnn_error *err)
+{
+  for (int k = 0; k < n; k++) {
+    char name[128], next[128];
+    snprintf (name, sizeof name, "%s.%d", prefix, k);
+    mrcnn_quant rq = { 0 };
+    if (k + 1 < n) {
+      snprintf (next, sizeof next, "%s.%d.0", prefix, k + 1);
+      rq = mrcnn_model_layer_quant (e->model, next);
+    } else if (last_reader) {
+      rq = mrcnn_model_layer_quant (e->model, last_reader);
+    }
+    const mrcnn_quant oq = mrcnn_u8_quant (e, &rq, 1);
+    u8[k] = oq.on;
+    MRCNN_TRY (mrcnn_conv_block_load (e->be, e->model, name, norm, 1, 1, 1,
+            &oq, &convs[k], err));
+  }
+  return MRCNN_OK;
+}
+
 mrcnn_quant
 mrcnn_u8_quant (const mrcnn_engine *e, const mrcnn_quant *readers, int n)
 {

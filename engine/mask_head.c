@@ -86,21 +86,10 @@ mask_head_load (mrcnn_engine *e, mrcnn_error *err)
   w->in_ch = m->arch.fpn_ch;
   w->ch = m->arch.mask_ch;
   w->deconv_ch = m->arch.mask_deconv_ch;
-  for (int k = 0; k < MRCNN_MASK_CONVS; k++) {
-    char name[64], next[64];
-    snprintf (name, sizeof name, "roi_heads.mask_head.%d", k);
-    /* each output is read by the next convolution (the last's by the
-     * transposed one) only */
-    if (k + 1 < MRCNN_MASK_CONVS)
-      snprintf (next, sizeof next, "roi_heads.mask_head.%d.0", k + 1);
-    else
-      snprintf (next, sizeof next, "roi_heads.mask_predictor.conv5_mask");
-    const mrcnn_quant rq = mrcnn_model_layer_quant (m, next);
-    const mrcnn_quant oq = mrcnn_u8_quant (e, &rq, 1);
-    w->u8[k] = oq.on;
-    MRCNN_TRY (mrcnn_conv_block_load (e->be, m, name, m->arch.v2, 1, 1, 1,
-            &oq, &w->conv[k], err));
-  }
+  /* the last's output is read by the transposed convolution only */
+  MRCNN_TRY (mrcnn_conv_chain_load (e, "roi_heads.mask_head",
+          MRCNN_MASK_CONVS, m->arch.v2, "roi_heads.mask_predictor.conv5_mask",
+          w->conv, w->u8, err));
   MRCNN_TRY (load_deconv (e->be, m, &w->deconv, err));
   for (size_t i = 0; i < G_N_ELEMENTS (tensors); i++)
     MRCNN_TRY (upload_tensor (e->be, m, tensors[i], dst[i], err));

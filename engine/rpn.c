@@ -92,21 +92,10 @@ rpn_load (mrcnn_engine *e, mrcnn_error *err)
       mrcnn_anchor_base (m->anchor_sizes[l], m->aspect_ratios[r],
           w->cell_anchors + ((size_t) l * A + r) * 4);
   w->nconv = m->arch.rpn_convs;
-  for (int k = 0; k < w->nconv; k++) {
-    char name[64], next[64];
-    snprintf (name, sizeof name, "rpn.head.conv.%d", k);
-    /* read by the next convolution only (the last by the fused head, which
-     * goes by its first part's name) */
-    if (k + 1 < w->nconv)
-      snprintf (next, sizeof next, "rpn.head.conv.%d.0", k + 1);
-    else
-      snprintf (next, sizeof next, "rpn.head.cls_logits");
-    const mrcnn_quant rq = mrcnn_model_layer_quant (m, next);
-    const mrcnn_quant oq = mrcnn_u8_quant (e, &rq, 1);
-    w->u8[k] = oq.on;
-    MRCNN_TRY (mrcnn_conv_block_load (e->be, m, name, 0, 1, 1, 1, &oq,
-            &w->conv[k], err));
-  }
+  /* the last's output is read by the fused head only, which goes by its
+   * first part's name */
+  MRCNN_TRY (mrcnn_conv_chain_load (e, "rpn.head.conv", w->nconv, 0,
+          "rpn.head.cls_logits", w->conv, w->u8, err));
   return load_fused_head (e->be, m, &w->head, err);
 }
 
