@@ -31,6 +31,10 @@ typedef struct {
   gchar *server_key, *server_cert, *expired_cert, *self_cert, *wrong_cert;
   gchar *client_key, *client_cert, *client_key_enc;
   gchar *password, *password_file, *not_pem;
+  /* Password files that hold no single password: not /dev/null, which on
+   * a machine where it is a plain file holds whatever was last written to
+   * it. */
+  gchar *empty_file, *two_lines_file;
   Broker broker;
   gint plain, login, certreq, expired, self_signed, wrong_name;
 } Setup;
@@ -177,6 +181,8 @@ setup_tls (void)
   pw_line = g_strdup_printf ("%s\n", T.password);
   write_file ("password", pw_line, 0600);
   write_file ("not-pem.txt", "this is not a certificate\n", 0600);
+  write_file ("empty", "", 0600);
+  write_file ("two-lines", "line-one\nline-two\n", 0600);
 
   T.ca = path_in ("ca.pem");
   T.other_ca = path_in ("other-ca.pem");
@@ -190,6 +196,8 @@ setup_tls (void)
   T.client_key_enc = path_in ("client-encrypted.key");
   T.password_file = path_in ("password");
   T.not_pem = path_in ("not-pem.txt");
+  T.empty_file = path_in ("empty");
+  T.two_lines_file = path_in ("two-lines");
 
   /* One broker, a listener per case; the subscriber reads on the plain
    * one. */
@@ -556,9 +564,26 @@ GST_START_TEST (test_tls_start_errors)
       T.password_file);
   START_ERROR (OPEN_READ, "password file", "username=u "
       "password-file=/nonexistent/password");
-  START_ERROR (SETTINGS, "does not hold one password", "username=u "
-      "password-file=/dev/null");
 #undef START_ERROR
+
+  /* A password file that holds no single password: the error says so and
+   * why, and shows nothing the file holds. */
+  {
+    const gchar *files[] = { T.empty_file, T.two_lines_file };
+    const gchar *why[] = { "it is empty", "it is several lines" };
+
+    for (guint k = 0; k < G_N_ELEMENTS (files); k++) {
+      d = g_strdup_printf ("maskrcnnpublish method=mqtt username=u "
+          "password-file=\"%s\"", files[k]);
+      all = pt_expect_start_error (d, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_SETTINGS, "does not hold one password");
+      fail_unless (strstr (all, why[k]) != NULL, "%s: \"%s\" lacks \"%s\"",
+          d, all, why[k]);
+      fail_if (strstr (all, "line-") != NULL, "file contents in: %s", all);
+      g_free (all);
+      g_free (d);
+    }
+  }
 }
 
 GST_END_TEST;
