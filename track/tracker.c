@@ -21,7 +21,9 @@ typedef struct {
   double seen_box[4];           /* that detection's box as it was */
   double seen_kf[4];            /* the filter's box just after it */
   double size[2];               /* width and height when last seen whole
-                                 * on that axis (no edge in an occluder) */
+                                 * on that axis (no edge in an occluder);
+                                 * until then, the filter's */
+  int seen_whole[2];            /* whether that axis has been seen whole */
   int class_id;
   int hits;                     /* frames matched */
   int since_update;             /* frames since the last match */
@@ -341,8 +343,9 @@ similarity (const mrcnn_tracker * t, const track * tr,
 
 /* The detection's box restored to the track's size behind its occluders:
  * on each axis where an edge lies inside an occluder and the detection is
- * smaller than the size the track had when last seen whole on that axis,
- * by more than the 95 % gate of the size's measurement noise, the cut
+ * smaller than the size the track had when last seen whole on that axis
+ * (on an axis not yet seen whole, the filter's own size), by more than
+ * the 95 % gate of the size's measurement noise, the cut
  * side is moved out to that size; where both edges lie inside occluders
  * the predicted centre places it. The size may reach past the occluder:
  * an object wider than its occluder shows on both sides of it, as two
@@ -403,9 +406,15 @@ apply_match (mrcnn_tracker * t, track * tr, const mrcnn_track_input * dets,
   m[2] = cb[2];
   m[3] = cb[3];
   mrcnn_kalman_update (&tr->kf, m);
+  /* an axis not yet seen whole remembers the filter's size: a detection
+   * falling short of it by more than the gate is kept at it (the object
+   * goes further behind), one within the gate is measured as it is, so
+   * the size follows what the detections support */
   for (a = 0; a < 2; a++)
-    if (whole[a])
+    if (whole[a] || !tr->seen_whole[a]) {
       tr->size[a] = tr->kf.x[a + 2];
+      tr->seen_whole[a] |= whole[a];
+    }
   memcpy (tr->last_box, cb, sizeof (cb));
   memcpy (tr->seen_box, db, sizeof (db));
   mrcnn_kalman_box (&tr->kf, tr->seen_kf);
@@ -471,10 +480,12 @@ stage (mrcnn_tracker * t, const int *rows, int nr, const int *cols, int nc,
 
 static int
 add_track (mrcnn_tracker * t, const mrcnn_track_input * d,
-    const mrcnn_mask_grid * g, mrcnn_track_output * o)
+    const double reach[4], const mrcnn_mask_grid * g, mrcnn_track_output * o)
 {
   double m[4] = { d->x + 0.5 * d->w, d->y + 0.5 * d->h, d->w, d->h };
+  double db[4];
   track *tr;
+  int a;
 
   if (t->n_tracks == t->cap_tr) {
     /* tr_used, rows and r2c stay as long as the track list */
@@ -501,8 +512,18 @@ add_track (mrcnn_tracker * t, const mrcnn_track_input * d,
   input_box (d, tr->last_box);
   input_box (d, tr->seen_box);
   mrcnn_kalman_box (&tr->kf, tr->seen_kf);
-  tr->size[0] = d->w;
-  tr->size[1] = d->h;
+  /* A size is remembered only from an axis seen whole. On an axis that an
+   * occluder cuts from the start the size follows the filter until the
+   * axis is seen whole (apply_match()): the first detection's extent,
+   * jitter included, is no size of the object, and held as one it would
+   * lift every later detection short of it by more than the gate back to
+   * it for as long as the axis stays cut. */
+  input_box (d, db);
+  for (a = 0; a < 2; a++) {
+    tr->size[a] = db[a + 2];
+    tr->seen_whole[a] = reach[a] >= db[a]
+        && reach[a + 2] <= db[a] + db[a + 2];
+  }
   tr->class_id = d->class_id;
   tr->hits = 1;
   /* objects there when the stream starts are not held back */
@@ -789,7 +810,8 @@ mrcnn_tracker_update (mrcnn_tracker * t, const mrcnn_track_input * dets,
   for (i = 0; i < n; i++)
     if (!t->det_used[i] && !t->dup[i] && dets[i].score >= t->p.high_threshold
         && dets[i].score >= t->p.new_track_threshold) {
-      if (add_track (t, &dets[i], &t->grids[i], &out[i]) < 0)
+      if (add_track (t, &dets[i], &t->reach[4 * i], &t->grids[i],
+              &out[i]) < 0)
         goto oom;
       t->det_used[i] = 1;
     }
