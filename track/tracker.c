@@ -22,7 +22,7 @@ typedef struct {
   double seen_kf[4];            /* the filter's box just after it */
   double size[2];               /* width and height when last seen whole
                                  * on that axis (no edge in an occluder);
-                                 * until then, the filter's */
+                                 * until then, the first detection's */
   int seen_whole[2];            /* whether that axis has been seen whole */
   int class_id;
   int hits;                     /* frames matched */
@@ -344,8 +344,7 @@ similarity (const mrcnn_tracker * t, const track * tr,
 /* The detection's box restored to the track's size behind its occluders:
  * on each axis where an edge lies inside an occluder and the detection is
  * smaller than the size the track had when last seen whole on that axis
- * (on an axis not yet seen whole, the filter's own size), by more than
- * the 95 % gate of the size's measurement noise, the cut
+ * by more than the 95 % gate of the size's measurement noise, the cut
  * side is moved out to that size; where both edges lie inside occluders
  * the predicted centre places it. The size may reach past the occluder:
  * an object wider than its occluder shows on both sides of it, as two
@@ -367,6 +366,13 @@ restore_size (const track * tr, const double tb[4], const double db[4],
     whole[a] = !lo_in && !hi_in;
     if (whole[a] || size - (hi - lo) <= gate)
       continue;
+    /* an axis never seen whole has no size of the object: its first
+     * extent, jitter included, still tells a deeper cut, but a cut
+     * detection is restored no further than the filter's size, so that
+     * a first extent the jitter inflated cannot hold the track above
+     * what the detections show for as long as the axis stays cut */
+    if (!tr->seen_whole[a])
+      size = fmin (size, tb[a + 2]);
     if (hi_in && !lo_in)
       hi = lo + size;
     else if (lo_in && !hi_in)
@@ -406,14 +412,10 @@ apply_match (mrcnn_tracker * t, track * tr, const mrcnn_track_input * dets,
   m[2] = cb[2];
   m[3] = cb[3];
   mrcnn_kalman_update (&tr->kf, m);
-  /* an axis not yet seen whole remembers the filter's size: a detection
-   * falling short of it by more than the gate is kept at it (the object
-   * goes further behind), one within the gate is measured as it is, so
-   * the size follows what the detections support */
   for (a = 0; a < 2; a++)
-    if (whole[a] || !tr->seen_whole[a]) {
+    if (whole[a]) {
       tr->size[a] = tr->kf.x[a + 2];
-      tr->seen_whole[a] |= whole[a];
+      tr->seen_whole[a] = 1;
     }
   memcpy (tr->last_box, cb, sizeof (cb));
   memcpy (tr->seen_box, db, sizeof (db));
@@ -512,12 +514,9 @@ add_track (mrcnn_tracker * t, const mrcnn_track_input * d,
   input_box (d, tr->last_box);
   input_box (d, tr->seen_box);
   mrcnn_kalman_box (&tr->kf, tr->seen_kf);
-  /* A size is remembered only from an axis seen whole. On an axis that an
-   * occluder cuts from the start the size follows the filter until the
-   * axis is seen whole (apply_match()): the first detection's extent,
-   * jitter included, is no size of the object, and held as one it would
-   * lift every later detection short of it by more than the gate back to
-   * it for as long as the axis stays cut. */
+  /* On an axis that an occluder cuts from the start the first extent is
+   * only a reference for cuts until the axis is seen whole (see
+   * restore_size()). */
   input_box (d, db);
   for (a = 0; a < 2; a++) {
     tr->size[a] = db[a + 2];
