@@ -446,27 +446,51 @@ plan_release (mrcnn_backend_cpu *cpu, plan_cache *c, plan_head *p)
 /* ---------------------------------------------------------------- weights */
 
 /* One oneDNN reorder between two descriptions of the same tensor (layout
- * and data type may differ). */
+ * and data type may differ), each value multiplied by *scale first when
+ * scale is non-NULL (how oneDNN 2.x quantizes: then rounded to nearest even
+ * and saturated). */
 mrcnn_status
 mrcnn_cpu_reorder (mrcnn_backend_cpu *cpu, dnnl_stream_t stream,
     const dnnl_memory_desc_t *from_md, void *from,
-    const dnnl_memory_desc_t *to_md, void *to, mrcnn_error *err)
+    const dnnl_memory_desc_t *to_md, void *to, const float *scale,
+    mrcnn_error *err)
 {
-  dnnl_memory_t fm, tm;
-  dnnl_primitive_desc_t rpd;
-  dnnl_primitive_t reorder;
-  DNNL_CHECK (dnnl_memory_create (&fm, from_md, cpu->engine, from), err);
-  DNNL_CHECK (dnnl_memory_create (&tm, to_md, cpu->engine, to), err);
-  DNNL_CHECK (dnnl_reorder_primitive_desc_create (&rpd, from_md, cpu->engine,
-          to_md, cpu->engine, NULL), err);
-  DNNL_CHECK (dnnl_primitive_create (&reorder, rpd), err);
-  dnnl_exec_arg_t args[] = { { DNNL_ARG_FROM, fm }, { DNNL_ARG_TO, tm } };
-  DNNL_CHECK (dnnl_primitive_execute (reorder, stream, 2, args), err);
-  DNNL_CHECK (dnnl_stream_wait (stream), err);
-  dnnl_primitive_destroy (reorder);
-  dnnl_primitive_desc_destroy (rpd);
-  dnnl_memory_destroy (fm);
-  dnnl_memory_destroy (tm);
+  dnnl_memory_t fm = NULL, tm = NULL;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_primitive_desc_t rpd = NULL;
+  dnnl_primitive_t reorder = NULL;
+  dnnl_status_t s = dnnl_memory_create (&fm, from_md, cpu->engine, from);
+  if (s == dnnl_success)
+    s = dnnl_memory_create (&tm, to_md, cpu->engine, to);
+  if (s == dnnl_success && scale) {
+    s = dnnl_primitive_attr_create (&attr);
+    if (s == dnnl_success)
+      s = dnnl_primitive_attr_set_output_scales (attr, 1, 0, scale);
+  }
+  if (s == dnnl_success)
+    s = dnnl_reorder_primitive_desc_create (&rpd, from_md, cpu->engine,
+        to_md, cpu->engine, attr);
+  if (s == dnnl_success)
+    s = dnnl_primitive_create (&reorder, rpd);
+  if (s == dnnl_success) {
+    dnnl_exec_arg_t args[] = { { DNNL_ARG_FROM, fm }, { DNNL_ARG_TO, tm } };
+    s = dnnl_primitive_execute (reorder, stream, 2, args);
+  }
+  if (s == dnnl_success)
+    s = dnnl_stream_wait (stream);
+  if (reorder)
+    dnnl_primitive_destroy (reorder);
+  if (rpd)
+    dnnl_primitive_desc_destroy (rpd);
+  if (attr)
+    dnnl_primitive_attr_destroy (attr);
+  if (tm)
+    dnnl_memory_destroy (tm);
+  if (fm)
+    dnnl_memory_destroy (fm);
+  if (s != dnnl_success)
+    return mrcnn_fail (err, MRCNN_ERR_BACKEND, "oneDNN cannot reorder a "
+        "tensor (status %d)", (int) s);
   return MRCNN_OK;
 }
 
@@ -497,7 +521,7 @@ pack_weights (mrcnn_backend_cpu *cpu, dnnl_stream_t stream,
     return mrcnn_fail (err, MRCNN_ERR_NO_MEMORY, "cannot allocate %zu MiB of "
         "weights", bytes >> 20);
   mrcnn_status st = mrcnn_cpu_reorder (cpu, stream, &plain, pw->levels
-      ? (void *) pw->levels : (void *) pw->plain, want, *packed, err);
+      ? (void *) pw->levels : (void *) pw->plain, want, *packed, NULL, err);
   if (st != MRCNN_OK) {
     g_free (*packed);
     *packed = NULL;
@@ -673,11 +697,10 @@ conv_plan_make (mrcnn_backend_cpu *cpu, mrcnn_queue *q, void *layer,
   dnnl_data_type_t in_dt = mrcnn_cpu_store_dt (cpu, in);
   int relayout = in->layout != MRCNN_LAYOUT_NATIVE
       && cpu->native_tag == dnnl_nhwc;
-  int convert = in_dt != cpu->compute_dt || relayout || int8
-      || (cpu->emulate && (c->q.on || (in->store == MRCNN_STORE_F32
-                  && cpu->precision != MRCNN_PRECISION_INT8)));
-  if (int8 && in_u8)
-    convert = 0;
+  const int convert = !(int8 && in_u8) && (in_dt != cpu->compute_dt
+      || relayout || int8 || (cpu->emulate && (c->q.on
+              || (in->store == MRCNN_STORE_F32
+                  && cpu->precision != MRCNN_PRECISION_INT8))));
   dnnl_memory_desc_t src_md, given_md, dst_md, wei_any, bias_md;
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&given_md, 4, sd, in_dt,
           layout_tag (cpu, in->layout)), err);
@@ -848,7 +871,7 @@ cpu_conv_run (mrcnn_backend *be, mrcnn_queue *q, mrcnn_conv *c,
 
 /* A map into the u8 levels of quant (MRCNN_STORE_U8): one reorder that
  * scales by 1 / scale and rounds, or on the reference a copy rounded to
- * level x scale. */
+ * level x scale. (A primitive per call, as to_nchw's: a few per frame.) */
 static mrcnn_status
 cpu_quantize (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_quant *quant,
     const mrcnn_fmap *in, mrcnn_fmap *out, mrcnn_error *err)
@@ -870,38 +893,8 @@ cpu_quantize (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_quant *quant,
           mrcnn_cpu_store_dt (cpu, in), layout_tag (cpu, in->layout)), err);
   DNNL_CHECK (dnnl_memory_desc_init_by_tag (&to, 4, dims,
           mrcnn_cpu_store_dt (cpu, out), layout_tag (cpu, out->layout)), err);
-  dnnl_primitive_attr_t attr;
-  MRCNN_TRY (make_attr (NULL, &attr, err));
-  mrcnn_status st = cpu->emulate ? MRCNN_OK
-      : set_scales (attr, 1, 0, &lq.inv_scale, err);
-  dnnl_primitive_desc_t rpd = NULL;
-  dnnl_primitive_t prim = NULL;
-  if (st == MRCNN_OK && (dnnl_reorder_primitive_desc_create (&rpd, &from,
-              cpu->engine, &to, cpu->engine, attr) != dnnl_success
-          || dnnl_primitive_create (&prim, rpd) != dnnl_success))
-    st = mrcnn_fail (err, MRCNN_ERR_BACKEND, "oneDNN cannot quantize a "
-        "%dx%dx%dx%d map", in->n, in->c, in->h, in->w);
-  dnnl_primitive_attr_destroy (attr);
-  dnnl_memory_desc_t pad_md = { 0 };
-  if (rpd) {
-    pad_md = *dnnl_primitive_desc_query_md (rpd, dnnl_query_scratchpad_md, 0);
-    dnnl_primitive_desc_destroy (rpd);
-  }
-  dnnl_memory_t m[2] = { NULL };
-  if (st == MRCNN_OK)
-    st = bind (cpu, &from, in->data, &m[0], err);
-  if (st == MRCNN_OK)
-    st = bind (cpu, &to, out->data, &m[1], err);
-  if (st == MRCNN_OK) {
-    dnnl_exec_arg_t args[3] = { { DNNL_ARG_FROM, m[0] },
-      { DNNL_ARG_TO, m[1] } };
-    st = execute (cpu, q, prim, 2, args, &pad_md, err);
-  }
-  for (int i = 0; i < 2; i++)
-    if (m[i])
-      dnnl_memory_destroy (m[i]);
-  if (prim)
-    dnnl_primitive_destroy (prim);
+  mrcnn_status st = mrcnn_cpu_reorder (cpu, q->stream, &from, in->data, &to,
+      out->data, cpu->emulate ? NULL : &lq.inv_scale, err);
   if (st == MRCNN_OK && cpu->emulate)
     mrcnn_cpu_q8_round (&lq, out->data,
         dnnl_memory_desc_get_size (&to) / sizeof (float));

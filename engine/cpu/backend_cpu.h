@@ -99,10 +99,13 @@ void mrcnn_cpu_image_view (mrcnn_backend *be, const mrcnn_fmap *batch, int i,
 mrcnn_status mrcnn_cpu_to_nchw (mrcnn_backend *be,
     mrcnn_queue *q, const mrcnn_fmap *in,
     mrcnn_fmap *out, mrcnn_error *err);
-/* One oneDNN reorder between two descriptions of the same tensor. */
+/* One oneDNN reorder between two descriptions of the same tensor, each
+ * value multiplied by *scale first when scale is non-NULL (a quantizing
+ * reorder). */
 mrcnn_status mrcnn_cpu_reorder (mrcnn_backend_cpu *cpu, dnnl_stream_t stream,
     const dnnl_memory_desc_t *from_md, void *from,
-    const dnnl_memory_desc_t *to_md, void *to, mrcnn_error *err);
+    const dnnl_memory_desc_t *to_md, void *to, const float *scale,
+    mrcnn_error *err);
 mrcnn_status mrcnn_cpu_mask_probs (mrcnn_backend *be,
     mrcnn_queue *q, const mrcnn_fmap *taps,
     const float *deconv_bias, const float *weight, const float *bias,

@@ -324,7 +324,7 @@ mrcnn_cpu_to_nchw (mrcnn_backend *be, mrcnn_queue *q,
       || dnnl_memory_desc_init_by_tag (&to, 4, dims, dnnl_f32, dnnl_nchw) != dnnl_success)
     return mrcnn_fail (err, MRCNN_ERR_BACKEND, "to_nchw: bad dimensions");
   return mrcnn_cpu_reorder ((mrcnn_backend_cpu *) be, q->stream, &from,
-      in->data, &to, out->data, err);
+      in->data, &to, out->data, NULL, err);
 }
 
 mrcnn_status
