@@ -29,13 +29,13 @@
 
 typedef struct {
   mrcnn_conv *conv1, *conv2, *conv3, *down;
-  int mid_u8;         /* conv1's output (and conv2's in a Bottleneck) are
-                       * stored U8 */
-  int in_u8;          /* the block reads its input stored U8 ... */
-  int quantize_in;    /* ... which it quantizes first (with in_q) from the
-                       * float32 output of the block before */
-  int out_u8;         /* it writes its output U8 */
-  mrcnn_quant in_q;   /* its input's range */
+  /* the maps stored U8 (plan_u8), by the quant of each (off: not U8) */
+  mrcnn_quant mid_q[2];  /* conv1's output (and conv2's in a Bottleneck) */
+  mrcnn_quant out_q;     /* the block's output */
+  mrcnn_quant in_q;      /* its input's range (conv1's quant) */
+  int in_u8;             /* the block reads its input stored U8 ... */
+  int quantize_in;       /* ... which it quantizes first (with in_q) from
+                          * the float32 output of the block before */
 } mrcnn_block_layers;
 
 struct mrcnn_body {
@@ -76,6 +76,7 @@ plan_u8 (const mrcnn_engine *e, mrcnn_body *w)
 {
   const mrcnn_model *m = e->model;
   const mrcnn_arch *a = w->arch;
+  const mrcnn_quant off = { 0 };
   for (int l = 3, bi = w->nblocks - 1; l >= 0; l--)
     for (int i = a->blocks[l] - 1; i >= 0; i--, bi--) {
       mrcnn_block_layers *b = &w->blocks[bi];
@@ -84,9 +85,13 @@ plan_u8 (const mrcnn_engine *e, mrcnn_body *w)
       const mrcnn_quant q1 = layer_quant (m, l, i, "conv1");
       const mrcnn_quant q2 = layer_quant (m, l, i, "conv2");
       const mrcnn_quant q3 = a->bottleneck ? layer_quant (m, l, i, "conv3")
-          : (mrcnn_quant) { 0 };
-      b->mid_u8 = q1.on && mrcnn_u8_quant (e, &q2, 1).on
-          && (!a->bottleneck || mrcnn_u8_quant (e, &q3, 1).on);
+          : off;
+      const mrcnn_quant q2u = mrcnn_u8_quant (e, &q2, 1);
+      const mrcnn_quant q3u = mrcnn_u8_quant (e, &q3, 1);
+      if (q1.on && q2u.on && (!a->bottleneck || q3u.on)) {
+        b->mid_q[0] = q2u;
+        b->mid_q[1] = a->bottleneck ? q3u : off;
+      }
       /* the input's readers */
       mrcnn_quant in[2] = { q1, layer_quant (m, l, i, "downsample.0") };
       b->in_q = q1;
@@ -101,13 +106,15 @@ plan_u8 (const mrcnn_engine *e, mrcnn_body *w)
       }
       if (i + 1 == a->blocks[l])
         out[n++] = lateral_quant (m, l);
-      const int out_agree = next_u8 && mrcnn_u8_quant (e, out, n).on
+      const mrcnn_quant outu = mrcnn_u8_quant (e, out, n);
+      const int out_agree = next_u8 && outu.on
           && (a->bottleneck ? q3 : q2).on;
       if (down) {
-        b->out_u8 = 0;   /* into the downsampling's float32 output */
-        b->in_u8 = in_agree;
+        b->in_u8 = in_agree;  /* its output: into the downsampling's
+                               * float32 output */
       } else {
-        b->out_u8 = b->in_u8 = in_agree && out_agree;
+        b->in_u8 = in_agree && out_agree;
+        b->out_q = b->in_u8 ? outu : off;
       }
     }
   /* the stem's output goes through the max pooling to the first block:
@@ -117,7 +124,7 @@ plan_u8 (const mrcnn_engine *e, mrcnn_body *w)
       && mrcnn_model_layer_quant (m, "backbone.body.conv1").on;
   for (int bi = 0; bi < w->nblocks; bi++)
     w->blocks[bi].quantize_in = w->blocks[bi].in_u8
-        && (bi == 0 ? !w->stem_u8 : !w->blocks[bi - 1].out_u8);
+        && (bi == 0 ? !w->stem_u8 : !w->blocks[bi - 1].out_q.on);
 }
 
 static mrcnn_status
@@ -147,31 +154,22 @@ body_load (mrcnn_engine *e, mrcnn_error *err)
       if (st == MRCNN_OK) \
         st = mrcnn_conv_load_u8 (be, m, c, n, stride, pad, relu, oq, aq, \
             out, err)
-      /* the quants of the U8 maps each convolution writes or accumulates
-       * into (off: float32) */
-      mrcnn_quant q2 = off, q3 = off, qout = off, qacc = off;
-      if (b->mid_u8) {
-        q2 = layer_quant (m, l, i, "conv2");
-        q3 = a->bottleneck ? layer_quant (m, l, i, "conv3") : off;
-      }
-      if (b->out_u8) {
-        qout = bi + 1 < w->nblocks ? w->blocks[bi + 1].in_q
-            : lateral_quant (m, l);
-        qacc = b->in_q;
-      }
+      /* the U8 maps each convolution writes (plan_u8) or accumulates
+       * into: a U8 output is written into the block's U8 input */
+      const mrcnn_quant *acc = b->out_q.on ? &b->in_q : &off;
       if (a->bottleneck) {
         /* torchvision puts the stride on the 3x3 conv (ResNet v1.5) */
         NAMES ("conv1", "bn1");
-        LOAD (1, 0, 1, &q2, &off, &b->conv1);
+        LOAD (1, 0, 1, &b->mid_q[0], &off, &b->conv1);
         NAMES ("conv2", "bn2");
-        LOAD (s->stride, 1, 1, &q3, &off, &b->conv2);
+        LOAD (s->stride, 1, 1, &b->mid_q[1], &off, &b->conv2);
         NAMES ("conv3", "bn3");
-        LOAD (1, 0, 1, &qout, &qacc, &b->conv3);
+        LOAD (1, 0, 1, &b->out_q, acc, &b->conv3);
       } else {
         NAMES ("conv1", "bn1");
-        LOAD (s->stride, 1, 1, &q2, &off, &b->conv1);
+        LOAD (s->stride, 1, 1, &b->mid_q[0], &off, &b->conv1);
         NAMES ("conv2", "bn2");
-        LOAD (1, 1, 1, &qout, &qacc, &b->conv2);
+        LOAD (1, 1, 1, &b->out_q, acc, &b->conv2);
       }
       if (s->has_downsample) {
         NAMES ("downsample.0", "downsample.1");
@@ -301,7 +299,8 @@ mrcnn_body_run (mrcnn_backend *be, mrcnn_queue *q, const mrcnn_body *w,
       mrcnn_fmap f1 = x, f2 = x, id = x;
       f1.data = s->act[t1];
       f2.data = s->act[t2];
-      f1.store = f2.store = b->mid_u8 ? MRCNN_STORE_U8 : MRCNN_STORE_REDUCED;
+      f1.store = f2.store = b->mid_q[0].on ? MRCNN_STORE_U8
+          : MRCNN_STORE_REDUCED;
       if (b->down) {
         id.data = s->act[di];
         id.store = MRCNN_STORE_REDUCED;
